@@ -1,0 +1,529 @@
+"""The body: the back-button-focus controller.
+
+One body drives one camera. Control events (AF-ON, AF-OFF, the two-stage shutter, AF-point
+moves) go in through `handle` or the gpiozero-style buttons (`body.af_on.press()`); each frame,
+`step` takes the next read-out frame from the camera, lets the focus engine decide the next lens
+move while AF is activated, and releases the shutter when a release is due. Every full press
+ends in shots or in explicit failure records, never in silence.
+
+AF activation follows the profile: with `af-on-only` (BBF) only AF-ON starts AF, so a shutter
+press never moves the lens; with `shutter-and-af-on` a half press does too. AF-S runs one
+acquisition and locks; AF-C tracks while activated and locks where it is when let go.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from afon.cameras.base import Camera, Frame, Still
+from afon.clock import Clock
+from afon.controls import AF_POINT_STEPS, Control, ControlEvent, ControlStates
+from afon.errors import AfonError, CameraError
+from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow, ServoAf, SingleShotAf
+from afon.focus.states import AfState, AfStateChange, AfStateMachine, CameraAfMode, Cause
+from afon.profile import FOCUS_MODES, Profile, load_profile
+from afon.shots import ShotRecord, ShotStore
+
+AF_AREA_SIZES = {"single": (0.2, 0.2), "zone": (0.5, 1.0 / 3.0), "tracking": (0.2, 0.2)}
+"""AF window size (normalised width, height) per AF area; zone is libcamera's default window."""
+
+AF_S_TIMEOUT_S = 4.0
+"""An AF-S acquisition that has not ended by then is stopped and reported NOT_FOCUSED_LOCKED."""
+
+
+class Button:
+    """A control of the body, used like a gpiozero button: `press()`, `release()`, `hold()`."""
+
+    def __init__(self, body: Body, controls: tuple[Control, ...]) -> None:
+        self._body = body
+        self._controls = controls
+
+    def press(self) -> None:
+        for control in self._controls:
+            self._body.handle(ControlEvent(control, True, self._body.clock.now_s()))
+
+    def release(self) -> None:
+        for control in reversed(self._controls):
+            self._body.handle(ControlEvent(control, False, self._body.clock.now_s()))
+
+    def hold(self, seconds: float) -> None:
+        """Press, let the body run for `seconds` (on its clock), release."""
+        self.press()
+        self._body.run_for(seconds)
+        self.release()
+
+    @property
+    def is_pressed(self) -> bool:
+        return self._body.controls.held(self._controls[-1])
+
+
+@dataclass
+class _PendingRelease:
+    pressed_s: float
+    due_s: float
+    shots: int = 0
+
+
+@dataclass
+class BodyStats:
+    """Counters for benchmarks and the summary."""
+
+    frames: int = 0
+    af_frames: int = 0
+    lens_commands: int = 0
+    af_state_changes: int = 0
+    failures: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Body:
+    """A camera body with back-button focus."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        profile: str | Path | Profile = "bbf",
+        *,
+        shots_dir: str | Path | None = None,
+        save_images: bool = True,
+        window: AfWindow | None = None,
+        context: AfContext | None = None,
+        on_af_state: Callable[[AfStateChange], None] | None = None,
+        on_shot: Callable[[ShotRecord], None] | None = None,
+        on_frame: Callable[[Frame], None] | None = None,
+    ) -> None:
+        from afon.focus.context import context_for
+
+        self.camera = camera
+        self.clock: Clock = camera.clock
+        self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
+        self.context = context if context is not None else context_for(camera)
+        self.store = ShotStore(shots_dir) if shots_dir is not None else None
+        self.save_images = save_images and self.store is not None
+        self.on_af_state = on_af_state
+        self.on_shot = on_shot
+        self.on_frame = on_frame
+        self.controls = ControlStates()
+        self.focus_mode = self.profile.focus_mode
+        self.af = AfStateMachine(self._camera2_mode(), self._af_changed)
+        size = AF_AREA_SIZES[self.profile.af_area]
+        base = window if window is not None else AfWindow()
+        self.window = AfWindow(base.cx, base.cy, *size).clamped()
+        self.shots: list[ShotRecord] = []
+        self.stats = BodyStats()
+        self.last_frame: Frame | None = None
+        self._single: SingleShotAf | None = None
+        self._servo: ServoAf | None = None
+        self._tracker: Any = None
+        self._af_started_s = 0.0
+        self._af_active = False
+        self._release: _PendingRelease | None = None
+        self._last_af_status = AfStatus.SCANNING
+        self.af_on = Button(self, (Control.AF_ON,))
+        self.af_off = Button(self, (Control.AF_OFF,))
+        self.shutter_half = Button(self, (Control.SHUTTER_HALF,))
+        self.shutter = Button(self, (Control.SHUTTER_HALF, Control.SHUTTER_FULL))
+        self._check_strategies()
+
+    # --- settings --------------------------------------------------------------------------
+    def _check_strategies(self) -> None:
+        from afon.focus.servo_registry import SERVO
+        from afon.focus.strategies import SINGLE_SHOT
+
+        if self.profile.af_s_strategy not in SINGLE_SHOT:
+            raise AfonError(
+                f"profile {self.profile.name}: af_s_strategy {self.profile.af_s_strategy!r} "
+                f"unknown (strategies: {', '.join(sorted(SINGLE_SHOT))})"
+            )
+        if self.profile.af_c_strategy not in SERVO:
+            raise AfonError(
+                f"profile {self.profile.name}: af_c_strategy {self.profile.af_c_strategy!r} "
+                f"unknown (servos: {', '.join(sorted(SERVO))})"
+            )
+
+    def _camera2_mode(self) -> CameraAfMode:
+        return {
+            "AF-S": CameraAfMode.AUTO,
+            "AF-C": CameraAfMode.CONTINUOUS_PICTURE,
+            "MF": CameraAfMode.OFF,
+        }[self.focus_mode]
+
+    def set_focus_mode(self, mode: str) -> None:
+        """Switch AF-S / AF-C / MF (a mode change resets the AF state to INACTIVE)."""
+        if mode not in FOCUS_MODES:
+            raise AfonError(f"unknown focus mode {mode!r} (modes: {', '.join(FOCUS_MODES)})")
+        if mode == self.focus_mode:
+            return
+        self._deactivate(mode_change=True)
+        self.focus_mode = mode
+        self.af.change_mode(self._camera2_mode(), self.clock.now_s())
+        self._update_activation()
+
+    def set_profile(self, profile: str | Path | Profile) -> None:
+        """Load another profile: custom functions and focus mode change together."""
+        new = profile if isinstance(profile, Profile) else load_profile(profile)
+        self._deactivate(mode_change=True)
+        old_mode = self.focus_mode
+        self.profile = new
+        self._check_strategies()
+        size = AF_AREA_SIZES[new.af_area]
+        self.window = AfWindow(self.window.cx, self.window.cy, *size).clamped()
+        self.focus_mode = new.focus_mode
+        if new.focus_mode != old_mode or self.af.state is not AfState.INACTIVE:
+            self.af.change_mode(self._camera2_mode(), self.clock.now_s())
+        self._update_activation()
+
+    def set_af_area(self, area: str) -> None:
+        if area not in AF_AREA_SIZES:
+            raise AfonError(f"unknown AF area {area!r} (areas: {', '.join(AF_AREA_SIZES)})")
+        self.profile = self.profile.with_(af_area=area)
+        self.window = AfWindow(self.window.cx, self.window.cy, *AF_AREA_SIZES[area]).clamped()
+
+    def set_drive(self, drive: str, burst_fps: float | None = None) -> None:
+        if drive not in ("single", "continuous"):
+            raise AfonError(f"unknown drive {drive!r} (drives: single, continuous)")
+        fps = self.profile.burst_fps if burst_fps is None else burst_fps
+        if not 0.1 <= fps <= 120:
+            raise AfonError(f"burst rate {fps} fps out of range 0.1–120")
+        self.profile = self.profile.with_(drive=drive, burst_fps=fps)
+
+    @property
+    def state(self) -> AfState:
+        return self.af.state
+
+    # --- control events --------------------------------------------------------------------
+    def handle(self, event: ControlEvent) -> None:
+        """Apply one control event at its time (key auto-repeat is ignored)."""
+        self.clock.sleep_until(event.t_s)
+        if not self.controls.accept(event):
+            return
+        c = event.control
+        if c in AF_POINT_STEPS and event.pressed:
+            dx, dy = AF_POINT_STEPS[c]
+            self.window = self.window.moved(dx, dy)
+            return
+        if c is Control.AF_POINT_CENTRE and event.pressed:
+            self.window = AfWindow(0.5, 0.5, self.window.w, self.window.h)
+            return
+        if c is Control.SHUTTER_FULL:
+            if event.pressed:
+                self._release = _PendingRelease(pressed_s=event.t_s, due_s=event.t_s)
+                self._update_activation()
+                self._service_release(event.t_s)
+            else:
+                self._end_release(event.t_s)
+            return
+        self._update_activation()
+
+    def _af_requested(self) -> bool:
+        if self.controls.held(Control.AF_ON):
+            return True
+        return not self.profile.bbf and (
+            self.controls.held(Control.SHUTTER_HALF) or self.controls.held(Control.SHUTTER_FULL)
+        )
+
+    def _update_activation(self) -> None:
+        active = (
+            self._af_requested()
+            and not self.controls.held(Control.AF_OFF)
+            and self.focus_mode != "MF"
+        )
+        if active and not self._af_active:
+            self._activate()
+        elif not active and self._af_active:
+            self._deactivate(mode_change=False)
+
+    def _activate(self) -> None:
+        from afon.focus.servo_registry import make_servo
+        from afon.focus.strategies import make_single_shot
+
+        now = self.clock.now_s()
+        lens_d = self.camera.lens_position_d()
+        self._af_active = True
+        self._af_started_s = now
+        if self.focus_mode == "AF-S":
+            self.af.apply(Cause.AF_TRIGGER, AfState.ACTIVE_SCAN, now)
+            self._single = make_single_shot(self.profile.af_s_strategy, self.context)
+            self._command(self._single.start(lens_d, now))
+        else:
+            if self.af.state.locked:
+                self.af.apply(Cause.AF_CANCEL, AfState.INACTIVE, now)
+            self.af.apply(Cause.NEW_SCAN, AfState.PASSIVE_SCAN, now)
+            self._servo = make_servo(
+                self.profile.af_c_strategy, self.context, lock_on_s=self.profile.lock_on_s
+            )
+            self._last_af_status = AfStatus.SCANNING
+            self._command(self._servo.start(lens_d, now))
+        if self.profile.af_area == "tracking":
+            from afon.focus.tracking import Tracker
+
+            self._tracker = Tracker()
+
+    def _deactivate(self, mode_change: bool) -> None:
+        if not self._af_active:
+            return
+        now = self.clock.now_s()
+        self._af_active = False
+        self._tracker = None
+        if self.focus_mode == "AF-S":
+            if self._single is not None:
+                cancel = getattr(self._single, "cancel", None)
+                if callable(cancel):
+                    cancel()
+            self._single = None
+            if self.af.state is AfState.ACTIVE_SCAN and not mode_change:
+                # libcamera semantics: the lens stays where it is
+                self.af.apply(Cause.AF_CANCEL, AfState.INACTIVE, now)
+        else:
+            self._servo = None
+            if not mode_change:
+                st = self.af.state
+                if st is AfState.PASSIVE_FOCUSED or (
+                    st is AfState.PASSIVE_SCAN and self._last_af_status is AfStatus.FOCUSED
+                ):
+                    self.af.apply(Cause.AF_TRIGGER, AfState.FOCUSED_LOCKED, now)
+                else:
+                    self.af.apply(Cause.AF_TRIGGER, AfState.NOT_FOCUSED_LOCKED, now)
+            self._hold_lens()
+
+    def _hold_lens(self) -> None:
+        """Stop the lens where it is (libcamera AfPause Immediate)."""
+        if self.camera.lens_moving():
+            self._command(self.camera.lens_position_d())
+
+    def _command(self, target_d: float | None) -> None:
+        if target_d is None or not math.isfinite(target_d):
+            return
+        self.camera.move_lens(target_d)
+        self.stats.lens_commands += 1
+
+    def focus_ring(self, delta_d: float) -> bool:
+        """Turn the focus ring by `delta_d` dioptres: MF always, AF-S+M after AF-S locked."""
+        allowed = self.focus_mode == "MF" or (
+            self.focus_mode == "AF-S"
+            and self.profile.manual_override
+            and self.af.state.locked
+            and not self._af_active
+        )
+        if allowed:
+            self._command(self.camera.lens_position_d() + delta_d)
+        return allowed
+
+    # --- the loop --------------------------------------------------------------------------
+    def step(self) -> Frame:
+        """Process one frame: AF update, due releases. Returns the frame."""
+        try:
+            frame = self.camera.next_frame(phase=self._wants_phase())
+        except CameraError:
+            raise
+        self.last_frame = frame
+        self.stats.frames += 1
+        if self._af_active:
+            self.stats.af_frames += 1
+            self._af_frame(frame)
+        self._service_release(self.clock.now_s())
+        if self.on_frame is not None:
+            self.on_frame(frame)
+        return frame
+
+    def _wants_phase(self) -> bool:
+        if not self._af_active:
+            return False
+        strat: Any = self._single if self.focus_mode == "AF-S" else self._servo
+        return bool(getattr(strat, "wants_phase", False))
+
+    def _af_frame(self, frame: Frame) -> None:
+        now = self.clock.now_s()
+        if self._tracker is not None:
+            self.window = self._tracker.update(frame, self.window)
+        if self.focus_mode == "AF-S" and self._single is not None:
+            if self.af.state is not AfState.ACTIVE_SCAN:
+                return
+            step = self._single.update(frame, self.window)
+            if step.status is AfStatus.SCANNING and now - self._af_started_s > AF_S_TIMEOUT_S:
+                cancel = getattr(self._single, "cancel", None)
+                if callable(cancel):
+                    cancel()
+                step = AfStep(AfStatus.FAILED)
+            self._command(step.target_d)
+            if step.status is AfStatus.FOCUSED:
+                self.af.apply(Cause.SWEEP_DONE_FOCUSED, AfState.FOCUSED_LOCKED, now)
+            elif step.status is AfStatus.FAILED:
+                self.af.apply(Cause.SWEEP_DONE_NOT_FOCUSED, AfState.NOT_FOCUSED_LOCKED, now)
+        elif self.focus_mode == "AF-C" and self._servo is not None:
+            step = self._servo.update(frame, self.window, self._aim_s(frame))
+            self._command(step.target_d)
+            self._last_af_status = step.status
+            st = self.af.state
+            if step.status is AfStatus.SCANNING and st in (
+                AfState.PASSIVE_FOCUSED, AfState.PASSIVE_UNFOCUSED
+            ):
+                self.af.apply(Cause.NEW_SCAN, AfState.PASSIVE_SCAN, now)
+            elif step.status is AfStatus.FOCUSED and st is not AfState.PASSIVE_FOCUSED:
+                if st is not AfState.PASSIVE_SCAN:
+                    self.af.apply(Cause.NEW_SCAN, AfState.PASSIVE_SCAN, now)
+                self.af.apply(Cause.SCAN_DONE, AfState.PASSIVE_FOCUSED, now)
+            elif step.status is AfStatus.FAILED and st is not AfState.PASSIVE_UNFOCUSED:
+                if st is not AfState.PASSIVE_SCAN:
+                    self.af.apply(Cause.NEW_SCAN, AfState.PASSIVE_SCAN, now)
+                self.af.apply(Cause.SCAN_FAILED, AfState.PASSIVE_UNFOCUSED, now)
+
+    def _aim_s(self, frame: Frame) -> float:
+        """When the next exposure will happen: a due still, else the next preview frame."""
+        period = frame.exposure_end_s - frame.exposure_start_s
+        rate = self.camera.capabilities.frame_rate_hz or 30.0
+        next_mid = frame.exposure_start_s + 1.0 / rate + period / 2
+        caps = self.camera.capabilities
+        if self._release is not None:
+            due = max(self._release.due_s, self.clock.now_s())
+            still_mid = due + caps.release_lag_s + caps.still_exposure_s / 2
+            if due <= frame.ready_s + 1.0 / rate:
+                return still_mid
+        return next_mid
+
+    def run_until(self, t_s: float) -> None:
+        """Run frames (and due releases) until the clock reaches `t_s`."""
+        while True:
+            ready = self._next_ready_s()
+            due = self._release.due_s if self._release is not None else math.inf
+            if min(ready, due) > t_s:
+                break
+            if due < ready and due <= t_s:
+                self.clock.sleep_until(due)
+                self._service_release(due)
+                if self._release is not None and self._release.due_s <= due:
+                    # focus priority waiting for focus: let frames run
+                    self.step()
+            else:
+                self.step()
+        self.clock.sleep_until(t_s)
+
+    def run_for(self, dt_s: float) -> None:
+        self.run_until(self.clock.now_s() + dt_s)
+
+    def _next_ready_s(self) -> float:
+        probe = getattr(self.camera, "next_frame_ready_s", None)
+        if callable(probe):
+            return float(probe())
+        rate = self.camera.capabilities.frame_rate_hz or 30.0
+        return self.clock.now_s() + 1.0 / rate
+
+    # --- shutter ---------------------------------------------------------------------------
+    def _priority(self) -> str:
+        if self.focus_mode == "AF-S":
+            return self.profile.af_s_priority
+        if self.focus_mode == "AF-C":
+            return self.profile.af_c_priority
+        return "release"
+
+    def _focus_ok(self) -> bool:
+        return self.af.state.focused
+
+    def _service_release(self, now: float) -> None:
+        rel = self._release
+        if rel is None or now < rel.due_s:
+            return
+        if self._priority() == "focus" and not self._focus_ok():
+            return  # wait for focus; a release of the button without exposure is recorded
+        self._expose(rel.pressed_s if rel.shots == 0 else rel.due_s, now)
+        rel.shots += 1
+        if self.profile.drive == "continuous" and self.controls.held(Control.SHUTTER_FULL):
+            rel.due_s = rel.due_s + 1.0 / self.profile.burst_fps
+            if rel.due_s < self.clock.now_s():
+                rel.due_s = self.clock.now_s()
+        else:
+            self._release = None if not self.controls.held(Control.SHUTTER_FULL) else rel
+            if self._release is not None:
+                rel.due_s = math.inf  # single drive: one shot per full press
+
+    def _end_release(self, now: float) -> None:
+        rel = self._release
+        self._release = None
+        if rel is not None and rel.shots == 0:
+            self._record_failure(
+                rel.pressed_s,
+                f"focus priority: not focused (AF state {self.af.state.value}) "
+                "before the shutter button was let go",
+            )
+        self._update_activation()
+
+    def _expose(self, pressed_s: float, now: float) -> None:
+        state = self.af.state
+        lens_cmd = self.camera.lens_position_d()
+        try:
+            still = self.camera.capture_still(now, render=self.save_images)
+        except CameraError as exc:
+            self._record_failure(pressed_s, f"camera error: {exc}")
+            return
+        self._record_shot(pressed_s, now, still, state, lens_cmd)
+
+    def _settings(self) -> dict[str, Any]:
+        p = self.profile
+        return {
+            "profile": p.name,
+            "af_activation": p.af_activation,
+            "focus_mode": self.focus_mode,
+            "priority": self._priority(),
+            "drive": p.drive,
+            "burst_fps": p.burst_fps,
+            "af_area": p.af_area,
+            "lock_on_s": p.lock_on_s,
+            "af_window": [self.window.cx, self.window.cy, self.window.w, self.window.h],
+            "strategy": p.af_s_strategy if self.focus_mode == "AF-S" else p.af_c_strategy,
+        }
+
+    def _record_shot(
+        self, pressed_s: float, release_s: float, still: Still, state: AfState, lens_d: float
+    ) -> None:
+        record = ShotRecord(
+            index=len(self.shots),
+            pressed_s=pressed_s,
+            release_s=release_s,
+            exposure_start_s=still.exposure_start_s,
+            exposure_end_s=still.exposure_end_s,
+            lens_d=still.lens_d,
+            af_state=state.value,
+            settings=self._settings(),
+            truth=dict(still.meta),
+        )
+        if self.store is not None:
+            record = self.store.save(record, still.image if self.save_images else None)
+        self.shots.append(record)
+        if self.on_shot is not None:
+            self.on_shot(record)
+
+    def _record_failure(self, pressed_s: float, reason: str) -> None:
+        now = self.clock.now_s()
+        record = ShotRecord(
+            index=len(self.shots),
+            pressed_s=pressed_s,
+            release_s=now,
+            exposure_start_s=None,
+            exposure_end_s=None,
+            lens_d=self.camera.lens_position_d(),
+            af_state=self.af.state.value,
+            settings=self._settings(),
+            failure=reason,
+        )
+        if self.store is not None:
+            record = self.store.save(record, None)
+        self.shots.append(record)
+        self.stats.failures += 1
+        if self.on_shot is not None:
+            self.on_shot(record)
+
+    # --- events ----------------------------------------------------------------------------
+    def _af_changed(self, change: AfStateChange) -> None:
+        self.stats.af_state_changes += 1
+        if self.on_af_state is not None:
+            self.on_af_state(change)
+
+    def close(self) -> None:
+        """End AF and any pending release (recording it), then close the camera."""
+        if self._release is not None:
+            self._end_release(self.clock.now_s())
+        self.camera.close()

@@ -1,0 +1,1 @@
+"""Camera backends: simulated, focal-stack replay and (later) hardware adapters."""

@@ -1,0 +1,130 @@
+"""The camera interface every backend implements, and the data it produces.
+
+A camera delivers preview `Frame`s one at a time (`next_frame` waits, on the camera's clock,
+until the next frame has been read out), drives its lens when the host can (`move_lens`), and
+captures stills (`capture_still`). Each backend declares what it can do in `Capabilities`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from afon.clock import Clock
+
+Image = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class PhaseData:
+    """Left/right sub-aperture (dual-pixel style) luminance images of one frame.
+
+    Disparity between them is proportional to the signed defocus; finding it is the focus
+    engine's job (nothing here hands out the answer).
+    """
+
+    left: npt.NDArray[np.float32]
+    right: npt.NDArray[np.float32]
+    scale: float
+    """Phase image pixels per preview pixel."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One preview image and what was true while it was exposed."""
+
+    index: int
+    image: Image
+    exposure_start_s: float
+    exposure_end_s: float
+    ready_s: float
+    """When the frame was read out and became available to software."""
+    lens_start_d: float
+    lens_end_d: float
+    lens_moving: bool
+    phase: PhaseData | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lens_d(self) -> float:
+        """Mean lens position during the exposure."""
+        return 0.5 * (self.lens_start_d + self.lens_end_d)
+
+    @property
+    def luma(self) -> npt.NDArray[np.float32]:
+        """Luminance (Rec. 601) in 0..255 as float32."""
+        img = self.image
+        if img.ndim == 2:
+            return img.astype(np.float32)
+        return (
+            0.299 * img[..., 0].astype(np.float32)
+            + 0.587 * img[..., 1].astype(np.float32)
+            + 0.114 * img[..., 2].astype(np.float32)
+        )
+
+
+@dataclass(frozen=True)
+class Still:
+    """One released exposure as the camera produced it."""
+
+    image: Image | None
+    exposure_start_s: float
+    exposure_end_s: float
+    lens_start_d: float
+    lens_end_d: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lens_d(self) -> float:
+        return 0.5 * (self.lens_start_d + self.lens_end_d)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; what it cannot is said in `notes`."""
+
+    lens_drive: bool
+    """The host can set the lens position (afon's own AF can run)."""
+    phase_detect: bool
+    still_capture: bool
+    live_view: bool
+    hardware_af: bool = False
+    """The camera has its own AF that afon can trigger."""
+    lens_range_d: tuple[float, float] = (0.0, 0.0)
+    frame_rate_hz: float = 0.0
+    release_lag_s: float = 0.0
+    """Time from a release command to the start of the still exposure."""
+    still_exposure_s: float = 0.0
+    notes: tuple[str, ...] = ()
+
+
+class Camera(Protocol):
+    """A camera backend."""
+
+    clock: Clock
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    def next_frame(self, phase: bool = False) -> Frame:
+        """Wait for and return the next preview frame (with phase data if asked and able)."""
+        ...
+
+    def move_lens(self, target_d: float) -> float:
+        """Start moving the lens to `target_d`; return the target the motor will actually reach."""
+        ...
+
+    def lens_position_d(self) -> float:
+        """Current lens position (dioptres)."""
+        ...
+
+    def lens_moving(self) -> bool: ...
+
+    def capture_still(self, release_s: float, render: bool = True) -> Still:
+        """Release the shutter at `release_s`; the exposure starts after the release lag."""
+        ...
+
+    def close(self) -> None: ...

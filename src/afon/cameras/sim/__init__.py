@@ -1,0 +1,1 @@
+"""The physically based simulated camera."""

@@ -1,0 +1,209 @@
+"""The `afon` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from afon import __version__
+from afon.errors import AfonError
+
+
+def _save_image(path: Path, image: np.ndarray) -> Path:
+    """Write an RGB uint8 image; the format follows the suffix (PNG, JPEG, ...)."""
+    from PIL import Image as PILImage
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    PILImage.fromarray(image).save(path)
+    return path
+
+
+# --- afon scenes ---------------------------------------------------------------------------
+def cmd_scenes(args: argparse.Namespace) -> int:
+    from afon.cameras.sim.scene import builtin_scene_names, load_builtin_scene
+
+    rows = []
+    for name in builtin_scene_names():
+        scene = load_builtin_scene(name)
+        rows.append(
+            {
+                "name": name,
+                "description": scene.description,
+                "layers": len(scene.layers),
+                "light_lux": scene.light_lux,
+                "subject_distance_m": round(scene.subject_distance_m(0.0), 3),
+            }
+        )
+    if args.json:
+        print(json.dumps({"scenes": rows}, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Built-in scenes")
+    for col in ("name", "layers", "subject at t=0", "light", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["name"]), str(r["layers"]), f"{r['subject_distance_m']} m",
+            f"{r['light_lux']:g} lx", str(r["description"]),
+        )
+    Console().print(table)
+    return 0
+
+
+# --- afon presets --------------------------------------------------------------------------
+def cmd_presets(args: argparse.Namespace) -> int:
+    from afon.cameras.sim.preset import builtin_preset_names, load_preset
+
+    rows = []
+    for name in builtin_preset_names():
+        p = load_preset(name)
+        rows.append(
+            {
+                "name": name,
+                "description": p.description,
+                "focal_length_mm": p.optics.focal_length_mm,
+                "f_number": p.optics.f_number,
+                "range_d": [p.motor.min_d, p.motor.max_d],
+                "full_travel_s": round(p.motor.travel_time_s(p.motor.max_d - p.motor.min_d), 4),
+                "motor": p.motor.kind,
+            }
+        )
+    if args.json:
+        print(json.dumps({"presets": rows}, indent=2))
+    else:
+        for r in rows:
+            print(
+                f"{r['name']:<12} {r['motor']:<9} 0–{r['range_d'][1]:g} D, full travel "
+                f"{r['full_travel_s'] * 1000:.0f} ms  {r['description']}"
+            )
+    return 0
+
+
+# --- afon render ---------------------------------------------------------------------------
+def cmd_render(args: argparse.Namespace) -> int:
+    from afon.cameras.sim.preset import load_preset
+    from afon.cameras.sim.render import Renderer
+    from afon.cameras.sim.scene import resolve_scene
+
+    scene = resolve_scene(args.scene)
+    preset = load_preset(args.preset)
+    focus_d = args.focus_d
+    lo, hi = preset.motor.min_d, preset.motor.max_d
+    if not lo <= focus_d <= hi:
+        raise AfonError(f"--focus-d {focus_d:g} is outside the lens range {lo:g}–{hi:g} D")
+    renderer = Renderer(scene, preset.optics, (args.width, args.height), seed=args.seed)
+    if args.still:
+        image = renderer.render_still(args.t_s, focus_d, exposure_s=preset.timing.still_exposure_s)
+    else:
+        image = renderer.render(args.t_s, focus_d, exposure_s=preset.timing.exposure_s)
+    out = _save_image(Path(args.out), image)
+    subject_m = scene.subject_distance_m(args.t_s)
+    verdict = preset.optics.in_focus(subject_m, focus_d)
+    info = {
+        "file": str(out),
+        "scene": scene.name,
+        "preset": preset.name,
+        "focus_d": focus_d,
+        "t_s": args.t_s,
+        "size_px": [int(image.shape[1]), int(image.shape[0])],
+        "subject_distance_m": subject_m,
+        "subject_in_focus": verdict,
+    }
+    print(json.dumps(info) if args.json else f"wrote {out} ({image.shape[1]}×{image.shape[0]}); "
+          f"subject at {subject_m:.2f} m is {'in' if verdict else 'out of'} focus at {focus_d:g} D")
+    return 0
+
+
+# --- afon demo -----------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from afon.cameras.sim.camera import SimCamera
+
+    cam = SimCamera(args.scene, args.preset, seed=args.seed)
+    out = Path(args.out)
+    spec = cam.preset.motor
+    subject_d = 1.0 / cam.subject_distance_m(0.0)
+    # a focus pull: far end -> near end, one frame at each stop
+    stops = np.linspace(spec.min_d, min(spec.max_d, max(2.5 * subject_d, subject_d + 1.0)), args.frames)
+    files = []
+    tiles = []
+    for i, target in enumerate(stops):
+        cam.move_lens(float(target))
+        frame = cam.next_frame()
+        while frame.lens_moving:
+            frame = cam.next_frame()
+        path = _save_image(out / f"pull_{i:02d}_{frame.lens_d:05.2f}D.png", frame.image)
+        files.append(path)
+        tiles.append(frame.image[::2, ::2])
+        truth = cam.truth(frame.exposure_end_s, frame.lens_d)
+        mark = "in focus" if truth["in_focus"] else ""
+        print(f"{path}  lens {frame.lens_d:5.2f} D  t={frame.exposure_start_s:.3f} s  {mark}")
+    cols = 3
+    rows = [np.concatenate(tiles[r * cols:(r + 1) * cols], axis=1)
+            for r in range(len(tiles) // cols)]
+    if rows:
+        sheet = _save_image(out / "focus_pull_sheet.png", np.concatenate(rows, axis=0))
+        print(f"contact sheet: {sheet}")
+    print(f"scene '{cam.scene.name}': subject at {cam.subject_distance_m(0.0):.2f} m "
+          f"({subject_d:.2f} D); {len(files)} frames in {out}/")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="afon",
+        description="Back-button focus for any camera: a BBF camera body, an autofocus engine "
+        "and a physically based simulated camera.",
+    )
+    parser.add_argument("--version", action="version", version=f"afon {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="render a focus pull through a built-in scene to image files")
+    p.add_argument("--scene", default="portrait", help="built-in scene name or scene TOML file")
+    p.add_argument("--preset", default="cm3", help="camera preset name or TOML file")
+    p.add_argument("--frames", type=int, default=9, help="number of focus stops (default 9)")
+    p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("scenes", help="list the built-in scenes")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_scenes)
+
+    p = sub.add_parser("presets", help="list the built-in camera presets")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_presets)
+
+    p = sub.add_parser("render", help="render one frame of a scene at a lens position")
+    p.add_argument("--scene", required=True, help="built-in scene name or scene TOML file")
+    p.add_argument("--focus-d", type=float, required=True, help="lens position in dioptres")
+    p.add_argument("--out", required=True, help="output image file (.png or .jpg)")
+    p.add_argument("--preset", default="cm3", help="camera preset name or TOML file")
+    p.add_argument("--t-s", type=float, default=0.0, help="scene time in seconds (default 0)")
+    p.add_argument("--still", action="store_true", help="full-resolution still instead of preview")
+    p.add_argument("--width", type=int, default=640, help="preview width (default 640)")
+    p.add_argument("--height", type=int, default=480, help="preview height (default 480)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_render)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except AfonError as exc:
+        print(f"afon: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

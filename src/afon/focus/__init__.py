@@ -1,0 +1,1 @@
+"""The focus engine: focus measures, contrast and phase search, servo and prediction."""

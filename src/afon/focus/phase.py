@@ -1,0 +1,315 @@
+"""Phase-detection AF (PDAF): measure left/right disparity in the AF window, and a PDAF AF-S.
+
+Measurement (`measure_phase`)
+-----------------------------
+A dual-pixel sensor sees the scene through the left and the right half of the pupil. An
+out-of-focus point lands at two places, shifted horizontally against each other by a disparity
+proportional to the signed blur. `measure_phase` finds that shift in the AF window:
+
+1. Both sub-aperture images are band-passed (minus a wide Gaussian, removing shading and
+   exposure gradients that would correlate at every shift; plus a light Gaussian against pixel
+   noise).
+2. The left window is matched against the right image at every integer horizontal shift in
+   ±`search_px` with zero-mean normalised cross-correlation (``cv2.matchTemplate``,
+   ``TM_CCOEFF_NORMED``): one NCC value per shift.
+3. The best shift is refined to sub-pixel precision by a parabola through the peak and its two
+   neighbours.
+
+Sign convention: ``disparity_px`` is the shift of the right image against the left one, in
+*preview* pixels (``right(x + disparity) ≈ left(x)``). ``defocus_d = disparity_px ×
+ctx.phase_d_per_px`` is the signed number of dioptres to move the lens by (subject_d − lens_d,
+positive = move nearer). `afon.focus.context.context_for` derives ``phase_d_per_px`` (sign
+included) from the optics and the sensor's disparity factor — the factory calibration.
+
+Confidence (0..1) multiplies two terms, each 0 when the match is meaningless:
+
+- the NCC peak ``ρ``: noise alone correlates weakly (ρ ≈ 0 on a featureless wall once shading is
+  removed), and read noise in low light lowers ρ even on texture: ``clip((ρ − 0.25) / 0.45)``;
+- the peak's distinctness: how far ``ρ`` stands above the best correlation outside the main lobe
+  (repetitive texture or noise give side peaks nearly as high): ``clip((ρ − side) / 0.25)``.
+
+A peak on the edge of the search range (the disparity is beyond it) gets confidence 0.
+
+AF-S (`PhaseAf`)
+----------------
+Measure on a frame whose lens stood still during the exposure, jump by the measured defocus
+(slew-limited to `max_jump_d`), measure again on the next still frame to confirm; FOCUSED when
+the confirming measurement says the lens is within `tolerance_d`, otherwise correct and
+re-confirm. Low confidence for `dropout_frames` still frames, no phase data, or the timeout →
+FAILED. `HybridAf` (hybrid.py) is the strategy that falls back to contrast instead of failing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from afon.cameras.base import Frame, PhaseData
+from afon.focus.context import lens_still
+from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow
+
+FloatImage = npt.NDArray[np.float32]
+
+RHO_FLOOR = 0.25
+"""NCC peak below which a phase match carries no confidence."""
+RHO_SPAN = 0.45
+"""NCC above the floor at which the peak term of the confidence reaches 1."""
+DISTINCT_SPAN = 0.25
+"""Peak-over-side-lobe margin at which the distinctness term of the confidence reaches 1."""
+MIN_SEARCH_PX = 4
+MAX_SEARCH_PX = 64
+
+
+@dataclass(frozen=True)
+class PhaseMeasurement:
+    """One PDAF reading of the AF window."""
+
+    disparity_px: float
+    """Right-vs-left shift in preview pixels (see the module docstring for the sign)."""
+    confidence: float
+    """0 (no usable phase signal) .. 1 (sharp, unambiguous correlation peak)."""
+    defocus_d: float | None
+    """Dioptres to move the lens by (subject_d − lens_d); None when the camera is uncalibrated."""
+    peak: float
+    """NCC value at the peak (−1..1)."""
+    distinctness: float
+    """NCC peak minus the best correlation outside the main lobe."""
+    search_px: float
+    """Search range used, in preview pixels (±)."""
+    at_edge: bool
+    """The best match was on the edge of the search range (disparity possibly beyond it)."""
+
+    @property
+    def usable(self) -> bool:
+        return self.confidence > 0.0 and self.defocus_d is not None
+
+
+def default_search_px(ctx: AfContext, scale: float, window_w_px: int) -> int:
+    """Search range (± phase-image pixels): the largest disparity the lens range can produce,
+    with margin, bounded by a third of the window width."""
+    limit = max(MIN_SEARCH_PX, min(MAX_SEARCH_PX, window_w_px // 3))
+    if ctx.phase_d_per_px is None or ctx.phase_d_per_px == 0:
+        return limit
+    span_d = ctx.lens_max_d - ctx.lens_min_d
+    needed = span_d / abs(ctx.phase_d_per_px) * scale * 1.25 + 2
+    return int(max(MIN_SEARCH_PX, min(limit, math.ceil(needed))))
+
+
+def _band_pass(img: FloatImage, sigma_hp: float) -> FloatImage:
+    low = cv2.GaussianBlur(img, (0, 0), sigma_hp)
+    fine = cv2.GaussianBlur(img, (0, 0), 0.7)
+    out: FloatImage = (fine - low).astype(np.float32)
+    return out
+
+
+def measure_phase(
+    phase: PhaseData,
+    window: AfWindow,
+    ctx: AfContext,
+    *,
+    search_px: int | None = None,
+) -> PhaseMeasurement:
+    """Disparity, confidence and defocus in the AF window of one frame's phase images.
+
+    `search_px` (± phase-image pixels) defaults to the largest disparity the lens range can
+    produce (from ``ctx.phase_d_per_px``), bounded by a third of the window width.
+    """
+    left = np.asarray(phase.left, dtype=np.float32)
+    right = np.asarray(phase.right, dtype=np.float32)
+    if left.shape != right.shape or left.ndim != 2:
+        raise ValueError(
+            f"phase images must be 2-D and equal in shape: {left.shape}, {right.shape}"
+        )
+    height, width = left.shape
+    x, y, ww, wh = window.to_px(width, height)
+    scale = phase.scale if phase.scale > 0 else 1.0
+    s = search_px if search_px is not None else default_search_px(ctx, scale, ww)
+    s = max(1, min(s, (ww - 4) // 2))
+    # band-pass a region around the window (vertical margin for the filters' support)
+    sigma_hp = max(3.0, min(ww, wh) / 8.0)
+    pad = math.ceil(3 * sigma_hp)
+    y0, y1 = max(0, y - pad), min(height, y + wh + pad)
+    x0, x1 = max(0, x - s - pad), min(width, x + ww + s + pad)
+    lb = _band_pass(np.ascontiguousarray(left[y0:y1, x0:x1]), sigma_hp)
+    rb = _band_pass(np.ascontiguousarray(right[y0:y1, x0:x1]), sigma_hp)
+    # template: the left window, shrunk where the image border limits the search strip
+    ml, mr = min(s, x), min(s, width - (x + ww))
+    tx0, tx1 = x + (s - ml), x + ww - (s - mr)
+    ty0, ty1 = y - y0, y - y0 + wh
+    templ = lb[ty0:ty1, tx0 - x0 : tx1 - x0]
+    strip = rb[ty0:ty1, tx0 - s - x0 : tx1 + s - x0]
+    if templ.shape[1] < 4 or strip.shape[1] != templ.shape[1] + 2 * s:
+        return PhaseMeasurement(0.0, 0.0, None, 0.0, 0.0, s / scale, True)
+    if float(np.std(templ)) < 1e-6 or float(np.std(strip)) < 1e-6:
+        return PhaseMeasurement(0.0, 0.0, _defocus(0.0, ctx), 0.0, 0.0, s / scale, False)
+    curve = cv2.matchTemplate(strip, templ, cv2.TM_CCOEFF_NORMED)[0].astype(np.float64)
+    curve = np.nan_to_num(curve, nan=0.0)
+    i = int(np.argmax(curve))
+    rho = float(curve[i])
+    at_edge = i == 0 or i == len(curve) - 1
+    frac = 0.0
+    if not at_edge:
+        c_m, c_0, c_p = curve[i - 1], curve[i], curve[i + 1]
+        den = c_m - 2.0 * c_0 + c_p
+        if den < 0:
+            frac = float(np.clip(0.5 * (c_m - c_p) / den, -0.5, 0.5))
+    shift = (i - s + frac) / scale
+    side = _side_lobe(curve, i)
+    distinct = rho - side
+    conf = 0.0
+    if not at_edge:
+        conf = _clip01((rho - RHO_FLOOR) / RHO_SPAN) * _clip01(distinct / DISTINCT_SPAN)
+    return PhaseMeasurement(
+        disparity_px=shift,
+        confidence=conf,
+        defocus_d=_defocus(shift, ctx),
+        peak=rho,
+        distinctness=distinct,
+        search_px=s / scale,
+        at_edge=at_edge,
+    )
+
+
+def _defocus(shift_px: float, ctx: AfContext) -> float | None:
+    return None if ctx.phase_d_per_px is None else shift_px * ctx.phase_d_per_px
+
+
+def _clip01(v: float) -> float:
+    return min(max(v, 0.0), 1.0)
+
+
+def _side_lobe(curve: npt.NDArray[np.float64], i: int) -> float:
+    """Best correlation outside the main lobe around index `i` (the lobe ends where the curve
+    stops falling); the lowest lobe value when the lobe fills the whole search range."""
+    n = len(curve)
+    lo = i
+    while lo > 0 and curve[lo - 1] <= curve[lo]:
+        lo -= 1
+    hi = i
+    while hi < n - 1 and curve[hi + 1] <= curve[hi]:
+        hi += 1
+    outside = np.concatenate([curve[:lo], curve[hi + 1 :]])
+    if outside.size:
+        return float(np.max(outside))
+    return float(max(curve[lo], curve[hi]))
+
+
+# --- AF-S ----------------------------------------------------------------------------------
+class PhaseAf:
+    """PDAF one-shot: jump to the measured defocus, confirm with a second measurement.
+
+    Uses only frames whose lens stood still during the exposure (a moving lens mixes
+    disparities). Status FOCUSED when a confident measurement puts the lens within
+    `tolerance_d` of the subject; FAILED after `dropout_frames` consecutive low-confidence
+    still frames, when frames carry no phase data, on the timeout, or after `cancel()`.
+    """
+
+    name = "phase"
+    wants_phase = True
+
+    def __init__(
+        self,
+        ctx: AfContext,
+        *,
+        min_confidence: float = 0.25,
+        tolerance_d: float | None = None,
+        max_jump_d: float = 8.0,
+        dropout_frames: int = 4,
+        max_frames: int | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.min_confidence = min_confidence
+        self.tolerance_d = (
+            tolerance_d if tolerance_d is not None else default_tolerance_d(ctx)
+        )
+        self.max_jump_d = max_jump_d
+        self.dropout_frames = dropout_frames
+        self.max_frames = max_frames if max_frames is not None else 20
+        self.cancelled = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self.frames = 0
+        self._dropouts = 0
+        self._no_phase = 0
+        self._moved = False
+        self._pending: float | None = None
+        self._since_cmd = 0
+        self.last: PhaseMeasurement | None = None
+        self.done: AfStatus | None = None
+
+    def start(self, lens_d: float, now_s: float) -> float | None:
+        self._reset()
+        self.cancelled = False
+        return None
+
+    def cancel(self) -> None:
+        """Stop issuing lens moves; the lens stays where it is (libcamera's AfTrigger Cancel)."""
+        self.cancelled = True
+
+    def _end(self, status: AfStatus) -> AfStep:
+        self.done = status
+        return AfStep(status)
+
+    def update(self, frame: Frame, window: AfWindow) -> AfStep:
+        if self.done is not None:
+            return AfStep(self.done)
+        if self.cancelled:
+            return self._end(AfStatus.FAILED)
+        self.frames += 1
+        self._since_cmd += 1
+        if not lens_still(frame):
+            return self._timeout_or_scan()
+        if self._pending is not None and not _reached(frame, self._pending) and self._since_cmd < 3:
+            # a still frame exposed before the move began (pipelined cameras): wait
+            return self._timeout_or_scan()
+        self._pending = None
+        if frame.phase is None:
+            self._no_phase += 1
+            if self._no_phase >= 2:
+                return self._end(AfStatus.FAILED)
+            return self._timeout_or_scan()
+        m = measure_phase(frame.phase, window, self.ctx)
+        self.last = m
+        if m.defocus_d is None or m.confidence < self.min_confidence:
+            self._dropouts += 1
+            if self._dropouts >= self.dropout_frames:
+                return self._end(AfStatus.FAILED)
+            return self._timeout_or_scan()
+        self._dropouts = 0
+        lens = frame.lens_d
+        if abs(m.defocus_d) <= self.tolerance_d and self._moved:
+            return self._end(AfStatus.FOCUSED)
+        if abs(m.defocus_d) <= self.tolerance_d and m.confidence >= 0.5:
+            # already in focus at the start: confirmed by this confident reading
+            return self._end(AfStatus.FOCUSED)
+        step = max(-self.max_jump_d, min(self.max_jump_d, m.defocus_d))
+        target = min(max(lens + step, self.ctx.lens_min_d), self.ctx.lens_max_d)
+        if abs(target - lens) < 1e-6:
+            # pinned at a range end: the subject is beyond the lens's reach
+            return self._end(AfStatus.FAILED)
+        self._moved = True
+        self._pending = target
+        self._since_cmd = 0
+        if self.frames >= self.max_frames:
+            return self._end(AfStatus.FAILED)
+        return AfStep(AfStatus.SCANNING, target)
+
+    def _timeout_or_scan(self) -> AfStep:
+        if self.frames >= self.max_frames:
+            return self._end(AfStatus.FAILED)
+        return AfStep(AfStatus.SCANNING)
+
+
+def default_tolerance_d(ctx: AfContext) -> float:
+    """Residual defocus accepted as focused: half the depth of focus, at most 0.1 D."""
+    return min(0.5 * ctx.depth_of_focus_d, 0.1)
+
+
+def _reached(frame: Frame, target_d: float, tol_d: float = 0.05) -> bool:
+    """The frame was exposed with the lens at (about) the commanded target."""
+    return abs(frame.lens_start_d - target_d) <= tol_d and abs(frame.lens_end_d - target_d) <= tol_d

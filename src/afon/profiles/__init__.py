@@ -1,0 +1,1 @@
+"""Profiles: custom functions of the body, stored as TOML (see profile.py)."""

@@ -1,0 +1,194 @@
+"""Shots: the record of every release, and their storage on disk.
+
+Each shot is a JPEG with EXIF (subject distance, focus distance, and afon's settings and AF state
+at exposure in the UserComment as JSON) plus a sidecar JSON record with everything the body knew.
+A failed release is a sidecar record with its reason and no image. Files are written atomically
+(written to a temporary file, then hard-linked to the final name, which fails rather than
+replaces when that name exists) and are never overwritten: numbering continues after the
+highest number already in the folder.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import piexif
+from PIL import Image as PILImage
+
+from afon import __version__
+from afon.errors import AfonError
+
+
+@dataclass(frozen=True)
+class ShotRecord:
+    """One release: timings, lens, AF state and settings; `failure` says why there is no image."""
+
+    index: int
+    pressed_s: float
+    release_s: float
+    exposure_start_s: float | None
+    exposure_end_s: float | None
+    lens_d: float
+    af_state: str
+    settings: dict[str, Any]
+    truth: dict[str, Any] = field(default_factory=dict)
+    """Ground truth where the camera knows it (the simulation): subject distance, in_focus."""
+    failure: str | None = None
+    image_path: str | None = None
+    record_path: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @property
+    def lag_s(self) -> float | None:
+        """Shutter lag: press to start of exposure."""
+        if self.exposure_start_s is None:
+            return None
+        return self.exposure_start_s - self.pressed_s
+
+    @property
+    def in_focus(self) -> bool | None:
+        value = self.truth.get("in_focus")
+        return None if value is None else bool(value)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["lag_s"] = self.lag_s
+        data["ok"] = self.ok
+        return _jsonable(data)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    return value
+
+
+_NUMBER = re.compile(r"^shot_(\d{5,})\.(json|jpg)$")
+
+
+def _rational(x: float, denominator_limit: int = 10000) -> tuple[int, int]:
+    f = Fraction(x).limit_denominator(denominator_limit)
+    return f.numerator, f.denominator
+
+
+def exif_bytes(record: ShotRecord) -> bytes:
+    """EXIF for a shot: distances, and afon's settings and AF state as JSON in UserComment."""
+    exif: dict[str, Any] = {"0th": {}, "Exif": {}, "GPS": {}, "1st": {}}
+    exif["0th"][piexif.ImageIFD.Software] = f"afon {__version__}".encode()
+    exif["0th"][piexif.ImageIFD.ImageDescription] = (
+        f"afon shot {record.index}: AF {record.af_state}, lens {record.lens_d:.4f} D"
+    ).encode()
+    now = datetime.now(UTC).strftime("%Y:%m:%d %H:%M:%S").encode()
+    exif["Exif"][piexif.ExifIFD.DateTimeOriginal] = now
+    subject_m = record.truth.get("subject_distance_m")
+    if isinstance(subject_m, int | float) and math.isfinite(subject_m) and subject_m > 0:
+        exif["Exif"][piexif.ExifIFD.SubjectDistance] = _rational(float(subject_m))
+    elif record.lens_d > 0:
+        exif["Exif"][piexif.ExifIFD.SubjectDistance] = _rational(1.0 / record.lens_d)
+    comment = json.dumps(
+        {
+            "afon": {
+                "af_state": record.af_state,
+                "lens_d": record.lens_d,
+                "focus_distance_m": None if record.lens_d <= 0 else 1.0 / record.lens_d,
+                "lag_s": record.lag_s,
+                "settings": _jsonable(record.settings),
+                "in_focus": record.in_focus,
+            }
+        },
+        separators=(",", ":"),
+    )
+    exif["Exif"][piexif.ExifIFD.UserComment] = b"ASCII\x00\x00\x00" + comment.encode("ascii")
+    return bytes(piexif.dump(exif))
+
+
+def read_afon_exif(path: str | Path) -> dict[str, Any]:
+    """Read back afon's EXIF fields from a shot JPEG."""
+    data = piexif.load(str(path))
+    out: dict[str, Any] = {}
+    sd = data["Exif"].get(piexif.ExifIFD.SubjectDistance)
+    if sd:
+        out["subject_distance_m"] = sd[0] / sd[1]
+    uc = data["Exif"].get(piexif.ExifIFD.UserComment)
+    if uc:
+        out.update(json.loads(uc[8:].decode("ascii")))
+    return out
+
+
+class ShotStore:
+    """A folder of shots; writes are atomic and never overwrite."""
+
+    def __init__(self, folder: str | Path, jpeg_quality: int = 92) -> None:
+        self.folder = Path(folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AfonError(f"cannot create shots folder {self.folder}: {exc}") from None
+        self.jpeg_quality = jpeg_quality
+        self._next = self._highest_number() + 1
+
+    def _highest_number(self) -> int:
+        best = -1
+        for p in self.folder.iterdir():
+            m = _NUMBER.match(p.name)
+            if m:
+                best = max(best, int(m.group(1)))
+        return best
+
+    def _write_new(self, data: bytes, suffix: str, number: int) -> tuple[Path, int]:
+        """Write `data` atomically under the first free number >= `number`."""
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            while True:
+                target = self.folder / f"shot_{number:05d}{suffix}"
+                try:
+                    os.link(tmp, target)  # atomic, and refuses to replace an existing file
+                    return target, number
+                except FileExistsError:
+                    number += 1
+        finally:
+            os.unlink(tmp)
+
+    def save(self, record: ShotRecord, image: npt.NDArray[np.uint8] | None) -> ShotRecord:
+        """Store a shot (image + sidecar) or a failure record (sidecar only)."""
+        number = self._next
+        if image is not None:
+            buf = io.BytesIO()
+            PILImage.fromarray(image).save(
+                buf, format="JPEG", quality=self.jpeg_quality, exif=exif_bytes(record)
+            )
+            path, number = self._write_new(buf.getvalue(), ".jpg", number)
+            record = replace(record, image_path=str(path))
+        while (self.folder / f"shot_{number:05d}.json").exists():
+            number += 1
+        sidecar = self.folder / f"shot_{number:05d}.json"
+        record = replace(record, record_path=str(sidecar))
+        payload = json.dumps(record.to_json(), indent=2).encode()
+        _, number = self._write_new(payload, ".json", number)
+        self._next = number + 1
+        return record
