@@ -155,6 +155,91 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- afon shoot ----------------------------------------------------------------------------
+def cmd_shoot(args: argparse.Namespace) -> int:
+    from afon.body import Body
+    from afon.cameras.url import open_camera
+    from afon.clock import VirtualClock
+    from afon.focus.engine import AfWindow
+    from afon.script import load_script
+
+    camera_url = args.camera or f"sim:{args.scene or 'portrait'}"
+    script = load_script(args.script) if args.script else None
+    camera = open_camera(camera_url, clock=VirtualClock(), preset=args.preset, seed=args.seed)
+    changes: list[dict[str, object]] = []
+    body = Body(
+        camera,
+        args.profile,
+        shots_dir=args.out,
+        save_images=not args.no_images,
+        window=AfWindow(0.5, 0.5),
+        on_af_state=lambda c: changes.append(
+            {"t_s": round(c.t_s, 4), "from": c.old.value, "cause": c.cause.value, "to": c.new.value}
+        ),
+    )
+    try:
+        if script is not None:
+            for event in script.events:
+                body.run_until(event.t_s)
+                body.handle(event)
+            body.run_until(script.duration_s)
+        else:
+            # AF-S on a centre window, one shot, report where the lens ended
+            body.set_focus_mode("AF-S")
+            body.set_af_area("zone")
+            body.af_on.press()
+            t_end = body.clock.now_s() + 5.0
+            while not body.state.locked and body.clock.now_s() < t_end:
+                body.step()
+            body.af_on.release()
+            body.shutter.press()
+            body.run_for(0.2)
+            body.shutter.release()
+    finally:
+        body.close()
+    lens_d = camera.lens_position_d()
+    summary: dict[str, object] = {
+        "camera": camera_url,
+        "profile": body.profile.name,
+        "focus_mode": body.focus_mode,
+        "af_state": body.state.value,
+        "lens_d": lens_d,
+        "shots": [
+            {
+                "index": s.index,
+                "ok": s.ok,
+                "failure": s.failure,
+                "lag_s": s.lag_s,
+                "lens_d": s.lens_d,
+                "af_state": s.af_state,
+                "in_focus": s.in_focus,
+                "image": s.image_path,
+                "record": s.record_path,
+            }
+            for s in body.shots
+        ],
+        "af_state_changes": changes,
+        "frames": body.stats.frames,
+        "simulated_s": round(body.clock.now_s(), 4),
+    }
+    nearest = getattr(camera, "nearest_slice", None)
+    if callable(nearest):
+        summary["slice"] = int(nearest(lens_d))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    if args.json:
+        print(json.dumps(summary, default=str))
+    else:
+        ok = sum(1 for s in body.shots if s.ok)
+        keep = sum(1 for s in body.shots if s.in_focus)
+        print(f"{camera_url}: {ok} shot(s), {len(body.shots) - ok} failure record(s), "
+              f"{keep} in focus; AF {body.state.value}; lens at {lens_d:.3f} D"
+              + (f" (slice {summary['slice']})" if "slice" in summary else ""))
+        print(f"summary: {out / 'summary.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="afon",
@@ -192,6 +277,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser(
+        "shoot",
+        help="run a body on the virtual clock: a scripted sequence, or one AF-S + shot",
+        description="Run a camera body on the virtual clock. With --script, replay its timed "
+        "control events; without, run AF-S on a centre window, take one shot and report the "
+        "lens position it ended on (for a stack: the slice index).",
+    )
+    p.add_argument("--camera", help="sim:SCENE or stack:PATH (default sim:SCENE from --scene)")
+    p.add_argument("--scene", help="built-in scene or scene TOML (for the simulated camera)")
+    p.add_argument("--profile", default="bbf", help="profile name or TOML file (default bbf)")
+    p.add_argument("--preset", default="cm3", help="camera preset for sim: (default cm3)")
+    p.add_argument("--script", help="TOML file of timed control events")
+    p.add_argument("--out", default="out/shots", help="folder for shots and summary.json")
+    p.add_argument("--no-images", action="store_true", help="records only, no JPEGs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_shoot)
     return parser
 
 

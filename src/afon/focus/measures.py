@@ -8,10 +8,10 @@ Every measure is a pure function ``f(luma, window=None) -> float``: larger means
   `DEFAULT_WINDOW`, libcamera's default AF window (middle 1/2 width x middle 1/3 height);
   ``None`` means the whole image. `window_px` converts it to pixels.
 
-Derivative filters are evaluated on the window with a margin of real neighbouring pixels (only
-where the window touches the image border are pixels mirrored), so a window gives the same value
-whether it is cut out first or not. Every measure is a per-pixel *mean* (not a sum), so values
-do not grow with the window's size.
+Derivative filters at the window's edge use the real neighbouring pixels (a one-pixel margin
+around the window; pixels are mirrored only where the window touches the image border), so a
+value depends on the window and that margin only. Every measure is a per-pixel *mean* (not a
+sum), so values do not grow with the window's size.
 
 Normalisation (comparable across exposure): a gain ``k`` on the image scales every squared
 derivative by ``k**2`` and every absolute derivative by ``k``. Squared measures (`tenengrad`,
