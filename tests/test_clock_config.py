@@ -50,7 +50,7 @@ def test_bad_preset_files(tmp_path: pytest.TempPathFactory) -> None:
     bad = tmp_path / "bad.toml"  # type: ignore[operator]
     src = (
         'name = "b"\n[optics]\nfocal_length_mm = 50\nf_number = 1.8\nsensor_width_mm = 36\n'
-        'sensor_height_mm = 24\nresolution_px = [6000, 4000]\nclosest_focus_m = 0.45\n'
+        "sensor_height_mm = 24\nresolution_px = [6000, 4000]\nclosest_focus_m = 0.45\n"
         '[motor]\nkind = "warp"\nmax_speed_d_per_s = 1\naccel_d_per_s2 = 1\n'
     )
     bad.write_text(src)
@@ -59,7 +59,7 @@ def test_bad_preset_files(tmp_path: pytest.TempPathFactory) -> None:
     bad.write_text(src.replace('"warp"', '"vcm"').replace("f_number = 1.8", "f_number = -2"))
     with pytest.raises(ConfigError, match=r"optics\.f_number: must be >= 0\.5"):
         load_preset(bad)
-    with pytest.raises(ConfigError, match="built-in presets: .*cm3"):
+    with pytest.raises(ConfigError, match=r"built-in presets: .*cm3"):
         load_preset("no-such-lens")
 
 
@@ -71,9 +71,11 @@ def test_parser_only_ever_raises_config_errors(text: str) -> None:
         assert "fuzz.toml" in str(exc)
         return
     for key in list(doc.data)[:3]:
-        with pytest.raises(ConfigError) if not isinstance(doc.data[key], int | float) or isinstance(
-            doc.data[key], bool
-        ) else _nothing():
+        with (
+            pytest.raises(ConfigError)
+            if not isinstance(doc.data[key], int | float) or isinstance(doc.data[key], bool)
+            else _nothing()
+        ):
             doc.number(key)
 
 

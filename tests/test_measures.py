@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from pathlib import Path
 
@@ -24,13 +25,15 @@ F32 = npt.NDArray[np.float32]
 def texture(h: int = 240, w: int = 320, seed: int = 0) -> F32:
     """Band-limited noise (std 30 around 120) with a dozen rectangles of other brightness."""
     rng = np.random.default_rng(seed)
-    base = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 2.0)
-    base = base / base.std() * 30.0 + 120.0
+    noise = rng.standard_normal((h, w)).astype(np.float32)
+    base = np.asarray(cv2.GaussianBlur(noise, (0, 0), 2.0), np.float32)
+    base = (base / base.std() * 30.0 + 120.0).astype(np.float32)
     for _ in range(12):
         x, y = int(rng.integers(0, w - 40)), int(rng.integers(0, h - 40))
         dh, dw = int(rng.integers(10, 40)), int(rng.integers(10, 40))
         base[y : y + dh, x : x + dw] += rng.uniform(-40.0, 40.0)
-    return base.astype(np.float32)
+    out: F32 = base.astype(np.float32)
+    return out
 
 
 def disk_blur(img: F32, radius: float) -> F32:
@@ -39,34 +42,32 @@ def disk_blur(img: F32, radius: float) -> F32:
     r = math.ceil(radius)
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     kernel = (xx * xx + yy * yy <= radius * radius + 1e-9).astype(np.float32)
-    kernel /= kernel.sum()
-    out: F32 = cv2.filter2D(img, cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT_101)
-    return out
+    kernel = (kernel / kernel.sum()).astype(np.float32)
+    out = cv2.filter2D(img, cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT_101)
+    return np.asarray(out, np.float32)
 
 
 def gauss_blur(img: F32, sigma: float) -> F32:
     if sigma <= 0:
         return img
-    out: F32 = cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
-    return out
+    out = cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+    return np.asarray(out, np.float32)
 
 
 # --- synthetic tests --------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(M.MEASURES))
 @pytest.mark.parametrize("window", [None, M.DEFAULT_WINDOW])
-def test_measures_fall_monotonically_with_disk_blur(
-    name: str, window: M.Window | None
-) -> None:
+def test_measures_fall_monotonically_with_disk_blur(name: str, window: M.Window | None) -> None:
     img = texture()
     values = [M.measure(name, disk_blur(img, r), window) for r in (0, 1, 1.5, 2, 3, 5, 8)]
-    assert all(a > b for a, b in zip(values, values[1:], strict=False)), values
+    assert all(a > b for a, b in itertools.pairwise(values)), values
 
 
 @pytest.mark.parametrize("name", sorted(M.MEASURES))
 def test_measures_fall_monotonically_with_gaussian_blur(name: str) -> None:
     img = texture(seed=3)
     values = [M.measure(name, gauss_blur(img, s), None) for s in (0, 0.5, 1, 2, 3, 5)]
-    assert all(a > b for a, b in zip(values, values[1:], strict=False)), values
+    assert all(a > b for a, b in itertools.pairwise(values)), values
 
 
 @pytest.mark.parametrize("name", sorted(M.MEASURES))
@@ -119,7 +120,7 @@ def test_window_px_conversion() -> None:
 
 def test_window_sees_only_its_pixels_and_a_one_pixel_margin() -> None:
     img = texture()
-    x, y, w, h = M.window_px(img.shape, M.DEFAULT_WINDOW)
+    x, y, _, h = M.window_px(img.shape, M.DEFAULT_WINDOW)
     changed = img.copy()
     changed[: y - 1, :] = 0.0
     changed[y + h + 1 :, :] = 255.0
@@ -224,7 +225,7 @@ def stack_lumas(stack: str) -> tuple[F32, ...]:
     for f in files:
         bgr = cv2.imread(str(f), cv2.IMREAD_REDUCED_COLOR_2 | cv2.IMREAD_IGNORE_ORIENTATION)
         assert bgr is not None, f
-        rgb = _cover(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), PREVIEW_PX)
+        rgb = _cover(np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), np.uint8), PREVIEW_PX)
         lumas.append(M.luma_of(rgb))
     return tuple(lumas)
 

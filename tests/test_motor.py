@@ -11,8 +11,16 @@ from hypothesis import strategies as st
 from afon.cameras.sim.motor import LensMotor, MotorSpec
 from afon.cameras.sim.preset import builtin_preset_names, load_preset
 
-SPEC = MotorSpec("stepper", 0.0, 2.0, max_speed_d_per_s=10.0, accel_d_per_s2=200.0,
-                 backlash_d=0.02, step_d=0.004, settle_s=0.015)
+SPEC = MotorSpec(
+    "stepper",
+    0.0,
+    2.0,
+    max_speed_d_per_s=10.0,
+    accel_d_per_s2=200.0,
+    backlash_d=0.02,
+    step_d=0.004,
+    settle_s=0.015,
+)
 
 
 def arrival_time(motor: LensMotor, target: float, t0: float, dt: float = 1e-4) -> float:
@@ -94,11 +102,7 @@ def test_presets_have_the_documented_speeds() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    st.lists(
-        st.tuples(st.floats(0.0, 0.3), st.floats(-1.0, 3.0)), min_size=1, max_size=12
-    )
-)
+@given(st.lists(st.tuples(st.floats(0.0, 0.3), st.floats(-1.0, 3.0)), min_size=1, max_size=12))
 def test_any_command_sequence_stays_physical(cmds: list[tuple[float, float]]) -> None:
     motor = LensMotor(SPEC, 1.0)
     t = 0.0

@@ -58,9 +58,11 @@ FIELDS = {
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(st.sampled_from(sorted(FIELDS)), st.none(), max_size=len(FIELDS)).flatmap(
-    lambda keys: st.fixed_dictionaries({k: FIELDS[k] for k in keys})
-))
+@given(
+    st.dictionaries(st.sampled_from(sorted(FIELDS)), st.none(), max_size=len(FIELDS)).flatmap(
+        lambda keys: st.fixed_dictionaries({k: FIELDS[k] for k in keys})
+    )
+)
 def test_profile_parser_never_crashes(doc: dict[str, object]) -> None:
     lines = []
     for k, v in doc.items():
@@ -90,8 +92,14 @@ def test_auto_repeat_is_not_a_new_press() -> None:
 
 def _record(i: int, **kw: object) -> ShotRecord:
     base: dict[str, object] = dict(
-        index=i, pressed_s=1.0, release_s=1.0, exposure_start_s=1.05, exposure_end_s=1.054,
-        lens_d=0.4, af_state="FOCUSED_LOCKED", settings={"profile": "bbf"},
+        index=i,
+        pressed_s=1.0,
+        release_s=1.0,
+        exposure_start_s=1.05,
+        exposure_end_s=1.054,
+        lens_d=0.4,
+        af_state="FOCUSED_LOCKED",
+        settings={"profile": "bbf"},
         truth={"subject_distance_m": 2.5, "in_focus": True},
     )
     base.update(kw)

@@ -49,7 +49,7 @@ def test_press_release_tap_and_shutter() -> None:
         ('[[events]]\nt_s = 1\ncontrol = "AF_ON"\naction = "hold"', r"events\[0\]\.action"),
         ('[[events]]\nt_s = 1\ncontrol = "AF_ON"\nwhen = 2', r"events\[0\]\.when: unknown"),
         ('duration_s = 0.5\n[[events]]\nt_s = 1\ncontrol = "AF_ON"', r"duration_s: ends at"),
-        ('events = 3', r"events: expected an array"),
+        ("events = 3", r"events: expected an array"),
     ],
 )
 def test_bad_scripts_name_the_field(text: str, message: str) -> None:

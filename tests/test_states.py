@@ -16,7 +16,9 @@ from afon.focus.states import (
     IllegalTransition,
 )
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared/reference/android-af-state-transitions.json"
+REFERENCE = (
+    Path(__file__).resolve().parents[2] / "shared/reference/android-af-state-transitions.json"
+)
 
 CAUSE_WORDS = {
     "AF_TRIGGER": {Cause.AF_TRIGGER},
@@ -42,8 +44,14 @@ def reference_rows(context_start: str) -> list[list[str]]:
 @pytest.mark.parametrize(
     ("mode", "contexts"),
     [
-        (CameraAfMode.AUTO, ["When android.control.afMode is AF_MODE_AUTO", "For example, for these AF modes"]),
-        (CameraAfMode.CONTINUOUS_PICTURE, ["When android.control.afMode is AF_MODE_CONTINUOUS_PICTURE"]),
+        (
+            CameraAfMode.AUTO,
+            ["When android.control.afMode is AF_MODE_AUTO", "For example, for these AF modes"],
+        ),
+        (
+            CameraAfMode.CONTINUOUS_PICTURE,
+            ["When android.control.afMode is AF_MODE_CONTINUOUS_PICTURE"],
+        ),
     ],
 )
 def test_our_table_is_exactly_the_reference(mode: CameraAfMode, contexts: list[str]) -> None:

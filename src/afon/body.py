@@ -360,7 +360,8 @@ class Body:
             self._last_af_status = step.status
             st = self.af.state
             if step.status is AfStatus.SCANNING and st in (
-                AfState.PASSIVE_FOCUSED, AfState.PASSIVE_UNFOCUSED
+                AfState.PASSIVE_FOCUSED,
+                AfState.PASSIVE_UNFOCUSED,
             ):
                 self.af.apply(Cause.NEW_SCAN, AfState.PASSIVE_SCAN, now)
             elif step.status is AfStatus.FOCUSED and st is not AfState.PASSIVE_FOCUSED:
@@ -389,18 +390,24 @@ class Body:
         """Run frames (and due releases) until the clock reaches `t_s`."""
         while True:
             ready = self._next_ready_s()
-            due = self._release.due_s if self._release is not None else math.inf
+            due = self._next_due_s()
             if min(ready, due) > t_s:
                 break
-            if due < ready and due <= t_s:
+            if due < ready:
                 self.clock.sleep_until(due)
-                self._service_release(due)
-                if self._release is not None and self._release.due_s <= due:
-                    # focus priority waiting for focus: let frames run
-                    self.step()
+                self._service_release(self.clock.now_s())
             else:
                 self.step()
         self.clock.sleep_until(t_s)
+
+    def _next_due_s(self) -> float:
+        """When the next release is due; a release waiting for focus is re-checked each frame."""
+        rel = self._release
+        if rel is None:
+            return math.inf
+        if rel.due_s <= self.clock.now_s() and self._priority() == "focus" and not self._focus_ok():
+            return math.inf
+        return rel.due_s
 
     def run_for(self, dt_s: float) -> None:
         self.run_until(self.clock.now_s() + dt_s)

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,8 +51,11 @@ def cmd_scenes(args: argparse.Namespace) -> int:
         table.add_column(col)
     for r in rows:
         table.add_row(
-            str(r["name"]), str(r["layers"]), f"{r['subject_distance_m']} m",
-            f"{r['light_lux']:g} lx", str(r["description"]),
+            str(r["name"]),
+            str(r["layers"]),
+            f"{r['subject_distance_m']} m",
+            f"{r['light_lux']:g} lx",
+            str(r["description"]),
         )
     Console().print(table)
     return 0
@@ -61,7 +65,7 @@ def cmd_scenes(args: argparse.Namespace) -> int:
 def cmd_presets(args: argparse.Namespace) -> int:
     from afon.cameras.sim.preset import builtin_preset_names, load_preset
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in builtin_preset_names():
         p = load_preset(name)
         rows.append(
@@ -116,8 +120,12 @@ def cmd_render(args: argparse.Namespace) -> int:
         "subject_distance_m": subject_m,
         "subject_in_focus": verdict,
     }
-    print(json.dumps(info) if args.json else f"wrote {out} ({image.shape[1]}×{image.shape[0]}); "
-          f"subject at {subject_m:.2f} m is {'in' if verdict else 'out of'} focus at {focus_d:g} D")
+    print(
+        json.dumps(info)
+        if args.json
+        else f"wrote {out} ({image.shape[1]}×{image.shape[0]}); "
+        f"subject at {subject_m:.2f} m is {'in' if verdict else 'out of'} focus at {focus_d:g} D"
+    )
     return 0
 
 
@@ -130,7 +138,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     spec = cam.preset.motor
     subject_d = 1.0 / cam.subject_distance_m(0.0)
     # a focus pull: far end -> near end, one frame at each stop
-    stops = np.linspace(spec.min_d, min(spec.max_d, max(2.5 * subject_d, subject_d + 1.0)), args.frames)
+    stops = np.linspace(
+        spec.min_d, min(spec.max_d, max(2.5 * subject_d, subject_d + 1.0)), args.frames
+    )
     files = []
     tiles = []
     for i, target in enumerate(stops):
@@ -145,13 +155,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         mark = "in focus" if truth["in_focus"] else ""
         print(f"{path}  lens {frame.lens_d:5.2f} D  t={frame.exposure_start_s:.3f} s  {mark}")
     cols = 3
-    rows = [np.concatenate(tiles[r * cols:(r + 1) * cols], axis=1)
-            for r in range(len(tiles) // cols)]
+    rows = [
+        np.concatenate(tiles[r * cols : (r + 1) * cols], axis=1) for r in range(len(tiles) // cols)
+    ]
     if rows:
         sheet = _save_image(out / "focus_pull_sheet.png", np.concatenate(rows, axis=0))
         print(f"contact sheet: {sheet}")
-    print(f"scene '{cam.scene.name}': subject at {cam.subject_distance_m(0.0):.2f} m "
-          f"({subject_d:.2f} D); {len(files)} frames in {out}/")
+    print(
+        f"scene '{cam.scene.name}': subject at {cam.subject_distance_m(0.0):.2f} m "
+        f"({subject_d:.2f} D); {len(files)} frames in {out}/"
+    )
     return 0
 
 
@@ -233,9 +246,11 @@ def cmd_shoot(args: argparse.Namespace) -> int:
     else:
         ok = sum(1 for s in body.shots if s.ok)
         keep = sum(1 for s in body.shots if s.in_focus)
-        print(f"{camera_url}: {ok} shot(s), {len(body.shots) - ok} failure record(s), "
-              f"{keep} in focus; AF {body.state.value}; lens at {lens_d:.3f} D"
-              + (f" (slice {summary['slice']})" if "slice" in summary else ""))
+        print(
+            f"{camera_url}: {ok} shot(s), {len(body.shots) - ok} failure record(s), "
+            f"{keep} in focus; AF {body.state.value}; lens at {lens_d:.3f} D"
+            + (f" (slice {summary['slice']})" if "slice" in summary else "")
+        )
         print(f"summary: {out / 'summary.json'}")
     return 0
 
@@ -251,7 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="render a focus pull through a built-in scene to image files")
     p.add_argument("--scene", default="portrait", help="built-in scene name or scene TOML file")
-    p.add_argument("--preset", default="cm3", help="camera preset name or TOML file")
+    p.add_argument(
+        "--preset", default="50mm-f1.8", help="camera preset name or TOML file (default 50mm-f1.8)"
+    )
     p.add_argument("--frames", type=int, default=9, help="number of focus stops (default 9)")
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.add_argument("--seed", type=int, default=0)

@@ -94,7 +94,11 @@ class Table:
         return v
 
     def integer(
-        self, key: str, default: int | object = _MISSING, *, min: int | None = None,
+        self,
+        key: str,
+        default: int | object = _MISSING,
+        *,
+        min: int | None = None,
         max: int | None = None,
     ) -> int:
         value = self._get(key, default)
@@ -122,7 +126,9 @@ class Table:
             raise self.error(key, f"expected true or false, got {value!r}")
         return value
 
-    def number_pair(self, key: str, default: tuple[float, float] | object = _MISSING) -> tuple[float, float]:
+    def number_pair(
+        self, key: str, default: tuple[float, float] | object = _MISSING
+    ) -> tuple[float, float]:
         value = self._get(key, default)
         if (
             not isinstance(value, list | tuple)
@@ -145,11 +151,15 @@ class Table:
             raise self.error(key, f"expected an array of tables, got {value!r}")
         for i, item in enumerate(value):
             if not isinstance(item, dict):
-                raise ConfigError(self.source, f"{self.field(key)}[{i}]", f"expected a table, got {item!r}")
+                raise ConfigError(
+                    self.source, f"{self.field(key)}[{i}]", f"expected a table, got {item!r}"
+                )
             yield Table(item, self.source, f"{self.field(key)}[{i}]")
 
     def finish(self) -> None:
         """Raise for keys nobody asked for (typos such as `distanse_m`)."""
         unknown = sorted(set(self.data) - self._used)
         if unknown:
-            raise self.error(unknown[0], f"unknown field (known here: {', '.join(sorted(self._used)) or 'none'})")
+            raise self.error(
+                unknown[0], f"unknown field (known here: {', '.join(sorted(self._used)) or 'none'})"
+            )

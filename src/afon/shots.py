@@ -69,7 +69,8 @@ class ShotRecord:
         data = asdict(self)
         data["lag_s"] = self.lag_s
         data["ok"] = self.ok
-        return _jsonable(data)
+        out: dict[str, Any] = _jsonable(data)
+        return out
 
 
 def _jsonable(value: Any) -> Any:

@@ -18,6 +18,21 @@ from afon.clock import Clock
 Image = npt.NDArray[np.uint8]
 
 
+def luma_of(image: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+    """Rec. 601 luminance (0..255 float32) of an RGB or grey image."""
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        return arr.astype(np.float32)
+    if arr.ndim != 3 or arr.shape[2] < 3:
+        raise ValueError(f"expected an RGB or grey image, got shape {arr.shape}")
+    out: npt.NDArray[np.float32] = (
+        0.299 * arr[..., 0].astype(np.float32)
+        + 0.587 * arr[..., 1].astype(np.float32)
+        + 0.114 * arr[..., 2].astype(np.float32)
+    )
+    return out
+
+
 @dataclass(frozen=True)
 class PhaseData:
     """Left/right sub-aperture (dual-pixel style) luminance images of one frame.
@@ -56,14 +71,7 @@ class Frame:
     @property
     def luma(self) -> npt.NDArray[np.float32]:
         """Luminance (Rec. 601) in 0..255 as float32."""
-        img = self.image
-        if img.ndim == 2:
-            return img.astype(np.float32)
-        return (
-            0.299 * img[..., 0].astype(np.float32)
-            + 0.587 * img[..., 1].astype(np.float32)
-            + 0.114 * img[..., 2].astype(np.float32)
-        )
+        return luma_of(self.image)
 
 
 @dataclass(frozen=True)

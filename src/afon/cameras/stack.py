@@ -34,12 +34,13 @@ Stills
     originals (decoded lazily, a few kept in a cache).
 
 Images
-    Preview images are decoded once, at a reduced size where the JPEG decoder can do that,
-    scaled so they cover `preview_px` (aspect kept) and centre-cropped to it, and cached as
-    uint8 RGB. EXIF orientation is ignored: pixels are used as stored, the same for every slice.
-    Slices whose size differs from the first slice's (a stack may breathe, or be re-saved) are
-    scaled to cover the first slice's size and centre-cropped to it; each such case is logged
-    and listed in `StackCamera.warnings` and in the capabilities' notes.
+    Preview images are decoded once (JPEGs at 1/2, 1/4 or 1/8 size when that still covers the
+    preview: the decoder does that scaling almost for free), scaled so they cover `preview_px`
+    (aspect kept) and centre-cropped to it, and cached as uint8 RGB. EXIF orientation is
+    ignored: pixels are used as stored, the same for every slice. Slices whose size differs
+    from the first slice's (a stack may breathe, or be re-saved) are scaled to cover the first
+    slice's size and centre-cropped to it; each such case is logged and listed in
+    `StackCamera.warnings` and in the capabilities' notes.
 """
 
 from __future__ import annotations
@@ -101,9 +102,7 @@ def stack_files(path: str | Path) -> list[Path]:
         raise StackError(f"focal stack folder not found: {folder}")
     if not folder.is_dir():
         raise StackError(f"focal stack must be a folder of images, got a file: {folder}")
-    files = [
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-    ]
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     files.sort(key=lambda p: (_natural_key(p.name), p.name))
     if len(files) < 2:
         kinds = ", ".join(sorted(IMAGE_SUFFIXES))
@@ -284,9 +283,8 @@ class StackCamera:
         still_exposure_s: float | None = None,
         start_d: float | None = None,
     ) -> None:
-        if (
-            len(preview_px) != 2
-            or any(not isinstance(v, int | np.integer) or v < 3 for v in preview_px)
+        if len(preview_px) != 2 or any(
+            not isinstance(v, int | np.integer) or v < 3 for v in preview_px
         ):
             raise ValueError(f"preview_px must be two integers >= 3 (w, h), got {preview_px!r}")
         if not (math.isfinite(frame_rate_hz) and frame_rate_hz > 0):
@@ -346,11 +344,12 @@ class StackCamera:
                 self.warnings.append(msg)
         previews = np.empty((len(self.files), ph, pw, 3), np.uint8)
         for i, (f, (w, h)) in enumerate(zip(self.files, sizes, strict=True)):
-            reduce = 1
-            for r in (8, 4, 2):
-                if w // r >= pw and h // r >= ph:
-                    reduce = r
-                    break
+            reduce = 1  # JPEG decoders scale by 1/2, 1/4, 1/8 almost for free
+            if f.suffix.lower() in {".jpg", ".jpeg"}:
+                for r in (8, 4, 2):
+                    if w // r >= pw and h // r >= ph:
+                        reduce = r
+                        break
             img = _decode(f, reduce)
             if (w, h) != first:
                 # geometry of the first slice first, then down to the preview
@@ -456,16 +455,16 @@ class StackCamera:
         k = MOTION_SAMPLES
         return [start_s + (end_s - start_s) * (j + 0.5) / k for j in range(k)]
 
-    def _expose(
-        self, start_s: float, end_s: float
-    ) -> tuple[float, float, bool, dict[int, float]]:
+    def _expose(self, start_s: float, end_s: float) -> tuple[float, float, bool, dict[int, float]]:
         """Lens start/end, moving flag and slice weights of an exposure."""
         lens_start = self._lens.position_d(start_s)
         lens_end = self._lens.position_d(end_s)
         times = self._sample_times(start_s, end_s)
         positions = [self._lens.position_d(t) for t in times]
-        moving = self._lens.is_moving(start_s) or self._lens.is_moving(end_s) or any(
-            self._lens.is_moving(t) for t in times
+        moving = (
+            self._lens.is_moving(start_s)
+            or self._lens.is_moving(end_s)
+            or any(self._lens.is_moving(t) for t in times)
         )
         all_pos = [lens_start, lens_end, *positions]
         if max(all_pos) - min(all_pos) <= 1e-12:

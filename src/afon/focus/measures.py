@@ -41,6 +41,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from afon.cameras.base import luma_of as luma_of  # re-exported: measures work on luma
+
 Window = tuple[float, float, float, float]
 """(x, y, w, h) in normalised frame coordinates, 0..1, origin at the top-left corner."""
 
@@ -165,11 +167,15 @@ def brenner(luma: Luma, window: Window | None = None) -> float:
     """
     grown, inner, win = _region(luma, window, 1)
     dx = cv2.filter2D(
-        grown, cv2.CV_32F, np.array([[-1.0, 0.0, 1.0]], np.float32),
+        grown,
+        cv2.CV_32F,
+        np.array([[-1.0, 0.0, 1.0]], np.float32),
         borderType=cv2.BORDER_REFLECT_101,
     )[inner]
     dy = cv2.filter2D(
-        grown, cv2.CV_32F, np.array([[-1.0], [0.0], [1.0]], np.float32),
+        grown,
+        cv2.CV_32F,
+        np.array([[-1.0], [0.0], [1.0]], np.float32),
         borderType=cv2.BORDER_REFLECT_101,
     )[inner]
     return (_msq(dx) + _msq(dy)) / _norm2(win)
@@ -192,11 +198,15 @@ def lapm(luma: Luma, window: Window | None = None) -> float:
     """
     grown, inner, win = _region(luma, window, 1)
     lxx = cv2.filter2D(
-        grown, cv2.CV_32F, np.array([[-1.0, 2.0, -1.0]], np.float32),
+        grown,
+        cv2.CV_32F,
+        np.array([[-1.0, 2.0, -1.0]], np.float32),
         borderType=cv2.BORDER_REFLECT_101,
     )[inner]
     lyy = cv2.filter2D(
-        grown, cv2.CV_32F, np.array([[-1.0], [2.0], [-1.0]], np.float32),
+        grown,
+        cv2.CV_32F,
+        np.array([[-1.0], [2.0], [-1.0]], np.float32),
         borderType=cv2.BORDER_REFLECT_101,
     )[inner]
     return (_mabs(lxx) + _mabs(lyy)) / max(_mean(win), MIN_MEAN)
@@ -290,18 +300,3 @@ def texture_confidence(luma: Luma, window: Window | None = None) -> float:
     snr = contrast_snr(luma, window)
     s2 = snr * snr
     return s2 / (s2 + TEXTURE_SNR_HALF * TEXTURE_SNR_HALF)
-
-
-def luma_of(image: npt.NDArray[Any]) -> FloatImage:
-    """Rec. 601 luminance (0..255 float32) of an RGB or grey image, as `Frame.luma` computes it."""
-    arr = np.asarray(image)
-    if arr.ndim == 2:
-        return arr.astype(np.float32)
-    if arr.ndim != 3 or arr.shape[2] < 3:
-        raise ValueError(f"expected an RGB or grey image, got shape {arr.shape}")
-    out: FloatImage = (
-        0.299 * arr[..., 0].astype(np.float32)
-        + 0.587 * arr[..., 1].astype(np.float32)
-        + 0.114 * arr[..., 2].astype(np.float32)
-    )
-    return out

@@ -24,9 +24,10 @@ included) from the optics and the sensor's disparity factor — the factory cali
 Confidence (0..1) multiplies two terms, each 0 when the match is meaningless:
 
 - the NCC peak ``ρ``: noise alone correlates weakly (ρ ≈ 0 on a featureless wall once shading is
-  removed), and read noise in low light lowers ρ even on texture: ``clip((ρ − 0.25) / 0.45)``;
+  removed), and noise in low light lowers ρ even on texture: ``clip((ρ − 0.3) / 0.7)``
+  (ρ ≈ 1 → 1 on a bright textured subject, ≈ 0.85 on the dim "low-light" scene);
 - the peak's distinctness: how far ``ρ`` stands above the best correlation outside the main lobe
-  (repetitive texture or noise give side peaks nearly as high): ``clip((ρ − side) / 0.25)``.
+  (repetitive texture or noise give side peaks nearly as high): ``clip((ρ − side) / 0.1)``.
 
 A peak on the edge of the search range (the disparity is beyond it) gets confidence 0.
 
@@ -49,16 +50,16 @@ import numpy as np
 import numpy.typing as npt
 
 from afon.cameras.base import Frame, PhaseData
-from afon.focus.context import lens_still
+from afon.focus.context import MoveGate
 from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow
 
 FloatImage = npt.NDArray[np.float32]
 
-RHO_FLOOR = 0.25
+RHO_FLOOR = 0.3
 """NCC peak below which a phase match carries no confidence."""
-RHO_SPAN = 0.45
-"""NCC above the floor at which the peak term of the confidence reaches 1."""
-DISTINCT_SPAN = 0.25
+RHO_SPAN = 0.7
+"""NCC above the floor at which the peak term of the confidence reaches 1 (a perfect match)."""
+DISTINCT_SPAN = 0.1
 """Peak-over-side-lobe margin at which the distinctness term of the confidence reaches 1."""
 MIN_SEARCH_PX = 4
 MAX_SEARCH_PX = 64
@@ -202,10 +203,15 @@ def _side_lobe(curve: npt.NDArray[np.float64], i: int) -> float:
 class PhaseAf:
     """PDAF one-shot: jump to the measured defocus, confirm with a second measurement.
 
-    Uses only frames whose lens stood still during the exposure (a moving lens mixes
-    disparities). Status FOCUSED when a confident measurement puts the lens within
-    `tolerance_d` of the subject; FAILED after `dropout_frames` consecutive low-confidence
-    still frames, when frames carry no phase data, on the timeout, or after `cancel()`.
+    Uses only frames whose lens stood still during the exposure, exposed after the last move
+    (`MoveGate`: a moving lens mixes disparities). Each jump is limited to `max_jump_d` (the
+    slew limit: a wild reading cannot throw the lens across the range in one go). Status
+    FOCUSED when a confident measurement puts the lens within `tolerance_d` of the subject
+    (after a jump; at the start a reading with confidence ≥ 0.5 suffices), or within the depth
+    of focus when the lens is pinned at a range end; FAILED after `dropout_frames` (4)
+    consecutive low-confidence still frames, when frames carry no phase data, when the subject
+    is beyond the lens's range, on the timeout (`max_frames`, 20: libcamera's ``pdaf_frames``),
+    or after `cancel()`.
     """
 
     name = "phase"
@@ -237,8 +243,7 @@ class PhaseAf:
         self._dropouts = 0
         self._no_phase = 0
         self._moved = False
-        self._pending: float | None = None
-        self._since_cmd = 0
+        self._gate = MoveGate()
         self.last: PhaseMeasurement | None = None
         self.done: AfStatus | None = None
 
@@ -261,13 +266,8 @@ class PhaseAf:
         if self.cancelled:
             return self._end(AfStatus.FAILED)
         self.frames += 1
-        self._since_cmd += 1
-        if not lens_still(frame):
+        if not self._gate.ready(frame):
             return self._timeout_or_scan()
-        if self._pending is not None and not _reached(frame, self._pending) and self._since_cmd < 3:
-            # a still frame exposed before the move began (pipelined cameras): wait
-            return self._timeout_or_scan()
-        self._pending = None
         if frame.phase is None:
             self._no_phase += 1
             if self._no_phase >= 2:
@@ -290,11 +290,12 @@ class PhaseAf:
         step = max(-self.max_jump_d, min(self.max_jump_d, m.defocus_d))
         target = min(max(lens + step, self.ctx.lens_min_d), self.ctx.lens_max_d)
         if abs(target - lens) < 1e-6:
-            # pinned at a range end: the subject is beyond the lens's reach
-            return self._end(AfStatus.FAILED)
+            # pinned at a range end: in focus if the subject is within the depth of focus,
+            # else beyond the lens's reach
+            ok = abs(m.defocus_d) <= self.ctx.depth_of_focus_d
+            return self._end(AfStatus.FOCUSED if ok else AfStatus.FAILED)
         self._moved = True
-        self._pending = target
-        self._since_cmd = 0
+        self._gate.moved(frame.ready_s)
         if self.frames >= self.max_frames:
             return self._end(AfStatus.FAILED)
         return AfStep(AfStatus.SCANNING, target)
@@ -308,8 +309,3 @@ class PhaseAf:
 def default_tolerance_d(ctx: AfContext) -> float:
     """Residual defocus accepted as focused: half the depth of focus, at most 0.1 D."""
     return min(0.5 * ctx.depth_of_focus_d, 0.1)
-
-
-def _reached(frame: Frame, target_d: float, tol_d: float = 0.05) -> bool:
-    """The frame was exposed with the lens at (about) the commanded target."""
-    return abs(frame.lens_start_d - target_d) <= tol_d and abs(frame.lens_end_d - target_d) <= tol_d

@@ -136,6 +136,7 @@ def _wls(
     y: npt.NDArray[np.float64],
     sig: npt.NDArray[np.float64],
     order: int,
+    huber: float = HUBER_K,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Huber-IRLS weighted polynomial fit; returns coef, covariance, normalised residuals."""
     cols = [np.ones_like(t), t, 0.5 * t * t][: order + 1]
@@ -155,11 +156,59 @@ def _wls(
             cov = np.linalg.pinv(aw.T @ aw)
         r = (y - a @ coef) / sig
         absr = np.abs(r)
-        new_hub = np.where(absr <= HUBER_K, 1.0, HUBER_K / np.maximum(absr, 1e-12))
+        new_hub = np.where(absr <= huber, 1.0, huber / np.maximum(absr, 1e-12))
         if np.allclose(new_hub, hub):
             break
         hub = new_hub
     return coef, cov, r
+
+
+def fit_observations(obs: list[Observation], order: int = 1, *, robust: bool = True) -> Fit:
+    """Fit a motion of polynomial `order` (0, 1 = CV, 2 = CA) in distance space to `obs`
+    (in dioptres when the readings are not resolved from infinity); see the module docstring.
+
+    `robust` uses Huber weights (and Huber-capped residuals in the χ²); without it the fit and
+    its χ² are plain weighted least squares.
+    """
+    if not obs:
+        raise ValueError("no observations to fit")
+    t_ref = obs[-1].t_s
+    t = np.array([o.t_s - t_ref for o in obs])
+    d = np.array([o.focus_d for o in obs])
+    s = np.array([o.sigma_d for o in obs])
+    span = float(t[-1] - t[0])
+    order = min(order, len(obs) - 1) if span > 1e-6 else 0
+    huber = HUBER_K if robust else math.inf
+    far = bool(np.any(d < FAR_FIELD_SIGMAS * s))
+    if far:
+        coef, cov, r = _wls(t, d, s, order, huber)
+    else:
+        u = 1.0 / d
+        coef, cov, r = _wls(t, u, s / (d * d), order, huber)
+        # re-linearise the weights at the fitted dioptres (not the noisy readings)
+        basis = np.stack([np.ones_like(t), t, 0.5 * t * t][: order + 1], axis=1)
+        u_fit = np.maximum(basis @ coef, U_MIN_M)
+        coef, cov, r = _wls(t, u, s * u_fit * u_fit, order, huber)
+    dof = len(obs) - (order + 1)
+    sq = np.minimum(r * r, HUBER_K * np.abs(r)) if robust else r * r
+    chi2 = float(np.sum(sq)) / dof if dof > 0 else 1.0
+    if chi2 > 1.0:
+        cov = cov * chi2
+    if order == 0:
+        # a single instant: a position with no velocity information
+        coef = np.array([coef[0], 0.0])
+        c2 = np.zeros((2, 2))
+        c2[0, 0] = cov[0, 0]
+        cov = c2
+    return Fit(
+        t_ref_s=t_ref,
+        coef=tuple(float(c) for c in coef),
+        cov=cov,
+        far_field=far,
+        n=len(obs),
+        chi2_red=chi2,
+        span_s=span,
+    )
 
 
 class SubjectPredictor:
@@ -241,44 +290,8 @@ class SubjectPredictor:
         return fit
 
     def _fit_points(self, obs: list[Observation]) -> Fit:
-        t_ref = obs[-1].t_s
-        t = np.array([o.t_s - t_ref for o in obs])
-        d = np.array([o.focus_d for o in obs])
-        s = np.array([o.sigma_d for o in obs])
-        span = float(t[-1] - t[0])
-        order = self._order(len(obs)) if span > 1e-6 else 0
-        far = bool(np.any(d < FAR_FIELD_SIGMAS * s))
-        if far:
-            coef, cov, r = _wls(t, d, s, order)
-        else:
-            u = 1.0 / d
-            su = s / (d * d)
-            coef, cov, r = _wls(t, u, su, order)
-            # re-linearise the weights at the fitted dioptres (not the noisy readings)
-            basis = np.stack([np.ones_like(t), t, 0.5 * t * t][: order + 1], axis=1)
-            u_fit = np.maximum(basis @ coef, U_MIN_M)
-            coef, cov, r = _wls(t, u, s * u_fit * u_fit, order)
-        dof = len(obs) - (order + 1)
-        chi2 = float(np.sum(np.minimum(r * r, HUBER_K * np.abs(r)))) / dof if dof > 0 else 1.0
-        if chi2 > 1.0:
-            cov = cov * chi2
-        full = np.zeros(order + 1)
-        full[:] = coef
-        if order == 0:
-            # a single time: a constant, with no velocity information
-            full = np.array([coef[0], 0.0])
-            c2 = np.zeros((2, 2))
-            c2[0, 0] = cov[0, 0]
-            cov = c2
-        return Fit(
-            t_ref_s=t_ref,
-            coef=tuple(float(c) for c in full),
-            cov=cov,
-            far_field=far,
-            n=len(obs),
-            chi2_red=chi2,
-            span_s=span,
-        )
+        order = self._order(len(obs))
+        return fit_observations(obs, order)
 
     # --- prediction ---------------------------------------------------------------------
     def predict_d(self, t_s: float) -> float | None:

@@ -112,9 +112,7 @@ class SimCamera:
         focus = self._focus_samples(start_s, end_s, lens_start, lens_end)
         mid_s = 0.5 * (start_s + end_s)
         image = (
-            self.renderer.render(
-                mid_s, focus, exposure_s=self.timing.exposure_s, frame_index=n
-            )
+            self.renderer.render(mid_s, focus, exposure_s=self.timing.exposure_s, frame_index=n)
             if self.render_frames
             else self._blank()
         )
@@ -138,11 +136,14 @@ class SimCamera:
     def _focus_samples(
         self, start_s: float, end_s: float, lens_start: float, lens_end: float
     ) -> list[float]:
-        if abs(lens_end - lens_start) < 1e-9 and abs(
-            self.motor.position_d(0.5 * (start_s + end_s)) - lens_start
-        ) < 1e-9:
+        if (
+            abs(lens_end - lens_start) < 1e-9
+            and abs(self.motor.position_d(0.5 * (start_s + end_s)) - lens_start) < 1e-9
+        ):
             return [lens_start]
-        times = [start_s + (end_s - start_s) * k / (_MOVING_SAMPLES - 1) for k in range(_MOVING_SAMPLES)]
+        times = [
+            start_s + (end_s - start_s) * k / (_MOVING_SAMPLES - 1) for k in range(_MOVING_SAMPLES)
+        ]
         return [self.motor.position_d(t) for t in times]
 
     def _blank(self) -> Image:

@@ -29,7 +29,9 @@ class MotorSpec:
 
     def __post_init__(self) -> None:
         if not self.max_d > self.min_d >= 0:
-            raise ValueError(f"motor range must satisfy 0 <= min_d < max_d, got {self.min_d}..{self.max_d}")
+            raise ValueError(
+                f"motor range must satisfy 0 <= min_d < max_d, got {self.min_d}..{self.max_d}"
+            )
         if self.max_speed_d_per_s <= 0 or self.accel_d_per_s2 <= 0:
             raise ValueError("motor speed and acceleration must be > 0")
         if self.backlash_d < 0 or self.step_d < 0 or self.settle_s < 0:
@@ -154,7 +156,9 @@ class LensMotor:
         self._origin_t_s = t_s
         self._dir = direction
 
-    def _plan(self, t_s: float, m0: float, v0: float, o0: float, goal: float, direction: int) -> None:
+    def _plan(
+        self, t_s: float, m0: float, v0: float, o0: float, goal: float, direction: int
+    ) -> None:
         a = self.spec.accel_d_per_s2
         vmax = self.spec.max_speed_d_per_s
         segs: list[_Segment] = []

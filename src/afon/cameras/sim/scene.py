@@ -1,0 +1,522 @@
+"""Scenes: what the simulated camera looks at.
+
+A scene is a stack of flat, textured layers (cards facing the camera), each with a physical
+width, a distance from the lens and a position in the frame, the last two as functions of time.
+The renderer draws them back to front, ordered by their distance at each instant, so an
+obstacle that passes in front of the subject covers it.
+
+Scene files (TOML)
+------------------
+
+::
+
+    name = "runner"                  # optional; defaults to the file name without .toml
+    description = "A runner approaching at 10 m/s"   # optional
+    light_lux = 10000                # scene illuminance (optional, default 10000 = daylight;
+                                     # dim room ~50, low light 5..20)
+
+    [[layers]]                       # one table per layer, in any order
+    name = "track"                   # optional, unique; defaults to KIND + index
+    kind = "background"              # "background", "subject" or "obstacle"
+    texture = "skimage:grass"        # see below
+    width_m = 60                     # physical width of the card in metres
+    distance_m = 80                  # metres from the lens: a number or a motion (below)
+    fill = true                      # opaque, tiled (mirrored) to cover the whole frame
+
+    [[layers]]
+    name = "runner"
+    kind = "subject"
+    texture = "skimage:astronaut"
+    crop = [0.1, 0.0, 0.6, 1.0]      # optional [x0, y0, x1, y1], fractions of the picture
+    width_m = 0.6
+    height_m = 1.7                   # optional; default keeps the picture's aspect ratio
+                                     # (height/width within 0.01..100)
+    distance_m = { motion = "linear", start = 30, speed = -10, min = 5 }
+    x = 0.5                          # frame position of the layer's centre: 0..1 across the
+    y = 0.55                         # preview (0.5, 0.5 = centre); numbers or motions
+
+Other optional layer fields: ``contrast`` (0..1, scales the texture's deviations from its mean
+to build low-contrast subjects) and ``shape`` (``"rect"``, default, or ``"ellipse"`` for a
+cut-out with an elliptical outline). Positions are where the layer appears with the lens at
+infinity; focus breathing scales them about the frame centre.
+
+Textures: ``skimage:NAME`` (a CC0 photograph shipped inside scikit-image: astronaut, chelsea,
+coffee, rocket, brick, grass, gravel, camera, moon, text, page, coins…), ``flat:GRAY`` (a
+featureless surface, GRAY in 0..1, e.g. ``flat:0.5``), ``pattern:edge|checker|siemens``
+(test targets), or an image file path relative to the scene file (PNG/JPEG/…; an alpha channel
+makes a cut-out).
+
+Motions (``distance_m``, ``x`` and ``y`` accept a number or one of these tables; values and
+speeds are in the field's unit: metres for ``distance_m``, frame widths/heights for ``x``/``y``):
+
+- ``{ motion = "static", value = 3.0 }`` — same as writing the number;
+- ``{ motion = "linear", start = 30, speed = -10, accel = 0, start_s = 0, min = 5, max = 100 }``
+  — holds ``start`` until ``start_s``, then moves at ``speed`` per second (negative =
+  approaching / leftwards / upwards) with optional acceleration ``accel``, clamped to
+  ``[min, max]`` (both optional). "Hold, then go" (a bird taking off) is a linear motion with a
+  ``start_s``. A distance that decreases needs a ``min`` > 0;
+- ``{ motion = "erratic", mean = 6, amplitude = 2, period_s = 2, seed = 1 }`` — a smooth,
+  deterministic wandering within ``mean ± amplitude`` (a sum of four sinusoids with periods
+  0.6–2.5 × ``period_s`` (>= 0.05 s), phases from ``seed`` (>= 0)); optional ``min``/``max``
+  clamps;
+- ``{ motion = "crossing", from = -0.5, to = 1.5, t0_s = 1.5, t1_s = 2.5 }`` — moves linearly
+  from ``from`` to ``to`` between ``t0_s`` and ``t1_s``, holding before and after.
+
+Every error names the file, the field (``layers[1].distance_m.speed``) and what is wrong;
+unknown fields are rejected so typos do not pass silently.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from afon.cameras.sim.textures import (
+    MAX_ASPECT,
+    MIN_ASPECT,
+    RGBA,
+    SHAPES,
+    TextureError,
+    load_texture,
+    prepare_texture,
+)
+from afon.config import Table, load_toml, parse_toml
+from afon.errors import ConfigError
+
+KINDS: tuple[str, ...] = ("background", "subject", "obstacle")
+MOTIONS: tuple[str, ...] = ("static", "linear", "erratic", "crossing")
+DEFAULT_LIGHT_LUX = 10000.0
+MAX_LIGHT_LUX = 200_000.0
+MIN_ERRATIC_PERIOD_S = 0.05
+
+
+# --- motions -----------------------------------------------------------------------------
+class Motion(Protocol):
+    """A scalar function of time (seconds) with known bounds over all times."""
+
+    def __call__(self, t_s: float) -> float: ...
+
+    def bounds(self) -> tuple[float, float]:
+        """Lowest and highest value the motion can take (may be infinite)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Static:
+    """A constant."""
+
+    value: float
+
+    def __call__(self, t_s: float) -> float:
+        return self.value
+
+    def bounds(self) -> tuple[float, float]:
+        return self.value, self.value
+
+
+@dataclass(frozen=True)
+class Linear:
+    """Holds `start` until `start_s`, then moves at `speed` (+ `accel`), clamped to [min, max]."""
+
+    start: float
+    speed: float
+    accel: float = 0.0
+    start_s: float = 0.0
+    min: float = -math.inf
+    max: float = math.inf
+
+    def __call__(self, t_s: float) -> float:
+        tau = max(0.0, t_s - self.start_s)
+        v = self.start + self.speed * tau + 0.5 * self.accel * tau * tau
+        return min(max(v, self.min), self.max)
+
+    def bounds(self) -> tuple[float, float]:
+        lo = self.start if (self.speed >= 0 and self.accel >= 0) else -math.inf
+        hi = self.start if (self.speed <= 0 and self.accel <= 0) else math.inf
+        lo, hi = max(lo, self.min), min(hi, self.max)
+        start = min(max(self.start, self.min), self.max)
+        return min(lo, start), max(hi, start)
+
+
+@dataclass(frozen=True)
+class Erratic:
+    """Smooth deterministic wandering within mean ± amplitude (sum of four sinusoids).
+
+    Periods are drawn around `period_s` (0.6–2.5 × it) and phases from `seed`; the component
+    amplitudes sum to `amplitude`, so the bound is exact.
+    """
+
+    mean: float
+    amplitude: float
+    period_s: float = 2.0
+    seed: int = 0
+    min: float = -math.inf
+    max: float = math.inf
+    _parts: tuple[tuple[float, float, float], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
+
+    def __post_init__(self) -> None:
+        if self.amplitude < 0 or not self.period_s >= MIN_ERRATIC_PERIOD_S:
+            raise ValueError(
+                f"erratic motion needs amplitude >= 0 and period_s >= {MIN_ERRATIC_PERIOD_S}"
+            )
+        rng = np.random.default_rng([abs(int(self.seed)), 0xE77A])
+        weights = rng.uniform(0.5, 1.0, 4)
+        weights /= weights.sum()
+        periods = self.period_s * rng.uniform(0.6, 2.5, 4)
+        phases = rng.uniform(0.0, 2.0 * math.pi, 4)
+        parts = tuple(
+            (float(self.amplitude * w), float(2.0 * math.pi / p), float(ph))
+            for w, p, ph in zip(weights, periods, phases, strict=True)
+        )
+        object.__setattr__(self, "_parts", parts)
+
+    def __call__(self, t_s: float) -> float:
+        v = self.mean + sum(a * math.sin(w * t_s + ph) for a, w, ph in self._parts)
+        return min(max(v, self.min), self.max)
+
+    def bounds(self) -> tuple[float, float]:
+        lo = max(self.mean - self.amplitude, self.min)
+        hi = min(self.mean + self.amplitude, self.max)
+        return min(lo, hi), max(lo, hi)
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """Linear move from `start` to `end` between `t0_s` and `t1_s`, holding before and after."""
+
+    start: float
+    end: float
+    t0_s: float
+    t1_s: float
+
+    def __post_init__(self) -> None:
+        if not self.t1_s > self.t0_s:
+            raise ValueError(f"crossing needs t1_s > t0_s, got {self.t0_s}..{self.t1_s}")
+
+    def __call__(self, t_s: float) -> float:
+        u = min(max((t_s - self.t0_s) / (self.t1_s - self.t0_s), 0.0), 1.0)
+        return self.start + (self.end - self.start) * u
+
+    def bounds(self) -> tuple[float, float]:
+        return min(self.start, self.end), max(self.start, self.end)
+
+
+# --- layers and scenes -------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Layer:
+    """One textured card of a scene.
+
+    `image` is the prepared texture (RGBA float32, straight alpha, pixels square in metres);
+    the card is `width_m` wide and `height_m` = width × image aspect tall.
+    """
+
+    name: str
+    kind: str
+    image: RGBA
+    width_m: float
+    distance: Motion
+    x: Motion = Static(0.5)
+    y: Motion = Static(0.5)
+    fill: bool = False
+    texture: str = ""
+    """The texture reference the layer was made from (for display)."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"layer kind must be one of {', '.join(KINDS)}; got {self.kind!r}")
+        if not (math.isfinite(self.width_m) and self.width_m > 0):
+            raise ValueError(f"width_m must be > 0, got {self.width_m}")
+        img = self.image
+        if img.ndim != 3 or img.shape[2] != 4 or img.shape[0] < 1 or img.shape[1] < 1:
+            raise ValueError(f"layer image must be H×W×4 RGBA, got shape {img.shape}")
+        lo, _ = self.distance.bounds()
+        if not lo > 0:
+            raise ValueError(f"layer {self.name!r}: distance can reach {lo} m; it must stay > 0")
+
+    @property
+    def height_m(self) -> float:
+        return self.width_m * int(self.image.shape[0]) / int(self.image.shape[1])
+
+    def distance_m(self, t_s: float) -> float:
+        return self.distance(t_s)
+
+    def position(self, t_s: float) -> tuple[float, float]:
+        """Frame position (x, y) of the layer centre, 0..1 across the preview."""
+        return self.x(t_s), self.y(t_s)
+
+
+@dataclass(frozen=True, eq=False)
+class Scene:
+    """A named set of layers under one light level."""
+
+    name: str
+    description: str
+    light_lux: float
+    layers: tuple[Layer, ...]
+    source: str = ""
+    """The file the scene was loaded from ('' when built in code)."""
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            raise ValueError("a scene needs at least one layer")
+        if not (math.isfinite(self.light_lux) and self.light_lux > 0):
+            raise ValueError(f"light_lux must be > 0, got {self.light_lux}")
+
+    @property
+    def subject(self) -> Layer | None:
+        """The first layer of kind "subject", or None (e.g. a featureless wall)."""
+        return next((layer for layer in self.layers if layer.kind == "subject"), None)
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def layers_back_to_front(self, t_s: float) -> list[Layer]:
+        """Layers ordered for drawing at time `t_s`: farthest first (ties keep file order)."""
+        order = sorted(
+            range(len(self.layers)), key=lambda i: (-self.layers[i].distance_m(t_s), i)
+        )
+        return [self.layers[i] for i in order]
+
+    def subject_distance_m(self, t_s: float) -> float:
+        """Distance of what the photographer wants sharp.
+
+        The subject layer; without one, the nearest layer that fills the frame (and so covers
+        its centre); failing that, the nearest layer.
+        """
+        subject = self.subject
+        if subject is not None:
+            return subject.distance_m(t_s)
+        fills = [layer for layer in self.layers if layer.fill]
+        pool = fills or list(self.layers)
+        return min(layer.distance_m(t_s) for layer in pool)
+
+
+# --- loading -----------------------------------------------------------------------------
+def load_scene(path: str | Path) -> Scene:
+    """Load a scene from a TOML file (format in the module docstring)."""
+    p = Path(path)
+    table = load_toml(p)
+    return _scene_from_table(table, p.resolve().parent, p.stem)
+
+
+def parse_scene(
+    text: str, source: str = "<scene>", base_dir: str | Path | None = None, name: str = "scene"
+) -> Scene:
+    """Parse scene TOML text; `source` names it in errors, `base_dir` resolves image paths."""
+    table = parse_toml(text, source)
+    return _scene_from_table(table, Path(base_dir) if base_dir is not None else None, name)
+
+
+def _builtin_dir() -> Path:
+    return Path(str(importlib.resources.files("afon.cameras.sim").joinpath("scenes")))
+
+
+def builtin_scene_names() -> list[str]:
+    """Names of the scenes that ship with afon, sorted."""
+    folder = _builtin_dir()
+    return sorted(p.stem for p in folder.glob("*.toml"))
+
+
+def load_builtin_scene(name: str) -> Scene:
+    """Load a built-in scene by name; an unknown name lists the known ones."""
+    names = builtin_scene_names()
+    if name not in names:
+        raise ConfigError(
+            "scene", "name", f"unknown built-in scene {name!r}; known: {', '.join(names)}"
+        )
+    return load_scene(_builtin_dir() / f"{name}.toml")
+
+
+def resolve_scene(name_or_path: str | Path) -> Scene:
+    """A built-in scene name, or a path to a scene .toml file."""
+    text = str(name_or_path)
+    if text in builtin_scene_names():
+        return load_builtin_scene(text)
+    p = Path(text).expanduser()
+    if p.suffix.lower() == ".toml" or p.exists() or "/" in text or "\\" in text:
+        return load_scene(p)
+    return load_builtin_scene(text)
+
+
+def _scene_from_table(table: Table, base_dir: Path | None, default_name: str) -> Scene:
+    name = table.string("name", default_name)
+    description = table.string("description", "")
+    light_lux = table.number("light_lux", DEFAULT_LIGHT_LUX, min=0.0, min_exclusive=True,
+                             max=MAX_LIGHT_LUX)
+    if not table.has("layers"):
+        raise table.error("layers", "required field is missing (add at least one [[layers]])")
+    layers: list[Layer] = []
+    names: set[str] = set()
+    for i, lt in enumerate(table.tables("layers")):
+        layer = _layer_from_table(lt, i, base_dir)
+        if layer.name in names:
+            raise lt.error("name", f"duplicate layer name {layer.name!r}")
+        names.add(layer.name)
+        layers.append(layer)
+    if not layers:
+        raise table.error("layers", "a scene needs at least one layer")
+    table.finish()
+    return Scene(name, description, light_lux, tuple(layers), table.source)
+
+
+def _layer_from_table(lt: Table, index: int, base_dir: Path | None) -> Layer:
+    kind = lt.string("kind", choices=KINDS)
+    name = lt.string("name", f"{kind}{index}")
+    ref = lt.string("texture")
+    width_m = lt.number("width_m", min=0.0, min_exclusive=True)
+    height_m: float | None = None
+    if lt.has("height_m"):
+        height_m = lt.number("height_m", min=0.0, min_exclusive=True)
+    fill = lt.boolean("fill", False)
+    contrast = lt.number("contrast", 1.0, min=0.0, max=1.0)
+    shape = lt.string("shape", "rect", choices=SHAPES)
+    crop: tuple[float, float, float, float] | None = None
+    if lt.has("crop"):
+        crop = _crop(lt)
+    distance = _motion(lt, "distance_m", None)
+    lo, _ = distance.bounds()
+    if not lo > 0:
+        hint = " (give the motion a min > 0)" if math.isinf(lo) else ""
+        raise lt.error("distance_m", f"distance can reach {lo:g} m; it must stay > 0{hint}")
+    x = _motion(lt, "x", 0.5)
+    y = _motion(lt, "y", 0.5)
+    lt.finish()
+    try:
+        raw = load_texture(ref, base_dir)
+    except TextureError as exc:
+        raise lt.error("texture", str(exc)) from None
+    aspect = None if height_m is None else height_m / width_m
+    if aspect is not None and not MIN_ASPECT <= aspect <= MAX_ASPECT:
+        raise lt.error(
+            "height_m",
+            f"height_m/width_m must be within {MIN_ASPECT:g}..{MAX_ASPECT:g}, got {aspect:g}",
+        )
+    try:
+        image = prepare_texture(
+            raw, crop=crop, contrast=contrast, shape=shape, aspect=aspect, opaque=fill
+        )
+    except TextureError as exc:
+        raise lt.error("crop" if crop is not None else "texture", str(exc)) from None
+    return Layer(name, kind, image, width_m, distance, x, y, fill, ref)
+
+
+def _crop(lt: Table) -> tuple[float, float, float, float]:
+    value = lt.data["crop"]
+    lt._get("crop", None)  # mark used
+    if (
+        not isinstance(value, list)
+        or len(value) != 4
+        or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value)
+    ):
+        raise lt.error("crop", f"expected [x0, y0, x1, y1] (fractions 0..1), got {value!r}")
+    x0, y0, x1, y1 = (float(v) for v in value)
+    if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
+        raise lt.error(
+            "crop", f"need 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1, got {value!r}"
+        )
+    return x0, y0, x1, y1
+
+
+def _motion(lt: Table, key: str, default: float | None) -> Motion:
+    """A motion field: a plain number (static) or a motion table."""
+    if not lt.has(key):
+        if default is None:
+            lt.number(key)  # raises "required field is missing"
+        return Static(lt.number(key, default))
+    value = lt.data[key]
+    if isinstance(value, dict):
+        mt = lt.table(key)
+        motion = _motion_from_table(mt)
+        mt.finish()
+        return motion
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        lt._get(key, None)
+        raise lt.error(
+            key,
+            f'expected a number or a motion table like {{ motion = "linear", ... }}, '
+            f"got {value!r}",
+        )
+    return Static(lt.number(key))
+
+
+def _motion_from_table(mt: Table) -> Motion:
+    kind = mt.string("motion", choices=MOTIONS)
+    makers: dict[str, Callable[[Table], Motion]] = {
+        "static": _static,
+        "linear": _linear,
+        "erratic": _erratic,
+        "crossing": _crossing,
+    }
+    return makers[kind](mt)
+
+
+def _static(mt: Table) -> Motion:
+    return Static(mt.number("value"))
+
+
+def _clamps(mt: Table) -> tuple[float, float]:
+    lo = mt.number("min", -math.inf) if mt.has("min") else -math.inf
+    hi = mt.number("max", math.inf) if mt.has("max") else math.inf
+    if lo > hi:
+        raise mt.error("max", f"must be >= min ({lo:g}), got {hi:g}")
+    return lo, hi
+
+
+def _linear(mt: Table) -> Motion:
+    start = mt.number("start")
+    speed = mt.number("speed")
+    accel = mt.number("accel", 0.0)
+    start_s = mt.number("start_s", 0.0)
+    lo, hi = _clamps(mt)
+    return Linear(start, speed, accel, start_s, lo, hi)
+
+
+def _erratic(mt: Table) -> Motion:
+    mean = mt.number("mean")
+    amplitude = mt.number("amplitude", min=0.0)
+    period_s = mt.number("period_s", 2.0, min=MIN_ERRATIC_PERIOD_S)
+    seed = mt.integer("seed", 0, min=0)
+    lo, hi = _clamps(mt)
+    return Erratic(mean, amplitude, period_s, seed, lo, hi)
+
+
+def _crossing(mt: Table) -> Motion:
+    start = mt.number("from")
+    end = mt.number("to")
+    t0_s = mt.number("t0_s")
+    t1_s = mt.number("t1_s")
+    if not t1_s > t0_s:
+        raise mt.error("t1_s", f"must be > t0_s ({t0_s:g}), got {t1_s:g}")
+    return Crossing(start, end, t0_s, t1_s)
+
+
+def describe(scene: Scene) -> dict[str, Any]:
+    """A JSON-friendly summary of a scene (for `afon scenes --json`)."""
+    return {
+        "name": scene.name,
+        "description": scene.description,
+        "light_lux": scene.light_lux,
+        "layers": [
+            {
+                "name": layer.name,
+                "kind": layer.kind,
+                "texture": layer.texture,
+                "width_m": layer.width_m,
+                "height_m": round(layer.height_m, 4),
+                "distance_m_at_0": layer.distance_m(0.0),
+                "fill": layer.fill,
+            }
+            for layer in scene.layers
+        ],
+    }

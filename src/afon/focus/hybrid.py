@@ -1,0 +1,171 @@
+"""Hybrid AF-S: phase detection to jump, contrast to confirm when phase is unsure.
+
+On every frame whose lens stood still (`lens_still`) the phase images of the AF window are
+measured (`measure_phase`):
+
+- **confident** (confidence ≥ `high_confidence`): jump by the measured defocus (slew-limited to
+  `max_jump_d`), then confirm on the next still frame: FOCUSED once a confident reading puts
+  the lens within `tolerance_d` (the same rule as `PhaseAf`). Typically 3 frames (measure,
+  one frame exposed while the lens moves, confirm), 5 with one correction, 2 more per further
+  correction up to `max_jumps` (4).
+- **unsure** (`low_confidence` ≤ confidence < `high_confidence`, or still jumping after
+  `max_jumps`): a short local contrast search (`ContrastAf` with ``guess_d`` = the phase
+  estimate and ``bounds`` = the estimate ± `local_half_width`, fine steps) finds and confirms
+  the peak.
+- **no phase signal** (confidence < `low_confidence` on `dropout_frames` still frames, frames
+  without phase data, or an uncalibrated camera): the full contrast search (`ContrastAf`),
+  which also gives the FAILED verdict on a featureless scene.
+
+Timeout: the phase stage is bounded by `phase_frames` (20, libcamera's ``pdaf_frames``); the
+contrast search it may hand over to has its own bound (`ContrastAf.frame_bound`).
+`cancel()` stops issuing moves (also in the contrast stage).
+"""
+
+from __future__ import annotations
+
+from afon.cameras.base import Frame
+from afon.focus.context import MoveGate
+from afon.focus.contrast import ContrastAf
+from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow
+from afon.focus.phase import PhaseMeasurement, default_tolerance_d, measure_phase
+
+
+class HybridAf:
+    """Phase to jump, contrast to confirm / fine-tune, contrast alone without phase."""
+
+    name = "hybrid"
+    wants_phase = True
+
+    def __init__(
+        self,
+        ctx: AfContext,
+        *,
+        high_confidence: float = 0.5,
+        low_confidence: float = 0.15,
+        tolerance_d: float | None = None,
+        max_jump_d: float = 8.0,
+        max_jumps: int = 4,
+        dropout_frames: int = 2,
+        phase_frames: int = 20,
+        local_half_width: float | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.high_confidence = high_confidence
+        self.low_confidence = low_confidence
+        self.tolerance_d = tolerance_d if tolerance_d is not None else default_tolerance_d(ctx)
+        self.max_jump_d = max_jump_d
+        self.max_jumps = max_jumps
+        self.dropout_frames = dropout_frames
+        self.phase_frames = phase_frames
+        dof = max(ctx.depth_of_focus_d, 1e-6)
+        self.local_half_width = (
+            local_half_width if local_half_width is not None else 4.0 * dof
+        )
+        self.cancelled = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self.frames = 0
+        self.mode = "phase"
+        self.contrast: ContrastAf | None = None
+        self.last: PhaseMeasurement | None = None
+        self.done: AfStatus | None = None
+        self._jumps = 0
+        self._dropouts = 0
+        self._gate = MoveGate()
+
+    def start(self, lens_d: float, now_s: float) -> float | None:
+        self._reset()
+        self.cancelled = False
+        self._now_s = now_s
+        if self.ctx.phase_d_per_px is None:
+            return self._to_contrast(ContrastAf(self.ctx), lens_d)
+        return None
+
+    def cancel(self) -> None:
+        """Stop issuing lens moves; the lens stays where it is."""
+        self.cancelled = True
+        if self.contrast is not None:
+            self.contrast.cancel()
+
+    @property
+    def max_frames(self) -> int:
+        return self.phase_frames + ContrastAf(self.ctx).frame_bound()
+
+    def _to_contrast(self, search: ContrastAf, lens_d: float) -> float | None:
+        self.mode = "contrast"
+        self.contrast = search
+        return search.start(lens_d, getattr(self, "_now_s", 0.0))
+
+    def _end(self, status: AfStatus) -> AfStep:
+        self.done = status
+        return AfStep(status)
+
+    def update(self, frame: Frame, window: AfWindow) -> AfStep:
+        if self.done is not None:
+            return AfStep(self.done)
+        if self.cancelled:
+            return self._end(AfStatus.FAILED)
+        self.frames += 1
+        if self.mode == "contrast" and self.contrast is not None:
+            step = self.contrast.update(frame, window)
+            if step.status is not AfStatus.SCANNING:
+                self.done = step.status
+            return step
+        if not self._gate.ready(frame):
+            return self._scanning(None)
+        lens = frame.lens_d
+        if frame.phase is None:
+            return self._handover(ContrastAf(self.ctx), lens, frame, window)
+        m = measure_phase(frame.phase, window, self.ctx)
+        self.last = m
+        if m.defocus_d is None or m.confidence < self.low_confidence:
+            self._dropouts += 1
+            if self._dropouts >= self.dropout_frames:
+                return self._handover(ContrastAf(self.ctx), lens, frame, window)
+            return self._scanning(None)
+        self._dropouts = 0
+        estimate = min(max(lens + m.defocus_d, self.ctx.lens_min_d), self.ctx.lens_max_d)
+        if m.confidence < self.high_confidence or self._jumps >= self.max_jumps:
+            return self._local_search(estimate, lens)
+        if abs(m.defocus_d) <= self.tolerance_d:
+            return self._end(AfStatus.FOCUSED)
+        jump = max(-self.max_jump_d, min(self.max_jump_d, m.defocus_d))
+        target = min(max(lens + jump, self.ctx.lens_min_d), self.ctx.lens_max_d)
+        if abs(target - lens) < 1e-6:
+            # pinned at a range end: in focus within the depth of focus, else out of reach
+            ok = abs(m.defocus_d) <= self.ctx.depth_of_focus_d
+            return self._end(AfStatus.FOCUSED if ok else AfStatus.FAILED)
+        self._jumps += 1
+        self._gate.moved(frame.ready_s)
+        return self._scanning(target)
+
+    def _local_search(self, estimate: float, lens: float) -> AfStep:
+        r = self.local_half_width
+        dof = max(self.ctx.depth_of_focus_d, 1e-6)
+        search = ContrastAf(
+            self.ctx,
+            guess_d=estimate,
+            bounds=(estimate - r, estimate + r),
+            step_d=1.75 * dof,
+            probe_d=2.0 * r,
+        )
+        target = self._to_contrast(search, lens)
+        return self._scanning(target)
+
+    def _handover(
+        self, search: ContrastAf, lens: float, frame: Frame, window: AfWindow
+    ) -> AfStep:
+        """Switch to a contrast search and let it use the current (still) frame."""
+        first = self._to_contrast(search, lens)
+        if first is not None:
+            return self._scanning(first)
+        step = search.update(frame, window)
+        if step.status is not AfStatus.SCANNING:
+            self.done = step.status
+        return step
+
+    def _scanning(self, target: float | None) -> AfStep:
+        if self.mode == "phase" and self.frames >= self.phase_frames:
+            return self._end(AfStatus.FAILED)
+        return AfStep(AfStatus.SCANNING, target)

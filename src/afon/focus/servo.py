@@ -1,0 +1,319 @@
+"""Servo AF (AF-C): track the subject and aim the lens where it will be at the exposure.
+
+Per frame (`ServoAf.update(frame, window, aim_s)`):
+
+1. **Observe.** Phase detection in the AF window gives the defocus (subject − lens, dioptres).
+   The lens position during that exposure is known from the frame (``lens_start_d``/``lens_end_d``),
+   so ``subject_d = lens_d + defocus_d`` is an observation of the subject at the frame's
+   mid-exposure time — independent of where the lens was, so a moving lens does not disturb
+   the track. Readings below `min_confidence` are not used. The reading's noise is modelled as
+   ``hypot(σ₀, rel·|defocus|) / √confidence`` (a phase reading far from focus is less precise).
+2. **Lock-on** (`afon.focus.lockon.LockOn`): a reading that jumps off the track (an obstacle) is
+   ignored for up to ``lock_on_s`` while the prediction carries on; a persistent jump is taken as
+   the new subject distance.
+3. **Predict** (`afon.focus.predict`): the track is fitted with constant velocity in *metres*
+   (accelerating in dioptres as the subject approaches), and the lens is commanded to the
+   subject's predicted position at ``aim_s`` — the next exposure, which is the still's exposure
+   when the body has a release pending (release-lag compensation) — or, if the motor cannot get
+   there in time, to the intercept. `NonPredictiveServo` is the same code with prediction off:
+   it commands the subject's (smoothed) last measured position.
+4. **Dead-band** (libcamera's ``pdaf_squelch`` idea, scaled to the depth of focus): a new command
+   closer than ``squelch_dof × depth_of_focus`` to the last one is not sent, and a reversal of
+   direction needs ``reverse_dof × depth_of_focus`` — against wobble and backlash.
+5. **Contrast fallback**: after `fallback_frames` frames without a confident phase reading (or on
+   a camera without phase detection), a small hill-climb on the contrast measure (Tenengrad) in the
+   AF window: step while contrast rises, reverse and halve the step when it falls, down to half
+   the depth of focus; once the peak is bracketed the lens holds at the best position until the
+   contrast drops by 15% (libcamera's CAF retrigger idea), then climbs again. Phase readings
+   resume the tracking as soon as they return.
+
+Status (Camera2 passive states): FOCUSED (PASSIVE_FOCUSED) when the predicted subject and the
+lens's (kinematically estimated) position at ``aim_s`` differ by less than the depth of focus —
+judged with the motion model for both servos; SCANNING (PASSIVE_SCAN) otherwise; FAILED
+(PASSIVE_UNFOCUSED) after `fail_frames` frames with no confident measurement of any kind (no
+confident phase reading and no textured contrast peak). Without a measurement the lens coasts on
+the prediction for at most ``max(lock_on_s, coast_s)`` and then holds.
+"""
+
+from __future__ import annotations
+
+import math
+
+from afon.cameras.base import Frame
+from afon.focus.context import lens_still
+from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow
+from afon.focus.lockon import DEFAULT_LOCK_ON_S, LockOn, Verdict
+from afon.focus.measures import tenengrad, texture_confidence
+from afon.focus.phase import PhaseMeasurement, measure_phase
+from afon.focus.predict import (
+    Observation,
+    SubjectPredictor,
+    lens_position_at,
+    plan_target,
+)
+
+
+def _window_tuple(window: AfWindow) -> tuple[float, float, float, float]:
+    w = window.clamped()
+    return (w.cx - w.w / 2, w.cy - w.h / 2, w.w, w.h)
+
+
+class _HillClimb:
+    """Contrast hill-climb used when phase detection has nothing to say.
+
+    Steps while contrast rises; on a fall it reverses and halves the step, down to
+    `min_step_d`. After `peak_reversals` reversals at the finest step the peak is bracketed:
+    the lens goes to the best position seen and holds there (FOCUSED) while the contrast stays
+    above `retrigger_ratio` × the peak's; a larger drop (the subject moved, as libcamera's CAF
+    retrigger rule has it) restarts the climb from there with a medium step.
+    """
+
+    peak_reversals = 3
+    retrigger_ratio = 0.85
+    rise_ratio = 1.002
+    """A contrast counts as higher only above this ratio (ignores noise on a flat top)."""
+
+    def __init__(self, ctx: AfContext) -> None:
+        dof = max(ctx.depth_of_focus_d, 1e-6)
+        span = ctx.lens_max_d - ctx.lens_min_d
+        self.ctx = ctx
+        self.min_step_d = 0.5 * dof
+        self.start_step_d = max(4.0 * dof, span / 32.0)
+        self.reset()
+
+    def reset(self, step_d: float | None = None) -> None:
+        self.step_d = self.start_step_d if step_d is None else step_d
+        self.direction = 1.0
+        self.best: tuple[float, float] | None = None
+        self.reversals = 0
+        self.pending: float | None = None
+        self.holding = False
+
+    @property
+    def peaked(self) -> bool:
+        return self.holding
+
+    def update(self, frame: Frame, fom: float) -> float | None:
+        """Consume a contrast value measured with the lens still; return the next target."""
+        lens = frame.lens_d
+        if self.pending is not None and abs(lens - self.pending) > max(self.min_step_d, 1e-6):
+            return None  # exposed before the lens got to the last target
+        if self.holding:
+            assert self.best is not None
+            if fom >= self.retrigger_ratio * self.best[1]:
+                return None
+            self.reset(max(self.start_step_d / 4.0, 2.0 * self.min_step_d))
+        lo, hi = self.ctx.lens_min_d, self.ctx.lens_max_d
+        if self.best is None or fom > self.best[1] * self.rise_ratio:
+            self.best = (lens, fom)
+            base = lens
+        else:
+            if self.step_d <= self.min_step_d * 1.0001:
+                self.reversals += 1
+            self.direction = -self.direction
+            self.step_d = max(self.step_d / 2.0, self.min_step_d)
+            base = self.best[0]
+            if self.reversals >= self.peak_reversals:
+                self.holding = True
+                self.pending = base
+                return base
+        target = base + self.direction * self.step_d
+        if target > hi or target < lo:
+            self.direction = -self.direction
+            target = min(max(base + self.direction * self.step_d, lo), hi)
+        self.pending = target
+        return target
+
+
+class PredictiveServo:
+    """AF-C with predictive tracking (see the module docstring)."""
+
+    name = "predictive"
+    wants_phase = True
+    predictive = True
+
+    def __init__(
+        self,
+        ctx: AfContext,
+        *,
+        lock_on_s: float = DEFAULT_LOCK_ON_S,
+        model: str = "cv",
+        window_s: float = 1.0,
+        min_confidence: float = 0.3,
+        squelch_dof: float = 0.25,
+        reverse_dof: float = 0.75,
+        sigma0_dof: float = 0.3,
+        sigma_rel: float = 0.15,
+        fallback_frames: int = 4,
+        fail_frames: int = 15,
+        coast_s: float = 0.3,
+        gate_dof: float = 3.0,
+    ) -> None:
+        self.ctx = ctx
+        self.dof_d = max(ctx.depth_of_focus_d, 1e-9)
+        self.min_confidence = min_confidence
+        self.squelch_d = squelch_dof * self.dof_d
+        self.reverse_d = reverse_dof * self.dof_d
+        self.sigma0_d = sigma0_dof * self.dof_d
+        self.sigma_rel = sigma_rel
+        self.fallback_frames = fallback_frames
+        self.fail_frames = fail_frames
+        self.model = model
+        self.window_s = window_s
+        self.lock_on = LockOn(lock_on_s, min_gate_d=gate_dof * self.dof_d)
+        self.coast_s = max(coast_s, self.lock_on.lock_on_s)
+        self.track = SubjectPredictor(model=model, window_s=window_s)
+        self.climb = _HillClimb(ctx)
+        self.start(ctx.lens_min_d, 0.0)
+
+    # --- protocol -----------------------------------------------------------------------
+    def start(self, lens_d: float, now_s: float) -> float | None:
+        self.track.reset()
+        self.lock_on.reset()
+        self.climb.reset()
+        self.frames = 0
+        self.no_phase_frames = 0
+        self.no_measure_frames = 0
+        self.commanded_d: float | None = None
+        self._last_dir = 0.0
+        self.last_phase: PhaseMeasurement | None = None
+        self.last_verdict: Verdict | None = None
+        self.in_fallback = False
+        return None
+
+    def update(self, frame: Frame, window: AfWindow, aim_s: float) -> AfStep:
+        self.frames += 1
+        now_s = frame.ready_s
+        mid_s = 0.5 * (frame.exposure_start_s + frame.exposure_end_s)
+        heading = self.commanded_d if self.commanded_d is not None else frame.lens_end_d
+        lens_now = self._lens_at(now_s, frame, heading)
+
+        obs = self._observe(frame, window, mid_s)
+        measured = False
+        if obs is not None:
+            self.no_phase_frames = 0
+            if self.in_fallback:
+                self.in_fallback = False
+                self.climb.reset()
+            verdict = self.lock_on.check(obs, self.track)
+            self.last_verdict = verdict
+            if verdict is Verdict.ACCEPT:
+                self.track.add(obs)
+            measured = True
+        else:
+            self.no_phase_frames += 1
+            self.last_verdict = None
+
+        command: float | None = None
+        if self.no_phase_frames >= self.fallback_frames and not self._coasting(mid_s):
+            # contrast steps are deliberate: no dead-band
+            self.in_fallback = True
+            command, textured = self._contrast_step(frame, window)
+            measured = measured or textured
+        elif len(self.track) > 0:
+            command = self._squelch(self._servo_target(lens_now, now_s, aim_s))
+
+        self.no_measure_frames = 0 if measured else self.no_measure_frames + 1
+        if command is not None:
+            self.commanded_d = command
+        return AfStep(self._status(now_s, aim_s, lens_now), command)
+
+    # --- observation --------------------------------------------------------------------
+    def _observe(self, frame: Frame, window: AfWindow, mid_s: float) -> Observation | None:
+        if frame.phase is None or self.ctx.phase_d_per_px is None:
+            return None
+        m = measure_phase(frame.phase, window, self.ctx)
+        self.last_phase = m
+        if m.defocus_d is None or m.confidence < self.min_confidence:
+            return None
+        sigma = math.hypot(self.sigma0_d, self.sigma_rel * m.defocus_d) / math.sqrt(m.confidence)
+        subject_d = frame.lens_d + m.defocus_d
+        return Observation(mid_s, subject_d, sigma)
+
+    def _coasting(self, t_s: float) -> bool:
+        """Still within the time the prediction may carry on without readings."""
+        last = self.track.last
+        return last is not None and t_s - last.t_s <= self.coast_s and self.predictive
+
+    # --- commands -----------------------------------------------------------------------
+    def _servo_target(self, lens_now: float, now_s: float, aim_s: float) -> float | None:
+        last = self.track.last
+        assert last is not None
+        fit = self.track.fit()
+        if self.predictive:
+            # coast on the prediction for at most coast_s past the last reading, then hold
+            t_aim = max(min(aim_s, last.t_s + self.coast_s), now_s)
+            target = plan_target(
+                self.track,
+                lens_d=lens_now,
+                now_s=now_s,
+                aim_s=t_aim,
+                speed_d_per_s=self.ctx.motor_speed_d_per_s,
+                accel_d_per_s2=self.ctx.motor_accel_d_per_s2,
+            )
+        else:
+            target = fit.focus_d(last.t_s) if fit is not None else last.focus_d
+        if target is None:
+            return None
+        return min(max(target, self.ctx.lens_min_d), self.ctx.lens_max_d)
+
+    def _squelch(self, target: float | None) -> float | None:
+        if target is None:
+            return None
+        if self.commanded_d is None:
+            self._last_dir = 0.0
+            return target
+        delta = target - self.commanded_d
+        direction = math.copysign(1.0, delta)
+        reversing = self._last_dir != 0.0 and direction != self._last_dir
+        if abs(delta) < (self.reverse_d if reversing else self.squelch_d):
+            return None
+        self._last_dir = direction
+        return target
+
+    def _contrast_step(self, frame: Frame, window: AfWindow) -> tuple[float | None, bool]:
+        if not lens_still(frame):
+            return None, True
+        win = _window_tuple(window)
+        luma = frame.luma
+        if texture_confidence(luma, win) < 0.5:
+            return None, False
+        return self.climb.update(frame, tenengrad(luma, win)), True
+
+    # --- status -------------------------------------------------------------------------
+    def _lens_at(self, t_s: float, frame: Frame, heading_d: float) -> float:
+        return lens_position_at(
+            t_s,
+            from_d=frame.lens_end_d,
+            from_s=frame.exposure_end_s,
+            target_d=heading_d,
+            speed_d_per_s=self.ctx.motor_speed_d_per_s,
+            accel_d_per_s2=self.ctx.motor_accel_d_per_s2,
+        )
+
+    def _status(self, now_s: float, aim_s: float, lens_now: float) -> AfStatus:
+        if self.no_measure_frames >= self.fail_frames:
+            return AfStatus.FAILED
+        if self.in_fallback:
+            return AfStatus.FOCUSED if self.climb.peaked else AfStatus.SCANNING
+        fit = self.track.fit()
+        if fit is None or self.commanded_d is None:
+            return AfStatus.SCANNING
+        lens_aim = lens_position_at(
+            aim_s,
+            from_d=lens_now,
+            from_s=now_s,
+            target_d=self.commanded_d,
+            speed_d_per_s=self.ctx.motor_speed_d_per_s,
+            accel_d_per_s2=self.ctx.motor_accel_d_per_s2,
+        )
+        if abs(fit.focus_d(aim_s) - lens_aim) < self.dof_d:
+            return AfStatus.FOCUSED
+        return AfStatus.SCANNING
+
+
+class NonPredictiveServo(PredictiveServo):
+    """The same servo with prediction off: commands the last measured subject position."""
+
+    name = "non-predictive"
+    predictive = False

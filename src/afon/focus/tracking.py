@@ -1,0 +1,224 @@
+"""AF area "tracking": the AF point follows the subject across the frame.
+
+`Tracker.update(frame, window) -> AfWindow` finds, in each new frame, the patch that looks like
+the subject under the AF point and moves the window there (Nikon's 3D-tracking, Canon's
+tracking AF, Sony's Tracking focus area):
+
+- **Template**: on the first frame (or after `reset`/a user's AF-point move) the luma under the
+  window is the template. It is refreshed with the matched patch whenever the match is
+  confident (NCC ≥ `refresh_score`), so slow changes of pose, blur and lighting are followed;
+  a poor match never becomes the template (no drift onto the background).
+- **Search**: ``cv2.matchTemplate`` (``TM_CCOEFF_NORMED``, zero-mean normalised cross-correlation)
+  over a region around the position predicted from the window's recent image velocity, grown by
+  `search_margin` window sizes. The search runs on a downsampled luma (the template is at most
+  `max_template_px` across) so it stays cheap.
+- **Scale**: an approaching subject grows. The template is also matched at scales
+  ``1 ± scale_step``; the best scale wins (with a small preference for 1), the window's size
+  follows it within `min_size`..`max_size`, and the template is re-cut at the new size on refresh.
+- **Lost**: when the best NCC is below `lost_score` the window stays where it is (the servo's
+  lock-on decides what to do about the distance), the search area is widened, and `lost` is
+  True until a confident match returns.
+
+Both images are band-passed (minus a wide Gaussian) before matching so exposure changes and
+smooth shading do not decide the match.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from afon.cameras.base import Frame
+from afon.focus.engine import AfWindow
+
+FloatImage = npt.NDArray[np.float32]
+
+_HIGHPASS_SIGMA_PX = 8.0
+"""Width (working pixels) of the Gaussian subtracted before matching (removes shading)."""
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """What the tracker found in one frame."""
+
+    window: AfWindow
+    score: float
+    """Best NCC (−1..1)."""
+    scale: float
+    """Size change against the previous frame."""
+    lost: bool
+
+
+def _prep(luma: FloatImage, factor: float) -> FloatImage:
+    img = luma
+    if factor < 1.0:
+        img = np.asarray(
+            cv2.resize(luma, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA), np.float32
+        )
+    low = cv2.GaussianBlur(img, (0, 0), _HIGHPASS_SIGMA_PX)
+    out: FloatImage = (img - low).astype(np.float32)
+    return out
+
+
+def _resized(img: FloatImage, scale: float) -> FloatImage:
+    out = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    return np.asarray(out, np.float32)
+
+
+class Tracker:
+    """Follows the subject under the AF window from frame to frame (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        search_margin: float = 1.0,
+        refresh_score: float = 0.7,
+        lost_score: float = 0.55,
+        scale_step: float = 0.06,
+        max_template_px: int = 48,
+        min_size: float = 0.03,
+        max_size: float = 0.6,
+    ) -> None:
+        self.search_margin = search_margin
+        self.refresh_score = refresh_score
+        self.lost_score = lost_score
+        self.scale_step = scale_step
+        self.max_template_px = max_template_px
+        self.min_size = min_size
+        self.max_size = max_size
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the subject: the next `update` takes a new template under its window."""
+        self._template: FloatImage | None = None
+        self._window: AfWindow | None = None
+        self._user: AfWindow | None = None
+        """The AF point the photographer set (the window tracking started from)."""
+        self._velocity = (0.0, 0.0)
+        self._last_t: float | None = None
+        self._lost_frames = 0
+        self._factor_used = 1.0
+        self.last: TrackResult | None = None
+
+    @property
+    def lost(self) -> bool:
+        return self.last is not None and self.last.lost
+
+    # --- the work ---------------------------------------------------------------------------
+    def _factor(self, window: AfWindow, width: int, height: int) -> float:
+        size_px = max(window.w * width, window.h * height)
+        return min(1.0, self.max_template_px / max(size_px, 1.0))
+
+    def _cut(self, img: FloatImage, window: AfWindow) -> FloatImage:
+        h, w = img.shape
+        x, y, ww, wh = window.to_px(w, h)
+        return np.ascontiguousarray(img[y : y + wh, x : x + ww])
+
+    def update(self, frame: Frame, window: AfWindow) -> AfWindow:
+        """The AF window for this frame: `window` moved onto the subject.
+
+        The caller may pass back the window returned last time, or keep passing the AF point the
+        photographer set; any other window (the photographer moved the AF point) restarts
+        tracking there.
+        """
+        return self.track(frame, window).window
+
+    def track(self, frame: Frame, window: AfWindow) -> TrackResult:
+        luma = frame.luma
+        height, width = luma.shape
+        t_s = 0.5 * (frame.exposure_start_s + frame.exposure_end_s)
+        current = self._window
+        if self._template is None or current is None or (
+            window != self._user and window != current
+        ):
+            return self._start(luma, window, t_s)
+        factor = self._factor_used
+        img = _prep(luma, factor)
+        ih, iw = img.shape
+        # predicted centre from the image velocity
+        dt = 0.0 if self._last_t is None else max(t_s - self._last_t, 0.0)
+        pcx = current.cx + self._velocity[0] * dt
+        pcy = current.cy + self._velocity[1] * dt
+        grow = self.search_margin * (1.0 + min(self._lost_frames, 4))
+        best: tuple[float, float, float, float] | None = None  # score, cx, cy, scale
+        for scale in (1.0, 1.0 + self.scale_step, 1.0 / (1.0 + self.scale_step)):
+            tpl = self._template
+            if scale != 1.0:
+                tpl = _resized(tpl, scale)
+            th, tw = tpl.shape
+            if th < 4 or tw < 4 or th >= ih or tw >= iw:
+                continue
+            sx0 = int(max(0, math.floor(pcx * iw - tw / 2 - grow * tw)))
+            sy0 = int(max(0, math.floor(pcy * ih - th / 2 - grow * th)))
+            sx1 = int(min(iw, math.ceil(pcx * iw + tw / 2 + grow * tw)))
+            sy1 = int(min(ih, math.ceil(pcy * ih + th / 2 + grow * th)))
+            if sx1 - sx0 < tw or sy1 - sy0 < th:
+                continue
+            region = img[sy0:sy1, sx0:sx1]
+            res = cv2.matchTemplate(region, tpl, cv2.TM_CCOEFF_NORMED)
+            res = np.nan_to_num(res, nan=-1.0)
+            _, score, _, loc = cv2.minMaxLoc(res)
+            px, py = float(loc[0]), float(loc[1])
+            # sub-pixel refinement by parabolas through the peak's neighbours
+            rx, ry = int(loc[0]), int(loc[1])
+            if 0 < rx < res.shape[1] - 1:
+                den = res[ry, rx - 1] - 2 * res[ry, rx] + res[ry, rx + 1]
+                if den < 0:
+                    px += float(np.clip(0.5 * (res[ry, rx - 1] - res[ry, rx + 1]) / den, -0.5, 0.5))
+            if 0 < ry < res.shape[0] - 1:
+                den = res[ry - 1, rx] - 2 * res[ry, rx] + res[ry + 1, rx]
+                if den < 0:
+                    py += float(np.clip(0.5 * (res[ry - 1, rx] - res[ry + 1, rx]) / den, -0.5, 0.5))
+            cx = (sx0 + px + tw / 2) / iw
+            cy = (sy0 + py + th / 2) / ih
+            adj = score - (0.01 if scale != 1.0 else 0.0)
+            if best is None or adj > best[0]:
+                best = (adj, cx, cy, scale)
+        if best is None or best[0] < self.lost_score:
+            self._lost_frames += 1
+            self._velocity = (0.0, 0.0)
+            self._last_t = t_s
+            result = TrackResult(current, best[0] if best else -1.0, 1.0, True)
+            self.last = result
+            return result
+        score, cx, cy, scale = best
+        w = min(max(current.w * scale, self.min_size), self.max_size)
+        h = min(max(current.h * scale, self.min_size), self.max_size)
+        new = AfWindow(cx, cy, w, h).clamped()
+        if dt > 0:
+            vx = (new.cx - current.cx) / dt
+            vy = (new.cy - current.cy) / dt
+            a = 0.6 if self._lost_frames == 0 else 1.0
+            self._velocity = (
+                a * vx + (1 - a) * self._velocity[0],
+                a * vy + (1 - a) * self._velocity[1],
+            )
+        self._last_t = t_s
+        self._lost_frames = 0
+        if score >= self.refresh_score:
+            self._factor_used = self._factor(new, width, height)
+            self._template = self._cut(_prep(luma, self._factor_used), new)
+        elif scale != 1.0:
+            self._template = _resized(self._template, scale)
+        self._window = new
+        result = TrackResult(new, score, scale, False)
+        self.last = result
+        return result
+
+    def _start(self, luma: FloatImage, user: AfWindow, t_s: float) -> TrackResult:
+        height, width = luma.shape
+        window = user.clamped()
+        self._user = user
+        self._factor_used = self._factor(window, width, height)
+        self._template = self._cut(_prep(luma, self._factor_used), window)
+        self._window = window
+        self._velocity = (0.0, 0.0)
+        self._last_t = t_s
+        self._lost_frames = 0
+        result = TrackResult(window, 1.0, 1.0, False)
+        self.last = result
+        return result

@@ -1,0 +1,130 @@
+"""AF area "tracking": the AF window follows the subject across rendered frames.
+
+The ground truth is the scene's own layer position (where the renderer draws the subject's
+centre: the layer's (x, y), scaled about the frame centre by focus breathing), never shown to
+the tracker.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from afon.cameras.base import Frame
+from afon.cameras.sim.camera import SimCamera
+from afon.cameras.sim.scene import Scene, parse_scene
+from afon.clock import VirtualClock
+from afon.focus.context import context_for
+from afon.focus.engine import AfWindow
+from afon.focus.servo_registry import make_servo
+from afon.focus.tracking import Tracker
+
+RUNNER_CROSSING = """
+name = "runner-crossing"
+description = "A runner approaching from 40 m at 10 m/s while crossing left to right"
+
+[[layers]]
+name = "grass"
+kind = "background"
+texture = "skimage:grass"
+width_m = 60
+distance_m = 80
+fill = true
+
+[[layers]]
+name = "runner"
+kind = "subject"
+texture = "skimage:astronaut"
+crop = [0.0, 0.0, 0.55, 1.0]
+width_m = 0.6
+height_m = 1.7
+distance_m = { motion = "linear", start = 40, speed = -10, min = 5 }
+x = { motion = "linear", start = 0.3, speed = 0.15 }
+y = 0.5
+"""
+
+
+def follow(scene: str | Scene, preset: str, until_s: float, size: tuple[float, float],
+           start_d: float | None = None) -> tuple[list[tuple[float, float, float]], Tracker]:
+    """AF-C with the tracking AF area; per frame (t, dx, dy): the window centre's offset from
+    the subject centre in units of the subject's on-screen width and height."""
+    clock = VirtualClock()
+    cam = SimCamera(scene, preset, clock=clock, seed=0, start_d=start_d)
+    ctx = context_for(cam)
+    servo = make_servo("predictive", ctx)
+    subject = cam.scene.subject
+    assert subject is not None
+    x0, y0 = subject.position(0.0)
+    window = AfWindow(x0, y0, size[0], size[1])
+    tracker = Tracker()
+    servo.start(cam.lens_position_d(), clock.now_s())
+    w_px, h_px = cam.preview_px
+    rows = []
+    while clock.now_s() < until_s:
+        frame = cam.next_frame(phase=True)
+        window = tracker.update(frame, window)
+        step = servo.update(frame, window, frame.exposure_end_s + 1.0 / ctx.frame_rate_hz)
+        if step.target_d is not None:
+            cam.move_lens(step.target_d)
+        mid = 0.5 * (frame.exposure_start_s + frame.exposure_end_s)
+        x, y = subject.position(mid)
+        breathing = cam.optics.image_distance_mm(frame.lens_d) / cam.optics.focal_length_mm
+        xs, ys = 0.5 + (x - 0.5) * breathing, 0.5 + (y - 0.5) * breathing
+        sw, sh = cam.renderer.layer_size_px(subject, mid, frame.lens_d)
+        rows.append((mid, (window.cx - xs) / (sw / w_px), (window.cy - ys) / (sh / h_px)))
+    return rows, tracker
+
+
+def test_window_follows_a_bird_taking_off_across_the_frame_until_it_is_lost() -> None:
+    # perched at 12 m until t = 2 s, then accelerates away, right and up (300 mm lens); it
+    # leaves the frame at the right edge around t = 3.25 s
+    rows, tracker = follow("bird", "300mm-f2.8", 3.6, (0.08, 0.08), start_d=1 / 12)
+    in_frame = [r for r in rows if r[0] < 3.15]
+    assert len([r for r in in_frame if r[0] > 2.0]) >= 30
+    # the bird crosses ~0.4 frame widths in that time; the window stays on it
+    assert all(abs(dx) < 0.25 and abs(dy) < 0.25 for _, dx, dy in in_frame)
+    # once it has gone, the tracker says so and holds the window where it was last seen
+    assert tracker.lost
+    last = tracker.last
+    assert last is not None and last.window.cx > 0.85
+
+
+def test_window_follows_an_approaching_subject_that_grows_fourfold() -> None:
+    scene = parse_scene(RUNNER_CROSSING, "runner-crossing")
+    rows, tracker = follow(scene, "300mm-f2.8", 3.0, (0.08, 0.16))
+    assert all(abs(dx) < 0.2 and abs(dy) < 0.2 for _, dx, dy in rows)
+    assert not tracker.lost
+
+
+def test_a_new_af_point_restarts_tracking_there() -> None:
+    cam = SimCamera("portrait", "50mm-f1.8", clock=VirtualClock(), seed=0)
+    tracker = Tracker()
+    first = AfWindow(0.3, 0.5, 0.1, 0.1)
+    frame = cam.next_frame()
+    assert tracker.update(frame, first) == first
+    frame = cam.next_frame()
+    held = tracker.update(frame, first)
+    assert abs(held.cx - 0.3) < 0.01 and abs(held.cy - 0.5) < 0.01  # static subject
+    moved = AfWindow(0.7, 0.4, 0.1, 0.1)  # the photographer moves the AF point
+    assert tracker.update(cam.next_frame(), moved) == moved
+
+
+def _synthetic(index: int, patch_x: int) -> Frame:
+    """A noise-textured patch on a different noise background, 320x240, patch at patch_x."""
+    rng = np.random.default_rng(7)
+    patch = rng.uniform(40, 220, (40, 40))
+    img = np.random.default_rng(100 + index).uniform(90, 110, (240, 320))
+    img[100:140, patch_x : patch_x + 40] = patch
+    t = index / 30
+    return Frame(index, img.astype(np.uint8), t, t + 0.01, t + 0.02, 0.0, 0.0, False)
+
+
+def test_tracking_carries_on_whether_or_not_the_window_is_passed_back() -> None:
+    point = AfWindow(120 / 320, 0.5, 30 / 320, 30 / 240)  # on the patch (x 100..140)
+    for feed_back in (True, False):
+        tracker = Tracker()
+        window = point
+        for i in range(12):
+            got = tracker.update(_synthetic(i, 100 + 6 * i), window if feed_back else point)
+            window = got
+        # the patch moved 66 px (0.21 frame widths); its centre is at x = 186 px
+        assert abs(window.cx * 320 - 186) < 2, feed_back
