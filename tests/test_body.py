@@ -146,3 +146,23 @@ def test_manual_focus_and_override() -> None:
     body.af_on.hold(1.0)
     assert body.state.locked
     assert body.focus_ring(0.05)  # AF-S + M (manual_override = true in bbf)
+
+
+def test_body_tracks_the_runner_with_prediction() -> None:
+    """Issue 3's runner through the body itself: bbf profile, AF-C held, 10 fps burst."""
+    rates = {}
+    for servo in ("predictive", "non-predictive"):
+        cam = SimCamera("runner", "300mm-f2.8", start_d=1 / 30, seed=1)
+        body = Body(cam, "bbf", window=AfWindow(0.5, 0.5, 0.12, 0.25))
+        body.profile = body.profile.with_(af_c_strategy=servo)
+        body.af_on.press()
+        body.run_until(0.5)
+        body.shutter.press()
+        body.run_until(2.4)  # the runner reaches 5 m at 2.5 s
+        body.shutter.release()
+        body.af_on.release()
+        shots = [s for s in body.shots if s.ok]
+        assert len(shots) == 19
+        rates[servo] = sum(1 for s in shots if s.in_focus) / len(shots)
+    assert rates["predictive"] >= 0.95
+    assert rates["non-predictive"] < 0.5

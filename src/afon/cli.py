@@ -169,6 +169,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # --- afon shoot ----------------------------------------------------------------------------
+def _af_point(text: str) -> tuple[float, float]:
+    """Parse `X,Y` (normalised 0..1 frame coordinates) for --af-point."""
+    try:
+        x_s, y_s = text.split(",")
+        x, y = float(x_s), float(y_s)
+    except ValueError:
+        raise AfonError(f"--af-point expects X,Y such as 0.3,0.5; got {text!r}") from None
+    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+        raise AfonError(f"--af-point {text}: X and Y must be within 0..1")
+    return x, y
+
+
 def cmd_shoot(args: argparse.Namespace) -> int:
     from afon.body import Body
     from afon.cameras.url import open_camera
@@ -185,7 +197,7 @@ def cmd_shoot(args: argparse.Namespace) -> int:
         args.profile,
         shots_dir=args.out,
         save_images=not args.no_images,
-        window=AfWindow(0.5, 0.5),
+        window=AfWindow(*_af_point(args.af_point)),
         on_af_state=lambda c: changes.append(
             {"t_s": round(c.t_s, 4), "from": c.old.value, "cause": c.cause.value, "to": c.new.value}
         ),
@@ -307,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="bbf", help="profile name or TOML file (default bbf)")
     p.add_argument("--preset", default="cm3", help="camera preset for sim: (default cm3)")
     p.add_argument("--script", help="TOML file of timed control events")
+    p.add_argument(
+        "--af-point", default="0.5,0.5", help="AF point X,Y in 0..1 of the frame (default centre)"
+    )
     p.add_argument("--out", default="out/shots", help="folder for shots and summary.json")
     p.add_argument("--no-images", action="store_true", help="records only, no JPEGs")
     p.add_argument("--seed", type=int, default=0)
