@@ -95,6 +95,8 @@ class Body:
         on_af_state: Callable[[AfStateChange], None] | None = None,
         on_shot: Callable[[ShotRecord], None] | None = None,
         on_frame: Callable[[Frame], None] | None = None,
+        single_shot_factory: Callable[[AfContext], SingleShotAf] | None = None,
+        servo_factory: Callable[[AfContext], ServoAf] | None = None,
     ) -> None:
         from afon.focus.context import context_for
 
@@ -107,6 +109,8 @@ class Body:
         self.on_af_state = on_af_state
         self.on_shot = on_shot
         self.on_frame = on_frame
+        self._single_factory = single_shot_factory
+        self._servo_factory = servo_factory
         self.controls = ControlStates()
         self.focus_mode = self.profile.focus_mode
         self.af = AfStateMachine(self._camera2_mode(), self._af_changed)
@@ -131,6 +135,7 @@ class Body:
 
     # --- settings --------------------------------------------------------------------------
     def _check_strategies(self) -> None:
+        """Unknown strategy names in the profile are reported when the body is built."""
         from afon.focus.servo_registry import SERVO
         from afon.focus.strategies import SINGLE_SHOT
 
@@ -247,14 +252,22 @@ class Body:
         self._af_started_s = now
         if self.focus_mode == "AF-S":
             self.af.apply(Cause.AF_TRIGGER, AfState.ACTIVE_SCAN, now)
-            self._single = make_single_shot(self.profile.af_s_strategy, self.context)
+            self._single = (
+                self._single_factory(self.context)
+                if self._single_factory is not None
+                else make_single_shot(self.profile.af_s_strategy, self.context)
+            )
             self._command(self._single.start(lens_d, now))
         else:
             if self.af.state.locked:
                 self.af.apply(Cause.AF_CANCEL, AfState.INACTIVE, now)
             self.af.apply(Cause.NEW_SCAN, AfState.PASSIVE_SCAN, now)
-            self._servo = make_servo(
-                self.profile.af_c_strategy, self.context, lock_on_s=self.profile.lock_on_s
+            self._servo = (
+                self._servo_factory(self.context)
+                if self._servo_factory is not None
+                else make_servo(
+                    self.profile.af_c_strategy, self.context, lock_on_s=self.profile.lock_on_s
+                )
             )
             self._last_af_status = AfStatus.SCANNING
             self._command(self._servo.start(lens_d, now))
