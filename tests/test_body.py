@@ -166,3 +166,22 @@ def test_body_tracks_the_runner_with_prediction() -> None:
         rates[servo] = sum(1 for s in shots if s.in_focus) / len(shots)
     assert rates["predictive"] >= 0.95
     assert rates["non-predictive"] < 0.5
+
+
+def test_lock_on_holds_focus_through_the_obstacle_crossing() -> None:
+    """Built-in obstacle scene: a jogger covers the frame centre for 0.3 s around t = 2 s."""
+    out_of_focus = {}
+    for lock_on_s in (0.5, 0.0):
+        cam = SimCamera("obstacle", "50mm-f1.8", start_d=0.0, seed=0)
+        body = Body(cam, "bbf", window=AfWindow(0.5, 0.5))
+        body.profile = body.profile.with_(lock_on_s=lock_on_s)
+        body.af_on.press()
+        bad = 0
+        while body.clock.now_s() < 3.0:
+            frame = body.step()
+            truth = cam.truth(frame.exposure_end_s, frame.lens_d)
+            if frame.exposure_start_s > 1.0 and not truth["in_focus"]:
+                bad += 1
+        out_of_focus[lock_on_s] = bad
+    assert out_of_focus[0.5] == 0  # lock-on: focus never leaves the subject
+    assert out_of_focus[0.0] >= 5  # without it the lens runs to the jogger and back

@@ -28,7 +28,7 @@ from afon.focus.states import AfState, AfStateChange, AfStateMachine, CameraAfMo
 from afon.profile import FOCUS_MODES, Profile, load_profile
 from afon.shots import ShotRecord, ShotStore
 
-AF_AREA_SIZES = {"single": (0.2, 0.2), "zone": (0.5, 1.0 / 3.0), "tracking": (0.2, 0.2)}
+AF_AREA_SIZES = {"single": (0.1, 0.12), "zone": (0.5, 1.0 / 3.0), "tracking": (0.12, 0.16)}
 """AF window size (normalised width, height) per AF area; zone is libcamera's default window."""
 
 AF_S_TIMEOUT_S = 4.0

@@ -21,8 +21,10 @@ subject; only if the new distance *persists* longer than that is it taken as the
 - except a *smooth* departure: a subject that speeds up or brakes also leaves a constant-velocity
   track, but gradually. When the track's last `continuity_s` of readings and two or more
   candidates fit one constant-acceleration trajectory (in metres, reduced χ² ≤
-  `continuity_chi2`), it is the same subject: SWITCH at once, re-seeding the track with them. An
-  obstacle is a step, which no smooth trajectory fits.
+  `continuity_chi2`) with a physically plausible acceleration (≤ `max_accel_m_s2`), it is the
+  same subject: SWITCH at once, re-seeding the track with them. An obstacle is a step, which no
+  smooth trajectory fits; one that slides into the AF window makes a ramp in the readings, but a
+  far steeper one than any real subject's acceleration.
 
 The gate only applies to an established track (`min_track_points` readings spanning
 `min_track_s`): while the servo is still acquiring, every reading is accepted.
@@ -103,6 +105,10 @@ class LockOn:
     continuity_chi2: float = 3.0
     """Reduced χ² below which off-track readings continue the track smoothly (an accelerating
     subject, not an obstacle)."""
+    max_accel_m_s2: float = 12.0
+    """Largest acceleration a smooth continuation may have: a sprinter's start or a braking car
+    stays under ~10 m/s²; the ramp a partly covering obstacle makes in the readings (metres
+    within a tenth of a second) needs far more, so it is not taken as the subject."""
     _candidates: list[Observation] = field(default_factory=list, repr=False)
     rejected: int = 0
     switches: int = 0
@@ -177,7 +183,11 @@ class LockOn:
             return None
         joined = base + self._candidates
         fit = fit_observations(joined, 2, robust=False)
-        return joined if fit.chi2_red <= self.continuity_chi2 else None
+        if fit.chi2_red > self.continuity_chi2:
+            return None
+        if not fit.far_field and len(fit.coef) > 2 and abs(fit.coef[2]) > self.max_accel_m_s2:
+            return None  # too abrupt for a real subject: an obstacle sliding into the window
+        return joined
 
     def _switch(self, seed: list[Observation], track: SubjectPredictor) -> None:
         track.reset(seed)
