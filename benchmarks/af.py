@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from afon.cameras.sim.camera import SimCamera
-from afon.cameras.sim.scene import Scene, parse_scene, resolve_scene
+from afon.cameras.sim.scene import Scene, card_scene, resolve_scene
 from afon.focus.context import context_for
 from afon.focus.drive import run_single_shot
 from afon.focus.engine import AfStatus, AfWindow
@@ -59,30 +59,6 @@ from afon.focus.strategies import make_single_shot
 
 STRATEGIES = ("contrast", "phase", "hybrid", "libcamera", "libcamera-fast")
 PRESET = "cm3"
-
-
-def card_scene(distance_m: float, texture: str, light_lux: float = 3000.0) -> Scene:
-    """A textured card filling the default AF window, a brick wall 4× farther behind it."""
-    return parse_scene(
-        f"""
-name = "card-{texture.split(':')[-1]}-{distance_m:g}m"
-light_lux = {light_lux}
-[[layers]]
-name = "wall"
-kind = "background"
-texture = "skimage:brick"
-width_m = {distance_m * 4.0}
-distance_m = {distance_m * 4.0}
-fill = true
-[[layers]]
-name = "card"
-kind = "subject"
-texture = "{texture}"
-width_m = {distance_m * 0.6}
-distance_m = {distance_m}
-""",
-        source="<benchmark card>",
-    )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import pytest
 from afon.cameras.base import Frame
 from afon.cameras.sim.camera import SimCamera
 from afon.cameras.sim.render import PHASE_K
-from afon.cameras.sim.scene import Scene, parse_scene
+from afon.cameras.sim.scene import Scene, card_scene
 from afon.clock import VirtualClock
 from afon.errors import AfonError
 from afon.focus.context import context_for
@@ -39,26 +39,6 @@ from afon.focus.phase import PhaseAf
 from afon.focus.strategies import SINGLE_SHOT, make_single_shot
 
 
-def card(distance_m: float, texture: str) -> Scene:
-    """A textured card filling the default AF window, a brick wall 4× farther behind."""
-    return parse_scene(
-        f"""
-light_lux = 3000
-[[layers]]
-kind = "background"
-texture = "skimage:brick"
-width_m = {distance_m * 4}
-distance_m = {distance_m * 4}
-fill = true
-[[layers]]
-kind = "subject"
-texture = "{texture}"
-width_m = {distance_m * 0.6}
-distance_m = {distance_m}
-"""
-    )
-
-
 @dataclass(frozen=True)
 class Trial:
     scene: Scene | str
@@ -70,9 +50,9 @@ class Trial:
 FACE = AfWindow(cx=0.3, cy=0.5, w=0.15, h=0.2)  # the AF point on the portrait's face
 
 TRIALS = (
-    Trial(card(0.15, "skimage:astronaut"), AfWindow(), 2.7, 1),  # 6.7 D, from far side
-    Trial(card(0.3, "skimage:chelsea"), AfWindow(), 9.3, 2),  # 3.3 D, from near side
-    Trial(card(0.6, "skimage:coffee"), AfWindow(), 8.1, 3),  # 1.7 D
+    Trial(card_scene(0.15, "skimage:astronaut"), AfWindow(), 2.7, 1),  # 6.7 D, from far side
+    Trial(card_scene(0.3, "skimage:chelsea"), AfWindow(), 9.3, 2),  # 3.3 D, from near side
+    Trial(card_scene(0.6, "skimage:coffee"), AfWindow(), 8.1, 3),  # 1.7 D
     Trial("portrait", FACE, 6.4, 4),  # 0.4 D, near the infinity end
     Trial("bird", AfWindow(), 5.0, 5),  # 0.08 D (before it takes off at t = 2 s)
 )
@@ -139,7 +119,7 @@ def test_libcamera_fails_on_the_wall_after_a_full_scan() -> None:
 # --- cancel and timeouts --------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(SINGLE_SHOT))
 def test_cancel_stops_moves_and_the_lens_stays(name: str) -> None:
-    cam = SimCamera(card(0.3, "skimage:chelsea"), "cm3", seed=3, start_d=9.0)
+    cam = SimCamera(card_scene(0.3, "skimage:chelsea"), "cm3", seed=3, start_d=9.0)
     af = make_single_shot(name, context_for(cam))
     first = af.start(cam.lens_position_d(), cam.clock.now_s())
     if first is not None:
@@ -159,7 +139,7 @@ def test_cancel_stops_moves_and_the_lens_stays(name: str) -> None:
 
 
 def test_timeout_from_the_context_and_from_the_driver() -> None:
-    cam = SimCamera(card(0.3, "skimage:chelsea"), "cm3", seed=3, start_d=9.0)
+    cam = SimCamera(card_scene(0.3, "skimage:chelsea"), "cm3", seed=3, start_d=9.0)
     ctx = context_for(cam)
     af = ContrastAf(ctx, max_frames=5)
     res = run_single_shot(cam, af, AfWindow())
@@ -169,7 +149,7 @@ def test_timeout_from_the_context_and_from_the_driver() -> None:
     assert 20 <= bound <= 120
     assert LibcameraScan(ctx).frame_bound() == 5 + 6 * (13 + 3 + 1) + 1
     # the driver's own safety net cancels a strategy that has not decided
-    cam = SimCamera(card(0.3, "skimage:chelsea"), "cm3", seed=3, start_d=9.0)
+    cam = SimCamera(card_scene(0.3, "skimage:chelsea"), "cm3", seed=3, start_d=9.0)
     res = run_single_shot(cam, LibcameraScan(ctx), AfWindow(), max_frames=10)
     assert res.timed_out and res.status is AfStatus.FAILED and res.frames == 10
 

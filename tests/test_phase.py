@@ -16,7 +16,7 @@ from skimage import data as skdata
 
 from afon.cameras.base import PhaseData
 from afon.cameras.sim.camera import SimCamera
-from afon.cameras.sim.scene import Scene, parse_scene
+from afon.cameras.sim.scene import Scene, card_scene
 from afon.focus.context import context_for
 from afon.focus.drive import run_single_shot
 from afon.focus.engine import AfContext, AfStatus, AfWindow
@@ -26,23 +26,6 @@ from afon.focus.phase import PhaseAf, PhaseMeasurement, measure_phase
 CTX = AfContext(0.0, 12.0, 30.0, 0.4, phase_d_per_px=1.5)
 
 
-def card(distance_m: float, texture: str = "skimage:astronaut") -> Scene:
-    return parse_scene(
-        f"""
-light_lux = 3000
-[[layers]]
-kind = "background"
-texture = "skimage:brick"
-width_m = {distance_m * 4}
-distance_m = {distance_m * 4}
-fill = true
-[[layers]]
-kind = "subject"
-texture = "{texture}"
-width_m = {distance_m * 0.6}
-distance_m = {distance_m}
-"""
-    )
 
 
 def shifted_pair(shift_px: float, noise: float = 0.0, seed: int = 0) -> PhaseData:
@@ -106,7 +89,7 @@ def _reading(
 @pytest.mark.parametrize(("distance_m", "lens_d"), [(0.3, 0.5), (0.3, 6.5), (0.15, 2.0),
                                                      (1.0, 9.0)])
 def test_sim_defocus_sign_and_size_at_large_defocus(distance_m: float, lens_d: float) -> None:
-    m, truth = _reading(card(distance_m), lens_d)
+    m, truth = _reading(card_scene(distance_m, "skimage:astronaut"), lens_d)
     assert abs(truth) >= 2.0
     assert m.defocus_d is not None and m.confidence > 0.9
     assert np.sign(m.defocus_d) == np.sign(truth)
@@ -114,7 +97,7 @@ def test_sim_defocus_sign_and_size_at_large_defocus(distance_m: float, lens_d: f
 
 
 def test_sim_confidence_falls_in_low_light_and_on_a_wall() -> None:
-    day, _ = _reading(card(2.0, "skimage:coffee"), 3.0)
+    day, _ = _reading(card_scene(2.0, "skimage:coffee"), 3.0)
     dim, _ = _reading("low-light", 3.0, AfWindow(w=0.2, h=0.2))
     wall, _ = _reading("wall", 3.0)
     assert day.confidence > 0.9
@@ -123,8 +106,13 @@ def test_sim_confidence_falls_in_low_light_and_on_a_wall() -> None:
 
 
 # --- PDAF and hybrid AF-S on real frames -------------------------------------------------------
-TRIALS = ((card(0.15), 2.7, 1), (card(0.3, "skimage:chelsea"), 9.3, 2),
-          (card(0.6, "skimage:coffee"), 8.1, 3), (card(1.0), 6.0, 4), ("bird", 9.0, 5))
+TRIALS = (
+    (card_scene(0.15, "skimage:astronaut"), 2.7, 1),
+    (card_scene(0.3, "skimage:chelsea"), 9.3, 2),
+    (card_scene(0.6, "skimage:coffee"), 8.1, 3),
+    (card_scene(1.0, "skimage:astronaut"), 6.0, 4),
+    ("bird", 9.0, 5),
+)
 
 
 def _af(kind: type[PhaseAf] | type[HybridAf]) -> tuple[list[int], list[float], list[AfStatus]]:
@@ -160,7 +148,7 @@ def test_phase_af_fails_on_a_wall_and_without_phase_data() -> None:
     cam = SimCamera("wall", "cm3", seed=2, start_d=4.0)
     res = run_single_shot(cam, PhaseAf(context_for(cam)), AfWindow(), max_frames=100)
     assert res.status is AfStatus.FAILED and res.frames <= 8
-    cam = SimCamera(card(0.3), "cm3", seed=2, start_d=4.0)
+    cam = SimCamera(card_scene(0.3, "skimage:astronaut"), "cm3", seed=2, start_d=4.0)
     af = PhaseAf(context_for(cam))
     af.wants_phase = False  # frames come without phase data
     res = run_single_shot(cam, af, AfWindow(), max_frames=100)
@@ -168,7 +156,7 @@ def test_phase_af_fails_on_a_wall_and_without_phase_data() -> None:
 
 
 def test_hybrid_without_phase_data_runs_the_contrast_search() -> None:
-    cam = SimCamera(card(0.3, "skimage:chelsea"), "cm3", seed=2, start_d=8.0)
+    cam = SimCamera(card_scene(0.3, "skimage:chelsea"), "cm3", seed=2, start_d=8.0)
     af = HybridAf(context_for(cam))
     af.wants_phase = False
     res = run_single_shot(cam, af, AfWindow(), max_frames=100)

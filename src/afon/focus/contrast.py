@@ -76,7 +76,7 @@ import numpy.typing as npt
 from afon.cameras.base import Frame
 from afon.focus import measures
 from afon.focus.context import MoveGate
-from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow
+from afon.focus.engine import Acquisition, AfContext, AfStatus, AfStep, AfWindow
 
 Z_FLOOR = 1e-12
 """Smallest signal (fom − floor) taken for a log; below it a frame shows only noise."""
@@ -253,7 +253,7 @@ def fit_peak(
 
 
 # --- the search -----------------------------------------------------------------------------
-class ContrastAf:
+class ContrastAf(Acquisition):
     """afon's contrast-detection AF-S (see the module docstring)."""
 
     name = "contrast"
@@ -371,25 +371,11 @@ class ContrastAf:
                 return self._command(guess)
         return None
 
-    def cancel(self) -> None:
-        """Stop issuing lens moves; the lens stays where it is (libcamera's AfTrigger Cancel)."""
-        self.cancelled = True
-
     def _command(self, target: float) -> float:
         self._gate.moved(self._now_s)
         return target
 
-    def _end(self, status: AfStatus, reason: str = "") -> AfStep:
-        self.done = status
-        self.reason = reason
-        return AfStep(status)
-
-    def update(self, frame: Frame, window: AfWindow) -> AfStep:
-        if self.done is not None:
-            return AfStep(self.done)
-        if self.cancelled:
-            return self._end(AfStatus.FAILED, "cancelled")
-        self.frames += 1
+    def _update(self, frame: Frame, window: AfWindow) -> AfStep:
         self._now_s = frame.ready_s
         if not self._gate.ready(frame):
             return self._scanning(None)

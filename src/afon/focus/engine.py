@@ -80,6 +80,44 @@ class AfContext:
     release_lag_s: float = 0.0
 
 
+class Acquisition:
+    """Bookkeeping shared by single-shot strategies: frames counted, the end state, cancel.
+
+    Subclasses implement `_update`; `update` answers for finished or cancelled acquisitions.
+    """
+
+    done: AfStatus | None = None
+    cancelled: bool = False
+    frames: int = 0
+    reason: str = ""
+
+    def _reset_acquisition(self) -> None:
+        self.done = None
+        self.cancelled = False
+        self.frames = 0
+        self.reason = ""
+
+    def cancel(self) -> None:
+        """Stop issuing lens moves; the lens stays where it is (libcamera's AfTrigger Cancel)."""
+        self.cancelled = True
+
+    def _end(self, status: AfStatus, reason: str = "") -> AfStep:
+        self.done = status
+        self.reason = reason
+        return AfStep(status)
+
+    def update(self, frame: Frame, window: AfWindow) -> AfStep:
+        if self.done is not None:
+            return AfStep(self.done)
+        if self.cancelled:
+            return self._end(AfStatus.FAILED, "cancelled")
+        self.frames += 1
+        return self._update(frame, window)
+
+    def _update(self, frame: Frame, window: AfWindow) -> AfStep:
+        raise NotImplementedError
+
+
 class SingleShotAf(Protocol):
     """An AF-S acquisition (a new instance, or `start`, per AF-ON press)."""
 

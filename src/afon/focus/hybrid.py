@@ -26,11 +26,11 @@ from __future__ import annotations
 from afon.cameras.base import Frame
 from afon.focus.context import MoveGate
 from afon.focus.contrast import ContrastAf
-from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow
+from afon.focus.engine import Acquisition, AfContext, AfStatus, AfStep, AfWindow
 from afon.focus.phase import PhaseMeasurement, default_tolerance_d, measure_phase
 
 
-class HybridAf:
+class HybridAf(Acquisition):
     """Phase to jump, contrast to confirm / fine-tune, contrast alone without phase."""
 
     name = "hybrid"
@@ -84,7 +84,7 @@ class HybridAf:
 
     def cancel(self) -> None:
         """Stop issuing lens moves; the lens stays where it is."""
-        self.cancelled = True
+        super().cancel()
         if self.contrast is not None:
             self.contrast.cancel()
 
@@ -97,16 +97,7 @@ class HybridAf:
         self.contrast = search
         return search.start(lens_d, getattr(self, "_now_s", 0.0))
 
-    def _end(self, status: AfStatus) -> AfStep:
-        self.done = status
-        return AfStep(status)
-
-    def update(self, frame: Frame, window: AfWindow) -> AfStep:
-        if self.done is not None:
-            return AfStep(self.done)
-        if self.cancelled:
-            return self._end(AfStatus.FAILED)
-        self.frames += 1
+    def _update(self, frame: Frame, window: AfWindow) -> AfStep:
         if self.mode == "contrast" and self.contrast is not None:
             step = self.contrast.update(frame, window)
             if step.status is not AfStatus.SCANNING:

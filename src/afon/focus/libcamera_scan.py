@@ -52,7 +52,7 @@ from dataclasses import dataclass, replace
 
 from afon.cameras.base import Frame
 from afon.focus.contrast import FocusMeter
-from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow
+from afon.focus.engine import Acquisition, AfContext, AfStatus, AfStep, AfWindow
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def find_peak(samples: list[ScanSample], step_d: float) -> float:
     return min(max(vertex, lo), hi)
 
 
-class LibcameraScan:
+class LibcameraScan(Acquisition):
     """The libcamera Raspberry Pi CDAF scan (Auto mode) as an AF-S strategy."""
 
     wants_phase = False
@@ -176,10 +176,6 @@ class LibcameraScan:
             return self._start_scan()
         return None
 
-    def cancel(self) -> None:
-        """AfTrigger Cancel: stop scanning; the lens stays where it is."""
-        self.cancelled = True
-
     # --- scan -----------------------------------------------------------------------------
     def _start_scan(self) -> float:
         self.phase = "coarse"
@@ -198,16 +194,7 @@ class LibcameraScan:
             return self._target >= self.ctx.lens_max_d - eps
         return self._target <= self.ctx.lens_min_d + eps
 
-    def _end(self, status: AfStatus) -> AfStep:
-        self.done = status
-        return AfStep(status)
-
-    def update(self, frame: Frame, window: AfWindow) -> AfStep:
-        if self.done is not None:
-            return AfStep(self.done)
-        if self.cancelled:
-            return self._end(AfStatus.FAILED)
-        self.frames += 1
+    def _update(self, frame: Frame, window: AfWindow) -> AfStep:
         if self._wait > 0:
             self._wait -= 1
             if self.phase == "skip" and self._wait == 0:

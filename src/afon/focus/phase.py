@@ -51,7 +51,7 @@ import numpy.typing as npt
 
 from afon.cameras.base import Frame, PhaseData
 from afon.focus.context import MoveGate
-from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow
+from afon.focus.engine import Acquisition, AfContext, AfStatus, AfStep, AfWindow
 
 FloatImage = npt.NDArray[np.float32]
 
@@ -200,7 +200,7 @@ def _side_lobe(curve: npt.NDArray[np.float64], i: int) -> float:
 
 
 # --- AF-S ----------------------------------------------------------------------------------
-class PhaseAf:
+class PhaseAf(Acquisition):
     """PDAF one-shot: jump to the measured defocus, confirm with a second measurement.
 
     Uses only frames whose lens stood still during the exposure, exposed after the last move
@@ -252,20 +252,7 @@ class PhaseAf:
         self.cancelled = False
         return None
 
-    def cancel(self) -> None:
-        """Stop issuing lens moves; the lens stays where it is (libcamera's AfTrigger Cancel)."""
-        self.cancelled = True
-
-    def _end(self, status: AfStatus) -> AfStep:
-        self.done = status
-        return AfStep(status)
-
-    def update(self, frame: Frame, window: AfWindow) -> AfStep:
-        if self.done is not None:
-            return AfStep(self.done)
-        if self.cancelled:
-            return self._end(AfStatus.FAILED)
-        self.frames += 1
+    def _update(self, frame: Frame, window: AfWindow) -> AfStep:
         if not self._gate.ready(frame):
             return self._timeout_or_scan()
         if frame.phase is None:

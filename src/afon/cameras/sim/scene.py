@@ -520,3 +520,28 @@ def describe(scene: Scene) -> dict[str, Any]:
             for layer in scene.layers
         ],
     }
+
+
+def card_scene(distance_m: float, texture: str, light_lux: float = 3000.0) -> Scene:
+    """A test target: a textured card 0.6 × its distance wide (it fills the default AF
+    window) with a brick wall 4× farther behind it. Used by AF tests and benchmarks."""
+    return parse_scene(
+        f"""
+name = "card-{texture.split(':')[-1]}-{distance_m:g}m"
+light_lux = {light_lux}
+[[layers]]
+name = "wall"
+kind = "background"
+texture = "skimage:brick"
+width_m = {distance_m * 4.0}
+distance_m = {distance_m * 4.0}
+fill = true
+[[layers]]
+name = "card"
+kind = "subject"
+texture = "{texture}"
+width_m = {distance_m * 0.6}
+distance_m = {distance_m}
+""",
+        source="<card scene>",
+    )
