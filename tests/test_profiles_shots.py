@@ -128,3 +128,14 @@ def test_shots_have_exif_and_sidecars_and_are_never_overwritten(tmp_path: Path) 
     for name, data in before.items():
         assert (tmp_path / name).read_bytes() == data
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_minimal_profile_takes_the_documented_defaults(tmp_path: Path) -> None:
+    p = tmp_path / "min.toml"
+    p.write_text(
+        'name = "min"\naf_activation = "af-on-only"\nfocus_mode = "AF-S"\n'
+        'af_s_priority = "focus"\naf_c_priority = "release"\ndrive = "single"\naf_area = "zone"\n'
+    )
+    prof = load_profile(p)
+    assert (prof.burst_fps, prof.lock_on_s, prof.manual_override) == (10.0, 0.5, False)
+    assert (prof.af_s_strategy, prof.af_c_strategy) == ("hybrid", "predictive")

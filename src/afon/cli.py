@@ -203,6 +203,8 @@ def cmd_shoot(args: argparse.Namespace) -> int:
         ),
     )
     try:
+        if script is not None and args.af_area:
+            body.set_af_area(args.af_area)
         if script is not None:
             for event in script.events:
                 body.run_until(event.t_s)
@@ -211,7 +213,8 @@ def cmd_shoot(args: argparse.Namespace) -> int:
         else:
             # AF-S on a centre window, one shot, report where the lens ended
             body.set_focus_mode("AF-S")
-            body.set_af_area("zone")
+            body.set_drive("single")
+            body.set_af_area(args.af_area or "zone")
             body.af_on.press()
             t_end = body.clock.now_s() + 5.0
             while not body.state.locked and body.clock.now_s() < t_end:
@@ -321,6 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--script", help="TOML file of timed control events")
     p.add_argument(
         "--af-point", default="0.5,0.5", help="AF point X,Y in 0..1 of the frame (default centre)"
+    )
+    p.add_argument(
+        "--af-area",
+        choices=("single", "zone", "tracking"),
+        help="AF area (default: the profile's with --script, else zone: libcamera's window)",
     )
     p.add_argument("--out", default="out/shots", help="folder for shots and summary.json")
     p.add_argument("--no-images", action="store_true", help="records only, no JPEGs")

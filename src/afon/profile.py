@@ -1,6 +1,8 @@
 """Profiles: a body's custom functions, stored as TOML, like the menus of real bodies.
 
-Fields (all required in a profile file):
+Fields (`name`, `af_activation`, `focus_mode`, both priorities, `drive` and `af_area` are
+required; the others default to: description empty, burst_fps 10, lock_on normal,
+manual_override false, af_s_strategy hybrid, af_c_strategy predictive):
 
 | field            | values                                     | meaning |
 |------------------|--------------------------------------------|---------|
@@ -83,7 +85,7 @@ def parse_profile(doc: Table) -> Profile:
     """Validate a profile table; errors name the file and field."""
     lock_on_raw = doc.data.get("lock_on", "normal")
     if isinstance(lock_on_raw, str):
-        lock_on_s = LOCK_ON_S.get(doc.string("lock_on", choices=tuple(LOCK_ON_S)), 0.0)
+        lock_on_s = LOCK_ON_S.get(doc.string("lock_on", "normal", choices=tuple(LOCK_ON_S)), 0.0)
     else:
         lock_on_s = doc.number("lock_on", min=0.0, max=5.0)
     profile = Profile(
