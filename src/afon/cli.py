@@ -260,10 +260,12 @@ def cmd_shoot(args: argparse.Namespace) -> int:
         print(json.dumps(summary, default=str))
     else:
         ok = sum(1 for s in body.shots if s.ok)
-        keep = sum(1 for s in body.shots if s.in_focus)
+        judged = [s for s in body.shots if s.in_focus is not None]
+        keep = sum(1 for s in judged if s.in_focus)
+        verdict = f"{keep} in focus" if judged else "no ground truth to judge focus"
         print(
             f"{camera_url}: {ok} shot(s), {len(body.shots) - ok} failure record(s), "
-            f"{keep} in focus; AF {body.state.value}; lens at {lens_d:.3f} D"
+            f"{verdict}; AF {body.state.value}; lens at {lens_d:.3f} D"
             + (f" (slice {summary['slice']})" if "slice" in summary else "")
         )
         print(f"summary: {out / 'summary.json'}")
