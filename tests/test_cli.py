@@ -116,6 +116,8 @@ def test_shoot_stack_reports_the_slice(
     assert summary["shots"][0]["ok"]
 
 
-def test_unknown_camera_backend_is_named(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "shoot", "--camera", "v4l2:/dev/video0")
-    assert code == 2 and "not available in this version" in err
+def test_unknown_or_missing_cameras_are_named(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "shoot", "--camera", "webcam:0")
+    assert code == 2 and "unknown camera" in err
+    code, _, err = run(capsys, "shoot", "--camera", "v4l2:/dev/video9")
+    assert code == 2 and "/dev/video9" in err

@@ -190,7 +190,10 @@ def cmd_shoot(args: argparse.Namespace) -> int:
 
     camera_url = args.camera or f"sim:{args.scene or 'portrait'}"
     script = load_script(args.script) if args.script else None
-    camera = open_camera(camera_url, clock=VirtualClock(), preset=args.preset, seed=args.seed)
+    simulated = camera_url.split(":", 1)[0] in ("sim", "stack") or ":" not in camera_url
+    # simulations run on the virtual clock; hardware on the real one (open_camera's default)
+    clock = VirtualClock() if simulated else None
+    camera = open_camera(camera_url, clock=clock, preset=args.preset, seed=args.seed)
     changes: list[dict[str, object]] = []
     body = Body(
         camera,
@@ -272,6 +275,40 @@ def cmd_shoot(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- afon serve ----------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from afon.web.serve import ServeOptions, serve
+
+    return serve(
+        ServeOptions(
+            camera=args.camera,
+            profile=args.profile,
+            preset=args.preset,
+            host=args.host,
+            port=args.port,
+            token=args.token,
+            out=args.out,
+            keys=args.keys,
+            seed=args.seed,
+            still_width=args.still_width,
+        )
+    )
+
+
+# --- afon bench ----------------------------------------------------------------------------
+def cmd_bench(args: argparse.Namespace) -> int:
+    from afon.bench.report import bench_main
+
+    return bench_main(
+        quick=args.quick,
+        seed=args.seed,
+        as_json=args.json,
+        out=args.out,
+        jobs=args.jobs,
+        scenarios=args.scenario,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="afon",
@@ -337,6 +374,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_shoot)
+
+    p = sub.add_parser(
+        "serve",
+        help="live viewfinder and phone remote in the browser",
+        description="Start the camera body with a live viewfinder and remote in the browser "
+        "(WebSocket live view, keyboard and touch controls, settings, gallery). By default it "
+        "listens on 127.0.0.1 only and needs no token. Any other --host (such as 0.0.0.0 for a "
+        "phone on the same network) requires a pairing token: one is generated unless --token "
+        "is given, and afon prints the URL with the token and a QR code. --token on loopback "
+        "requires it there too.",
+    )
+    p.add_argument(
+        "--camera", default="sim:portrait", help="sim:SCENE or stack:PATH (default sim:portrait)"
+    )
+    p.add_argument("--profile", default="bbf", help="profile name or TOML file (default bbf)")
+    p.add_argument("--preset", default="cm3", help="camera preset for sim: (default cm3)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this computer only, no token)",
+    )
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--token", help="pairing token (default: generated when --host is not loopback)")
+    p.add_argument("--out", default="out/serve", help="folder for the shots (default out/serve)")
+    p.add_argument("--keys", help="key map file (JSON or TOML): action = key codes")
+    p.add_argument(
+        "--still-width",
+        default="960",
+        help="width of simulated stills in pixels, or 'full' for the sensor's "
+        "resolution (slow: seconds per shot); default 960",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "bench",
+        help="benchmark: what back-button focus buys (keeper rate, lag, misses)",
+        description="Run the benchmark scenarios with every technique (shutter-button and "
+        "back-button AF-S / AF-C) and strategy (oracle, libcamera-style scan, afon's AF) over "
+        "many seeds, print a table and write a Markdown report with plots.",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="a small run: 2 seeds, scenarios cut after 3 moments"
+    )
+    p.add_argument("--seed", type=int, default=0, help="first seed (same seed, same results)")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.add_argument("--out", default="out/bench", help="report folder (default out/bench)")
+    p.add_argument("--jobs", type=int, help="worker processes (default: all cores)")
+    p.add_argument(
+        "--scenario", nargs="+", metavar="NAME", help="scenarios to run (default: all built-in)"
+    )
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -1,0 +1,187 @@
+"""Benchmark metrics: what one trial produced, and the figures of a row of trials.
+
+Per shot (`ShotOutcome`), judged by ground truth the strategies never see:
+
+- **in focus** — the subject inside the depth of field at the still's mid-exposure (the
+  simulation's ``in_focus``; for a focal stack, the lens nearer the subject's slice than any
+  other slice). A release that ended without an exposure (focus priority, never focused) is a
+  shot that is not in focus.
+- **lag** — from the photographer's decision to the start of the exposure: the full press for
+  a back-button or AF-C shot (so the release lag), the half-press that started the AF cycle for
+  a shutter-button AF-S frame (AF time + the photographer's reaction to the confirmation + the
+  release lag), each burst frame's own due time for the frames after a burst's first. The
+  body's own press-to-exposure figure is ``release_lag``.
+- **focus error** — |subject − lens| in dioptres over the depth of focus (half-width c·N/f²;
+  for a stack, half the slice spacing), so 1.0 is the edge of acceptable sharpness.
+
+Per row (scenario × technique × strategy, over all its trials; `summarize`):
+
+- ``keeper_rate`` = in-focus shots / shots (None when no shot was taken), with a 95% Wilson
+  score interval ``keeper_ci95``;
+- ``lag_median_s``, ``lag_p95_s`` over the exposed shots (``release_lag_median_s`` beside);
+- ``missed`` — moments with no in-focus exposure starting within the scenario's tolerance after
+  the photographer's press for that moment (also when no shot was taken); ``moments`` the
+  total and ``missed_rate`` the fraction;
+- ``reversals`` and ``lens_travel_d`` — lens direction reversals and dioptres travelled, mean
+  per trial (hunting shows as both);
+- ``focus_error_dof_median`` / ``focus_error_dof_p90`` — the distribution of |focus error|
+  (consistency), in depths of focus, over the exposed shots.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Z95 = 1.959963984540054
+"""Two-sided 95% normal quantile."""
+
+
+def wilson_ci(keepers: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval for a proportion `keepers`/`n` ((0, 1) when n == 0)."""
+    if n <= 0:
+        return 0.0, 1.0
+    if not 0 <= keepers <= n:
+        raise ValueError(f"keepers must be within 0..{n}, got {keepers}")
+    p = keepers / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The `q`-th percentile (0..100, linear interpolation as numpy's default); None if empty."""
+    if not values:
+        return None
+    xs = sorted(values)
+    pos = (len(xs) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+@dataclass(frozen=True)
+class ShotOutcome:
+    """One shot of a trial, judged."""
+
+    exposed: bool
+    in_focus: bool
+    decision_s: float
+    exposure_s: float | None = None
+    """Start of the exposure."""
+    lag_s: float | None = None
+    release_lag_s: float | None = None
+    error_dof: float | None = None
+    """|focus error| / depth of focus."""
+    lens_d: float | None = None
+    mid_s: float | None = None
+    """Mid-exposure time (for traces)."""
+
+
+@dataclass
+class TrialResult:
+    """What one trial (scenario × technique × strategy × seed) produced."""
+
+    scenario: str
+    technique: str
+    strategy: str
+    seed: int
+    shots: list[ShotOutcome] = field(default_factory=list)
+    moment_press_s: list[float] = field(default_factory=list)
+    tolerance_s: float = 0.15
+    travel_d: float = 0.0
+    reversals: int = 0
+    simulated_s: float = 0.0
+    frames: int = 0
+    trace: dict[str, Any] | None = None
+
+    @property
+    def missed(self) -> int:
+        return missed_moments(self.moment_press_s, self.shots, self.tolerance_s)
+
+
+def missed_moments(
+    presses_s: Sequence[float], shots: Iterable[ShotOutcome], tolerance_s: float
+) -> int:
+    """Moments without an in-focus exposure starting within `tolerance_s` after their press."""
+    starts = sorted(
+        s.exposure_s for s in shots if s.exposed and s.in_focus and s.exposure_s is not None
+    )
+    missed = 0
+    for p in presses_s:
+        if not any(p - 1e-9 <= t <= p + tolerance_s + 1e-9 for t in starts):
+            missed += 1
+    return missed
+
+
+def _r(x: float | None, digits: int = 4) -> float | None:
+    return None if x is None else round(float(x), digits)
+
+
+def summarize(trials: Sequence[TrialResult]) -> dict[str, Any]:
+    """The figures of one row (all trials of one scenario × technique × strategy)."""
+    if not trials:
+        raise ValueError("summarize needs at least one trial")
+    first = trials[0]
+    shots = [s for t in trials for s in t.shots]
+    n = len(shots)
+    keepers = sum(1 for s in shots if s.in_focus)
+    lo, hi = wilson_ci(keepers, n)
+    lags = [s.lag_s for s in shots if s.exposed and s.lag_s is not None]
+    rlags = [s.release_lag_s for s in shots if s.exposed and s.release_lag_s is not None]
+    errors = [s.error_dof for s in shots if s.exposed and s.error_dof is not None]
+    moments = sum(len(t.moment_press_s) for t in trials)
+    missed = sum(t.missed for t in trials)
+    k = len(trials)
+    return {
+        "scenario": first.scenario,
+        "technique": first.technique,
+        "strategy": first.strategy,
+        "trials": k,
+        "shots": n,
+        "keepers": keepers,
+        "failures": sum(1 for s in shots if not s.exposed),
+        "keeper_rate": _r(keepers / n) if n else None,
+        "keeper_ci95": [_r(lo), _r(hi)],
+        "lag_median_s": _r(percentile(lags, 50)),
+        "lag_p95_s": _r(percentile(lags, 95)),
+        "release_lag_median_s": _r(percentile(rlags, 50)),
+        "moments": moments,
+        "missed": missed,
+        "missed_rate": _r(missed / moments if moments else 0.0),
+        "reversals": _r(sum(t.reversals for t in trials) / k, 2),
+        "lens_travel_d": _r(sum(t.travel_d for t in trials) / k),
+        "focus_error_dof_median": _r(percentile(errors, 50), 3),
+        "focus_error_dof_p90": _r(percentile(errors, 90), 3),
+        "simulated_s": _r(sum(t.simulated_s for t in trials), 3),
+    }
+
+
+def oracle_violations(rows: Iterable[dict[str, Any]], oracle: str = "oracle") -> list[str]:
+    """Rows whose keeper rate lies above the oracle's 95% interval for the same scenario and
+    technique (the oracle is the physical limit: being above it by more than chance is a bug)."""
+    rows = list(rows)
+    limits: dict[tuple[str, str], dict[str, Any]] = {
+        (r["scenario"], r["technique"]): r for r in rows if r["strategy"] == oracle
+    }
+    out = []
+    for r in rows:
+        o = limits.get((r["scenario"], r["technique"]))
+        if (
+            r["strategy"] == oracle
+            or o is None
+            or r["keeper_rate"] is None
+            or o["keeper_rate"] is None
+        ):
+            continue
+        if r["keeper_rate"] > o["keeper_ci95"][1] + 1e-9:
+            out.append(
+                f"{r['scenario']} / {r['technique']}: {r['strategy']} keeper rate "
+                f"{r['keeper_rate']:.3f} above the oracle's {o['keeper_rate']:.3f} "
+                f"(95% CI {o['keeper_ci95'][0]:.3f}–{o['keeper_ci95'][1]:.3f})"
+            )
+    return out

@@ -1,0 +1,599 @@
+"""Running the benchmark: scenario × technique × strategy × seed trials, over all cores.
+
+One trial builds a fresh camera (simulated or a focal stack) on a virtual clock, a body with the
+technique's profile and the strategy under test, and lets a photographer model
+(`afon.bench.photographer`) press its controls through the scenario; every shot is then judged
+against ground truth (`afon.bench.metrics`). A trial is a pure function of (scenario,
+technique, strategy, seed): the camera's sensor noise is seeded with the seed, the
+photographer's reaction times with (scenario, seed), so the same seed gives the same results
+whichever process runs it, and `run_bench` returns rows in a fixed order.
+
+Strategies per technique (`STRATEGIES`): AF-S techniques run the oracle, the libcamera-style
+contrast scan (baseline) and afon's hybrid AF-S; AF-C techniques run the oracle and afon's
+predictive and non-predictive servo (there is no libcamera-style servo to compare with).
+
+Speed (the full run must fit in a few minutes on two cores):
+
+- previews are rendered at `BENCH_PREVIEW_PX` (480×360, 56% of the default pixels; the
+  AF engine is resolution-independent and its accuracy there is checked in the tests);
+- a frame is rendered only while AF is running (`BenchSimCamera`): nobody looks at the
+  preview of a locked body, and the renderer's noise is a function of (seed, frame index),
+  so skipping a frame does not change the others; the oracle renders nothing;
+- each worker process loads a scene once and shares its blur ladders (deterministic,
+  seed-independent texture pyramids) between the cameras it builds, and decodes a focal stack's
+  previews once;
+- trials are spread over a pool of spawned processes (`jobs`, default: all cores) in small
+  chunks, in report order, so each worker mostly reuses the scene it has just loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from afon.bench.metrics import ShotOutcome, TrialResult, oracle_violations, summarize
+from afon.bench.oracle import ORACLE, Truth, oracle_factories
+from afon.bench.photographer import TECHNIQUES, Human, Photographer
+from afon.bench.scenario import Scenario, builtin_scenario_names, resolve_scenario
+from afon.body import Body
+from afon.cameras.base import Frame, Still
+from afon.cameras.sim.camera import SimCamera
+from afon.cameras.sim.scene import Layer, Scene, resolve_scene
+from afon.cameras.stack import StackCamera
+from afon.clock import VirtualClock
+from afon.focus.engine import AfContext, AfWindow, ServoAf, SingleShotAf
+from afon.focus.libcamera_scan import NORMAL, LibcameraScan, LibcameraTuning
+from afon.focus.states import AfState
+
+BENCH_PREVIEW_PX = (480, 360)
+DEFAULT_SEEDS = 20
+QUICK_SEEDS = 2
+QUICK_MOMENTS = 3
+"""A quick run keeps each scenario's first moments only (`Scenario.shortened`)."""
+
+STRATEGIES: dict[str, tuple[str, ...]] = {
+    "AF-S": (ORACLE, "libcamera", "hybrid"),
+    "AF-C": (ORACLE, "predictive", "non-predictive"),
+}
+"""Strategies run for each focus mode, in report order."""
+
+STRATEGY_INFO: dict[str, str] = {
+    ORACLE: "knows the subject's true distance and when the photographer will expose; pays "
+    "only the motor's travel and the frame loop (the physical limit)",
+    "libcamera": "libcamera-style contrast scan (baseline; libcamera's Camera Module 3 tuning "
+    "scaled to the lens)",
+    "hybrid": "afon hybrid AF-S (phase detection to jump, contrast to confirm)",
+    "predictive": "afon predictive servo (phase detection, motion model, lock-on)",
+    "non-predictive": "afon servo without prediction (follows the last measurement)",
+}
+
+_AF_RUNNING = frozenset(
+    {AfState.ACTIVE_SCAN, AfState.PASSIVE_SCAN, AfState.PASSIVE_FOCUSED,
+     AfState.PASSIVE_UNFOCUSED}
+)
+"""AF states in which the focus engine consumes frames."""
+
+CM3_RANGE_D = 12.0
+"""The lens range libcamera's IMX708 tuning was made for (0–12 D)."""
+
+
+def strategies_for(technique: str) -> tuple[str, ...]:
+    return STRATEGIES[TECHNIQUES[technique].focus_mode]
+
+
+def libcamera_tuning_for(ctx: AfContext) -> LibcameraTuning:
+    """libcamera's Camera Module 3 ("normal") tuning rescaled to another lens: coarse and fine
+    steps scale with the lens range (12 D on the CM3), so the scan takes as many steps — and
+    as long — as on the module it was tuned for; frame counts are unchanged. On a 0–12 D lens
+    this is libcamera's tuning itself."""
+    scale = (ctx.lens_max_d - ctx.lens_min_d) / CM3_RANGE_D
+    return dataclasses.replace(
+        NORMAL, step_coarse=NORMAL.step_coarse * scale, step_fine=NORMAL.step_fine * scale
+    )
+
+
+def libcamera_factory(ctx: AfContext) -> SingleShotAf:
+    return LibcameraScan(ctx, libcamera_tuning_for(ctx))
+
+
+# --- cameras -------------------------------------------------------------------------------
+class _Panned:
+    """A layer position plus a pan offset (a recompose moves every layer alike)."""
+
+    def __init__(self, base: Any, start: float, t0_s: float, t1_s: float) -> None:
+        self.base = base
+        self.start = start
+        self.t0_s = t0_s
+        self.t1_s = t1_s
+
+    def _offset(self, t_s: float) -> float:
+        u = min(max((t_s - self.t0_s) / (self.t1_s - self.t0_s), 0.0), 1.0)
+        return self.start * (1.0 - u)
+
+    def __call__(self, t_s: float) -> float:
+        return float(self.base(t_s)) + self._offset(t_s)
+
+    def bounds(self) -> tuple[float, float]:
+        lo, hi = self.base.bounds()
+        return lo + min(0.0, self.start), hi + max(0.0, self.start)
+
+
+def scene_for(scenario: Scenario) -> Scene:
+    """The scenario's scene, with the recompose applied as a pan of every layer."""
+    assert scenario.scene is not None
+    scene = resolve_scene(scenario.scene)
+    rec = scenario.recompose
+    if rec is None:
+        return scene
+    t0, t1 = rec.t_s, rec.t_s + rec.duration_s
+    dx, dy = rec.shift
+    layers: list[Layer] = [
+        dataclasses.replace(
+            layer, x=_Panned(layer.x, dx, t0, t1), y=_Panned(layer.y, dy, t0, t1)
+        )
+        for layer in scene.layers
+    ]
+    return dataclasses.replace(scene, layers=tuple(layers))
+
+
+_SCENES: dict[tuple[str, str], Scene] = {}
+_LADDERS: dict[tuple[str, str], dict[int, Any]] = {}
+
+
+def _cached_scene(scenario: Scenario) -> tuple[Scene, dict[int, Any]]:
+    key = (scenario.source, scenario.name)
+    if key not in _SCENES:
+        _SCENES[key] = scene_for(scenario)
+        _LADDERS[key] = {}
+    return _SCENES[key], _LADDERS[key]
+
+
+class BenchSimCamera(SimCamera):
+    """A SimCamera that renders a preview only when `needs_image()` says someone looks at it
+    (blank frames otherwise: timing, lens positions and everything else are unchanged)."""
+
+    needs_image: Callable[[], bool] | None = None
+    blank: bool = False
+
+    def next_frame(self, phase: bool = False) -> Frame:
+        if self.blank:
+            self.render_frames = False
+        else:
+            self.render_frames = self.needs_image is None or self.needs_image()
+        return super().next_frame(phase)
+
+
+_STACK_PREVIEWS: dict[tuple[str, tuple[int, int]], tuple[Any, Any, list[str]]] = {}
+
+
+class BenchStackCamera(StackCamera):
+    """A StackCamera that judges its stills against the scenario's subject slice and decodes
+    each stack's previews once per process."""
+
+    subject_slice: int = 0
+
+    def _load_previews(self) -> Any:
+        key = (str(self.path.resolve()), self.preview_px)
+        hit = _STACK_PREVIEWS.get(key)
+        if hit is None:
+            size, previews = super()._load_previews()
+            hit = (size, previews, list(self.warnings))
+            _STACK_PREVIEWS[key] = hit
+        else:
+            self.warnings.extend(w for w in hit[2] if w not in self.warnings)
+        return hit[0], hit[1]
+
+    def subject_d(self) -> float:
+        return self.slice_position_d(min(self.subject_slice, self.n_slices - 1))
+
+    def capture_still(self, release_s: float, render: bool = True) -> Still:
+        still = super().capture_still(release_s, render)
+        pos = float(still.meta["slice_position"])
+        meta = dict(still.meta)
+        meta["in_focus"] = abs(pos - self.subject_slice) < 0.5
+        meta["focus_error_d"] = self.subject_d() - still.lens_d
+        meta["subject_slice"] = self.subject_slice
+        return dataclasses.replace(still, meta=meta)
+
+
+def make_camera(
+    scenario: Scenario,
+    seed: int,
+    clock: VirtualClock,
+    *,
+    render: bool = True,
+    preview_px: tuple[int, int] = BENCH_PREVIEW_PX,
+) -> tuple[SimCamera | BenchStackCamera, Callable[[float], float]]:
+    """The scenario's camera and the subject's true focus position as a function of time."""
+    if scenario.stack is not None:
+        folder = scenario.stack_dir()
+        if folder is None or not folder.is_dir():
+            raise FileNotFoundError(scenario.skip_reason() or "focal stack not found")
+        stack = scenario.stack
+        cam = BenchStackCamera(
+            folder,
+            clock=clock,
+            preview_px=preview_px,
+            lens_range_d=stack.lens_range_d,
+            start_d=scenario.start_d,
+        )
+        cam.subject_slice = stack.subject_slice
+        subject = cam.subject_d()
+        return cam, lambda t_s: subject
+    scene, ladders = _cached_scene(scenario)
+    assert scenario.preset is not None
+    sim = BenchSimCamera(
+        scene, scenario.preset, clock=clock, seed=seed, start_d=scenario.start_d,
+        preview_px=preview_px, render_frames=render,
+    )
+    sim.blank = not render
+    # share the seed-independent blur ladders of this scene between this process's cameras
+    if isinstance(getattr(sim.renderer, "_caches", None), dict):
+        sim.renderer._caches = ladders
+
+    def subject_d(t_s: float) -> float:
+        m = scene.subject_distance_m(t_s)
+        return 0.0 if math.isinf(m) else 1.0 / m
+
+    return sim, subject_d
+
+
+# --- one trial -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrialJob:
+    scenario: Scenario
+    technique: str
+    strategy: str
+    seed: int
+    trace: bool = False
+    preview_px: tuple[int, int] = BENCH_PREVIEW_PX
+
+
+def _factories(
+    strategy: str, truth: Truth
+) -> tuple[Callable[[AfContext], SingleShotAf] | None, Callable[[AfContext], ServoAf] | None]:
+    if strategy == ORACLE:
+        return oracle_factories(truth)
+    if strategy == "libcamera":
+        return libcamera_factory, None
+    return None, None
+
+
+def run_trial(job: TrialJob) -> TrialResult:
+    """Run one trial on the virtual clock and judge its shots."""
+    scn = job.scenario
+    clock = VirtualClock()
+    camera, subject_d = make_camera(
+        scn, job.seed, clock, render=job.strategy != ORACLE, preview_px=job.preview_px
+    )
+    photographer = Photographer(job.technique, scn, Human(f"{scn.name}:{job.seed}"))
+    profile = photographer.profile()
+    focus_mode = TECHNIQUES[job.technique].focus_mode
+    if job.strategy not in STRATEGIES[focus_mode]:
+        raise ValueError(f"strategy {job.strategy!r} does not apply to {job.technique}")
+    if job.strategy == ORACLE:
+        # the oracle ignores the AF area: no tracker to run on its blank frames
+        profile = profile.with_(af_area="single")
+    elif job.strategy == "hybrid":
+        profile = profile.with_(af_s_strategy=job.strategy)
+    elif job.strategy in ("predictive", "non-predictive"):
+        profile = profile.with_(af_c_strategy=job.strategy)
+    caps = camera.capabilities
+    lag = caps.release_lag_s or float(getattr(camera, "release_lag_s", 0.0))
+    still = caps.still_exposure_s or float(getattr(camera, "still_exposure_s", 0.0))
+
+    def exposures(confirm_s: float) -> list[float]:
+        return [p + lag + 0.5 * still for p in photographer.planned_presses(confirm_s)]
+
+    truth = Truth(
+        subject_d=subject_d,
+        lens_d=camera.lens_position_d,
+        lens_moving=camera.lens_moving,
+        now_s=clock.now_s,
+        exposures=exposures,
+    )
+    single, servo = _factories(job.strategy, truth)
+    frames: list[tuple[float, float]] = []
+
+    def on_frame(frame: Frame) -> None:
+        frames.append((0.5 * (frame.exposure_start_s + frame.exposure_end_s), frame.lens_d))
+
+    body = Body(
+        camera,
+        profile,
+        window=AfWindow(*scn.af_point),
+        single_shot_factory=single,
+        servo_factory=servo,
+        on_frame=on_frame if job.trace else None,
+    )
+    if isinstance(camera, BenchSimCamera):
+        camera.needs_image = lambda: body.state in _AF_RUNNING
+    log = photographer.run(body)
+    dof = max(body.context.depth_of_focus_d, 1e-12)
+
+    shots: list[ShotOutcome] = []
+    for rec in body.shots:
+        decision = log.decision_for(rec.pressed_s)
+        if rec.ok and rec.exposure_start_s is not None:
+            err = rec.truth.get("focus_error_d")
+            end = rec.exposure_end_s if rec.exposure_end_s is not None else rec.exposure_start_s
+            shots.append(
+                ShotOutcome(
+                    exposed=True,
+                    in_focus=bool(rec.in_focus),
+                    decision_s=decision,
+                    exposure_s=rec.exposure_start_s,
+                    lag_s=rec.exposure_start_s - decision,
+                    release_lag_s=rec.lag_s,
+                    error_dof=abs(float(err)) / dof if isinstance(err, int | float) else None,
+                    lens_d=rec.lens_d,
+                    mid_s=0.5 * (rec.exposure_start_s + end),
+                )
+            )
+        else:
+            shots.append(ShotOutcome(exposed=False, in_focus=False, decision_s=decision))
+    motor = camera.motor
+    result = TrialResult(
+        scenario=scn.name,
+        technique=job.technique,
+        strategy=job.strategy,
+        seed=job.seed,
+        shots=shots,
+        moment_press_s=list(log.moment_press_s),
+        tolerance_s=scn.shoot.tolerance_s,
+        travel_d=float(motor.travel_d),
+        reversals=int(motor.reversals),
+        simulated_s=clock.now_s(),
+        frames=body.stats.frames,
+    )
+    if job.trace:
+        result.trace = {
+            "t_s": [round(t, 4) for t, _ in frames],
+            "lens_d": [round(d, 6) for _, d in frames],
+            "subject_d": [round(subject_d(t), 6) for t, _ in frames],
+            "dof_d": dof,
+            "shots": [
+                [round(s.mid_s, 4), round(s.lens_d, 6), s.in_focus]
+                for s in shots
+                if s.exposed and s.mid_s is not None and s.lens_d is not None
+            ],
+            "presses_s": [round(p, 4) for p in log.moment_press_s],
+            "recompose_s": scn.recompose.t_s if scn.recompose is not None else None,
+        }
+    camera.close()
+    return result
+
+
+def _run_chunk(jobs: Sequence[TrialJob]) -> list[TrialResult]:
+    return [run_trial(j) for j in jobs]
+
+
+def _init_worker() -> None:
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except Exception:  # pragma: no cover - OpenCV is a dependency; be safe anyway
+        pass
+
+
+# --- the whole run -------------------------------------------------------------------------
+@dataclass
+class BenchResult:
+    seed: int
+    seeds: int
+    quick: bool
+    preview_px: tuple[int, int]
+    scenarios: list[dict[str, Any]]
+    rows: list[dict[str, Any]]
+    skipped: list[dict[str, str]]
+    traces: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    wall_s: float = 0.0
+    jobs: int = 1
+
+    @property
+    def simulated_s(self) -> float:
+        return float(sum(r["simulated_s"] for r in self.rows))
+
+    @property
+    def violations(self) -> list[str]:
+        return oracle_violations(self.rows)
+
+    def to_json(self, *, traces: bool = False) -> dict[str, Any]:
+        """Everything that depends only on the inputs (no wall time): same seed, same JSON."""
+        out: dict[str, Any] = {
+            "seed": self.seed,
+            "seeds": self.seeds,
+            "quick": self.quick,
+            "preview_px": list(self.preview_px),
+            "techniques": {
+                name: {
+                    "label": t.label,
+                    "profile": t.profile,
+                    "focus_mode": t.focus_mode,
+                    "description": t.description,
+                    "strategies": list(STRATEGIES[t.focus_mode]),
+                }
+                for name, t in TECHNIQUES.items()
+            },
+            "strategies": dict(STRATEGY_INFO),
+            "scenarios": self.scenarios,
+            "skipped": self.skipped,
+            "rows": self.rows,
+            "oracle_violations": self.violations,
+            "simulated_s": round(self.simulated_s, 3),
+        }
+        if traces:
+            out["traces"] = self.traces
+        return out
+
+
+def load_scenarios(names: Sequence[str] | None = None) -> list[Scenario]:
+    """Built-in scenarios (all, in library order) or the named ones / scenario files."""
+    wanted = list(names) if names else builtin_scenario_names()
+    return [resolve_scenario(n) for n in wanted]
+
+
+def plan_jobs(
+    scenarios: Sequence[Scenario],
+    seeds: Sequence[int],
+    techniques: Sequence[str] | None = None,
+    preview_px: tuple[int, int] = BENCH_PREVIEW_PX,
+) -> list[TrialJob]:
+    """Every trial, in report order; the first seed of each row records a focus trace."""
+    techs = list(techniques) if techniques else list(TECHNIQUES)
+    jobs = []
+    for scn in scenarios:
+        for tech in techs:
+            for strat in strategies_for(tech):
+                for i, s in enumerate(seeds):
+                    jobs.append(TrialJob(scn, tech, strat, s, trace=i == 0, preview_px=preview_px))
+    return jobs
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else (os.cpu_count() or 1))
+
+
+def run_bench(
+    scenarios: Sequence[Scenario] | None = None,
+    *,
+    seed: int = 0,
+    seeds: int = DEFAULT_SEEDS,
+    quick: bool = False,
+    jobs: int | None = None,
+    techniques: Sequence[str] | None = None,
+    preview_px: tuple[int, int] = BENCH_PREVIEW_PX,
+    progress: bool = False,
+) -> BenchResult:
+    """Run the benchmark: every scenario × technique × strategy over seeds seed..seed+seeds-1.
+
+    `quick` shortens the scenarios to their first `QUICK_MOMENTS` moments (the number of
+    seeds is the caller's: `QUICK_SEEDS` for ``afon bench --quick``).
+
+    `jobs` processes (default: the cores available; 1 runs in this process). `progress` shows
+    a progress bar on the terminal (stderr) for runs of more than a few dozen trials.
+    """
+    t0 = time.perf_counter()
+    scns = list(scenarios) if scenarios is not None else load_scenarios()
+    if quick:
+        scns = [s.shortened(QUICK_MOMENTS) for s in scns]
+    runnable: list[Scenario] = []
+    skipped: list[dict[str, str]] = []
+    for scn in scns:
+        reason = scn.skip_reason()
+        if reason is None:
+            runnable.append(scn)
+        else:
+            skipped.append({"scenario": scn.name, "reason": reason})
+    seed_list = list(range(seed, seed + seeds))
+    plan = plan_jobs(runnable, seed_list, techniques, preview_px)
+    n_jobs = default_jobs() if jobs is None else max(1, jobs)
+    results = _execute(plan, n_jobs, progress and len(plan) > 40)
+
+    rows: list[dict[str, Any]] = []
+    traces: dict[str, dict[str, dict[str, Any]]] = {}
+    n = len(seed_list)
+    for i in range(0, len(results), n):
+        group = results[i : i + n]
+        rows.append(summarize(group))
+        head = group[0]
+        if head.trace is not None:
+            traces.setdefault(head.scenario, {}).setdefault(head.technique, {})[
+                head.strategy
+            ] = head.trace
+    return BenchResult(
+        seed=seed,
+        seeds=seeds,
+        quick=quick,
+        preview_px=preview_px,
+        scenarios=[s.describe() for s in runnable],
+        rows=rows,
+        skipped=skipped,
+        traces=traces,
+        wall_s=time.perf_counter() - t0,
+        jobs=n_jobs,
+    )
+
+
+def _chunks(plan: Sequence[TrialJob], size: int) -> list[list[TrialJob]]:
+    return [list(plan[i : i + size]) for i in range(0, len(plan), size)]
+
+
+def _execute(plan: Sequence[TrialJob], n_jobs: int, progress: bool) -> list[TrialResult]:
+    if not plan:
+        return []
+    bar = _Progress(len(plan)) if progress else None
+    try:
+        if n_jobs == 1 or len(plan) == 1:
+            out = []
+            for job in plan:
+                out.append(run_trial(job))
+                if bar is not None:
+                    bar.advance(1)
+            return out
+        size = max(1, min(8, len(plan) // (n_jobs * 8) or 1))
+        chunks = _chunks(plan, size)
+        results: list[list[TrialResult] | None] = [None] * len(chunks)
+        # "spawn": fresh interpreters, never a fork of a process whose OpenCV / BLAS threads
+        # may hold locks (a forked worker can deadlock on them)
+        context = multiprocessing.get_context("spawn")
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")  # one process per core: no thread pools inside
+        with ProcessPoolExecutor(
+            max_workers=n_jobs, mp_context=context, initializer=_init_worker
+        ) as pool:
+            futures: dict[Future[list[TrialResult]], int] = {
+                pool.submit(_run_chunk, chunk): i for i, chunk in enumerate(chunks)
+            }
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = futures[fut]
+                    results[i] = fut.result()
+                    if bar is not None:
+                        bar.advance(len(chunks[i]))
+        return [r for chunk in results if chunk is not None for r in chunk]
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+class _Progress:
+    """A rich progress bar on stderr (only drawn on a terminal)."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        console = Console(stderr=True)
+        self._progress: Any = None
+        if console.is_terminal:
+            self._progress = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("bench trials", total=total)
+
+    def advance(self, n: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, n)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+

@@ -1,0 +1,469 @@
+"""The body's loop in one background thread, and the hand-over to the web server.
+
+`BodyRunner` owns the body: only its thread ever touches it. The loop waits (on the real clock)
+for the camera's next frame while applying queued jobs (control events, settings) as they arrive,
+so a key press reaches the body within a few milliseconds instead of at the next frame; then
+`body.step()` processes the frame, and the frame (JPEG) and a state snapshot are handed to the
+`Hub`, which wakes the server's WebSocket senders.
+
+Held controls are counted by holder: a control is pressed on the body when its first holder
+(a client and a source such as `key:KeyA`) presses it and released when the last lets go. A
+holder's controls are released when its client says so, when its connection closes, or when its
+client has been silent for `lease_s` (a phone that locked its screen): a missed release can never
+leave AF running.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import json
+import logging
+import math
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from afon.body import Body
+from afon.cameras.base import Frame, Image
+from afon.controls import Control, ControlEvent
+from afon.errors import AfonError
+from afon.focus.engine import AfWindow
+from afon.shots import ShotRecord
+from afon.web.protocol import ControlMessage
+
+log = logging.getLogger("afon.web")
+
+HOLD_LEASE_S = 3.0
+"""A client that holds controls and says nothing (not even a ping) for this long is let go."""
+
+JPEG_QUALITY = 70
+
+MAX_PENDING_JOBS = 1000
+"""Jobs waiting for the body thread beyond this are refused (a flooding client)."""
+
+T = TypeVar("T")
+
+
+def encode_jpeg(image: Image, quality: int = JPEG_QUALITY) -> bytes:
+    """An RGB (or grey) uint8 image as JPEG bytes."""
+    import cv2
+
+    arr: Any = np.ascontiguousarray(image)
+    if arr.ndim == 3:
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".jpg", arr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise AfonError("JPEG encoding failed")
+    return bytes(buf)
+
+
+@dataclass
+class Subscriber:
+    """One viewer (a WebSocket): woken when a frame or an event is there for it."""
+
+    loop: Any
+    wake: Any  # asyncio.Event, set from the body thread through loop.call_soon_threadsafe
+    events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=512))
+    last_seq: int = -1
+
+    def post(self, message: dict[str, Any]) -> None:
+        """Queue a message for this viewer (from any thread)."""
+        self.events.append(message)
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the server's loop has closed
+            self.loop.call_soon_threadsafe(self.wake.set)
+
+
+class Hub:
+    """Latest frame and state, and the viewers to wake when they change."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subs: list[Subscriber] = []
+        self.frame: tuple[int, bytes, str] | None = None
+        """(sequence, JPEG, state JSON) of the latest frame."""
+
+    @property
+    def viewers(self) -> int:
+        return len(self._subs)
+
+    def subscribe(self, sub: Subscriber) -> Subscriber:
+        with self._lock:
+            self._subs.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        with self._lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    def publish_frame(self, seq: int, jpeg: bytes, state_json: str) -> None:
+        self.frame = (seq, jpeg, state_json)
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            sub._wake()
+
+    def broadcast(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            sub.post(message)
+
+
+@dataclass
+class _Job:
+    fn: Callable[[], Any]
+    future: concurrent.futures.Future[Any]
+
+
+Holder = tuple[str, str]
+"""(owner, source): a client and what pressed the control there."""
+
+
+class BodyRunner:
+    """Runs `body` in a background thread; everything else talks to it through jobs."""
+
+    def __init__(
+        self,
+        body: Body,
+        *,
+        camera_name: str = "",
+        profiles: Sequence[str] = (),
+        lease_s: float = HOLD_LEASE_S,
+        jpeg_quality: int = JPEG_QUALITY,
+    ) -> None:
+        self.body = body
+        self.camera_name = camera_name
+        self.profiles = tuple(profiles)
+        self.lease_s = lease_s
+        self.jpeg_quality = jpeg_quality
+        self.hub = Hub()
+        self.shots: list[dict[str, Any]] = []
+        self.shot_files: dict[int, Path] = {}
+        self.shots_dir = body.store.folder if body.store is not None else None
+        self.latency: deque[dict[str, Any]] = deque(maxlen=10_000)
+        """Control events with a client time: t_ms (client input) and body_ms (body received)."""
+        self.watchdog_releases = 0
+        self.state: dict[str, Any] = {}
+        self.error: str | None = None
+        self._jobs: queue.Queue[_Job] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._holders: dict[Control, set[Holder]] = {}
+        self._lease: dict[str, float] = {}
+        self._fps = 0.0
+        self._last_frame_wall: float | None = None
+        self._frame: Frame | None = None
+        body.on_shot = self._on_shot
+
+    # --- life cycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self.state = self._snapshot()
+        self._thread = threading.Thread(target=self._run, name="afon-body", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the loop: every held control is released and the body closed."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        while True:  # jobs that will never run
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            job.future.set_exception(AfonError("the body loop has stopped"))
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- jobs (any thread) -----------------------------------------------------------------
+    def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
+        """Run `fn` in the body thread; its result or exception lands in the future."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        if self._stop.is_set():
+            future.set_exception(AfonError("the body loop has stopped"))
+            return future
+        if self._jobs.qsize() > MAX_PENDING_JOBS:
+            future.set_exception(AfonError("busy: too many pending requests"))
+            return future
+        self._jobs.put(_Job(fn, future))
+        return future
+
+    def control(self, owner: str, msg: ControlMessage) -> concurrent.futures.Future[dict[str, Any]]:
+        return self.submit(lambda: self._control(owner, msg))
+
+    def release_all(self, owner: str) -> concurrent.futures.Future[list[str]]:
+        return self.submit(lambda: self._release_owner(owner))
+
+    def touch(self, owner: str) -> concurrent.futures.Future[None]:
+        return self.submit(lambda: self._touch(owner))
+
+    def settings(self, changes: dict[str, Any]) -> concurrent.futures.Future[dict[str, Any]]:
+        return self.submit(lambda: self._settings(changes))
+
+    # --- the loop (body thread) ------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._wait_for_frame()
+                if self._stop.is_set():
+                    break
+                try:
+                    frame = self.body.step()
+                except Exception as exc:  # a camera that fails must not end the server
+                    self.error = f"camera: {exc}"
+                    log.exception("body.step failed")
+                    self.state = self._snapshot()
+                    self._stop.wait(0.5)
+                    continue
+                self.error = None
+                self._frame = frame
+                self._publish(frame)
+        finally:
+            self._shutdown()
+
+    def _wait_for_frame(self) -> None:
+        """Apply jobs as they come until the camera's next frame is ready."""
+        probe = getattr(self.body.camera, "next_frame_ready_s", None)
+        clock = self.body.clock
+        while not self._stop.is_set():
+            self._check_leases()
+            wait_s = float(probe()) - clock.now_s() if callable(probe) else 0.0
+            if wait_s <= 0:
+                while True:  # apply what is already queued, then take the frame
+                    try:
+                        job = self._jobs.get_nowait()
+                    except queue.Empty:
+                        return
+                    self._do(job)
+            try:
+                job = self._jobs.get(timeout=min(wait_s, 0.1))
+            except queue.Empty:
+                continue
+            self._do(job)
+
+    def _do(self, job: _Job) -> None:
+        if not job.future.set_running_or_notify_cancel():
+            return
+        try:
+            result = job.fn()
+        except Exception as exc:
+            if not isinstance(exc, AfonError):
+                log.exception("job failed in the body thread")
+            job.future.set_exception(exc)
+        else:
+            job.future.set_result(result)
+        self.state = self._snapshot()
+
+    def _shutdown(self) -> None:
+        for owner in {h[0] for holders in self._holders.values() for h in holders}:
+            try:
+                self._release_owner(owner)
+            except Exception:
+                log.exception("releasing controls at shutdown")
+        try:
+            self.body.close()
+        except Exception:
+            log.exception("closing the body")
+
+    # --- controls (body thread) ------------------------------------------------------------
+    def _event(self, control: Control, pressed: bool) -> None:
+        self.body.handle(ControlEvent(control, pressed, self.body.clock.now_s()))
+
+    def _control(self, owner: str, msg: ControlMessage) -> dict[str, Any]:
+        body_ms = time.time() * 1000.0
+        self._touch(owner)
+        holder = (owner, msg.source)
+        applied: list[str] = []
+        for control in msg.controls if msg.pressed else tuple(reversed(msg.controls)):
+            holders = self._holders.setdefault(control, set())
+            if msg.pressed and holder not in holders:
+                holders.add(holder)
+                if len(holders) == 1:
+                    self._event(control, True)
+                    applied.append(control.value)
+            elif not msg.pressed and holder in holders:
+                holders.discard(holder)
+                if not holders:
+                    self._event(control, False)
+                    applied.append(control.value)
+        if msg.t_ms is not None:
+            self.latency.append(
+                {
+                    "control": msg.name,
+                    "action": "press" if msg.pressed else "release",
+                    "t_ms": msg.t_ms,
+                    "body_ms": body_ms,
+                }
+            )
+        return {
+            "type": "ack",
+            "id": msg.id,
+            "control": msg.name,
+            "action": "press" if msg.pressed else "release",
+            "applied": applied,
+            "t_ms": msg.t_ms,
+            "body_ms": body_ms,
+            "held": self._held_names(),
+        }
+
+    def _touch(self, owner: str) -> None:
+        self._lease[owner] = time.monotonic() + self.lease_s
+
+    def _release_owner(self, owner: str) -> list[str]:
+        """Let go of every control `owner` holds; returns those released on the body."""
+        released: list[str] = []
+        # shutter full before half, AF-ON and the rest in any order
+        order = sorted(self._holders, key=lambda c: c is not Control.SHUTTER_FULL)
+        for control in order:
+            holders = self._holders[control]
+            mine = {h for h in holders if h[0] == owner}
+            if not mine:
+                continue
+            holders -= mine
+            if not holders:
+                self._event(control, False)
+                released.append(control.value)
+        self._lease.pop(owner, None)
+        return released
+
+    def _check_leases(self) -> None:
+        now = time.monotonic()
+        for owner, expiry in list(self._lease.items()):
+            if expiry < now:
+                released = self._release_owner(owner)
+                if released:
+                    self.watchdog_releases += 1
+                    log.warning("client %s went silent: released %s", owner, ", ".join(released))
+
+    def _held_names(self) -> list[str]:
+        return [c.value for c in self.body.controls.held_controls()]
+
+    # --- settings (body thread) ------------------------------------------------------------
+    def _settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        body = self.body
+        if "profile" in changes and changes["profile"] not in self.profiles:
+            raise AfonError(
+                f"profile: {changes['profile']!r} is not available "
+                f"(profiles: {', '.join(self.profiles)})"
+            )
+        if "profile" in changes:
+            body.set_profile(changes["profile"])
+        if "focus_mode" in changes:
+            body.set_focus_mode(changes["focus_mode"])
+        if "drive" in changes or "burst_fps" in changes:
+            body.set_drive(changes.get("drive", body.profile.drive), changes.get("burst_fps"))
+        if "af_area" in changes:
+            body.set_af_area(changes["af_area"])
+        if "af_point" in changes:
+            x, y = changes["af_point"]
+            body.window = AfWindow(x, y, body.window.w, body.window.h).clamped()
+        return self._snapshot()
+
+    # --- output (body thread) --------------------------------------------------------------
+    def _publish(self, frame: Frame) -> None:
+        now = time.monotonic()
+        if self._last_frame_wall is not None:
+            dt = now - self._last_frame_wall
+            if dt > 0:
+                self._fps = 1.0 / dt if self._fps == 0 else 0.9 * self._fps + 0.1 / dt
+        self._last_frame_wall = now
+        self.state = state = self._snapshot()
+        if self.hub.viewers:
+            jpeg = encode_jpeg(frame.image, self.jpeg_quality)
+            self.hub.publish_frame(frame.index, jpeg, json.dumps(state))
+
+    def _snapshot(self) -> dict[str, Any]:
+        body = self.body
+        cam = body.camera
+        lens_d = float(cam.lens_position_d())
+        frame = self._frame
+        win = body.window
+        p = body.profile
+        return {
+            "type": "state",
+            "t_s": round(body.clock.now_s(), 4),
+            "frame": frame.index if frame is not None else None,
+            "frame_size": [int(frame.image.shape[1]), int(frame.image.shape[0])]
+            if frame is not None
+            else None,
+            "fps": round(self._fps, 1),
+            "camera": self.camera_name,
+            "af_state": body.state.value,
+            "focused": body.state.focused,
+            "locked": body.state.locked,
+            "lens_d": round(lens_d, 4),
+            "lens_m": round(1.0 / lens_d, 3) if lens_d > 1e-6 else None,
+            "lens_moving": bool(cam.lens_moving()),
+            "lens_range_d": list(cam.capabilities.lens_range_d),
+            "profile": p.name,
+            "af_activation": p.af_activation,
+            "focus_mode": body.focus_mode,
+            "drive": p.drive,
+            "burst_fps": p.burst_fps,
+            "af_area": p.af_area,
+            "af_window": [round(v, 4) for v in (win.cx, win.cy, win.w, win.h)],
+            "held": self._held_names(),
+            "shots": sum(1 for s in self.shots if s["ok"]),
+            "failures": sum(1 for s in self.shots if not s["ok"]),
+            "watchdog_releases": self.watchdog_releases,
+            "error": self.error,
+        }
+
+    def _on_shot(self, record: ShotRecord) -> None:
+        n = len(self.shots)
+        if record.image_path:
+            self.shot_files[n] = Path(record.image_path)
+        shot = shot_json(n, record)
+        self.shots.append(shot)
+        self.hub.broadcast({"type": "shot", "shot": shot})
+
+
+def shot_json(n: int, record: ShotRecord) -> dict[str, Any]:
+    """What the page and `GET /api/shots` show of a shot: verdict, timing, settings."""
+    s = record.settings
+    lag = record.lag_s
+    truth = record.truth
+    error_d = truth.get("focus_error_d")
+    files = [p for p in (record.image_path, record.record_path) if p]
+    return {
+        "n": n,
+        "ok": record.ok,
+        "failure": record.failure,
+        "in_focus": record.in_focus,
+        "af_state": record.af_state,
+        "lag_ms": round(lag * 1000.0, 1) if lag is not None else None,
+        "lens_d": round(record.lens_d, 4),
+        "focus_error_d": _finite(error_d),
+        "subject_m": _finite(truth.get("subject_distance_m")),
+        "settings": {
+            k: s.get(k)
+            for k in ("profile", "focus_mode", "priority", "drive", "burst_fps", "af_area")
+        }
+        | {"af_window": s.get("af_window")},
+        "file": Path(files[0]).name if files else None,
+        "image": f"/api/shots/{n}/image" if record.image_path else None,
+        "thumb": f"/api/shots/{n}/thumb" if record.image_path else None,
+    }
+
+
+def _finite(value: Any, digits: int = 4) -> float | None:
+    """A JSON-safe number: rounded, or None for missing, infinite or NaN values."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return round(float(value), digits)

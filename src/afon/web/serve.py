@@ -1,0 +1,254 @@
+"""`afon serve`: build the camera, body and web app, listen, and print where to find it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from afon.errors import AfonError
+from afon.web.runner import HOLD_LEASE_S, BodyRunner
+from afon.web.security import Security, is_loopback
+
+WS_MAX_BYTES = 64 * 1024
+"""Larger WebSocket messages close the connection (1009); 4 KiB–64 KiB get an error reply."""
+
+
+@dataclass
+class ServeOptions:
+    camera: str = "sim:portrait"
+    profile: str = "bbf"
+    preset: str = "cm3"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str | None = None
+    out: str = "out/serve"
+    keys: str | None = None
+    seed: int = 0
+    still_width: str = "960"
+    """Simulated stills this many pixels wide (the sensor's aspect), or "full"."""
+    lease_s: float = HOLD_LEASE_S
+
+
+def _limit_stills(camera: Any, still_width: str) -> None:
+    """Live shooting renders stills smaller than the sensor so a shot takes ~0.1 s, not 2 s."""
+    if still_width == "full" or not hasattr(camera, "still_px"):
+        return
+    try:
+        width = int(still_width)
+    except ValueError:
+        raise AfonError(
+            f"--still-width expects a number of pixels or 'full', got {still_width!r}"
+        ) from None
+    if not 64 <= width <= 20000:
+        raise AfonError(f"--still-width {width}: expected 64–20000 pixels")
+    optics = getattr(camera, "optics", None)
+    native = getattr(optics, "resolution_px", None)
+    if native is None:
+        return
+    w, h = int(native[0]), int(native[1])
+    if width < w:
+        camera.still_px = (width, max(1, round(width * h / w)))
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        # listen at once: a browser opening the printed URL before uvicorn has started is
+        # queued in the backlog instead of refused
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise AfonError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def lan_addresses() -> list[str]:
+    """This machine's non-loopback IPv4 addresses, as far as its host name resolves."""
+    found: list[str] = []
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+    except OSError:
+        return found
+    for info in infos:
+        addr = str(info[4][0])
+        if not is_loopback(addr) and addr not in found:
+            found.append(addr)
+    return found
+
+
+def qr_text(data: str) -> str:
+    """`data` as a QR code drawn with block characters, for a terminal."""
+    import qrcode
+
+    qr = qrcode.QRCode(border=2)
+    qr.add_data(data)
+    qr.make(fit=True)
+    out = io.StringIO()
+    qr.print_ascii(out=out, invert=True)
+    return out.getvalue()
+
+
+class LiveServer:
+    """The camera, its body loop and the web server for one `afon serve`."""
+
+    def __init__(self, options: ServeOptions) -> None:
+        import uvicorn
+
+        from afon.body import Body
+        from afon.cameras.url import open_camera
+        from afon.clock import RealClock
+        from afon.profile import builtin_profile_names
+        from afon.web.keys import default_keymap, load_keymap
+        from afon.web.server import create_app
+
+        self.options = options
+        self.security = Security.for_host(options.host, options.token)
+        keymap = load_keymap(options.keys) if options.keys else default_keymap()
+        profiles = builtin_profile_names()
+        if options.profile not in profiles:
+            profiles.append(options.profile)
+        camera = open_camera(
+            options.camera, clock=RealClock(), preset=options.preset, seed=options.seed
+        )
+        try:
+            _limit_stills(camera, options.still_width)
+            body = Body(camera, options.profile, shots_dir=options.out)
+        except BaseException:
+            camera.close()
+            raise
+        self.runner = BodyRunner(
+            body, camera_name=options.camera, profiles=profiles, lease_s=options.lease_s
+        )
+        self.app = create_app(self.runner, self.security, keymap)
+        self.socket = _bind(options.host, options.port)
+        self.port = int(self.socket.getsockname()[1])
+        self.config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,  # URLs carry the token
+            lifespan="on",
+            ws_max_size=WS_MAX_BYTES,
+            ws_per_message_deflate=False,  # JPEGs do not compress; deflate only costs CPU
+            timeout_graceful_shutdown=2,
+        )
+        self.server = uvicorn.Server(self.config)
+        self._thread: threading.Thread | None = None
+
+    # --- addresses -------------------------------------------------------------------------
+    @property
+    def token(self) -> str | None:
+        return self.security.token
+
+    def _url(self, host: str) -> str:
+        name = f"[{host}]" if ":" in host else host
+        frag = f"#token={self.token}" if self.token else ""
+        return f"http://{name}:{self.port}/{frag}"
+
+    @property
+    def local_url(self) -> str:
+        """The URL for a browser on this machine."""
+        host = self.options.host
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        return self._url(host)
+
+    @property
+    def base_url(self) -> str:
+        """`local_url` without the token fragment."""
+        return self.local_url.split("#", 1)[0].rstrip("/")
+
+    def remote_urls(self) -> list[str]:
+        """URLs for other devices: none when bound to loopback."""
+        host = self.options.host
+        if is_loopback(host):
+            return []
+        if host in ("0.0.0.0", "::", ""):
+            return [self._url(a) for a in lan_addresses()] or [self._url(socket.gethostname())]
+        return [self._url(host)]
+
+    def banner(self, qr: bool = True) -> str:
+        o = self.options
+        lines = [
+            f"afon serve: {o.camera}, profile {o.profile}; shots in {o.out}/",
+            f"  viewfinder on this computer: {self.local_url}",
+        ]
+        remote = self.remote_urls()
+        for url in remote:
+            lines.append(f"  on your phone (same network): {url}")
+        if remote and not lan_addresses() and self.options.host in ("0.0.0.0", "::", ""):
+            lines.append(
+                f"  (no network address found for {socket.gethostname()!r}: "
+                "put this computer's address in its place)"
+            )
+        if self.token is not None:
+            lines.append(
+                "  pairing token required: anyone with this URL can use the camera; keep it private"
+            )
+        if remote and qr:
+            lines.append("  scan to open on your phone:")
+            lines.append(qr_text(remote[0]).rstrip("\n"))
+        lines.append(
+            "  hold A for AF-ON, S AF-OFF, F half-press, G shutter, arrows move the AF point "
+            "(keys configurable on the page); Ctrl-C stops"
+        )
+        return "\n".join(lines)
+
+    # --- running ---------------------------------------------------------------------------
+    def run(self) -> None:
+        """Serve in the foreground until interrupted."""
+        try:
+            self.server.run(sockets=[self.socket])
+        finally:
+            self.runner.stop()
+            self.socket.close()
+
+    def start_background(self, timeout_s: float = 15.0) -> LiveServer:
+        """Serve from a thread (tests, benchmarks); returns once the server accepts requests."""
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise AfonError("the web server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10.0)
+        self.runner.stop()
+        self.socket.close()
+
+    def __enter__(self) -> LiveServer:
+        return self.start_background()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(options: ServeOptions, out: TextIO | None = None) -> int:
+    """Run `afon serve` in the foreground."""
+    logging.basicConfig(level=logging.WARNING, format="afon serve: %(message)s")
+    server = LiveServer(options)
+    stream = out if out is not None else sys.stdout
+    print(server.banner(), file=stream, flush=True)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
+        server.run()
+    return 0

@@ -1,0 +1,393 @@
+"""The web app: viewfinder page, WebSocket stream and the HTTP API (Starlette).
+
+| route | what |
+|---|---|
+| `GET /` | the viewfinder and remote page (static files under `/static/`) |
+| `WS /ws` | live view: JPEG frames (binary) and `state` messages (JSON); control messages in |
+| `GET /api/state` | the body's state |
+| `GET /api/info` | cameras, profiles, modes, areas, key map: what the page offers |
+| `POST /api/control` | `{"control": "AF_ON", "action": "press" or "release", "source"?: ...}` |
+| `POST /api/settings` | `profile`, `focus_mode`, `drive`, `burst_fps`, `af_area`, `af_point` |
+| `GET /api/shots` | the shots taken since the server started, with their verdicts |
+| `GET /api/shots/{n}/image`, `/thumb` | a shot's JPEG, or a small version of it |
+| `GET /api/keys`, `POST /api/keys` | the key map |
+
+`/api/` and `/ws` are guarded by `afon.web.security`. Bodies and messages are limited to
+`MAX_MESSAGE_BYTES`; anything malformed gets an error answer (HTTP 400, or an `error` message on
+the WebSocket), never a crash. Presses over HTTP are held for `lease_s` seconds unless pressed
+again (press again to keep holding): a client that vanishes cannot leave AF running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import itertools
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from afon import __version__
+from afon.body import AF_AREA_SIZES
+from afon.errors import AfonError, ConfigError
+from afon.profile import FOCUS_MODES
+from afon.web.keys import PAGE_ACTIONS, KeyMap, default_keymap, parse_keymap
+from afon.web.protocol import (
+    CONTROL_NAMES,
+    DRIVES,
+    MAX_MESSAGE_BYTES,
+    ControlMessage,
+    KeysMessage,
+    PingMessage,
+    ProtocolError,
+    ReleaseAllMessage,
+    SettingsMessage,
+    decode_json,
+    parse_control,
+    parse_message,
+    parse_settings,
+)
+from afon.web.runner import BodyRunner, Subscriber
+from afon.web.security import Security
+
+log = logging.getLogger("afon.web")
+
+STATIC_DIR = Path(__file__).parent / "static"
+JOB_TIMEOUT_S = 5.0
+THUMB_PX = 320
+CSP = (
+    "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; "
+    "style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+class Guard:
+    """ASGI middleware applying `Security` to `/api/` and `/ws`, and the Host rule everywhere."""
+
+    def __init__(self, app: ASGIApp, security: Security) -> None:
+        self.app = app
+        self.security = security
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        path: str = scope.get("path", "")
+        guarded = path.startswith("/api/") or path == "/ws"
+        problem = self.security.check(
+            headers, scope.get("query_string", b"").decode("latin-1"), scope.get("scheme", "http")
+        )
+        if problem is not None and not guarded and problem[0] == 401:
+            problem = None  # the page itself is public; only the Host rule applies to it
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        status, reason = problem
+        response = JSONResponse({"error": reason}, status_code=status)
+        if scope["type"] == "http":
+            await response(scope, receive, send)
+            return
+        ws = WebSocket(scope, receive, send)
+        await ws.receive()  # websocket.connect
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await ws.send_denial_response(response)
+        else:
+            await ws.close(code=1008, reason=reason)
+
+
+class WebApp:
+    """The routes, bound to one `BodyRunner`."""
+
+    def __init__(
+        self, runner: BodyRunner, security: Security, keymap: KeyMap | None = None
+    ) -> None:
+        self.runner = runner
+        self.security = security
+        self.keymap = keymap if keymap is not None else default_keymap()
+        self._ids = itertools.count(1)
+        self._thumbs: dict[int, bytes] = {}
+
+    # --- app -------------------------------------------------------------------------------
+    def build(self) -> ASGIApp:
+        if not (STATIC_DIR / "index.html").is_file():
+            raise AfonError(
+                f"the viewfinder's page is missing ({STATIC_DIR}/index.html): reinstall afon"
+            )
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+            self.runner.start()
+            try:
+                yield
+            finally:
+                await asyncio.to_thread(self.runner.stop)
+
+        routes = [
+            Route("/", self.index),
+            Route("/api/state", self.api_state),
+            Route("/api/info", self.api_info),
+            Route("/api/control", self.api_control, methods=["POST"]),
+            Route("/api/settings", self.api_settings, methods=["POST"]),
+            Route("/api/shots", self.api_shots),
+            Route("/api/shots/{n:int}/image", self.api_shot_image),
+            Route("/api/shots/{n:int}/thumb", self.api_shot_thumb),
+            Route("/api/keys", self.api_keys, methods=["GET", "POST"]),
+            WebSocketRoute("/ws", self.ws),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ]
+        app = Starlette(routes=routes, lifespan=lifespan)
+        return Guard(app, self.security)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "camera": self.runner.camera_name,
+            "profiles": list(self.runner.profiles),
+            "focus_modes": list(FOCUS_MODES),
+            "drives": list(DRIVES),
+            "af_areas": list(AF_AREA_SIZES),
+            "controls": list(CONTROL_NAMES),
+            "keys": self.keymap,
+            "default_keys": default_keymap(),
+            "page_actions": list(PAGE_ACTIONS),
+            "lease_s": self.runner.lease_s,
+            "max_message_bytes": MAX_MESSAGE_BYTES,
+            "token_required": self.security.token is not None,
+        }
+
+    # --- page ------------------------------------------------------------------------------
+    async def index(self, request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
+
+    # --- HTTP API --------------------------------------------------------------------------
+    async def api_state(self, request: Request) -> Response:
+        return JSONResponse(self.runner.state)
+
+    async def api_info(self, request: Request) -> Response:
+        return JSONResponse(self.info())
+
+    async def api_control(self, request: Request) -> Response:
+        async def act(obj: dict[str, Any]) -> Any:
+            msg = parse_control(obj)
+            result = await self._wait(self.runner.control("http", msg))
+            return result | {"lease_s": self.runner.lease_s}
+
+        return await self._json_call(request, act)
+
+    async def api_settings(self, request: Request) -> Response:
+        async def act(obj: dict[str, Any]) -> Any:
+            msg = parse_settings(obj)
+            return await self._wait(self.runner.settings(msg.changes))
+
+        return await self._json_call(request, act)
+
+    async def api_keys(self, request: Request) -> Response:
+        if request.method == "GET":
+            return JSONResponse({"keys": self.keymap})
+
+        async def act(obj: dict[str, Any]) -> Any:
+            keys = obj.get("keys", obj)
+            self.set_keys(parse_keymap(keys, "keys"))
+            return {"keys": self.keymap}
+
+        return await self._json_call(request, act)
+
+    async def api_shots(self, request: Request) -> Response:
+        return JSONResponse({"shots": list(self.runner.shots)})
+
+    def _shot_file(self, n: int) -> Path | None:
+        path = self.runner.shot_files.get(n)
+        folder = self.runner.shots_dir
+        if path is None or folder is None:
+            return None
+        resolved = path.resolve()
+        if not resolved.is_relative_to(folder.resolve()) or not resolved.is_file():
+            return None
+        return resolved
+
+    async def api_shot_image(self, request: Request) -> Response:
+        n = int(request.path_params["n"])
+        path = self._shot_file(n)
+        if path is None:
+            return _error(404, f"shot {n} has no image")
+        return FileResponse(path, media_type="image/jpeg")
+
+    async def api_shot_thumb(self, request: Request) -> Response:
+        n = int(request.path_params["n"])
+        path = self._shot_file(n)
+        if path is None:
+            return _error(404, f"shot {n} has no image")
+        data = self._thumbs.get(n)
+        if data is None:
+            data = await run_in_threadpool(_thumbnail, path)
+            self._thumbs[n] = data
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+    async def _json_call(
+        self, request: Request, act: Callable[[dict[str, Any]], Awaitable[Any]]
+    ) -> Response:
+        try:
+            obj = decode_json(await _read_body(request))
+            return JSONResponse(await act(obj))
+        except _TooLarge as exc:
+            return _error(413, str(exc))
+        except ProtocolError as exc:
+            return _error(400, str(exc), exc.field)
+        except ConfigError as exc:
+            return _error(400, str(exc), exc.field)
+        except TimeoutError:
+            return _error(503, "the body loop did not answer in time")
+        except AfonError as exc:
+            return _error(400, str(exc))
+
+    async def _wait(self, future: Any) -> Any:
+        return await asyncio.wait_for(asyncio.wrap_future(future), JOB_TIMEOUT_S)
+
+    def set_keys(self, keymap: KeyMap) -> None:
+        self.keymap = keymap
+        self.runner.hub.broadcast({"type": "keys", "keys": keymap})
+
+    # --- WebSocket -------------------------------------------------------------------------
+    async def ws(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        owner = f"ws{next(self._ids)}"
+        sub = Subscriber(asyncio.get_running_loop(), asyncio.Event())
+        self.runner.hub.subscribe(sub)
+        sub.post({"type": "hello"} | self.info() | {"shots": list(self.runner.shots)})
+        sub.post(self.runner.state)
+        sender = asyncio.create_task(self._send_loop(websocket, sub))
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                try:
+                    self._on_message(owner, sub, message)
+                except Exception as exc:  # never let one message end the connection
+                    log.exception("WebSocket message failed")
+                    sub.post({"type": "error", "error": f"internal error: {exc}", "field": ""})
+        finally:
+            self.runner.hub.unsubscribe(sub)
+            sender.cancel()
+            # the watchdog: a closed connection lets go of everything it held
+            self.runner.release_all(owner)
+
+    def _on_message(self, owner: str, sub: Subscriber, message: Mapping[str, Any]) -> None:
+        text = message.get("text")
+        if text is None:
+            raise_error = ProtocolError("binary messages are not accepted; send JSON text")
+            sub.post(raise_error.reply())
+            return
+        try:
+            msg = parse_message(text)
+        except ProtocolError as exc:
+            sub.post(exc.reply())
+            return
+        if isinstance(msg, ControlMessage):
+            self._reply_when_done(sub, self.runner.control(owner, msg), msg.id)
+        elif isinstance(msg, SettingsMessage):
+            future = self.runner.settings(msg.changes)
+            self._reply_when_done(sub, future, msg.id, lambda _r: {"type": "settings", "ok": True})
+        elif isinstance(msg, KeysMessage):
+            try:
+                self.set_keys(parse_keymap(msg.keys, "keys"))
+            except ConfigError as exc:
+                sub.post({"type": "error", "error": str(exc), "field": exc.field, "id": msg.id})
+        elif isinstance(msg, ReleaseAllMessage):
+            self.runner.release_all(owner)
+        elif isinstance(msg, PingMessage):
+            self.runner.touch(owner)
+            sub.post({"type": "pong", "t_ms": msg.t_ms, "server_ms": time.time() * 1000.0})
+
+    @staticmethod
+    def _reply_when_done(
+        sub: Subscriber,
+        future: Any,
+        msg_id: int | str | None,
+        shape: Callable[[Any], dict[str, Any]] = lambda r: dict(r),
+    ) -> None:
+        def done(f: Any) -> None:
+            exc = f.exception()
+            if exc is None:
+                sub.post(shape(f.result()) | {"id": msg_id})
+            else:
+                field = getattr(exc, "field", "")
+                sub.post({"type": "error", "error": str(exc), "field": field, "id": msg_id})
+
+        future.add_done_callback(done)
+
+    async def _send_loop(self, websocket: WebSocket, sub: Subscriber) -> None:
+        hub = self.runner.hub
+        try:
+            while True:
+                await sub.wake.wait()
+                sub.wake.clear()
+                while sub.events:
+                    await websocket.send_text(json.dumps(sub.events.popleft()))
+                frame = hub.frame
+                if frame is not None and frame[0] != sub.last_seq:
+                    sub.last_seq = frame[0]
+                    await websocket.send_text(frame[2])
+                    await websocket.send_bytes(frame[1])
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the client went away; the receive loop notices and cleans up
+            return
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_MESSAGE_BYTES:
+        raise _TooLarge(f"body too large ({length} bytes, limit {MAX_MESSAGE_BYTES})")
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_MESSAGE_BYTES:
+            raise _TooLarge(f"body too large (over {MAX_MESSAGE_BYTES} bytes)")
+    return bytes(data)
+
+
+def _error(status: int, message: str, field: str = "") -> JSONResponse:
+    return JSONResponse({"error": message, "field": field}, status_code=status)
+
+
+def _thumbnail(path: Path) -> bytes:
+    from PIL import Image as PILImage
+
+    with PILImage.open(path) as img:
+        img.thumbnail((THUMB_PX, THUMB_PX))
+        out = io.BytesIO()
+        img.convert("RGB").save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def create_app(
+    runner: BodyRunner, security: Security | None = None, keymap: KeyMap | None = None
+) -> ASGIApp:
+    """The ASGI app for `runner`; its lifespan starts and stops the body loop."""
+    return WebApp(runner, security or Security(), keymap).build()

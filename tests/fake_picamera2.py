@@ -1,0 +1,355 @@
+"""A fake Picamera2 that follows libcamera's documented AF control semantics.
+
+Sources: libcamera ``control_ids_core.yaml`` and the Raspberry Pi IPA ``af.cpp`` as summarised in
+camera-apis.md §3.1, and Picamera2's job API (``wait=False`` returns a job whose
+``get_result(timeout)`` raises ``TimeoutError``).
+
+- Controls are delivered with a later request (`control_delay_frames`), in the order they were
+  set; `set_controls` with a control the module does not advertise raises RuntimeError, as
+  Picamera2 does ("Control X is not advertised by libcamera").
+- AfMode: Manual never moves the lens by itself and AfState is always Idle; Auto moves only after
+  AfTrigger Start; setting Auto reports Idle, Auto + Start together go straight to Scanning;
+  changing the mode mid-scan cancels the scan; entering Continuous starts a scan; any AfMode
+  change reports AfPauseState Running.
+- AfTrigger acts only in Auto: Start is ignored while scanning, Cancel only while scanning (the
+  lens stays where it is, AfState Idle).
+- AfPause acts only in Continuous: Immediate pauses now (even mid-scan), Deferred at the end of
+  the scan (Pausing until then), Resume continues where it left off.
+- LensPosition is ignored unless AfMode is Manual and always reported back; the lens takes
+  frames to move (`lens_speed_d_per_frame`).
+- The "AF algorithm" scans towards `subject_d` (None: a low-contrast scene, the scan fails); in
+  Continuous, a subject that moves by more than `rescan_d` starts a new scan unless paused.
+- A mode switch to a still configuration applies the configuration's controls before its frame;
+  if AF is then in Continuous the switch restarts a scan (the pitfall of user-needs.md §6.2).
+- Images: a random texture blurred in proportion to |lens - subject| (sharpest in focus).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import cv2
+import numpy as np
+
+from afon.clock import VirtualClock
+
+MODULES: dict[str, tuple[str, ...]] = {
+    "cm3": ("AfMode", "AfTrigger", "AfPause", "AfMetering", "AfWindows", "LensPosition"),
+    "no-pause": ("AfMode", "AfTrigger", "LensPosition"),
+    "lens-no-af": ("LensPosition",),
+    "fixed": (),
+}
+
+
+class FakeJob:
+    def __init__(self, cam: FakePicamera2, fn: Callable[[], Any]) -> None:
+        self._cam = cam
+        self._fn = fn
+        self._done = False
+        self._result: Any = None
+
+    def get_result(self, timeout: float | None = None) -> Any:
+        if self._cam.stalled:
+            raise TimeoutError("fake: no frame")  # what Future.result(timeout) raises
+        if not self._done:
+            self._result = self._fn()
+            self._done = True
+        return self._result
+
+
+class FakeRequest:
+    def __init__(
+        self, arrays: dict[str, Callable[[], np.ndarray]], metadata: dict[str, Any]
+    ) -> None:
+        self._arrays = arrays  # rendered when asked for, as the buffers would be copied
+        self._metadata = metadata
+        self.released = False
+
+    def make_array(self, name: str) -> np.ndarray:
+        if name not in self._arrays:
+            raise KeyError(f"stream {name!r} is not configured")
+        return self._arrays[name]()
+
+    def get_metadata(self) -> dict[str, Any]:
+        return dict(self._metadata)
+
+    def release(self) -> None:
+        self.released = True
+
+
+class FakePicamera2:
+    def __init__(
+        self,
+        clock: VirtualClock,
+        *,
+        module: str = "cm3",
+        subject_d: float | None = 2.0,
+        lens_range: tuple[float, float, float] = (0.0, 15.0, 1.0),
+        fps: float = 30.0,
+        lens_speed_d_per_frame: float = 1.5,
+        control_delay_frames: int = 1,
+        rescan_d: float = 0.3,
+        scan_never_ends: bool = False,
+        full_size: tuple[int, int] = (320, 240),
+        seed: int = 0,
+    ) -> None:
+        self.clock = clock
+        self.module = module
+        names = MODULES[module]
+        controls: dict[str, Any] = {
+            "ExposureTime": (100, 1000000, 10000),
+            "FrameDurationLimits": (int(1e6 / fps), 1000000, int(1e6 / fps)),
+        }
+        for name in names:
+            controls[name] = lens_range if name == "LensPosition" else (0, 2, 0)
+        self.camera_controls = controls
+        self.camera_properties = {"ScalerCropMaximum": (0, 0, 4608, 2592), "Model": "fake"}
+        self.subject_d = subject_d
+        self.lens_min, self.lens_max = lens_range[0], lens_range[1]
+        self.lens = float(lens_range[2])
+        self.lens_target = self.lens
+        self.speed = lens_speed_d_per_frame
+        self.delay = control_delay_frames
+        self.rescan_d = rescan_d
+        self.scan_never_ends = scan_never_ends
+        self.period = 1.0 / fps
+        self.full_size = full_size
+        rng = np.random.default_rng(seed)
+        noise = rng.normal(0.0, 1.0, (full_size[1], full_size[0])).astype(np.float32)
+        smooth = cv2.GaussianBlur(noise, (0, 0), sigmaX=full_size[0] / 100.0)
+        smooth = (smooth - smooth.mean()) / (smooth.std() + 1e-6)
+        self._texture = np.clip(128 + 60 * smooth, 0, 255).astype(np.uint8)
+        # AF state
+        self.mode = 0
+        self.af_state = 0
+        self.pause_state = 0
+        self.scanning = False
+        self.paused = False
+        self.pause_deferred = False
+        self.scan_subject: float | None = None
+        self.scan_starts = 0
+        self.ignored: list[dict[str, Any]] = []
+        self.windows: Any = None
+        # plumbing
+        self.config: dict[str, Any] | None = None
+        self.started = False
+        self.closed = False
+        self.stalled = False
+        self.sent: list[dict[str, Any]] = []  # every set_controls call, in order
+        self._queue: list[tuple[int, dict[str, Any]]] = []
+        self.frame_index = 0
+        self._next_t = clock.now_s() + self.period
+        self.configs: list[dict[str, Any]] = []
+
+    # --- configuration -------------------------------------------------------------------
+    def _config(self, use: str, main: Any, lores: Any, controls: Any) -> dict[str, Any]:
+        self._check_controls(dict(controls or {}))
+        return {
+            "use_case": use,
+            "main": dict(main or {}),
+            "lores": dict(lores) if lores else None,
+            "controls": dict(controls or {}),
+        }
+
+    def create_preview_configuration(
+        self, main: Any = None, lores: Any = None, controls: Any = None, **_: Any
+    ) -> dict[str, Any]:
+        return self._config("preview", main, lores, controls)
+
+    def create_still_configuration(
+        self, main: Any = None, lores: Any = None, controls: Any = None, **_: Any
+    ) -> dict[str, Any]:
+        return self._config("still", main, lores, controls)
+
+    def configure(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.configs.append(config)
+
+    def start(self) -> None:
+        assert self.config is not None
+        self.started = True
+        # the first frame after a (re)start needs a whole frame time at least
+        self._next_t = max(self._next_t, self.clock.now_s() + self.period)
+        # controls in the configuration are applied before the first frame
+        self._apply(dict(self.config["controls"]))
+        if self.mode == 2 and not self.paused:
+            self._start_scan()  # a (re)start in Continuous begins a new scan
+
+    def stop(self) -> None:
+        self.started = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    # --- controls --------------------------------------------------------------------------
+    def _check_controls(self, controls: dict[str, Any]) -> None:
+        for name in controls:
+            if name not in self.camera_controls:
+                raise RuntimeError(f"Control {name} is not advertised by libcamera")
+
+    def set_controls(self, controls: dict[str, Any]) -> None:
+        self._check_controls(controls)
+        self.sent.append(dict(controls))
+        self._queue.append((self.frame_index + self.delay, dict(controls)))
+
+    def _start_scan(self) -> None:
+        self.scanning = True
+        self.af_state = 1
+        self.scan_starts += 1
+        self.scan_subject = self.subject_d
+
+    def _apply(self, c: dict[str, Any]) -> None:
+        if "AfMode" in c and int(c["AfMode"]) != self.mode:
+            self.mode = int(c["AfMode"])
+            self.pause_state = 0
+            self.paused = False
+            self.pause_deferred = False
+            self.scanning = False
+            self.af_state = 0
+            if self.mode == 2:
+                self._start_scan()
+        if "AfTrigger" in c:
+            trig = int(c["AfTrigger"])
+            if self.mode != 1:
+                self.ignored.append({"AfTrigger": trig})
+            elif trig == 0 and not self.scanning:
+                self._start_scan()
+            elif trig == 1 and self.scanning:
+                self.scanning = False
+                self.af_state = 0
+                self.lens_target = self.lens  # the lens does not move anywhere else
+            else:
+                self.ignored.append({"AfTrigger": trig})
+        if "AfPause" in c:
+            pause = int(c["AfPause"])
+            if self.mode != 2:
+                self.ignored.append({"AfPause": pause})
+            elif pause == 0:
+                self.paused = True
+                self.pause_state = 2
+                self.lens_target = self.lens
+            elif pause == 1:
+                if self.scanning:
+                    self.pause_deferred = True
+                    self.pause_state = 1
+                else:
+                    self.paused = True
+                    self.pause_state = 2
+            elif pause == 2:
+                self.paused = False
+                self.pause_deferred = False
+                self.pause_state = 0
+        if "LensPosition" in c:
+            if self.mode == 0:
+                self.lens_target = min(max(float(c["LensPosition"]), self.lens_min), self.lens_max)
+            else:
+                self.ignored.append({"LensPosition": c["LensPosition"]})
+        if "AfWindows" in c:
+            self.windows = c["AfWindows"]
+
+    def _af_step(self) -> None:
+        idle = self.mode == 2 and not self.paused and not self.scanning
+        if idle and self.subject_d is not None:
+            moved = self.scan_subject is None or abs(self.subject_d - self.scan_subject) > (
+                self.rescan_d
+            )
+            if moved:
+                self._start_scan()
+        if not self.scanning or self.paused:
+            return
+        goal = self.scan_subject
+        if goal is None:
+            goal = self.lens_max  # hunts to the end, then fails
+        goal = min(max(goal, self.lens_min), self.lens_max)
+        if self.scan_never_ends:
+            self.lens_target = self.lens_min if self.lens > self.lens_max / 2 else self.lens_max
+            return
+        self.lens_target = goal
+        if abs(self.lens - goal) < 1e-9:
+            self.scanning = False
+            found = self.scan_subject is not None and self.lens_min <= self.scan_subject <= (
+                self.lens_max
+            )
+            self.af_state = 2 if found else 3
+            if self.pause_deferred:
+                self.paused = True
+                self.pause_deferred = False
+                self.pause_state = 2
+
+    def _move_lens(self) -> None:
+        step = self.lens_target - self.lens
+        if abs(step) <= self.speed:
+            self.lens = self.lens_target
+        else:
+            self.lens += math.copysign(self.speed, step)
+
+    # --- frames ----------------------------------------------------------------------------
+    def _render(self, size: tuple[int, ...], lens: float) -> np.ndarray:
+        w, h = int(size[0]), int(size[1])
+        base = cv2.resize(self._texture, (w, h), interpolation=cv2.INTER_AREA)
+        subject = self.subject_d if self.subject_d is not None else lens + 50.0
+        sigma = min(0.2 + 1.5 * abs(lens - subject) * w / 160.0, w / 8.0)
+        blurred = cv2.GaussianBlur(base, (0, 0), sigmaX=sigma)
+        return np.dstack([blurred, blurred, blurred])
+
+    def _frame(self) -> FakeRequest:
+        if not self.started or self.config is None:
+            raise RuntimeError("camera not started")
+        self.clock.sleep_until(self._next_t)
+        t_ready = self.clock.now_s()
+        self._next_t = t_ready + self.period
+        due = [c for f, c in self._queue if f <= self.frame_index]
+        self._queue = [(f, c) for f, c in self._queue if f > self.frame_index]
+        for controls in due:
+            self._apply(controls)
+        self._af_step()
+        self._move_lens()
+        exposure_us = 10000
+        start_s = t_ready - 0.002 - exposure_us * 1e-6
+        metadata: dict[str, Any] = {
+            "SensorTimestamp": round((start_s + 1000.0) * 1e9),
+            "ExposureTime": exposure_us,
+            "FrameDuration": round(self.period * 1e6),
+        }
+        if "LensPosition" in self.camera_controls:
+            metadata["LensPosition"] = float(self.lens)
+        if "AfMode" in self.camera_controls:
+            metadata["AfState"] = self.af_state
+            metadata["AfPauseState"] = self.pause_state
+        arrays: dict[str, Callable[[], np.ndarray]] = {}
+        lens = self.lens
+        lores = self.config.get("lores")
+        if lores:
+            lores_size = tuple(lores["size"])
+            arrays["lores"] = lambda: cv2.cvtColor(
+                self._render(lores_size, lens), cv2.COLOR_RGB2YUV_I420
+            )
+        main_size = tuple(self.config["main"].get("size") or self.full_size)
+        arrays["main"] = lambda: self._render(main_size, lens)
+        self.frame_index += 1
+        return FakeRequest(arrays, metadata)
+
+    def capture_request(self, wait: Any = None) -> Any:
+        job = FakeJob(self, self._frame)
+        return job if wait is False else job.get_result()
+
+    def switch_mode_and_capture_request(self, config: dict[str, Any], wait: Any = None) -> Any:
+        def run() -> FakeRequest:
+            preview = self.config
+            assert preview is not None
+            self.stop()
+            self.configure(config)
+            self.start()
+            request = self._frame()
+            self.stop()
+            self.configure(preview)
+            self.start()
+            return request
+
+        job = FakeJob(self, run)
+        return job if wait is False else job.get_result()
+
+    def cancel_all_and_flush(self) -> None:
+        pass

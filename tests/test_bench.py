@@ -1,0 +1,336 @@
+"""The benchmark: metrics, oracle, photographer models, determinism, and the --quick run."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from afon.bench.metrics import (
+    ShotOutcome,
+    TrialResult,
+    missed_moments,
+    oracle_violations,
+    percentile,
+    summarize,
+    wilson_ci,
+)
+from afon.bench.oracle import OracleServo, OracleSingleShot, Truth, best_lock_d
+from afon.bench.photographer import TECHNIQUES, Human, Photographer
+from afon.bench.runner import (
+    BENCH_PREVIEW_PX,
+    STRATEGIES,
+    TrialJob,
+    make_camera,
+    run_bench,
+    run_trial,
+    scene_for,
+)
+from afon.bench.scenario import load_builtin_scenario
+from afon.body import Body
+from afon.cameras.base import Frame
+from afon.cameras.sim.camera import SimCamera
+from afon.cli import main
+from afon.clock import VirtualClock
+from afon.focus.context import context_for
+from afon.focus.drive import run_single_shot
+from afon.focus.engine import AfContext, AfStatus, AfWindow
+from afon.focus.hybrid import HybridAf
+from afon.focus.states import AfState, Cause
+
+ROW_FIELDS = (
+    "scenario", "technique", "strategy", "keeper_rate", "keeper_ci95", "lag_median_s",
+    "lag_p95_s", "missed", "reversals", "trials", "lens_travel_d", "focus_error_dof_median",
+    "focus_error_dof_p90", "shots", "moments",
+)
+
+
+# --- metrics ---------------------------------------------------------------------------------
+def test_wilson_interval_matches_hand_computed_values() -> None:
+    lo, hi = wilson_ci(5, 10)
+    assert (lo, hi) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert wilson_ci(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_ci(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert wilson_ci(0, 0) == (0.0, 1.0)
+
+
+def test_percentile_interpolates_like_numpy() -> None:
+    xs = [0.3, 0.1, 0.4, 0.2, 0.9]
+    for q in (0, 50, 90, 95, 100):
+        assert percentile(xs, q) == pytest.approx(float(np.percentile(xs, q)))
+    assert percentile([], 50) is None
+
+
+def _shot(t: float | None, ok: bool = True) -> ShotOutcome:
+    return ShotOutcome(exposed=t is not None, in_focus=ok, decision_s=0.0, exposure_s=t)
+
+
+def test_missed_moments_need_an_in_focus_exposure_within_the_tolerance() -> None:
+    shots = [_shot(1.05), _shot(2.3), _shot(3.05, ok=False), _shot(None, ok=False)]
+    # 1.0: caught at 1.05; 2.0: 2.3 is too late; 3.0: out of focus; 4.0: nothing at all
+    assert missed_moments([1.0, 2.0, 3.0, 4.0], shots, 0.15) == 3
+
+
+def test_summarize_counts_failures_as_shots_that_are_not_keepers() -> None:
+    trial = TrialResult("s", "bbf-af-c", "predictive", 0, moment_press_s=[1.0, 2.0])
+    trial.shots = [
+        ShotOutcome(True, True, 1.0, 1.05, lag_s=0.05, release_lag_s=0.05, error_dof=0.2),
+        ShotOutcome(False, False, 2.0),
+    ]
+    row = summarize([trial])
+    assert row["shots"] == 2 and row["keepers"] == 1 and row["failures"] == 1
+    assert row["keeper_rate"] == 0.5 and row["missed"] == 1
+    assert row["lag_median_s"] == pytest.approx(0.05)
+    empty = summarize([TrialResult("s", "bbf-af-c", "predictive", 1)])
+    assert empty["keeper_rate"] is None and empty["keeper_ci95"] == [0.0, 1.0]
+
+
+def _row(strategy: str, keepers: int, shots: int, tech: str = "bbf-af-c") -> dict[str, Any]:
+    lo, hi = wilson_ci(keepers, shots)
+    return {
+        "scenario": "s", "technique": tech, "strategy": strategy, "shots": shots,
+        "keepers": keepers, "keeper_rate": keepers / shots, "keeper_ci95": [lo, hi],
+    }
+
+
+def test_oracle_check_catches_a_strategy_above_the_oracle() -> None:
+    rows = [_row("oracle", 50, 100), _row("predictive", 70, 100), _row("non-predictive", 55, 100)]
+    found = oracle_violations(rows)
+    assert len(found) == 1 and "predictive keeper rate 0.700" in found[0]
+    assert oracle_violations([_row("oracle", 90, 100), _row("predictive", 90, 100)]) == []
+
+
+# --- the oracle ------------------------------------------------------------------------------
+def _ctx() -> AfContext:
+    return AfContext(lens_min_d=0.0, lens_max_d=1.0, frame_rate_hz=30.0, depth_of_focus_d=0.01,
+                     motor_speed_d_per_s=2.0, motor_accel_d_per_s2=100.0, release_lag_s=0.05)
+
+
+def _frame(t: float) -> Frame:
+    img = np.zeros((4, 4, 3), np.uint8)
+    return Frame(0, img, t - 0.02, t - 0.01, t, 0.5, 0.5, False)
+
+
+def test_best_lock_covers_most_exposures_of_a_receding_subject() -> None:
+    def subject(t: float) -> float:
+        return 0.5 - 0.02 * t  # receding by 2 depths of focus per second
+
+    times = [0.0, 0.5, 1.0, 1.5, 2.0]
+    lock = best_lock_d(subject, times, 0.01, subject(0.0))
+    covered = sum(abs(subject(t) - lock) <= 0.01 for t in times)
+    assert covered == 2  # no single position can hold more than ±1 DoF = 1 s of this motion
+    assert best_lock_d(lambda t: 0.3, times, 0.01, 0.0) == pytest.approx(0.3)
+
+
+def test_oracle_af_s_locks_for_the_planned_exposure_and_confirms_at_rest() -> None:
+    now = [1.0]
+    moving = [True]
+    truth = Truth(subject_d=lambda t: 0.2 + 0.1 * max(0.0, t - 1.0), lens_d=lambda: 0.0,
+                  lens_moving=lambda: moving[0], now_s=lambda: now[0],
+                  exposures=lambda confirm: [2.0])
+    af = OracleSingleShot(_ctx(), truth)
+    target = af.start(0.0, 1.0)
+    assert target == pytest.approx(0.3)  # where the subject will be at the exposure
+    assert af.update(_frame(1.03), AfWindow()).status is AfStatus.SCANNING
+    moving[0] = False
+    assert af.update(_frame(1.07), AfWindow()).status is AfStatus.FOCUSED
+
+
+def test_oracle_servo_aims_at_the_next_exposure() -> None:
+    now = [1.0]
+    truth = Truth(subject_d=lambda t: 0.1 * t, lens_d=lambda: 0.1, lens_moving=lambda: False,
+                  now_s=lambda: now[0], exposures=lambda c: [0.5, 1.2, 1.4])
+    servo = OracleServo(_ctx(), truth)
+    servo.start(0.0, 1.0)
+    step = servo.update(_frame(1.0), AfWindow(), aim_s=1.02)
+    assert step.target_d == pytest.approx(0.12)
+    assert step.status is AfStatus.FOCUSED  # lens 0.1 = subject now
+    plan_free = Truth(subject_d=lambda t: 0.1 * t, lens_d=lambda: 0.0, lens_moving=lambda: False,
+                      now_s=lambda: now[0])
+    servo = OracleServo(_ctx(), plan_free)
+    step = servo.update(_frame(1.0), AfWindow(), aim_s=1.02)
+    # no press planned: the subject at now + release lag + half a frame
+    assert step.target_d == pytest.approx(0.1 * (1.0 + 0.05 + 0.5 / 30))
+
+
+# --- photographers -----------------------------------------------------------------------------
+def test_reaction_times_are_seeded_lognormal_around_0_2_s() -> None:
+    a = [Human("k").moment_reaction() for _ in range(1)]
+    assert a == [Human("k").moment_reaction()]
+    h = Human("stats")
+    draws = [h.camera_reaction() for _ in range(2000)]
+    assert min(draws) >= 0.1 and max(draws) <= 0.6
+    assert statistics.median(draws) == pytest.approx(0.2, abs=0.01)
+
+
+def _play(technique: str, scenario: str, seed: int = 0) -> tuple[Body, Any]:
+    scn = load_builtin_scenario(scenario)
+    camera, _ = make_camera(scn, seed, VirtualClock())
+    ph = Photographer(technique, scn, Human(f"{scn.name}:{seed}"))
+    body = Body(camera, ph.profile(), window=AfWindow(*scn.af_point))
+    log = ph.run(body)
+    return body, log
+
+
+def _activations(body: Body) -> int:
+    return sum(1 for c in body.af.history if c.new in (AfState.ACTIVE_SCAN,)
+               or (c.new is AfState.PASSIVE_SCAN and c.old is AfState.INACTIVE))
+
+
+def test_bbf_af_s_focuses_once_and_the_shutter_never_refocuses() -> None:
+    body, _ = _play("bbf-af-s", "portrait")
+    shots = [s for s in body.shots if s.ok]
+    assert len(shots) == 3 and all(s.in_focus for s in shots)
+    assert _activations(body) == 1
+    assert len({round(s.lens_d, 9) for s in shots}) == 1  # locked: the lens never moved
+    lag = body.camera.capabilities.release_lag_s
+    assert all(s.lag_s == pytest.approx(lag) for s in shots)
+    assert body.profile.bbf and body.focus_mode == "AF-S"
+
+
+def test_shutter_af_s_refocuses_before_every_frame_and_loses_the_recomposed_face() -> None:
+    body, log = _play("shutter-af-s", "portrait")
+    shots = body.shots
+    assert shots and _activations(body) >= len(shots)
+    first = shots[0]
+    assert first.ok and first.in_focus  # prefocused on the face before the recompose
+    later = [s for s in shots[1:] if s.ok]
+    assert later and not any(s.in_focus for s in later)  # refocused on the background
+    # each later frame was decided by a half-press before its AF cycle
+    for s in later:
+        assert log.decision_for(s.pressed_s) < s.pressed_s
+
+
+def test_bbf_af_c_lets_go_of_af_on_before_the_recompose() -> None:
+    body, _ = _play("bbf-af-c", "portrait")
+    rec = load_builtin_scenario("portrait").recompose
+    assert rec is not None
+    locks = [c for c in body.af.history if c.cause is Cause.AF_TRIGGER and c.new.locked]
+    assert locks and locks[0].t_s == pytest.approx(rec.t_s, abs=1e-6)
+    assert all(s.in_focus for s in body.shots if s.ok)
+
+
+def test_shutter_af_c_holds_the_half_press_through_the_recompose() -> None:
+    body, _ = _play("shutter-af-c", "portrait")
+    shots = [s for s in body.shots if s.ok]
+    assert shots and not any(s.in_focus for s in shots)  # the servo followed the background
+
+
+def test_recompose_pans_every_layer() -> None:
+    scn = load_builtin_scenario("portrait")
+    scene = scene_for(scn)
+    rec = scn.recompose
+    assert rec is not None and scene.subject is not None
+    x0, _ = scene.subject.position(0.0)
+    x1, _ = scene.subject.position(rec.t_s + rec.duration_s + 0.01)
+    assert x0 == pytest.approx(0.3 + rec.shift[0]) and x1 == pytest.approx(0.3)
+
+
+# --- the AF at the benchmark's preview size ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("scene", "point"), [("portrait", (0.3, 0.5)), ("obstacle", (0.5, 0.5))]
+)
+def test_af_s_accuracy_holds_at_the_bench_preview_size(scene: str, point: tuple[float, float]
+                                                      ) -> None:
+    """The bench renders smaller previews; hybrid AF-S still ends within the depth of focus."""
+    errors = []
+    for seed in range(2):
+        cam = SimCamera(scene, "50mm-f1.8", seed=seed, preview_px=BENCH_PREVIEW_PX, start_d=0.0)
+        ctx = context_for(cam)
+        res = run_single_shot(cam, HybridAf(ctx), AfWindow(*point, 0.1, 0.12))
+        assert res.status is AfStatus.FOCUSED
+        subject_d = 1.0 / cam.subject_distance_m(cam.clock.now_s())
+        errors.append(abs(subject_d - res.lens_d) / ctx.depth_of_focus_d)
+    assert max(errors) < 1.0, errors
+
+
+def test_servo_accuracy_holds_at_the_bench_preview_size() -> None:
+    """The predictive servo on the obstacle scene's static subject (before the jogger):
+    within the depth of focus at the bench's preview size (at 320×240 it is not)."""
+    scn = load_builtin_scenario("obstacle")
+    res = run_trial(TrialJob(scn, "bbf-af-c", "predictive", 0))
+    early = [s for s in res.shots if s.exposed and s.exposure_s is not None
+             and s.exposure_s < 1.6]
+    assert early and all(s.error_dof is not None and s.error_dof < 1.0 for s in early)
+
+
+# --- determinism and the command ---------------------------------------------------------------
+def test_same_seed_same_trial() -> None:
+    job = TrialJob(load_builtin_scenario("low-light"), "shutter-af-s", "hybrid", 3, trace=True)
+    assert run_trial(job) == run_trial(job)
+
+
+def test_same_seed_same_json_across_process_counts() -> None:
+    scns = [load_builtin_scenario("stack"), load_builtin_scenario("low-light")]
+    kwargs: dict[str, Any] = {"seed": 7, "seeds": 2, "techniques": ["bbf-af-s"]}
+    a = run_bench(scns, jobs=1, **kwargs).to_json(traces=True)
+    b = run_bench(scns, jobs=2, **kwargs).to_json(traces=True)
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    c = run_bench(scns, jobs=1, **{**kwargs, "seed": 8}).to_json()
+    assert c["rows"] != a["rows"]
+
+
+def test_missing_stack_is_skipped_with_the_reason(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    monkeypatch.setenv("AFON_DATA_DIR", str(tmp_path))
+    scn = load_builtin_scenario("stack")
+    reason = scn.skip_reason()
+    assert reason is not None and "pcb-depthmap" in reason and "not found" in reason
+    result = run_bench([scn], seeds=1, jobs=1)
+    assert result.rows == [] and result.skipped == [{"scenario": "stack", "reason": reason}]
+
+
+def test_quick_run_writes_the_report_and_the_oracle_is_never_beaten(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bench"
+    assert main(["bench", "--quick", "--json", "--seed", "0", "--out", str(out)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    rows = data["rows"]
+    scenarios = [s["name"] for s in data["scenarios"]]
+    assert len(scenarios) >= 6 and data["seeds"] == 2 and data["quick"] is True
+    assert len(rows) == len(scenarios) * sum(
+        len(STRATEGIES[t.focus_mode]) for t in TECHNIQUES.values()
+    )
+    for row in rows:
+        for field in ROW_FIELDS:
+            assert field in row, field
+        assert row["trials"] == 2
+        lo, hi = row["keeper_ci95"]
+        assert 0.0 <= lo <= hi <= 1.0
+        if row["keeper_rate"] is not None:
+            assert lo <= row["keeper_rate"] <= hi
+        assert row["strategy"] in STRATEGIES[TECHNIQUES[row["technique"]].focus_mode]
+
+    # the report: Markdown with tables and plots beside it
+    report = (out / "report.md").read_text()
+    assert "## Summary" in report and "## All rows" in report
+    assert "oracle beaten" not in report.lower()
+    for name in scenarios:
+        png = out / f"trace-{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+        assert f"(trace-{name}.png)" in report
+    assert (out / "keepers.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((out / "results.json").read_text())["rows"] == rows
+
+    # the oracle is the physical limit: per scenario × technique, no strategy's keeper rate
+    # may lie above the oracle's 95% interval by more than one shot
+    oracle = {(r["scenario"], r["technique"]): r for r in rows if r["strategy"] == "oracle"}
+    assert len(oracle) == len(scenarios) * len(TECHNIQUES)
+    checked = 0
+    for r in rows:
+        o = oracle[(r["scenario"], r["technique"])]
+        if r["strategy"] == "oracle" or r["keeper_rate"] is None:
+            continue
+        assert o["keeper_rate"] is not None, (r["scenario"], r["technique"])
+        limit = o["keeper_ci95"][1] + 1.0 / r["shots"]
+        assert r["keeper_rate"] <= limit + 1e-9, (r, o)
+        checked += 1
+    assert checked >= len(rows) // 2
+    assert data["oracle_violations"] == []
+    assert math.isfinite(data["simulated_s"]) and data["simulated_s"] > 0

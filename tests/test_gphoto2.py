@@ -1,0 +1,456 @@
+"""Gphoto2Camera against libgphoto2's real virtual camera (python-gphoto2 with VCAMERADIR).
+
+Capture, configuration, file download and events run through the real libgphoto2 on its
+virtual camera; the AF-drive, per-brand release and live-view widgets the virtual camera lacks
+come from `fake_gphoto2.FakeGp`, layered over that same real camera.
+
+libgphoto2 reads VCAMERADIR when python-gphoto2 is imported, so the folder of JPEGs is made and
+the variable set here, before the first import.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+_VCAM_DIR = Path(tempfile.mkdtemp(prefix="afon-vcam-"))
+_COLOURS = [(200, 40, 40), (40, 200, 40), (40, 40, 200)]
+for _i, _colour in enumerate(_COLOURS):
+    Image.new("RGB", (64, 48), _colour).save(_VCAM_DIR / f"img{_i}.jpg", quality=95)
+_IMPORTED_BEFORE = "gphoto2" in sys.modules
+if not _IMPORTED_BEFORE:
+    os.environ["VCAMERADIR"] = str(_VCAM_DIR)
+
+gp = pytest.importorskip("gphoto2", reason="python-gphoto2 is not installed (pip install gphoto2)")
+
+from afon.cameras.gphoto2 import (  # noqa: E402
+    CANON_NEW,
+    CANON_OLD,
+    Gphoto2CallError,
+    Gphoto2Camera,
+)
+from afon.cameras.url import open_camera  # noqa: E402
+from afon.clock import VirtualClock  # noqa: E402
+from afon.errors import CameraError  # noqa: E402
+from fake_gphoto2 import FakeGp  # noqa: E402
+
+VIRTUAL_PORT = "usb:001,001"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _virtual_camera(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """libgphoto2 keeps its driver settings (ptp2 autofocus=Off) in $XDG_CONFIG_HOME/gphoto."""
+    saved = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg"))
+    try:
+        if gp.Camera.autodetect().count() == 0:
+            pytest.skip(
+                "libgphoto2's virtual camera is not available (python-gphoto2 was imported "
+                "before VCAMERADIR could be set, or its libgphoto2 has no vusb port)"
+            )
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("XDG_CONFIG_HOME", None)
+        else:
+            os.environ["XDG_CONFIG_HOME"] = saved
+        shutil.rmtree(_VCAM_DIR, ignore_errors=True)
+
+
+def opened(fake: FakeGp | None = None, **kw: object) -> tuple[Gphoto2Camera, VirtualClock]:
+    clock = VirtualClock()
+    cam = Gphoto2Camera(None, clock=clock, gp=fake, **kw)  # type: ignore[arg-type]
+    return cam, clock
+
+
+def wait_af(cam: Gphoto2Camera, limit: int = 2000) -> str:
+    for _ in range(limit):
+        state = cam.af_state()
+        if state not in ("ACTIVE_SCAN",):
+            return state
+        threading.Event().wait(0.001)  # the drive runs on the worker thread
+    raise AssertionError("AF drive never finished")
+
+
+# --- the real virtual camera -----------------------------------------------------------------
+def test_autodetect_opens_the_virtual_camera_and_sets_release_without_af() -> None:
+    cam, _ = opened()
+    try:
+        assert cam.model == "Nikon DSC D750" and cam.brand == "nikon"
+        assert cam.release_plan.method == "nikon-autofocus-off" and cam.release_plan.ok
+        assert cam.get_config_value("autofocus") == "Off"  # the real ptp2 driver setting
+        caps = cam.capabilities
+        assert not caps.lens_drive and caps.still_capture
+        # the virtual camera has no live view and no AF-drive widget: said plainly
+        assert not caps.live_view and not caps.hardware_af
+        assert any("no live view" in n for n in caps.notes)
+        assert any("no AF-drive widget" in n for n in caps.notes)
+        with pytest.raises(CameraError, match="no AF-drive widget"):
+            cam.af_trigger()
+    finally:
+        cam.close()
+
+
+def test_capture_downloads_and_decodes_the_file() -> None:
+    cam, clock = opened()
+    try:
+        still = cam.capture_still(clock.now_s())
+        assert still.meta["camera_file"].startswith("/store_")
+        assert still.meta["camera_file"].endswith(still.meta["file_name"])
+        assert still.meta["release"] == "nikon-autofocus-off"
+        assert still.meta["af_on_release"] == "no"
+        assert cam.last_file_bytes is not None and cam.last_file_bytes[:2] == b"\xff\xd8"
+        assert still.image is not None and still.image.shape == (48, 64, 3)
+        colour = tuple(int(c) for c in still.image[24, 32])
+        assert any(max(abs(a - b) for a, b in zip(colour, c, strict=True)) < 12 for c in _COLOURS)
+        assert cam.capture_still(clock.now_s(), render=False).image is None
+    finally:
+        cam.close()
+
+
+def test_configuration_round_trip_on_the_real_camera() -> None:
+    cam, _ = opened()
+    try:
+        cam.set_config_value("capturetarget", "Memory card")
+        assert cam.get_config_value("capturetarget") == "Memory card"
+        assert cam.widgets["capturetarget"].choices == ("Internal RAM", "Memory card")
+        cam.set_config_value("f-number", "f/8")  # a camera property (PTP 0x5007)
+        assert cam.get_config_value("f-number") == "f/8"
+        assert cam.widgets["imagesize"].readonly
+        with pytest.raises(Gphoto2CallError, match="setting imagesize"):
+            cam.set_config_value("imagesize", "1024x768")
+        assert cam.connected  # a refused setting is not a disconnection
+    finally:
+        cam.close()
+
+
+def test_port_selection_and_a_wrong_port() -> None:
+    clock = VirtualClock()
+    cam = Gphoto2Camera(VIRTUAL_PORT, clock=clock)
+    try:
+        assert cam.model == "Nikon DSC D750"
+    finally:
+        cam.close()
+    with pytest.raises(CameraError, match=r"no camera on port usb:009,009.*Nikon DSC D750"):
+        Gphoto2Camera("usb:009,009", clock=clock)
+
+
+def test_open_camera_url_opens_the_virtual_camera() -> None:
+    cam = open_camera("gphoto2:", clock=VirtualClock())
+    try:
+        assert isinstance(cam, Gphoto2Camera)
+        assert cam.capabilities.still_capture
+    finally:
+        cam.close()
+
+
+def test_no_live_view_gives_paced_placeholder_frames() -> None:
+    cam, clock = opened()
+    try:
+        first = cam.next_frame()
+        second = cam.next_frame()
+        assert second.ready_s - first.ready_s == pytest.approx(0.1)
+        assert first.meta["live_view"] is False
+        cam.capture_still(clock.now_s())
+        frame = cam.next_frame()
+        assert frame.image.shape == (48, 64, 3)  # the last still stands in
+    finally:
+        cam.close()
+
+
+# --- AF drive and live view (fake widgets over the real camera) ----------------------------------
+def test_nikon_af_drive_without_release_and_release_without_af() -> None:
+    fake = FakeGp("nikon", live_view=True)
+    cam, clock = opened(fake)
+    try:
+        caps = cam.capabilities
+        assert caps.hardware_af and caps.live_view
+        assert cam.next_frame().meta["live_view"] is True
+        assert cam.af_trigger(wait=True) == "FOCUSED_LOCKED"
+        assert cam.af_confirmed()
+        assert fake.af_drives == 1 and fake.releases == 0  # AF without a release
+        fake.subject_focusable = False
+        assert cam.af_trigger(wait=True) == "NOT_FOCUSED_LOCKED"
+        cam.capture_still(clock.now_s())
+        assert fake.releases == 1 and fake.af_at_release == 0  # release without AF
+        assert ("autofocus", "Off") in fake.writes
+    finally:
+        cam.close()
+
+
+def test_nikon_af_drive_runs_in_the_background_and_pauses_live_view() -> None:
+    fake = FakeGp("nikon", live_view=True)
+    fake.drive_gate = threading.Event()
+    cam, _ = opened(fake)
+    try:
+        assert cam.af_trigger() == "ACTIVE_SCAN"
+        frame = cam.next_frame()  # the drive holds the camera: no preview request meanwhile
+        assert frame.meta["live_view"] is False
+        assert cam.af_state() == "ACTIVE_SCAN"
+        fake.drive_gate.set()
+        assert wait_af(cam) == "FOCUSED_LOCKED"
+        assert cam.next_frame().meta["live_view"] is True
+    finally:
+        fake.drive_gate.set()
+        cam.close()
+
+
+def test_nikon_af_c_repeats_drives_while_held() -> None:
+    fake = FakeGp("nikon")
+    cam, _ = opened(fake)
+    try:
+        cam.af_continuous(True)
+        for _ in range(200):
+            cam.next_frame()
+            if fake.af_drives >= 3:
+                break
+            threading.Event().wait(0.001)
+        assert fake.af_drives >= 3
+        assert cam.af_state() in ("PASSIVE_SCAN", "PASSIVE_FOCUSED")
+        cam.af_continuous(False)
+        drives = fake.af_drives
+        assert cam.af_state() == "FOCUSED_LOCKED"
+        for _ in range(5):
+            cam.next_frame()
+        assert fake.af_drives == drives
+    finally:
+        cam.close()
+
+
+def test_canon_new_values_half_press_af_and_full_press_mf_release() -> None:
+    fake = FakeGp("canon", canon_values="new")
+    cam, clock = opened(fake)
+    try:
+        assert cam.release_plan.method == "canon-remote-new"
+        assert any("unconfirmed" in n for n in cam.capabilities.notes)
+        assert cam.af_trigger() == "FOCUSED_LOCKED"
+        assert ("autofocusdrive", 1) in fake.writes and fake.af_drives == 1
+        assert not cam.af_confirmed()
+        cam.af_continuous(True)  # AF-ON held: half press with AF
+        assert fake.writes[-1] == ("eosremoterelease", CANON_NEW["af_half"])
+        assert fake.half_pressed and fake.af_runs == 1
+        still = cam.capture_still(clock.now_s())  # shutter while AF-ON is held
+        remote = [v for n, v in fake.writes if n == "eosremoterelease"]
+        assert remote[-4:] == ["Release Half", "Press Full MF", "Release", "Press Half AF"]
+        assert fake.af_at_release == 0 and fake.releases == 1
+        assert still.image is not None  # the file came as a real FILE_ADDED event
+        assert still.meta["camera_file"].endswith(".JPG")
+        cam.af_continuous(False)
+        assert fake.writes[-1] == ("eosremoterelease", "Release Half")
+        assert not fake.half_pressed
+        assert cam.af_state() == "FOCUSED_LOCKED"
+        events = cam.poll_events()
+        assert all(kind != "file_added" for kind, _ in events)  # the file was consumed
+        cam.af_cancel()
+        assert fake.writes[-1] == ("cancelautofocus", 1)
+    finally:
+        cam.close()
+
+
+def test_canon_old_values_press_1_and_immediate() -> None:
+    fake = FakeGp("canon", canon_values="old", without=("autofocusdrive",))
+    cam, clock = opened(fake)
+    try:
+        assert cam.release_plan.method == "canon-remote-old"
+        t0 = clock.now_s()
+        assert cam.af_trigger(wait=True) == "FOCUSED_LOCKED"  # Press 1, held, Release 1
+        assert clock.now_s() - t0 == pytest.approx(cam.half_press_s)
+        remote = [v for n, v in fake.writes if n == "eosremoterelease"]
+        assert remote == [CANON_OLD["af_half"], CANON_OLD["af_half_off"]]
+        assert "Press Half" not in remote  # the old "Press Half" does not autofocus
+        assert fake.af_runs == 1
+        still = cam.capture_still(clock.now_s())
+        remote = [v for n, v in fake.writes if n == "eosremoterelease"]
+        assert remote[-2:] == ["Immediate", "Release Full"]
+        assert fake.af_at_release == 0 and still.image is not None
+    finally:
+        cam.close()
+
+
+def test_canon_without_remote_release_uses_manual_focus_mode() -> None:
+    fake = FakeGp("canon", without=("eosremoterelease",))
+    cam, clock = opened(fake)
+    try:
+        assert cam.release_plan.method == "canon-focusmode-manual"
+        assert fake.values["focusmode"] == "Manual"
+        cam.capture_still(clock.now_s())
+        assert fake.af_at_release == 0
+        assert cam.af_trigger() == "FOCUSED_LOCKED"  # autofocusdrive still focuses in Manual
+        assert fake.af_drives == 1
+    finally:
+        cam.close()
+
+
+@pytest.mark.parametrize(
+    ("fake_kw", "advice"),
+    [
+        ({"brand": "nikon", "model": "Nikon 1 J5"}, "Focus mode: MF"),
+        (
+            {"brand": "canon", "without": ("eosremoterelease",), "readonly": ("focusmode",)},
+            "Metering start",
+        ),
+        ({"brand": "fuji"}, "focus-mode switch to M"),
+    ],
+)
+def test_a_body_that_cannot_release_without_af_is_detected(
+    fake_kw: dict[str, object], advice: str
+) -> None:
+    fake = FakeGp(**fake_kw)  # type: ignore[arg-type]
+    cam, clock = opened(fake)
+    try:
+        assert not cam.release_plan.ok
+        assert any("CANNOT release without AF" in n and advice in n for n in cam.capabilities.notes)
+        with pytest.raises(CameraError, match="cannot release without AF") as info:
+            cam.capture_still(clock.now_s())
+        assert advice in str(info.value)
+        assert fake.releases == 0
+    finally:
+        cam.close()
+    allowed, clock = opened(FakeGp(**fake_kw), allow_af_on_release=True)  # type: ignore[arg-type]
+    try:
+        assert allowed.capture_still(clock.now_s()).meta["af_on_release"] == "yes"
+    finally:
+        allowed.close()
+
+
+def test_fuji_in_manual_focus_releases_without_af() -> None:
+    fake = FakeGp("fuji")
+    fake.values["focusmode"] = "Manual"
+    cam, clock = opened(fake)
+    try:
+        assert cam.release_plan.ok
+        cam.capture_still(clock.now_s())
+        assert fake.af_at_release == 0
+        assert cam.af_trigger(wait=True) == "FOCUSED_LOCKED"
+    finally:
+        cam.close()
+
+
+def test_sony_half_press_af_and_manual_focus_for_the_release() -> None:
+    fake = FakeGp("sony")
+    cam, clock = opened(fake)
+    try:
+        assert cam.release_plan.method == "sony-focusmode-manual"
+        cam.af_continuous(True)
+        assert fake.writes[-1] == ("autofocus", 1) and fake.af_runs == 1
+        cam.af_continuous(False)
+        assert fake.writes[-1] == ("autofocus", 0)
+        cam.capture_still(clock.now_s())
+        focus_writes = [v for n, v in fake.writes if n == "focusmode"]
+        assert focus_writes == ["Manual", "AF-C"]  # restored after the release
+        assert fake.af_at_release == 0 and fake.values["focusmode"] == "AF-C"
+        cam.af_trigger()
+        assert cam.af_state() == "ACTIVE_SCAN" and fake.half_pressed
+        clock.advance(cam.half_press_s)
+        assert cam.af_state() == "FOCUSED_LOCKED" and not fake.half_pressed
+    finally:
+        cam.close()
+
+
+# --- faults ----------------------------------------------------------------------------------
+def test_disconnect_mid_burst_then_reconnect_with_backoff() -> None:
+    fake = FakeGp("nikon")
+    cam, clock = opened(fake)
+    try:
+        for _ in range(2):
+            assert cam.capture_still(clock.now_s()).image is not None
+        fake.unplugged = True
+        with pytest.raises(CameraError, match="disconnected"):
+            cam.capture_still(clock.now_s())
+        assert not cam.connected
+        with pytest.raises(CameraError, match="call reconnect"):
+            cam.next_frame()
+        fake.replug_after_attempts = fake.init_attempts + 3
+        writes_before = len(fake.writes)
+        t0 = clock.now_s()
+        assert cam.reconnect() == 3
+        assert clock.now_s() - t0 == pytest.approx(0.5 + 1.0)
+        assert ("autofocus", "Off") in fake.writes[writes_before:]  # release setting re-applied
+        assert cam.capture_still(clock.now_s()).image is not None
+        assert fake.af_at_release == 0
+    finally:
+        cam.close()
+
+
+def test_reconnect_lets_go_of_a_held_half_press() -> None:
+    fake = FakeGp("canon")
+    cam, _ = opened(fake)
+    try:
+        cam.af_continuous(True)
+        fake.unplugged = True
+        with pytest.raises(CameraError):
+            cam.next_frame()
+        fake.unplugged = False
+        fake.half_pressed = True  # the body kept the half press (a USB glitch, not power)
+        assert cam.reconnect() == 1
+        assert fake.writes[-1] == ("eosremoterelease", "Release Half")
+        assert not fake.half_pressed
+        assert cam.af_state() in ("FOCUSED_LOCKED", "NOT_FOCUSED_LOCKED")
+    finally:
+        cam.close()
+
+
+def test_reconnect_gives_up() -> None:
+    fake = FakeGp("nikon")
+    cam, clock = opened(fake)
+    try:
+        fake.unplugged = True
+        t0 = clock.now_s()
+        with pytest.raises(CameraError, match="still gone after 2"):
+            cam.reconnect(max_attempts=2, base_delay_s=0.25)
+        assert clock.now_s() - t0 == pytest.approx(0.25)
+    finally:
+        cam.close()
+
+
+def test_a_hung_camera_times_out_instead_of_hanging() -> None:
+    fake = FakeGp("nikon")
+    cam, clock = opened(fake, capture_timeout_s=0.2)
+    try:
+        fake.hang = True
+        with pytest.raises(CameraError, match=r"did not answer within 0\.2 s"):
+            cam.capture_still(clock.now_s())
+        assert not cam.connected
+        fake.hang = False
+        fake.release_hang()
+        assert cam.reconnect() == 1
+        assert cam.capture_still(clock.now_s()).image is not None
+    finally:
+        fake.release_hang()
+        cam.close()
+
+
+def test_no_camera_is_a_clear_error() -> None:
+    fake = FakeGp("nikon")
+    fake.unplugged = True
+    with pytest.raises(CameraError, match=r"no camera could be opened.*USB"):
+        opened(fake)
+
+
+def test_nikon_release_during_af_c_pauses_the_drives_then_resumes_them() -> None:
+    fake = FakeGp("nikon")
+    cam, clock = opened(fake)
+    try:
+        cam.af_continuous(True)
+        cam.next_frame()
+        cam.capture_still(clock.now_s())
+        assert fake.af_at_release == 0 and fake.releases == 1
+        drives = fake.af_drives
+        for _ in range(200):
+            cam.next_frame()
+            if fake.af_drives > drives:
+                break
+            threading.Event().wait(0.001)
+        assert fake.af_drives > drives  # AF-ON still held: AF-C goes on after the release
+        assert cam.af_state().startswith("PASSIVE_")
+        cam.af_continuous(False)
+    finally:
+        cam.close()

@@ -1,0 +1,408 @@
+"""V4l2Camera against a fake UVC webcam following the kernel's documented control semantics."""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from afon.cameras.v4l2 import PSEUDO_RANGE_D, V4l2Camera, default_lock_path
+from afon.clock import VirtualClock
+from afon.errors import CameraError
+from afon.focus.states import AfState
+from fake_v4l2 import FakeUvcDevice
+
+AUTO = "focus_automatic_continuous"
+
+
+def make(tmp_path: Path, **kw: object) -> tuple[V4l2Camera, FakeUvcDevice, VirtualClock]:
+    clock = VirtualClock()
+    fake = FakeUvcDevice(clock, **kw)  # type: ignore[arg-type]
+    cam = V4l2Camera("/dev/video0", clock=clock, lock_file=tmp_path / "lock.json", device_api=fake)
+    return cam, fake, clock
+
+
+def frames(cam: V4l2Camera, n: int) -> None:
+    for _ in range(n):
+        cam.next_frame()
+
+
+# --- opening ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("auto_name", ["focus_automatic_continuous", "focus_auto"])
+def test_open_switches_continuous_af_off_under_either_name(tmp_path: Path, auto_name: str) -> None:
+    cam, fake, _ = make(tmp_path, auto_name=auto_name)
+    assert fake.values[auto_name] == 0
+    assert (auto_name, 0) in fake.writes
+    caps = cam.capabilities
+    assert caps.lens_drive and caps.hardware_af and caps.live_view and caps.still_capture
+    assert caps.lens_range_d == (0.0, PSEUDO_RANGE_D)
+    assert any("pseudo-dioptres" in n and "not real dioptres" in n for n in caps.notes)
+    assert any(auto_name in n for n in caps.notes)
+
+
+def test_missing_device_is_a_clear_error(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    fake = FakeUvcDevice(clock)
+    fake.unplug()
+    with pytest.raises(CameraError, match=r"no such video device.*v4l2-ctl --list-devices"):
+        V4l2Camera("/dev/video0", clock=clock, lock_file=tmp_path / "l.json", device_api=fake)
+
+
+def test_fixed_focus_webcam_says_so(tmp_path: Path) -> None:
+    cam, _, _ = make(tmp_path, auto_name=None, focus_range=None)
+    caps = cam.capabilities
+    assert not caps.lens_drive and not caps.hardware_af
+    assert any("fixed-focus" in n for n in caps.notes)
+    assert math.isnan(cam.move_lens(3.0))
+    with pytest.raises(CameraError, match="continuous-AF control"):
+        cam.af_trigger()
+
+
+def test_default_lock_path_names_the_device(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    clock = VirtualClock()
+    cam = V4l2Camera("/dev/video0", clock=clock, device_api=FakeUvcDevice(clock))
+    expected = tmp_path / ".config/afon/focus-lock-usb-Fake_Webcam_C920_1234-video-index0.json"
+    assert cam.lock_path == expected == default_lock_path("usb-Fake_Webcam_C920_1234-video-index0")
+    assert not expected.exists()  # nothing is written until a lock is taken
+
+
+# --- the absolute focus control ----------------------------------------------------------------
+def test_move_lens_maps_and_quantises_the_absolute_control(tmp_path: Path) -> None:
+    cam, fake, _ = make(tmp_path)
+    assert cam.move_lens(5.0) == pytest.approx(5.0)
+    assert fake.values["focus_absolute"] == 125
+    assert cam.move_lens(5.05) == pytest.approx(5.0)  # 126.25 rounds to the 5-unit step
+    assert cam.move_lens(99.0) == pytest.approx(PSEUDO_RANGE_D)
+    assert fake.values["focus_absolute"] == 250
+    assert cam.lens_moving()
+    moving = [cam.next_frame().lens_moving for _ in range(8)]
+    assert moving[0] and not moving[-1]
+    assert cam.lens_position_d() == pytest.approx(PSEUDO_RANGE_D)
+
+
+@pytest.mark.parametrize("refuse", [errno.EACCES, errno.EBUSY])
+def test_refused_write_while_continuous_af_is_on_is_handled(tmp_path: Path, refuse: int) -> None:
+    cam, fake, _ = make(tmp_path, refuse_errno=refuse)
+    fake.values[AUTO] = 1  # something (another program, the camera) switched AF back on
+    assert fake.controls()["focus_absolute"].inactive
+    assert cam.move_lens(4.0) == pytest.approx(4.0)
+    assert fake.refused == [("focus_absolute", 100)]  # the kernel refused the first write
+    assert fake.values[AUTO] == 0 and fake.values["focus_absolute"] == 100
+
+
+def test_a_write_refused_with_af_off_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cam, fake, _ = make(tmp_path)
+
+    original = fake.set_control
+
+    def refuse(name: str, value: int) -> None:
+        if name == "focus_absolute":
+            raise OSError(errno.EACCES, "Permission denied")
+        original(name, value)
+
+    monkeypatch.setattr(fake, "set_control", refuse)
+    with pytest.raises(CameraError, match="refused focus_absolute"):
+        cam.move_lens(2.0)
+
+
+def test_body_focuses_with_afons_contrast_af_then_locks(tmp_path: Path) -> None:
+    from afon.body import Body
+    from afon.profile import load_profile
+
+    cam, fake, _ = make(tmp_path, subject_value=150)
+    body = Body(cam, load_profile("bbf"))
+    body.set_focus_mode("AF-S")
+    body.af_on.press()
+    body.run_for(4.0)
+    body.af_on.release()
+    assert body.af.state is AfState.FOCUSED_LOCKED
+    assert fake.values[AUTO] == 0
+    assert abs(fake.values["focus_absolute"] - 150) <= 15
+    locked_d = cam.lock_focus()
+    saved = json.loads((tmp_path / "lock.json").read_text())
+    assert saved["value"] == fake.values["focus_absolute"]
+    assert saved["range"] == [0, 250, 5]
+    assert locked_d == pytest.approx(saved["value"] / 25.0)
+
+
+# --- the camera's own AF switched on and off ----------------------------------------------------
+def test_af_trigger_runs_the_cameras_af_once_then_switches_it_off(tmp_path: Path) -> None:
+    cam, fake, _ = make(tmp_path, subject_value=120)
+    assert cam.af_trigger() == "ACTIVE_SCAN"
+    assert fake.values[AUTO] == 1
+    for _ in range(200):
+        cam.next_frame()
+        if cam.af_state() != "ACTIVE_SCAN":
+            break
+    assert cam.af_state() == "FOCUSED_LOCKED"
+    assert fake.values[AUTO] == 0
+    assert fake.values["focus_absolute"] == 120
+    assert cam.lens_position_d() == pytest.approx(4.8)
+    fake.subject_value = 200  # locked: the camera no longer follows
+    frames(cam, 30)
+    assert fake.values["focus_absolute"] == 120
+
+
+def test_af_trigger_times_out_when_the_camera_keeps_hunting(tmp_path: Path) -> None:
+    cam, fake, clock = make(tmp_path, subject_value=250, af_speed=1)
+    t0 = clock.now_s()
+    assert cam.af_trigger(wait=True) == "NOT_FOCUSED_LOCKED"
+    assert clock.now_s() - t0 == pytest.approx(cam.af_timeout_s, abs=0.05)
+    assert fake.values[AUTO] == 0
+
+
+def test_run_once_auto_ends_the_cycle_when_the_camera_switches_it_off(tmp_path: Path) -> None:
+    cam, fake, _ = make(tmp_path, subject_value=40, run_once_auto=True)
+    assert cam.af_trigger(wait=True) == "FOCUSED_LOCKED"
+    assert fake.values["focus_absolute"] == 40
+
+
+def test_af_continuous_tracks_while_held_and_locks_on_release(tmp_path: Path) -> None:
+    cam, fake, _ = make(tmp_path, subject_value=60)
+    cam.af_continuous(True)
+    assert cam.af_state() == "PASSIVE_SCAN"
+    frames(cam, 20)
+    assert cam.af_state() == "PASSIVE_FOCUSED"
+    fake.subject_value = 90
+    frames(cam, 2)
+    assert cam.af_state() == "PASSIVE_SCAN"
+    frames(cam, 20)
+    assert fake.values["focus_absolute"] == 90
+    cam.af_continuous(False)
+    assert cam.af_state() == "FOCUSED_LOCKED"
+    assert fake.values[AUTO] == 0
+    fake.subject_value = 10
+    frames(cam, 20)
+    assert fake.values["focus_absolute"] == 90
+    cam.af_cancel()
+    assert cam.af_state() == "INACTIVE"
+
+
+# --- the lock survives restarts and reconnects ---------------------------------------------
+def test_lock_survives_a_restart(tmp_path: Path) -> None:
+    cam, _, _ = make(tmp_path)
+    cam.move_lens(6.0)
+    assert cam.lock_focus() == pytest.approx(6.0)
+    cam.close()
+    clock = VirtualClock()
+    fresh = FakeUvcDevice(clock)  # power-on defaults: AF on, focus 0
+    lock = tmp_path / "lock.json"
+    cam2 = V4l2Camera("/dev/video0", clock=clock, lock_file=lock, device_api=fresh)
+    assert fresh.values == {"focus_absolute": 150, AUTO: 0}
+    assert cam2.locked_value == 150
+    assert cam2.lens_position_d() == pytest.approx(6.0)
+    cam2.clear_lock()
+    assert not (tmp_path / "lock.json").exists()
+
+
+def test_lock_for_another_control_range_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / "lock.json").write_text(json.dumps({"value": 500, "range": [0, 1023, 1]}))
+    cam, fake, _ = make(tmp_path)
+    assert cam.locked_value is None
+    assert fake.values["focus_absolute"] == 0
+    assert any("ignoring focus lock" in n for n in cam.capabilities.notes)
+    (tmp_path / "lock.json").write_text("{not json")
+    cam2, _, _ = make(tmp_path)
+    assert any("unreadable" in w for w in cam2.warnings)
+
+
+def test_disconnect_mid_burst_raises_then_reconnects_with_backoff_and_relocks(
+    tmp_path: Path,
+) -> None:
+    cam, fake, clock = make(tmp_path)
+    cam.move_lens(3.0)
+    cam.lock_focus()
+    shots = [cam.capture_still(clock.now_s() + 0.1 * i) for i in range(2)]
+    assert all(s.image is not None for s in shots)
+    fake.unplug()
+    with pytest.raises(CameraError, match="disconnected"):
+        cam.capture_still(clock.now_s())
+    assert not cam.connected
+    with pytest.raises(CameraError, match="call reconnect"):
+        cam.next_frame()
+    fake.replug_after_attempts = fake.open_attempts + 3
+    t0 = clock.now_s()
+    assert cam.reconnect() == 3
+    assert clock.now_s() - t0 == pytest.approx(0.5 + 1.0)  # backoff on the camera's clock
+    assert fake.values == {"focus_absolute": 75, AUTO: 0}  # the lock is re-applied
+    still = cam.capture_still(clock.now_s())
+    assert still.meta["focus_absolute"] == 75
+    assert cam.reconnects == 1
+
+
+def test_reconnect_without_a_saved_lock_restores_the_last_position(tmp_path: Path) -> None:
+    cam, fake, _ = make(tmp_path)
+    cam.move_lens(2.0)
+    fake.unplug()
+    fake.replug()
+    with pytest.raises(CameraError):
+        cam.next_frame()
+    assert cam.reconnect() == 1
+    assert fake.values == {"focus_absolute": 50, AUTO: 0}
+
+
+def test_reconnect_gives_up_after_max_attempts(tmp_path: Path) -> None:
+    cam, fake, clock = make(tmp_path)
+    fake.unplug()
+    t0 = clock.now_s()
+    with pytest.raises(CameraError, match="still gone after 3"):
+        cam.reconnect(max_attempts=3, base_delay_s=0.25)
+    assert clock.now_s() - t0 == pytest.approx(0.25 + 0.5)
+
+
+def test_stalled_stream_times_out_instead_of_hanging(tmp_path: Path) -> None:
+    cam, fake, clock = make(tmp_path)
+    fake.stalled = True
+    t0 = clock.now_s()
+    with pytest.raises(CameraError, match="no frame within"):
+        cam.next_frame()
+    assert clock.now_s() - t0 == pytest.approx(cam.frame_timeout_s)
+    assert not cam.connected
+
+
+def test_still_is_the_first_frame_exposed_after_the_release(tmp_path: Path) -> None:
+    cam, _, clock = make(tmp_path)
+    frames(cam, 3)
+    release = clock.now_s() + 0.2
+    still = cam.capture_still(release)
+    assert still.exposure_start_s >= release - 1e-9
+    assert still.image is not None and still.image.shape == (120, 160, 3)
+    assert cam.capture_still(clock.now_s(), render=False).image is None
+
+
+def test_url_opens_v4l2_and_names_a_missing_device(tmp_path: Path) -> None:
+    from afon.cameras.url import open_camera
+    from afon.errors import AfonError
+
+    missing = tmp_path / "video99"
+    with pytest.raises(AfonError, match=r"no such video device|linuxpy"):
+        open_camera(f"v4l2:{missing}", clock=VirtualClock())
+    with pytest.raises(AfonError, match=r"unknown camera.*gphoto2:"):
+        open_camera("webcam:0")
+
+
+def test_linuxpy_device_uses_linuxpys_api(tmp_path: Path) -> None:
+    """`LinuxpyDevice` against a stand-in with linuxpy 0.25's attribute names (no hardware)."""
+    import os
+    from types import SimpleNamespace
+
+    import cv2
+    import numpy as np
+
+    from afon.cameras.v4l2 import LinuxpyDevice
+
+    read_fd = os.open(os.devnull, os.O_RDONLY)  # always readable for select()
+
+    class Ctrl:
+        def __init__(self, name: str, lo: int, hi: int, step: int, inactive: bool) -> None:
+            self.config_name = name
+            self.minimum, self.maximum, self.step, self.default = lo, hi, step, lo
+            self.is_flagged_inactive = inactive
+            self.is_flagged_read_only = False
+            self._value = lo
+            self.writable = True
+
+        @property
+        def value(self) -> int:
+            return self._value
+
+        @value.setter
+        def value(self, v: int) -> None:
+            if not self.writable:
+                raise AttributeError("IntegerControl focus_absolute is not writeable: disabled")
+            self._value = v
+
+    class Controls(dict):  # type: ignore[type-arg]
+        """Keyed by control id; looked up by config name as linuxpy's `__missing__` does."""
+
+        refreshed = 0
+
+        def refresh(self) -> None:
+            Controls.refreshed += 1
+
+        def __missing__(self, key: str) -> Ctrl:
+            for ctrl in self.values():
+                if ctrl.config_name == key:
+                    return ctrl
+            raise KeyError(key)
+
+    frames = []
+    jpeg = cv2.imencode(".jpg", np.full((2, 4, 3), 200, np.uint8))[1].tobytes()
+    frames.append((jpeg, "MJPEG"))
+    frames.append((bytes([128, 128] * 8), "YUYV"))
+
+    class Dev:
+        def __init__(self, path: str) -> None:
+            self.controls = Controls(
+                {1: Ctrl("focus_absolute", 0, 250, 5, True), 2: Ctrl("focus_auto", 0, 1, 1, False)}
+            )
+            self.info = SimpleNamespace(card="Cam", bus_info="usb-0000:00:14.0-1")
+
+        def open(self) -> None: ...
+
+        def close(self) -> None: ...
+
+        def fileno(self) -> int:
+            return read_fd
+
+        def set_format(self, kind: int, w: int, h: int, fmt: str) -> None:
+            assert fmt == "MJPG"
+
+        def set_fps(self, kind: int, fps: float) -> None: ...
+
+        def get_format(self, kind: int) -> SimpleNamespace:
+            return SimpleNamespace(width=4, height=2)
+
+    def raw_read() -> SimpleNamespace:
+        data, fourcc = frames.pop(0)
+        return SimpleNamespace(
+            data=data,
+            pixel_format=SimpleNamespace(name=fourcc),
+            width=4,
+            height=2,
+            timestamp=12.5,
+            frame_nb=7,
+        )
+
+    class Capture:
+        def __init__(self, dev: Dev) -> None:
+            self.buffer = SimpleNamespace(raw_read=raw_read)
+
+        def open(self) -> None: ...
+
+        def close(self) -> None: ...
+
+    node = tmp_path / "video0"
+    node.write_text("")
+    api = LinuxpyDevice(str(node))
+    api._lvd = SimpleNamespace(
+        Device=Dev, VideoCapture=Capture, BufferType=SimpleNamespace(VIDEO_CAPTURE=1)
+    )
+    try:
+        api.open()
+        controls = api.controls()
+        assert Controls.refreshed == 1
+        assert controls["focus_absolute"].inactive and controls["focus_absolute"].step == 5
+        api.set_control("focus_absolute", 100)
+        assert api.get_control("focus_absolute") == 100
+        api._dev.controls[1].writable = False
+        with pytest.raises(PermissionError):
+            api.set_control("focus_absolute", 5)
+        assert api.device_id() == "Cam-usb-0000:00:14.0-1"
+        assert api.start_stream((4, 2), 30.0) == (4, 2)
+        mjpg = api.read_frame(0.5)
+        assert mjpg.image.shape == (2, 4, 3) and mjpg.timestamp_s == 12.5 and mjpg.sequence == 7
+        assert abs(int(mjpg.image[0, 0, 0]) - 200) < 8
+        yuyv = api.read_frame(0.5)
+        assert yuyv.image.shape == (2, 4, 3)
+    finally:
+        api.close()
+        os.close(read_fd)
