@@ -20,16 +20,20 @@ T = TypeVar("T")
 _MISSING = object()
 
 
-def load_toml(path: str | Path) -> Table:
-    """Parse a TOML file into a `Table`; syntax errors name the file and the line."""
+def read_user_file(path: str | Path) -> str:
+    """Text of a user-written file; a missing or unreadable file is a ConfigError naming it."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(p, "", "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(p, "", f"cannot read file: {exc}") from None
-    return parse_toml(text, str(p))
+
+
+def load_toml(path: str | Path) -> Table:
+    """Parse a TOML file into a `Table`; syntax errors name the file and the line."""
+    return parse_toml(read_user_file(path), str(path))
 
 
 def parse_toml(text: str, source: str) -> Table:

@@ -28,6 +28,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from afon.config import read_user_file
 from afon.errors import ConfigError
 
 DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
@@ -120,12 +121,7 @@ def parse_keymap(data: Any, source: str = "key map", *, base: KeyMap | None = No
 def load_keymap(path: str | Path) -> KeyMap:
     """Read a key map file: `.toml` as TOML, anything else as JSON."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(p, "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(p, "", f"cannot read file: {exc}") from None
+    text = read_user_file(p)
     data: Any
     if p.suffix.lower() == ".toml":
         try:
