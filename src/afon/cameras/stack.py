@@ -62,6 +62,7 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from afon.cameras.base import Capabilities, Frame, Image, Still
+from afon.cameras.frame_schedule import FrameSchedule
 from afon.cameras.sim.motor import LensMotor, MotorSpec
 from afon.clock import Clock, VirtualClock
 from afon.errors import CameraError
@@ -324,9 +325,9 @@ class StackCamera:
 
         start = lo if start_d is None else float(start_d)
         self._lens = _LensHistory(LensMotor(self.motor_spec, start))
-        self._t0_s = self.clock.now_s()
-        self._next_index = 0
-        self._blackout_until_s = -math.inf
+        self.schedule = FrameSchedule(
+            self.clock.now_s(), self.frame_rate_hz, self.exposure_s, self.readout_s
+        )
         self._closed = False
 
     # --- loading ------------------------------------------------------------------------
@@ -445,12 +446,6 @@ class StackCamera:
         )
 
     # --- frames -------------------------------------------------------------------------
-    def _exposure_start_s(self, index: int) -> float:
-        return self._t0_s + index / self.frame_rate_hz
-
-    def _ready_s(self, index: int) -> float:
-        return self._exposure_start_s(index) + self.exposure_s + self.readout_s
-
     def _sample_times(self, start_s: float, end_s: float) -> list[float]:
         k = MOTION_SAMPLES
         return [start_s + (end_s - start_s) * (j + 0.5) / k for j in range(k)]
@@ -471,6 +466,10 @@ class StackCamera:
             positions = [lens_start]
         return lens_start, lens_end, moving, self._weights(positions)
 
+    def next_frame_ready_s(self) -> float:
+        """When `next_frame` would return (if called now)."""
+        return self.schedule.next_ready_s(self.clock.now_s())
+
     def next_frame(self, phase: bool = False) -> Frame:
         """Wait until the next preview frame is read out and return it.
 
@@ -479,20 +478,10 @@ class StackCamera:
         `phase` is accepted for the protocol: a focal stack has no phase data (phase=None).
         """
         self._check_open()
-        period = 1.0 / self.frame_rate_hz
-        wanted = self._next_index
-        n = wanted
-        while self._exposure_start_s(n) < self._blackout_until_s - 1e-12:
-            n += 1
-        now = self.clock.now_s()
-        if self._ready_s(n) < now:
-            latest = math.floor(
-                (now - self._t0_s - self.exposure_s - self.readout_s) / period + 1e-9
-            )
-            n = max(n, latest)
-        self.clock.sleep_until(self._ready_s(n))
-        self._next_index = n + 1
-        start_s = self._exposure_start_s(n)
+        wanted = self.schedule.next_index
+        n = self.schedule.take(self.clock.now_s())
+        self.clock.sleep_until(self.schedule.ready_s(n))
+        start_s = self.schedule.exposure_start_s(n)
         end_s = start_s + self.exposure_s
         lens_start, lens_end, moving, weights = self._expose(start_s, end_s)
         centroid = self._centroid(weights)
@@ -501,7 +490,7 @@ class StackCamera:
             image=_blend(weights, self._previews),
             exposure_start_s=start_s,
             exposure_end_s=end_s,
-            ready_s=self._ready_s(n),
+            ready_s=self.schedule.ready_s(n),
             lens_start_d=lens_start,
             lens_end_d=lens_end,
             lens_moving=moving,
@@ -545,7 +534,7 @@ class StackCamera:
         start_s = max(release_s, self.clock.now_s()) + self.release_lag_s
         end_s = start_s + self.still_exposure_s
         self.clock.sleep_until(end_s)
-        self._blackout_until_s = max(self._blackout_until_s, end_s)
+        self.schedule.black_out_until(end_s)
         lens_start, lens_end, moving, weights = self._expose(start_s, end_s)
         centroid = self._centroid(weights)
         nearest = math.floor(centroid + 0.5)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from afon.cameras.base import Capabilities, Frame, Image, Still
+from afon.cameras.frame_schedule import FrameSchedule
 from afon.cameras.sim.motor import LensMotor
 from afon.cameras.sim.preset import CameraPreset, load_preset
 from afon.cameras.sim.render import Renderer
@@ -52,9 +53,12 @@ class SimCamera:
         self.renderer = Renderer(self.scene, self.optics, preview_px, seed=seed)
         spec = self.preset.motor
         self.motor = LensMotor(spec, start_d if start_d is not None else spec.min_d)
-        self._t0_s = self.clock.now_s()
-        self._next_index = 0
-        self._blackout_until_s = -math.inf
+        self.schedule = FrameSchedule(
+            self.clock.now_s(),
+            self.timing.frame_rate_hz,
+            self.timing.exposure_s,
+            self.timing.readout_s,
+        )
         self._still_index = 0
 
     # --- capabilities ----------------------------------------------------------------------
@@ -76,35 +80,15 @@ class SimCamera:
         )
 
     # --- frames ----------------------------------------------------------------------------
-    def _exposure_start_s(self, index: int) -> float:
-        return self._t0_s + index / self.timing.frame_rate_hz
-
-    def _ready_s(self, index: int) -> float:
-        return self._exposure_start_s(index) + self.timing.exposure_s + self.timing.readout_s
-
     def next_frame_ready_s(self) -> float:
         """When `next_frame` would return (if called now)."""
-        n = self._next_index
-        while self._exposure_start_s(n) < self._blackout_until_s:
-            n += 1
-        return max(self._ready_s(n), self.clock.now_s())
+        return self.schedule.next_ready_s(self.clock.now_s())
 
     def next_frame(self, phase: bool = False) -> Frame:
         """Wait until the next frame is read out and return it (late callers drop frames)."""
-        period = 1.0 / self.timing.frame_rate_hz
-        n = self._next_index
-        # frames exposed during a still capture are blacked out
-        while self._exposure_start_s(n) < self._blackout_until_s:
-            n += 1
-        now = self.clock.now_s()
-        if self._ready_s(n) < now:
-            latest = math.floor(
-                (now - self._t0_s - self.timing.exposure_s - self.timing.readout_s) / period + 1e-9
-            )
-            n = max(n, latest)
-        self.clock.sleep_until(self._ready_s(n))
-        self._next_index = n + 1
-        start_s = self._exposure_start_s(n)
+        n = self.schedule.take(self.clock.now_s())
+        self.clock.sleep_until(self.schedule.ready_s(n))
+        start_s = self.schedule.exposure_start_s(n)
         end_s = start_s + self.timing.exposure_s
         lens_start = self.motor.position_d(start_s)
         lens_end = self.motor.position_d(end_s)
@@ -126,7 +110,7 @@ class SimCamera:
             image=image,
             exposure_start_s=start_s,
             exposure_end_s=end_s,
-            ready_s=self._ready_s(n),
+            ready_s=self.schedule.ready_s(n),
             lens_start_d=lens_start,
             lens_end_d=lens_end,
             lens_moving=moving,
@@ -165,7 +149,7 @@ class SimCamera:
         start_s = max(release_s, self.clock.now_s()) + self.timing.release_lag_s
         end_s = start_s + self.timing.still_exposure_s
         self.clock.sleep_until(end_s)
-        self._blackout_until_s = end_s
+        self.schedule.black_out_until(end_s)
         lens_start = self.motor.position_d(start_s)
         lens_end = self.motor.position_d(end_s)
         focus = self._focus_samples(start_s, end_s, lens_start, lens_end)
