@@ -454,3 +454,32 @@ def test_nikon_release_during_af_c_pauses_the_drives_then_resumes_them() -> None
         cam.af_continuous(False)
     finally:
         cam.close()
+
+
+# --- the body on a tethered camera ---------------------------------------------------------------
+def test_body_bbf_on_a_tethered_nikon_af_on_focuses_and_the_shutter_releases_without_af() -> None:
+    from afon.body import Body
+    from afon.focus.states import AfState
+
+    fake = FakeGp("nikon", live_view=True)
+    cam, _ = opened(fake)
+    try:
+        body = Body(cam, "nikon")  # AF-ON only; the camera's own AF does the focusing
+        body.set_focus_mode("AF-S")
+        body.af_on.press()
+        for _ in range(2000):
+            body.step()
+            if body.state.locked:
+                break
+            threading.Event().wait(0.001)  # the AF drive runs on the camera's worker thread
+        assert body.state is AfState.FOCUSED_LOCKED
+        assert fake.af_drives == 1 and fake.releases == 0  # AF without a release
+        body.af_on.release()
+        body.shutter.press()
+        body.run_for(0.05)
+        body.shutter.release()
+        assert fake.releases == 1 and fake.af_at_release == 0  # release without AF
+        assert fake.af_drives == 1  # the shutter never refocused
+        assert body.shots[-1].ok
+    finally:
+        cam.close()

@@ -24,6 +24,7 @@ from afon.clock import Clock
 from afon.controls import AF_POINT_STEPS, Control, ControlEvent, ControlStates
 from afon.errors import AfonError, CameraError
 from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow, ServoAf, SingleShotAf
+from afon.focus.hardware import CameraAf, CameraServo, has_hardware_af
 from afon.focus.states import AfState, AfStateChange, AfStateMachine, CameraAfMode, Cause
 from afon.profile import FOCUS_MODES, Profile, load_profile
 from afon.shots import ShotRecord, ShotStore
@@ -111,6 +112,10 @@ class Body:
         self.on_frame = on_frame
         self._single_factory = single_shot_factory
         self._servo_factory = servo_factory
+        if single_shot_factory is None and servo_factory is None and has_hardware_af(camera):
+            # a body that focuses itself (gphoto2): afon decides when, the camera focuses
+            self._single_factory = lambda _ctx: CameraAf(camera)
+            self._servo_factory = lambda _ctx: CameraServo(camera)
         self.controls = ControlStates()
         self.focus_mode = self.profile.focus_mode
         self.af = AfStateMachine(self._camera2_mode(), self._af_changed)
@@ -292,6 +297,9 @@ class Body:
                 # libcamera semantics: the lens stays where it is
                 self.af.apply(Cause.AF_CANCEL, AfState.INACTIVE, now)
         else:
+            stop = getattr(self._servo, "stop", None)
+            if callable(stop):
+                stop()
             self._servo = None
             if not mode_change:
                 st = self.af.state
