@@ -483,3 +483,29 @@ def test_body_bbf_on_a_tethered_nikon_af_on_focuses_and_the_shutter_releases_wit
         assert body.shots[-1].ok
     finally:
         cam.close()
+
+
+def test_body_keeps_shooting_when_the_camera_drops_out_mid_burst(tmp_path: Path) -> None:
+    from afon.body import Body
+
+    fake = FakeGp("nikon")
+    cam, clock = opened(fake)
+    try:
+        body = Body(cam, "bbf", shots_dir=tmp_path)  # continuous drive, release priority
+        body.set_focus_mode("MF")
+        body.shutter.press()
+        body.run_for(0.25)
+        saved_before = [s.image_path for s in body.shots if s.ok]
+        fake.unplugged = True
+        fake.replug_after_attempts = fake.init_attempts + 2
+        body.run_for(2.5)  # the reconnect backs off 0.5 s, then 1 s, on the camera's clock
+        body.shutter.release()
+        failures = [s for s in body.shots if not s.ok]
+        assert len(failures) >= 1 and "camera error" in (failures[0].failure or "")
+        assert body.stats.extra["reconnects"] >= 1
+        after = [s for s in body.shots if s.ok and s.pressed_s > failures[0].pressed_s]
+        assert after, "the burst went on after the reconnect"
+        for path in saved_before:  # nothing already captured is lost
+            assert path is not None and Path(path).exists()
+    finally:
+        cam.close()

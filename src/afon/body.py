@@ -340,7 +340,10 @@ class Body:
         try:
             frame = self.camera.next_frame(phase=self._wants_phase())
         except CameraError:
-            raise
+            # the camera dropped out: reconnect (with its backoff) and go on, or give up loudly
+            if not self._reconnect():
+                raise
+            frame = self.camera.next_frame(phase=self._wants_phase())
         self.last_frame = frame
         self.stats.frames += 1
         if self._af_active:
@@ -485,9 +488,25 @@ class Body:
         try:
             still = self.camera.capture_still(now, render=self.save_images)
         except CameraError as exc:
+            # nothing already captured is lost; this frame is a failure record, and the burst
+            # goes on once the camera is back
             self._record_failure(pressed_s, f"camera error: {exc}")
+            self._reconnect()
             return
         self._record_shot(pressed_s, now, still, state, lens_cmd)
+
+    def _reconnect(self) -> bool:
+        """Reconnect a camera that supports it (backoff and re-applying its focus lock are the
+        adapter's); False when it cannot or did not come back."""
+        reconnect = getattr(self.camera, "reconnect", None)
+        if not callable(reconnect):
+            return False
+        try:
+            reconnect()
+        except CameraError:
+            return False
+        self.stats.extra["reconnects"] = int(self.stats.extra.get("reconnects", 0)) + 1
+        return True
 
     def _settings(self) -> dict[str, Any]:
         p = self.profile
