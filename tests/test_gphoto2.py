@@ -489,7 +489,7 @@ def test_body_keeps_shooting_when_the_camera_drops_out_mid_burst(tmp_path: Path)
     from afon.body import Body
 
     fake = FakeGp("nikon")
-    cam, clock = opened(fake)
+    cam, _ = opened(fake)
     try:
         body = Body(cam, "bbf", shots_dir=tmp_path)  # continuous drive, release priority
         body.set_focus_mode("MF")
