@@ -309,6 +309,47 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
 
 
+# --- afon run ------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from afon.cameras.url import open_camera
+    from afon.clock import RealClock
+    from afon.headless import HeadlessRunner, open_inputs
+    from afon.inputs.keymap import InputMap, load_input_map, parse_inline
+
+    inputs = load_input_map(args.keymap) if args.keymap else InputMap()
+    if args.inputs:
+        inputs = inputs.merged(parse_inline(args.inputs))
+    if not inputs.gpio and not inputs.evdev:
+        raise AfonError(
+            "afon run needs buttons: --inputs gpio:af_on=17,shutter=27 (or evdev:...), "
+            "or a --keymap file with a [gpio] or [evdev] section"
+        )
+    if args.duration_s is not None and args.duration_s <= 0:
+        raise AfonError(f"--duration-s must be > 0, got {args.duration_s:g}")
+    # live buttons need live time, for the simulated camera too
+    camera = open_camera(args.camera, clock=RealClock(), preset=args.preset, seed=args.seed)
+    try:
+        hub = open_inputs(inputs)
+    except BaseException:
+        camera.close()
+        raise
+    bound = ", ".join(
+        [f"{a}=GPIO{p}" for a, p in inputs.gpio.items()]
+        + [f"{a}={k}" for a, k in inputs.evdev.items()]
+    )
+    runner = HeadlessRunner(camera, hub, args.profile, out=args.out, emit=print)
+    print(f"afon run: {args.camera}, profile {runner.body.profile.name}; {bound}; Ctrl-C ends")
+    sys.stdout.flush()
+    result = runner.run(duration_s=args.duration_s)
+    shots = runner.body.shots
+    ok = sum(1 for s in shots if s.ok)
+    print(
+        f"{'interrupted; ' if result.interrupted else ''}{ok} shot(s), "
+        f"{len(shots) - ok} failure record(s) kept in {args.out}; {result.steps} frames"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="afon",
@@ -426,6 +467,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenario", nargs="+", metavar="NAME", help="scenarios to run (default: all built-in)"
     )
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser(
+        "run",
+        help="run a body without a screen, driven by GPIO buttons or an input device",
+        description="Run the camera body headless (for a Pi camera build with two buttons): "
+        "AF state changes and shots are printed one per line; Ctrl-C ends the run, keeping "
+        "every shot. Buttons come from --inputs (gpio:af_on=17,shutter=27 with BCM pins, "
+        "buttons to ground; or evdev:af_on=KEY_A,shutter=KEY_B[,device=PATH]) and/or a "
+        "--keymap TOML file.",
+    )
+    p.add_argument("--camera", default="picamera2:0", help="camera URL (default picamera2:0)")
+    p.add_argument("--inputs", help="inline bindings, e.g. gpio:af_on=17,shutter=27")
+    p.add_argument("--keymap", help="key-map TOML file ([gpio], [evdev], [keyboard], limits)")
+    p.add_argument("--profile", default="bbf", help="profile name or TOML file (default bbf)")
+    p.add_argument("--preset", default="cm3", help="camera preset for sim: (default cm3)")
+    p.add_argument("--out", default="out/run", help="folder for the shots (default out/run)")
+    p.add_argument("--duration-s", type=float, help="stop after this many seconds (default: run)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_run)
     return parser
 
 

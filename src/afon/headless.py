@@ -1,0 +1,143 @@
+"""`afon run`: a camera body without a screen, driven by GPIO buttons or an input device.
+
+The loop runs on one thread: each tick it takes the queued input edges (`InputHub.poll`: debounce,
+level check, watchdog), applies them to the body, and steps the body one frame. AF state changes,
+shots and input warnings are printed as one line each. Ctrl-C ends the run cleanly: a pending
+release is recorded, the camera closed, and every shot already taken is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from afon.body import Body
+from afon.cameras.base import Camera
+from afon.controls import ControlEvent
+from afon.focus.states import AfStateChange
+from afon.inputs import InputHub, Notice
+from afon.inputs.keymap import InputMap
+from afon.profile import Profile
+from afon.shots import ShotRecord
+
+
+@dataclass
+class HeadlessResult:
+    """What a run did."""
+
+    steps: int = 0
+    interrupted: bool = False
+    lines: list[str] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+
+def af_line(change: AfStateChange) -> str:
+    return f"{change.t_s:.3f}s AF {change.old.value} -> {change.new.value} ({change.cause.value})"
+
+
+def shot_line(record: ShotRecord) -> str:
+    if not record.ok:
+        return f"{record.release_s:.3f}s shot {record.index} FAILED: {record.failure}"
+    lag = f"{record.lag_s * 1000:.0f} ms" if record.lag_s is not None else "?"
+    where = f" -> {record.image_path}" if record.image_path else ""
+    return (
+        f"{record.release_s:.3f}s shot {record.index} lag {lag}, lens {record.lens_d:.3f} D, "
+        f"AF {record.af_state}{where}"
+    )
+
+
+class HeadlessRunner:
+    """A body plus an input hub, stepped by `tick()` (one frame) or `run()`."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        hub: InputHub,
+        profile: str | Path | Profile = "bbf",
+        *,
+        out: str | Path | None = None,
+        save_images: bool = True,
+        emit: Callable[[str], None] = print,
+    ) -> None:
+        self.hub = hub
+        self.emit = emit
+        self.result = HeadlessResult()
+        self._closed = False
+        self.body = Body(
+            camera,
+            profile,
+            shots_dir=out,
+            save_images=save_images,
+            on_af_state=lambda c: self._line(af_line(c)),
+            on_shot=lambda s: self._line(shot_line(s)),
+        )
+
+    def _line(self, text: str) -> None:
+        self.result.lines.append(text)
+        self.emit(text)
+
+    def apply_inputs(self) -> None:
+        """Apply queued input edges, the level check and the watchdog to the body."""
+        events, notices = self.hub.poll(self.body.clock.now_s())
+        for notice in notices:
+            self.result.notices.append(notice)
+            self._line(str(notice))
+        for event in events:
+            self.body.handle(event)
+
+    def tick(self) -> None:
+        """One loop iteration: inputs, then one frame."""
+        self.apply_inputs()
+        self.body.step()
+        self.result.steps += 1
+
+    def run(self, duration_s: float | None = None, max_steps: int | None = None) -> HeadlessResult:
+        """Tick until `duration_s` on the body's clock, `max_steps`, or Ctrl-C; then close."""
+        t_end = None if duration_s is None else self.body.clock.now_s() + duration_s
+        try:
+            while (t_end is None or self.body.clock.now_s() < t_end) and (
+                max_steps is None or self.result.steps < max_steps
+            ):
+                self.tick()
+        except KeyboardInterrupt:
+            self.result.interrupted = True
+        finally:
+            self.close()
+        return self.result
+
+    def close(self) -> None:
+        """Release every held control, record a pending release, close inputs and camera."""
+        self.hub.close()
+        if self._closed:
+            return
+        self._closed = True
+        now = self.body.clock.now_s()
+        for control in reversed(self.body.controls.held_controls()):
+            self.body.handle(ControlEvent(control, False, now))
+        self.body.close()
+
+
+def open_inputs(
+    inputs: InputMap, *, pin_factory: Any = None, evdev_device: Any = None, start: bool = True
+) -> InputHub:
+    """An `InputHub` with a source for each kind of binding in `inputs`."""
+    hub = InputHub.from_map(inputs)
+    try:
+        if inputs.gpio:
+            from afon.inputs.gpio import GpioInput
+
+            hub.add(GpioInput(hub, inputs.gpio, pin_factory=pin_factory))
+        if inputs.evdev:
+            from afon.inputs.evdev_input import EvdevInput, open_device
+
+            device = evdev_device if evdev_device is not None else open_device(inputs.evdev_device)
+            source = EvdevInput(hub, inputs.evdev, device)
+            hub.add(source)
+            if start:
+                source.start()
+    except BaseException:
+        hub.close()
+        raise
+    return hub

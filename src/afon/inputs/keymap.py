@@ -1,0 +1,230 @@
+"""The input key map: one TOML file binding controls to GPIO pins, evdev keys and browser keys.
+
+```toml
+debounce_ms = 20          # edges closer than this to the last accepted one are contact bounce
+max_hold_s = 30           # a press held longer is ended by the watchdog (with a warning)
+
+[max_hold]                # per-action overrides of max_hold_s
+SHUTTER = 120
+
+[gpio]                    # BCM pin numbers; buttons wired to ground (pull-up, active low)
+AF_ON = 17
+SHUTTER = 27              # the two-stage shutter as one button: press = half + full
+
+[evdev]                   # Linux input devices: USB footswitches, keyboards, remotes
+device = "/dev/input/by-id/usb-footswitch-event-kbd"
+AF_ON = "KEY_A"
+SHUTTER = "KEY_B"
+
+[keyboard]                # the browser viewfinder: KeyboardEvent.code names (see afon.web.keys)
+AF_ON = "KeyA"
+```
+
+On the command line the same bindings take an inline form: ``gpio:af_on=17,shutter=27`` or
+``evdev:af_on=KEY_A,shutter=KEY_B,device=/dev/input/event3``.
+
+Every error is a `ConfigError` naming the file (or ``--inputs``) and the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from afon.config import Table, load_toml
+from afon.controls import Control
+from afon.errors import ConfigError
+
+ACTION_CONTROLS: dict[str, tuple[Control, ...]] = {
+    "AF_ON": (Control.AF_ON,),
+    "AF_OFF": (Control.AF_OFF,),
+    "SHUTTER_HALF": (Control.SHUTTER_HALF,),
+    "SHUTTER": (Control.SHUTTER_HALF, Control.SHUTTER_FULL),
+    "AF_POINT_UP": (Control.AF_POINT_UP,),
+    "AF_POINT_DOWN": (Control.AF_POINT_DOWN,),
+    "AF_POINT_LEFT": (Control.AF_POINT_LEFT,),
+    "AF_POINT_RIGHT": (Control.AF_POINT_RIGHT,),
+    "AF_POINT_CENTRE": (Control.AF_POINT_CENTRE,),
+}
+"""What each bindable action presses on the body (in order; released in reverse)."""
+
+BCM_PINS = range(0, 28)
+"""BCM GPIO numbers on a Raspberry Pi header."""
+
+DEFAULT_DEBOUNCE_S = 0.020
+DEFAULT_MAX_HOLD_S = 30.0
+SECTIONS = ("gpio", "evdev", "keyboard")
+
+
+@dataclass
+class InputMap:
+    """Validated bindings of every kind."""
+
+    gpio: dict[str, int] = field(default_factory=dict)
+    evdev: dict[str, str] = field(default_factory=dict)
+    evdev_device: str | None = None
+    keyboard: dict[str, list[str]] = field(default_factory=dict)
+    debounce_s: float = DEFAULT_DEBOUNCE_S
+    max_hold_s: float = DEFAULT_MAX_HOLD_S
+    max_hold_overrides: dict[str, float] = field(default_factory=dict)
+
+    def max_hold_for(self, action: str) -> float:
+        return self.max_hold_overrides.get(action, self.max_hold_s)
+
+    def merged(self, other: InputMap) -> InputMap:
+        """These settings with each kind of binding `other` gives replacing ours (used for
+        --inputs over --keymap: a section given on the command line replaces the file's)."""
+        return InputMap(
+            gpio=dict(other.gpio) if other.gpio else dict(self.gpio),
+            evdev=dict(other.evdev) if other.evdev else dict(self.evdev),
+            evdev_device=other.evdev_device if other.evdev else self.evdev_device,
+            keyboard=dict(other.keyboard) if other.keyboard else dict(self.keyboard),
+            debounce_s=self.debounce_s,
+            max_hold_s=self.max_hold_s,
+            max_hold_overrides=dict(self.max_hold_overrides),
+        )
+
+
+def action_name(text: str) -> str | None:
+    """`af-on`, `af_on`, `AF_ON` → `AF_ON`; None when unknown."""
+    key = text.strip().upper().replace("-", "_")
+    return key if key in ACTION_CONTROLS else None
+
+
+def _evdev_codes() -> set[str] | None:
+    try:
+        from evdev import ecodes
+    except Exception:  # not installed, or not Linux
+        return None
+    return {name for name in dir(ecodes) if name.startswith(("KEY_", "BTN_"))}
+
+
+def _actions(table: Table, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(raw key, action) pairs of a section; unknown names are errors naming the field."""
+    out: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    for raw in table.data:
+        if raw in skip:
+            continue
+        action = action_name(raw)
+        if action is None:
+            raise table.error(raw, f"unknown control (controls: {', '.join(ACTION_CONTROLS)})")
+        if action in seen:
+            raise table.error(raw, f"given twice (also as {seen[action]!r})")
+        seen[action] = raw
+        out.append((raw, action))
+    return out
+
+
+def _gpio(table: Table) -> dict[str, int]:
+    result: dict[str, int] = {}
+    owner: dict[int, str] = {}
+    for raw, action in _actions(table):
+        pin = table.integer(raw, min=BCM_PINS.start, max=BCM_PINS.stop - 1)
+        if pin in owner:
+            raise table.error(raw, f"pin {pin} is already bound to {owner[pin]}")
+        owner[pin] = action
+        result[action] = pin
+    table.finish()
+    return result
+
+
+def _evdev(table: Table) -> tuple[dict[str, str], str | None]:
+    codes = _evdev_codes()
+    device = table.string("device") if table.has("device") else None
+    result: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for raw, action in _actions(table, skip=("device",)):
+        name = table.string(raw).strip().upper()
+        if not name.startswith(("KEY_", "BTN_")):
+            raise table.error(raw, f"{name!r} is not an evdev key name (such as KEY_A, BTN_0)")
+        if codes is not None and name not in codes:
+            raise table.error(raw, f"unknown evdev key name {name!r} (see `evtest` for names)")
+        if name in owner:
+            raise table.error(raw, f"key {name} is already bound to {owner[name]}")
+        owner[name] = action
+        result[action] = name
+    table.finish()
+    return result, device
+
+
+def _keyboard(table: Table) -> dict[str, list[str]]:
+    from afon.web.keys import parse_keymap
+
+    field_prefix = table.field("")
+    try:
+        return parse_keymap(table.data, table.source)
+    except ConfigError as exc:
+        raise ConfigError(exc.source, f"{field_prefix}{exc.field}", exc.problem) from None
+
+
+def parse_input_map(table: Table) -> InputMap:
+    """Validate a parsed key-map document."""
+    result = InputMap()
+    if table.has("debounce_ms"):
+        result.debounce_s = table.number("debounce_ms", min=0.0, max=1000.0) / 1000.0
+    if table.has("max_hold_s"):
+        result.max_hold_s = table.number("max_hold_s", min=0.0, max=86400.0, min_exclusive=True)
+    if table.has("max_hold"):
+        holds = table.table("max_hold")
+        for raw, action in _actions(holds):
+            result.max_hold_overrides[action] = holds.number(
+                raw, min=0.0, max=86400.0, min_exclusive=True
+            )
+        holds.finish()
+    if table.has("gpio"):
+        result.gpio = _gpio(table.table("gpio"))
+    if table.has("evdev"):
+        result.evdev, result.evdev_device = _evdev(table.table("evdev"))
+    if table.has("keyboard"):
+        result.keyboard = _keyboard(table.table("keyboard"))
+    table.finish()
+    return result
+
+
+def load_input_map(path: str | Path) -> InputMap:
+    """Read and validate a key-map TOML file."""
+    return parse_input_map(load_toml(path))
+
+
+def parse_inline(text: str, source: str = "--inputs") -> InputMap:
+    """Parse ``gpio:af_on=17,shutter=27`` or ``evdev:af_on=KEY_A,device=/dev/input/event3``.
+
+    Several groups may be joined with ``;`` (``gpio:af_on=17;evdev:shutter=KEY_B``).
+    """
+    data: dict[str, Any] = {}
+    for group in (g.strip() for g in text.split(";")):
+        if not group:
+            continue
+        kind, sep, rest = group.partition(":")
+        kind = kind.strip().lower()
+        if not sep or kind not in ("gpio", "evdev"):
+            raise ConfigError(
+                source, group, "expected gpio:CONTROL=PIN,... or evdev:CONTROL=KEY_NAME,..."
+            )
+        if kind in data:
+            raise ConfigError(source, kind, "given twice")
+        section: dict[str, Any] = {}
+        for item in (i.strip() for i in rest.split(",")):
+            if not item:
+                continue
+            key, eq, value = item.partition("=")
+            key, value = key.strip(), value.strip()
+            if not eq or not key or not value:
+                raise ConfigError(source, f"{kind}.{item}", "expected CONTROL=VALUE")
+            if key in section:
+                raise ConfigError(source, f"{kind}.{key}", "given twice")
+            if kind == "gpio":
+                try:
+                    section[key] = int(value)
+                except ValueError:
+                    raise ConfigError(
+                        source, f"{kind}.{key}", f"expected a BCM pin number, got {value!r}"
+                    ) from None
+            else:
+                section[key] = value
+        data[kind] = section
+    if not data:
+        raise ConfigError(source, "", "no bindings given")
+    return parse_input_map(Table(data, source, ""))

@@ -1,0 +1,143 @@
+"""`afon run`: a headless body on the sim camera, GPIO buttons on gpiozero's MockFactory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from afon.cameras.url import open_camera
+from afon.cli import main
+from afon.clock import VirtualClock
+from afon.focus.states import AfState
+from afon.headless import HeadlessRunner, open_inputs
+from afon.inputs.keymap import parse_inline
+
+
+@pytest.fixture
+def pins() -> Iterator[Any]:
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    previous = Device.pin_factory
+    factory = MockFactory()
+    Device.pin_factory = factory
+    try:
+        yield factory
+    finally:
+        factory.reset()
+        Device.pin_factory = previous
+
+
+def runner(tmp_path: Path, lines: list[str]) -> HeadlessRunner:
+    hub = open_inputs(parse_inline("gpio:af_on=17,shutter=27"))
+    camera = open_camera("sim:portrait", clock=VirtualClock())
+    return HeadlessRunner(camera, hub, "bbf", out=tmp_path, save_images=False, emit=lines.append)
+
+
+def ticks(r: HeadlessRunner, n: int) -> None:
+    for _ in range(n):
+        r.tick()
+
+
+def test_buttons_focus_and_shoot(tmp_path: Path, pins: Any) -> None:
+    lines: list[str] = []
+    r = runner(tmp_path, lines)
+    ticks(r, 3)
+    assert r.body.state is AfState.INACTIVE
+    pins.pin(17).drive_low()  # AF-ON pressed
+    ticks(r, 30)
+    assert r.body.state in (AfState.PASSIVE_FOCUSED, AfState.FOCUSED_LOCKED)
+    assert any("AF INACTIVE -> " in line for line in lines)
+    pins.pin(17).drive_high()
+    ticks(r, 2)
+    assert r.body.state.locked
+    pins.pin(27).drive_low()  # shutter: half + full
+    ticks(r, 2)
+    pins.pin(27).drive_high()
+    ticks(r, 2)
+    assert r.body.shots and r.body.shots[0].ok
+    assert any(" shot 0 " in line for line in lines)
+    assert r.result.notices == []
+    r.close()
+    assert list(tmp_path.glob("*.json"))  # the shot records are kept
+
+
+def test_dropped_release_edge_is_repaired(tmp_path: Path, pins: Any) -> None:
+    lines: list[str] = []
+    r = runner(tmp_path, lines)
+    pins.pin(17).drive_low()
+    ticks(r, 30)
+    assert r.body.controls.held_controls()
+    pins.pin(17)._change_state(True)  # released, but the edge callback never fires
+    ticks(r, 2)
+    assert r.body.state.locked  # AF stopped: locked where it was
+    assert not r.body.controls.held_controls()
+    assert [n.kind for n in r.result.notices] == ["level-release"]
+    assert any("warning: AF_ON reads released" in line for line in lines)
+    frames = r.body.stats.af_frames
+    ticks(r, 5)
+    assert r.body.stats.af_frames == frames  # no AF frames after the repair
+    r.close()
+
+
+def test_run_stops_after_duration_and_on_ctrl_c(tmp_path: Path, pins: Any) -> None:
+    lines: list[str] = []
+    r = runner(tmp_path, lines)
+    pins.pin(27).drive_low()
+    result = r.run(duration_s=0.5)
+    assert not result.interrupted and result.steps > 0
+    assert r.body.clock.now_s() >= 0.5
+    assert r.body.shots  # the held shutter's burst is recorded, nothing lost on close
+
+    r2 = runner(tmp_path / "b", [])
+    calls = 0
+    step = r2.body.step
+
+    def interrupting_step() -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise KeyboardInterrupt
+        return step()
+
+    r2.body.step = interrupting_step  # type: ignore[method-assign]
+    result = r2.run(max_steps=100)
+    assert result.interrupted and result.steps == 3
+
+
+def test_cli_run_needs_buttons(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--camera", "sim:portrait"]) == 2
+    assert "needs buttons" in capsys.readouterr().err
+    assert main(["run", "--camera", "sim:portrait", "--inputs", "gpio:af_on=99"]) == 2
+    assert "--inputs: gpio.af_on" in capsys.readouterr().err
+
+
+def test_cli_run_on_mock_pins(
+    tmp_path: Path, pins: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import afon.clock
+
+    monkeypatch.setattr(afon.clock, "RealClock", VirtualClock)  # no wall-clock time in tests
+    keymap = tmp_path / "inputs.toml"
+    keymap.write_text("max_hold_s = 0.2\n[gpio]\nAF_ON = 5\n")
+    import afon.headless
+
+    opened = afon.headless.open_inputs
+
+    def open_and_press(*args: Any, **kwargs: Any) -> Any:
+        hub = opened(*args, **kwargs)
+        pins.pin(17).drive_low()  # AF-ON pressed as the run starts, and never let go
+        return hub
+
+    monkeypatch.setattr(afon.headless, "open_inputs", open_and_press)
+    argv = ["run", "--camera", "sim:portrait", "--keymap", str(keymap)]
+    argv += ["--inputs", "gpio:af_on=17,shutter=27", "--out", str(tmp_path / "shots")]
+    assert main([*argv, "--duration-s", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "afon run: sim:portrait" in out and "AF_ON=GPIO17" in out
+    assert "AF INACTIVE -> PASSIVE_SCAN" in out
+    assert "warning: AF_ON held for over 0.2 s" in out  # the watchdog ended the stale press
+    assert "0 shot(s)" in out

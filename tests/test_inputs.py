@@ -1,0 +1,362 @@
+"""Inputs: the key-map file, debounce, level check, watchdog, GPIO (MockFactory) and evdev."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from afon.controls import Control, ControlEvent
+from afon.errors import ConfigError
+from afon.inputs import InputHub
+from afon.inputs.keymap import InputMap, load_input_map, parse_inline
+from afon.inputs.watchdog import Watchdog
+
+EXAMPLE = """\
+debounce_ms = 25
+max_hold_s = 30
+
+[max_hold]
+SHUTTER = 120
+
+[gpio]
+AF_ON = 17
+SHUTTER = 27
+
+[evdev]
+device = "/dev/input/by-id/usb-footswitch-event-kbd"
+AF_ON = "KEY_A"
+shutter = "KEY_B"
+
+[keyboard]
+AF_ON = ["KeyA", "Space"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "inputs.toml"
+    path.write_text(text)
+    return path
+
+
+# --- the key-map file ----------------------------------------------------------------------
+def test_keymap_file_parses_every_kind(tmp_path: Path) -> None:
+    m = load_input_map(write(tmp_path, EXAMPLE))
+    assert m.gpio == {"AF_ON": 17, "SHUTTER": 27}
+    assert m.evdev == {"AF_ON": "KEY_A", "SHUTTER": "KEY_B"}
+    assert m.evdev_device == "/dev/input/by-id/usb-footswitch-event-kbd"
+    assert m.keyboard["AF_ON"] == ["KeyA", "Space"]
+    assert m.keyboard["SHUTTER"] == ["KeyG"]  # web/keys.py's default kept
+    assert m.debounce_s == pytest.approx(0.025)
+    assert m.max_hold_for("AF_ON") == 30 and m.max_hold_for("SHUTTER") == 120
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        ("[gpio]\nAF_ONN = 17\n", "gpio.AF_ONN", "unknown control"),
+        ("[gpio]\nAF_ON = 40\n", "gpio.AF_ON", "<= 27"),
+        ("[gpio]\nAF_ON = -1\n", "gpio.AF_ON", ">= 0"),
+        ("[gpio]\nAF_ON = '17'\n", "gpio.AF_ON", "integer"),
+        ("[gpio]\nAF_ON = 17\nSHUTTER = 17\n", "gpio.SHUTTER", "already bound to AF_ON"),
+        ("[gpio]\nAF_ON = 17\naf-on = 18\n", "gpio.af-on", "given twice"),
+        ('[evdev]\nAF_ON = "KEY_NOSUCH"\n', "evdev.AF_ON", "unknown evdev key"),
+        ('[evdev]\nAF_ON = "A"\n', "evdev.AF_ON", "not an evdev key"),
+        ('[evdev]\nAF_ON = "KEY_A"\nSHUTTER = "KEY_A"\n', "evdev.SHUTTER", "already bound"),
+        ('[evdev]\nAF_ON = "KEY_A"\ndevise = "/dev/x"\n', "evdev.devise", "unknown control"),
+        ('[keyboard]\nAF_ON = "Key A"\n', "keyboard.AF_ON", "KeyboardEvent.code"),
+        ('[keyboard]\nAF_ON = "KeyG"\n', "keyboard.AF_ON", "already bound"),
+        ("[gpoi]\nAF_ON = 17\n", "gpoi", "unknown field"),
+        ("debounce_ms = -3\n", "debounce_ms", ">= 0"),
+        ("max_hold_s = 0\n", "max_hold_s", "> 0"),
+        ("[max_hold]\nFOCUS = 3\n", "max_hold.FOCUS", "unknown control"),
+        ("[gpio\n", "", "invalid TOML"),
+    ],
+)
+def test_keymap_errors_name_file_and_field(
+    tmp_path: Path, text: str, field: str, words: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_input_map(path)
+    assert info.value.source == str(path)
+    assert info.value.field == field
+    assert words in info.value.problem
+
+
+def test_inline_form() -> None:
+    m = parse_inline("gpio:af_on=17,shutter=27")
+    assert m.gpio == {"AF_ON": 17, "SHUTTER": 27}
+    m = parse_inline("evdev:af_on=KEY_A,shutter=key_b,device=/dev/input/event3;gpio:af_off=22")
+    assert m.evdev == {"AF_ON": "KEY_A", "SHUTTER": "KEY_B"}
+    assert m.evdev_device == "/dev/input/event3"
+    assert m.gpio == {"AF_OFF": 22}
+    merged = InputMap(gpio={"AF_ON": 5}, debounce_s=0.05).merged(m)
+    assert merged.gpio == {"AF_OFF": 22} and merged.debounce_s == 0.05
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("gpio:af_on=x", "gpio.af_on"),
+        ("gpio:af_on=17,shutter=17", "gpio.shutter"),
+        ("gpio:af_on", "gpio.af_on"),
+        ("usb:af_on=1", "usb:af_on=1"),
+        ("gpio:focus=3", "gpio.focus"),
+        ("", ""),
+    ],
+)
+def test_inline_errors(text: str, field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_inline(text)
+    assert info.value.source == "--inputs" and info.value.field == field
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=len(EXAMPLE)),
+            st.integers(min_value=0, max_value=6),
+            st.text(alphabet="[]=\"'.,-_0123456789 \nKEY_AFONgpioevdkbrd", max_size=6),
+        ),
+        max_size=4,
+    )
+)
+def test_mutated_documents_only_raise_config_errors(
+    tmp_path: Path, edits: list[tuple[int, int, str]]
+) -> None:
+    text = EXAMPLE
+    for at, cut, insert in edits:
+        at = min(at, len(text))
+        text = text[:at] + insert + text[at + cut :]
+    path = write(tmp_path, text)
+    try:
+        load_input_map(path)
+    except ConfigError as exc:
+        assert exc.source == str(path)
+        assert str(exc).startswith(str(path))
+
+
+# --- hub: debounce, level check, watchdog --------------------------------------------------
+class FakeSource:
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.level: dict[str, bool] = {}
+        self.closed = False
+
+    def levels(self) -> dict[str, bool]:
+        return dict(self.level)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def controls(events: list[ControlEvent]) -> list[tuple[Control, bool]]:
+    return [(e.control, e.pressed) for e in events]
+
+
+def test_shutter_is_half_then_full_and_released_in_reverse() -> None:
+    hub = InputHub()
+    hub.put("SHUTTER", True)
+    events, _ = hub.poll(1.0)
+    assert controls(events) == [(Control.SHUTTER_HALF, True), (Control.SHUTTER_FULL, True)]
+    hub.put("SHUTTER", False)
+    events, _ = hub.poll(2.0)
+    assert controls(events) == [(Control.SHUTTER_FULL, False), (Control.SHUTTER_HALF, False)]
+    assert all(e.t_s == 2.0 for e in events)
+
+
+def test_bounce_is_ignored_and_the_level_settles_it() -> None:
+    hub = InputHub(debounce_s=0.02)
+    source = FakeSource()
+    hub.add(source)
+    source.level["AF_ON"] = True
+    for pressed in (True, False, True, False, True):  # a bouncing contact, one drain
+        hub.put("AF_ON", pressed)
+    events, _ = hub.poll(1.0)
+    assert controls(events) == [(Control.AF_ON, True)]
+    # the contact settles released, the last bounce edge (a release) was swallowed
+    hub.put("AF_ON", False)
+    source.level["AF_ON"] = False
+    events, notices = hub.poll(1.005)
+    assert events == [] and notices == []  # still inside the debounce time
+    events, notices = hub.poll(1.03)
+    assert controls(events) == [(Control.AF_ON, False)]
+    assert [n.kind for n in notices] == ["level-release"]
+
+
+def test_auto_repeat_and_stray_release_change_nothing() -> None:
+    hub = InputHub(debounce_s=0.0)
+    hub.put("AF_ON", False)
+    hub.put("AF_ON", True)
+    hub.put("AF_ON", True)
+    events, _ = hub.poll(0.5)
+    assert controls(events) == [(Control.AF_ON, True)]
+    hub.put("NOT_AN_ACTION", True)
+    assert hub.poll(0.6) == ([], [])
+
+
+def test_watchdog_ends_a_stale_press_until_let_go() -> None:
+    hub = InputHub(max_hold_s={"AF_ON": 30.0, "SHUTTER": 120.0})
+    source = FakeSource()
+    hub.add(source)
+    source.level["AF_ON"] = True  # stuck low: the level check cannot help
+    hub.put("AF_ON", True)
+    assert controls(hub.poll(0.0)[0]) == [(Control.AF_ON, True)]
+    assert hub.poll(29.9) == ([], [])
+    events, notices = hub.poll(30.1)
+    assert controls(events) == [(Control.AF_ON, False)]
+    assert notices[0].kind == "watchdog" and "30 s" in str(notices[0])
+    hub.put("AF_ON", True)  # an edge from the stuck button does not restart AF
+    assert hub.poll(31.0)[0] == []
+    source.level["AF_ON"] = False  # let go
+    hub.poll(32.0)
+    source.level["AF_ON"] = True
+    hub.put("AF_ON", True)
+    assert controls(hub.poll(33.0)[0]) == [(Control.AF_ON, True)]
+    hub.close()
+    assert source.closed
+
+
+def test_watchdog_limits() -> None:
+    dog = Watchdog(lambda a: 5.0 if a == "AF_ON" else 60.0)
+    assert dog.stale({"AF_ON": 0.0, "SHUTTER": 0.0}, 10.0) == ["AF_ON"]
+
+
+def test_hub_from_map_uses_the_map_limits() -> None:
+    hub = InputHub.from_map(InputMap(debounce_s=0.01, max_hold_overrides={"AF_ON": 2.0}))
+    assert hub.debounce_s == 0.01 and hub.watchdog.limit_s("AF_ON") == 2.0
+    assert hub.watchdog.limit_s("SHUTTER") == 30.0
+
+
+# --- GPIO through gpiozero's MockFactory --------------------------------------------------
+@pytest.fixture
+def mock_factory() -> Iterator[Any]:
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    previous = Device.pin_factory
+    factory = MockFactory()
+    Device.pin_factory = factory
+    try:
+        yield factory
+    finally:
+        factory.reset()
+        Device.pin_factory = previous
+
+
+def test_gpio_buttons_feed_the_hub(mock_factory: Any) -> None:
+    from afon.inputs.gpio import GpioInput
+
+    hub = InputHub(debounce_s=0.02)
+    hub.add(GpioInput(hub, {"AF_ON": 17, "SHUTTER": 27}))
+    pin = mock_factory.pin(17)
+    pin.drive_low()  # pull-up, active low: pressed
+    assert controls(hub.poll(1.0)[0]) == [(Control.AF_ON, True)]
+    pin.drive_high()
+    assert controls(hub.poll(1.1)[0]) == [(Control.AF_ON, False)]
+    hub.close()
+
+
+def test_gpio_dropped_release_edge_is_repaired_by_the_level(mock_factory: Any) -> None:
+    from afon.inputs.gpio import GpioInput
+
+    hub = InputHub(debounce_s=0.02)
+    gpio = GpioInput(hub, {"AF_ON": 17})
+    hub.add(gpio)
+    pin = mock_factory.pin(17)
+    pin.drive_low()
+    assert controls(hub.poll(1.0)[0]) == [(Control.AF_ON, True)]
+    pin._change_state(True)  # the pin goes high but no edge callback fires
+    assert gpio.levels() == {"AF_ON": False}
+    assert hub.queue.empty()
+    events, notices = hub.poll(1.1)
+    assert controls(events) == [(Control.AF_ON, False)]
+    assert notices[0].kind == "level-release" and "AF_ON" in notices[0].message
+    hub.close()
+
+
+# --- evdev on synthetic events -------------------------------------------------------------
+def key_event(code_name: str, value: int) -> Any:
+    from evdev import InputEvent, ecodes
+
+    return InputEvent(0, 0, ecodes.EV_KEY, getattr(ecodes, code_name), value)
+
+
+class FakeDevice:
+    def __init__(self, events: list[Any]) -> None:
+        self.events = events
+        self.active: list[int] = []
+        self.closed = False
+
+    def read_loop(self) -> Iterator[Any]:
+        yield from self.events
+
+    def active_keys(self) -> list[int]:
+        return list(self.active)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_evdev_events_press_and_release_ignoring_auto_repeat() -> None:
+    from evdev import InputEvent, ecodes
+
+    from afon.inputs.evdev_input import EvdevInput
+
+    hub = InputHub(debounce_s=0.0)
+    events = [
+        InputEvent(0, 0, ecodes.EV_MSC, ecodes.MSC_SCAN, 4),
+        key_event("KEY_B", 1),
+        key_event("KEY_B", 2),
+        key_event("KEY_B", 2),
+        key_event("KEY_Z", 1),  # unbound
+        InputEvent(0, 0, ecodes.EV_SYN, 0, 0),
+    ]
+    device = FakeDevice(events)
+    source = EvdevInput(hub, {"AF_ON": "KEY_A", "SHUTTER": "KEY_B"}, device)
+    hub.add(source)
+    device.active = [ecodes.KEY_B]
+    source.run()
+    assert hub.queue.qsize() == 1
+    assert controls(hub.poll(1.0)[0]) == [
+        (Control.SHUTTER_HALF, True),
+        (Control.SHUTTER_FULL, True),
+    ]
+    source.feed(key_event("KEY_B", 0))
+    device.active = []
+    assert controls(hub.poll(1.2)[0]) == [
+        (Control.SHUTTER_FULL, False),
+        (Control.SHUTTER_HALF, False),
+    ]
+    hub.close()
+    assert device.closed
+
+
+def test_evdev_lost_release_is_repaired_by_active_keys() -> None:
+    from evdev import ecodes
+
+    from afon.inputs.evdev_input import EvdevInput
+
+    hub = InputHub(debounce_s=0.02)
+    device = FakeDevice([key_event("KEY_A", 1)])
+    source = EvdevInput(hub, {"AF_ON": "KEY_A"}, device)
+    hub.add(source)
+    device.active = [ecodes.KEY_A]
+    source.start()
+    assert source._thread is not None
+    source._thread.join(timeout=5)
+    assert controls(hub.poll(1.0)[0]) == [(Control.AF_ON, True)]
+    assert hub.poll(1.5)[0] == []  # still held by level
+    device.active = []  # released, but the release event never came
+    events, notices = hub.poll(2.0)
+    assert controls(events) == [(Control.AF_ON, False)]
+    assert notices[0].kind == "level-release"
