@@ -291,6 +291,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             keys=args.keys,
             seed=args.seed,
             still_width=args.still_width,
+            trainer_db=args.trainer_db,
         )
     )
 
@@ -445,6 +446,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="960",
         help="width of simulated stills in pixels, or 'full' for the sensor's "
         "resolution (slow: seconds per shot); default 960",
+    )
+    p.add_argument(
+        "--trainer-db",
+        default=None,
+        help="trainer history (SQLite; default ~/.local/share/afon/trainer.sqlite)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_serve)

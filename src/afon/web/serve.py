@@ -34,6 +34,8 @@ class ServeOptions:
     still_width: str = "960"
     """Simulated stills this many pixels wide (the sensor's aspect), or "full"."""
     lease_s: float = HOLD_LEASE_S
+    trainer_db: str | None = None
+    """The trainer's history (SQLite); None: ~/.local/share/afon/trainer.sqlite."""
 
 
 def _limit_stills(camera: Any, still_width: str) -> None:
@@ -111,10 +113,12 @@ class LiveServer:
         from afon.profile import builtin_profile_names
         from afon.web.keys import default_keymap, load_keymap
         from afon.web.server import create_app
+        from afon.web.trainer import DEFAULT_DB, Trainer, TrainerStore
 
         self.options = options
         self.security = Security.for_host(options.host, options.token)
         keymap = load_keymap(options.keys) if options.keys else default_keymap()
+        self.trainer_store = TrainerStore(options.trainer_db or DEFAULT_DB)
         profiles = builtin_profile_names()
         if options.profile not in profiles:
             profiles.append(options.profile)
@@ -130,7 +134,8 @@ class LiveServer:
         self.runner = BodyRunner(
             body, camera_name=options.camera, profiles=profiles, lease_s=options.lease_s
         )
-        self.app = create_app(self.runner, self.security, keymap)
+        self.trainer = Trainer(self.runner, self.trainer_store, options.still_width)
+        self.app = create_app(self.runner, self.security, keymap, self.trainer)
         self.socket = _bind(options.host, options.port)
         self.port = int(self.socket.getsockname()[1])
         self.config = uvicorn.Config(
@@ -214,6 +219,7 @@ class LiveServer:
         finally:
             self.runner.stop()
             self.socket.close()
+            self.trainer_store.close()
 
     def start_background(self, timeout_s: float = 15.0) -> LiveServer:
         """Serve from a thread (tests, benchmarks); returns once the server accepts requests."""
@@ -235,6 +241,7 @@ class LiveServer:
             self._thread.join(10.0)
         self.runner.stop()
         self.socket.close()
+        self.trainer_store.close()
 
     def __enter__(self) -> LiveServer:
         return self.start_background()

@@ -11,6 +11,10 @@
 | `GET /api/shots` | the shots taken since the server started, with their verdicts |
 | `GET /api/shots/{n}/image`, `/thumb` | a shot's JPEG, or a small version of it |
 | `GET /api/keys`, `POST /api/keys` | the key map |
+| `GET /api/trainer/drills` | the trainer's drills, with their techniques |
+| `POST /api/trainer/start` | `{"drill": NAME}`: put the drill's scene on the body, start timing |
+| `POST /api/trainer/stop` | end the drill: its score, stored in the history |
+| `GET /api/trainer/history?drill=NAME` | the stored sessions, oldest first |
 
 `/api/` and `/ws` are guarded by `afon.web.security`. Bodies and messages are limited to
 `MAX_MESSAGE_BYTES`; anything malformed gets an error answer (HTTP 400, or an `error` message on
@@ -62,6 +66,7 @@ from afon.web.protocol import (
 )
 from afon.web.runner import BodyRunner, Subscriber
 from afon.web.security import Security
+from afon.web.trainer import Trainer, drill_named
 
 log = logging.getLogger("afon.web")
 
@@ -120,9 +125,14 @@ class WebApp:
     """The routes, bound to one `BodyRunner`."""
 
     def __init__(
-        self, runner: BodyRunner, security: Security, keymap: KeyMap | None = None
+        self,
+        runner: BodyRunner,
+        security: Security,
+        keymap: KeyMap | None = None,
+        trainer: Trainer | None = None,
     ) -> None:
         self.runner = runner
+        self.trainer = trainer
         self.security = security
         self.keymap = keymap if keymap is not None else default_keymap()
         self._ids = itertools.count(1)
@@ -153,6 +163,10 @@ class WebApp:
             Route("/api/shots/{n:int}/image", self.api_shot_image),
             Route("/api/shots/{n:int}/thumb", self.api_shot_thumb),
             Route("/api/keys", self.api_keys, methods=["GET", "POST"]),
+            Route("/api/trainer/drills", self.api_trainer_drills),
+            Route("/api/trainer/start", self.api_trainer_start, methods=["POST"]),
+            Route("/api/trainer/stop", self.api_trainer_stop, methods=["POST"]),
+            Route("/api/trainer/history", self.api_trainer_history),
             WebSocketRoute("/ws", self.ws),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ]
@@ -179,6 +193,55 @@ class WebApp:
     # --- page ------------------------------------------------------------------------------
     async def index(self, request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
+
+    # --- trainer ---------------------------------------------------------------------------
+    def _trainer(self) -> Trainer:
+        if self.trainer is None:
+            raise AfonError("the trainer is not available on this server")
+        return self.trainer
+
+    async def api_trainer_drills(self, request: Request) -> Response:
+        if self.trainer is None:
+            return _error(404, "the trainer is not available on this server")
+        return JSONResponse({"drills": self.trainer.drills()} | self.trainer.status())
+
+    async def api_trainer_start(self, request: Request) -> Response:
+        async def act(obj: dict[str, Any]) -> Any:
+            trainer = self._trainer()
+            if set(obj) - {"drill"}:
+                raise ProtocolError(
+                    f"unknown fields {sorted(set(obj) - {'drill'})}; expected {{\"drill\": NAME}}"
+                )
+            if "drill" not in obj:
+                raise ProtocolError("drill: required field is missing", "drill")
+            try:
+                drill = drill_named(obj["drill"])
+            except AfonError as exc:
+                raise ProtocolError(str(exc), "drill") from None
+            return await self._wait(trainer.start(drill))
+
+        return await self._json_call(request, act)
+
+    async def api_trainer_stop(self, request: Request) -> Response:
+        async def act(obj: dict[str, Any]) -> Any:
+            return await self._wait(self._trainer().stop())
+
+        return await self._json_call(request, act, allow_empty=True)
+
+    async def api_trainer_history(self, request: Request) -> Response:
+        if self.trainer is None:
+            return _error(404, "the trainer is not available on this server")
+        unknown = set(request.query_params) - {"drill", "token"}
+        if unknown:
+            return _error(400, f"unknown query parameters: {', '.join(sorted(unknown))}")
+        name = request.query_params.get("drill")
+        if name is not None:
+            try:
+                drill_named(name)
+            except AfonError as exc:
+                return _error(400, str(exc), "drill")
+        sessions = await run_in_threadpool(self.trainer.store.list, name)
+        return JSONResponse({"drill": name, "sessions": sessions})
 
     # --- HTTP API --------------------------------------------------------------------------
     async def api_state(self, request: Request) -> Response:
@@ -245,10 +308,14 @@ class WebApp:
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     async def _json_call(
-        self, request: Request, act: Callable[[dict[str, Any]], Awaitable[Any]]
+        self,
+        request: Request,
+        act: Callable[[dict[str, Any]], Awaitable[Any]],
+        allow_empty: bool = False,
     ) -> Response:
         try:
-            obj = decode_json(await _read_body(request))
+            raw = await _read_body(request)
+            obj = decode_json(raw) if raw.strip() or not allow_empty else {}
             return JSONResponse(await act(obj))
         except _TooLarge as exc:
             return _error(413, str(exc))
@@ -387,7 +454,10 @@ def _thumbnail(path: Path) -> bytes:
 
 
 def create_app(
-    runner: BodyRunner, security: Security | None = None, keymap: KeyMap | None = None
+    runner: BodyRunner,
+    security: Security | None = None,
+    keymap: KeyMap | None = None,
+    trainer: Trainer | None = None,
 ) -> ASGIApp:
     """The ASGI app for `runner`; its lifespan starts and stops the body loop."""
-    return WebApp(runner, security or Security(), keymap).build()
+    return WebApp(runner, security or Security(), keymap, trainer).build()

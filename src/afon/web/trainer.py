@@ -1,0 +1,375 @@
+"""The trainer: drills built on the benchmark's scenarios, scored like the benchmark, kept in
+SQLite.
+
+A drill loads a scenario (`afon.bench.scenario`), puts its scene and preset on the served body
+(a fresh simulated camera whose clock starts at 0 when the drill starts, so the scene plays from
+its beginning), sets the profile, focus mode, AF area and AF point, and records the shots the
+user takes until the drill is stopped. Scoring (`score_shots`) uses the benchmark's metrics:
+keeper rate, shutter-lag median (press to exposure) and missed moments. A person has no script
+telling them when to press, so a moment counts as caught when an in-focus exposure starts within
+the scenario's tolerance plus `REACTION_ALLOWANCE_S` after the moment itself.
+
+Sessions are stored in a `sessions` table (drill, started_at, keeper_rate, lag_median_s, missed,
+shots, moments); `TrainerStore` adds and lists them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from afon.bench.metrics import ShotOutcome, missed_moments, percentile
+from afon.bench.scenario import Scenario, load_builtin_scenario
+from afon.errors import AfonError
+from afon.shots import ShotRecord
+
+if TYPE_CHECKING:
+    from afon.clock import Clock
+    from afon.web.runner import BodyRunner
+
+log = logging.getLogger("afon.web.trainer")
+
+DEFAULT_DB = Path("~/.local/share/afon/trainer.sqlite")
+REACTION_ALLOWANCE_S = 0.25
+"""Added to a scenario's tolerance: a person reacts to the moment, a script presses ahead."""
+TAIL_S = 1.0
+"""Shots pressed up to this long after the scenario's end still count for the drill."""
+MAX_HISTORY = 500
+
+
+@dataclass(frozen=True)
+class Drill:
+    name: str
+    scenario: str
+    title: str
+    technique: str
+    profile: str = "bbf"
+    focus_mode: str = "AF-C"
+    drive: str = "single"
+
+
+DRILLS: tuple[Drill, ...] = (
+    Drill(
+        "recompose",
+        "portrait",
+        "Focus and recompose",
+        "Hold AF-ON with the AF point on the face until it confirms, then let go: focus stays "
+        "where it is. Recompose (the face moves off-centre) and take the frames without touching "
+        "AF-ON again, or the camera refocuses on the background.",
+    ),
+    Drill(
+        "runner",
+        "runner",
+        "Track an approaching runner",
+        "Hold AF-ON from the start and keep holding it: continuous AF follows the runner as they "
+        "come closer. Shoot a burst while you hold; the shutter never waits for focus.",
+        drive="continuous",
+    ),
+    Drill(
+        "bird",
+        "bird",
+        "Bird take-off",
+        "Pre-focus on the perched bird with AF-ON, then wait with your thumb ready. At the "
+        "take-off, hold AF-ON again and fire a burst: the lens is already close, so the first "
+        "frames are sharp.",
+        drive="continuous",
+    ),
+    Drill(
+        "obstacle",
+        "obstacle",
+        "Obstacle crossing",
+        "Hold AF-ON on the subject and keep holding while someone crosses in front. Lock-on "
+        "keeps the focus on your subject instead of jumping to the obstacle; keep shooting "
+        "through it.",
+        drive="continuous",
+    ),
+    Drill(
+        "low-light",
+        "low-light",
+        "Low light",
+        "In dim light use single AF (AF-S) and put the AF point on a contrast edge. Press AF-ON "
+        "once, wait for the confirmation, then shoot: the lock holds while you take the frames.",
+        focus_mode="AF-S",
+    ),
+)
+DRILLS_BY_NAME = {d.name: d for d in DRILLS}
+
+
+def drill_named(name: object) -> Drill:
+    """The drill called `name`; an `AfonError` naming it and the known drills otherwise."""
+    if not isinstance(name, str) or name not in DRILLS_BY_NAME:
+        raise AfonError(f"drill: unknown drill {name!r}; known drills: {', '.join(DRILLS_BY_NAME)}")
+    return DRILLS_BY_NAME[name]
+
+
+def drill_info(drill: Drill, scenario: Scenario | None = None) -> dict[str, Any]:
+    scn = scenario if scenario is not None else load_builtin_scenario(drill.scenario)
+    return {
+        "name": drill.name,
+        "title": drill.title,
+        "technique": drill.technique,
+        "scenario": scn.name,
+        "description": scn.description,
+        "duration_s": scn.duration_s,
+        "moments": len(scn.shoot.moments_s),
+        "moments_s": [round(m, 3) for m in scn.shoot.moments_s],
+        "profile": drill.profile,
+        "focus_mode": drill.focus_mode,
+        "drive": drill.drive,
+        "af_point": list(scn.af_point),
+        "af_area": scn.af_area,
+    }
+
+
+# --- scoring -------------------------------------------------------------------------------
+def outcome(record: ShotRecord) -> ShotOutcome:
+    """A shot as the benchmark judges it (decision = the press)."""
+    exposed = record.ok and record.exposure_start_s is not None
+    return ShotOutcome(
+        exposed=exposed,
+        in_focus=bool(record.in_focus) and exposed,
+        decision_s=record.pressed_s,
+        exposure_s=record.exposure_start_s,
+        lag_s=record.lag_s if exposed else None,
+        lens_d=record.lens_d,
+    )
+
+
+def score_shots(
+    scenario: Scenario, records: Sequence[ShotRecord], window_end_s: float | None = None
+) -> dict[str, Any]:
+    """Keeper rate, shutter-lag median and missed moments of the shots pressed in the drill
+    (drill time: 0 is the start; shots pressed after `window_end_s` are ignored)."""
+    end = scenario.duration_s + TAIL_S if window_end_s is None else window_end_s
+    shots = [outcome(r) for r in records if 0.0 <= r.pressed_s <= end]
+    n = len(shots)
+    keepers = sum(1 for s in shots if s.in_focus)
+    lags = [s.lag_s for s in shots if s.exposed and s.lag_s is not None]
+    lag = percentile(lags, 50)
+    moments = scenario.shoot.moments_s
+    missed = missed_moments(moments, shots, scenario.shoot.tolerance_s + REACTION_ALLOWANCE_S)
+    return {
+        "shots": n,
+        "keepers": keepers,
+        "keeper_rate": round(keepers / n, 4) if n else None,
+        "lag_median_s": round(lag, 4) if lag is not None else None,
+        "moments": len(moments),
+        "missed": missed,
+    }
+
+
+# --- the history -----------------------------------------------------------------------------
+class TrainerStore:
+    """Sessions in SQLite (one connection, used under a lock from any thread)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        """The connection, opened (and the table created) on first use: a server whose
+        trainer is never used leaves no file behind. Call with the lock held."""
+        if self._db is not None:
+            return self._db
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, check_same_thread=False)
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS sessions ("
+                " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                " drill TEXT NOT NULL,"
+                " started_at REAL NOT NULL,"
+                " keeper_rate REAL,"
+                " lag_median_s REAL,"
+                " missed INTEGER NOT NULL,"
+                " shots INTEGER NOT NULL,"
+                " moments INTEGER NOT NULL DEFAULT 0)"
+            )
+            db.commit()
+        except (OSError, sqlite3.Error) as exc:
+            raise AfonError(f"trainer history {self.path}: {exc}") from None
+        self._db = db
+        return db
+
+    def add(self, drill: str, started_at: float, score: dict[str, Any]) -> dict[str, Any]:
+        with self._lock, self._errors():
+            db = self._conn()
+            cur = db.execute(
+                "INSERT INTO sessions (drill, started_at, keeper_rate, lag_median_s, missed,"
+                " shots, moments) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    drill,
+                    started_at,
+                    score.get("keeper_rate"),
+                    score.get("lag_median_s"),
+                    int(score.get("missed", 0)),
+                    int(score.get("shots", 0)),
+                    int(score.get("moments", 0)),
+                ),
+            )
+            db.commit()
+            row_id = cur.lastrowid
+        return {"id": row_id, "drill": drill, "started_at": started_at} | {
+            k: score.get(k) for k in ("keeper_rate", "lag_median_s", "missed", "shots", "moments")
+        }
+
+    def list(self, drill: str | None = None, limit: int = MAX_HISTORY) -> list[dict[str, Any]]:
+        """Sessions in the order they were held (oldest first), the latest `limit`."""
+        query = (
+            "SELECT id, drill, started_at, keeper_rate, lag_median_s, missed, shots, moments"
+            " FROM sessions"
+        )
+        args: tuple[Any, ...] = ()
+        if drill is not None:
+            query += " WHERE drill = ?"
+            args = (drill,)
+        query += " ORDER BY id DESC LIMIT ?"
+        with self._lock, self._errors():
+            if self._db is None and not self.path.exists():
+                return []  # reading never creates the file
+            rows = self._conn().execute(query, (*args, limit)).fetchall()
+        keys = (
+            "id",
+            "drill",
+            "started_at",
+            "keeper_rate",
+            "lag_median_s",
+            "missed",
+            "shots",
+            "moments",
+        )
+        return [dict(zip(keys, row, strict=True)) for row in reversed(rows)]
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """sqlite3 errors (a locked or corrupt file, a full disk) as `AfonError`s naming it."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise AfonError(f"trainer history {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+# --- drills on the served body -----------------------------------------------------------------
+class OffsetClock:
+    """`base` shifted so that 0 is when the drill started."""
+
+    def __init__(self, base: Clock, t0_s: float) -> None:
+        self.base = base
+        self.t0_s = t0_s
+
+    def now_s(self) -> float:
+        return self.base.now_s() - self.t0_s
+
+    def sleep_until(self, t_s: float) -> None:
+        self.base.sleep_until(t_s + self.t0_s)
+
+
+@dataclass
+class _Active:
+    drill: Drill
+    scenario: Scenario
+    started_at: float
+    records: list[ShotRecord]
+
+
+class Trainer:
+    """Runs drills on a `BodyRunner`'s body and keeps their scores in a `TrainerStore`."""
+
+    def __init__(self, runner: BodyRunner, store: TrainerStore, still_width: str = "960") -> None:
+        self.runner = runner
+        self.store = store
+        self.still_width = still_width
+        self.active: _Active | None = None
+        self.last_score: dict[str, Any] | None = None
+        self._base_clock: Clock = runner.body.clock
+
+    def drills(self) -> list[dict[str, Any]]:
+        return [drill_info(d) for d in DRILLS]
+
+    def status(self) -> dict[str, Any]:
+        a = self.active
+        return {
+            "active": a.drill.name if a is not None else None,
+            "elapsed_s": round(self.runner.body.clock.now_s(), 3) if a is not None else None,
+            "shots": len(a.records) if a is not None else 0,
+            "last_score": self.last_score,
+        }
+
+    def start(self, drill: Drill) -> concurrent.futures.Future[dict[str, Any]]:
+        """Put the drill's scene on the body (in the body thread); the timer starts at 0."""
+        scenario = load_builtin_scenario(drill.scenario)
+        if scenario.stack is not None:
+            raise AfonError(f"drill: {drill.name} needs a simulated scene")
+        return self.runner.submit(lambda: self._start(drill, scenario))
+
+    def _start(self, drill: Drill, scenario: Scenario) -> dict[str, Any]:
+        from afon.bench.runner import make_camera
+        from afon.body import Body
+        from afon.clock import VirtualClock
+        from afon.focus.engine import AfWindow
+        from afon.web.serve import _limit_stills
+
+        runner = self.runner
+        old = runner.body
+        clock = OffsetClock(self._base_clock, self._base_clock.now_s())
+        camera, _subject = make_camera(
+            scenario, 0, cast(VirtualClock, clock), preview_px=(640, 480)
+        )
+        _limit_stills(camera, self.still_width)
+        body = Body(camera, drill.profile, shots_dir=runner.shots_dir)
+        body.set_focus_mode(drill.focus_mode)
+        burst = scenario.shoot.burst_fps if drill.drive == "continuous" else None
+        body.set_drive(drill.drive, burst)  # the scenario's burst rate, as the benchmark shoots
+        body.set_af_area(scenario.af_area)
+        x, y = scenario.af_point
+        body.window = AfWindow(x, y, body.window.w, body.window.h).clamped()
+        active = _Active(drill, scenario, time.time(), [])
+
+        def on_shot(record: ShotRecord) -> None:
+            if self.active is active:
+                active.records.append(record)
+            runner._on_shot(record)
+
+        body.on_shot = on_shot
+        for owner in {h[0] for holders in runner._holders.values() for h in holders}:
+            runner._release_owner(owner)
+        runner.body = body
+        runner.camera_name = f"sim:{Path(scenario.scene or '').stem} (drill {drill.name})"
+        runner._frame = None
+        old.on_shot = None
+        try:
+            old.close()
+        except Exception:  # the old camera failing to close must not stop the drill
+            log.exception("closing the previous camera")
+        self.active = active
+        return {"drill": drill_info(drill, scenario), "started_at": active.started_at}
+
+    def stop(self) -> concurrent.futures.Future[dict[str, Any]]:
+        """End the running drill (in the body thread, after the shots it is taking)."""
+        return self.runner.submit(self._stop)
+
+    def _stop(self) -> dict[str, Any]:
+        """Score the running drill, store it, return the score and the session row."""
+        active = self.active
+        if active is None:
+            raise AfonError("drill: no drill is running (start one first)")
+        self.active = None
+        score = score_shots(active.scenario, active.records)
+        row = self.store.add(active.drill.name, active.started_at, score)
+        self.last_score = score | {"drill": active.drill.name, "session": row}
+        return self.last_score
