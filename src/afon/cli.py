@@ -289,6 +289,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             token=args.token,
             out=args.out,
             keys=args.keys,
+            keymap=args.keymap,
             seed=args.seed,
             still_width=args.still_width,
             trainer_db=args.trainer_db,
@@ -351,6 +352,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- afon focus ----------------------------------------------------------------------------
+def cmd_focus(args: argparse.Namespace) -> int:
+    from afon.focus_lock import run_focus
+
+    result = run_focus(
+        args.camera,
+        lock=args.lock,
+        clear=args.clear,
+        timeout_s=args.timeout_s,
+        preset=args.preset,
+        seed=args.seed,
+    )
+    if args.json:
+        print(json.dumps(result.as_dict(), default=str))
+    else:
+        print(result.describe())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="afon",
@@ -398,7 +418,11 @@ def build_parser() -> argparse.ArgumentParser:
         "control events; without, run AF-S on a centre window, take one shot and report the "
         "lens position it ended on (for a stack: the slice index).",
     )
-    p.add_argument("--camera", help="sim:SCENE or stack:PATH (default sim:SCENE from --scene)")
+    p.add_argument(
+        "--camera",
+        help="camera URL: sim:SCENE, stack:PATH, picamera2:N, v4l2:DEV, gphoto2:[PORT] "
+        "(default sim:SCENE from --scene)",
+    )
     p.add_argument("--scene", help="built-in scene or scene TOML (for the simulated camera)")
     p.add_argument("--profile", default="bbf", help="profile name or TOML file (default bbf)")
     p.add_argument("--preset", default="cm3", help="camera preset for sim: (default cm3)")
@@ -428,7 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
         "requires it there too.",
     )
     p.add_argument(
-        "--camera", default="sim:portrait", help="sim:SCENE or stack:PATH (default sim:portrait)"
+        "--camera",
+        default="sim:portrait",
+        help="camera URL: sim:SCENE, stack:PATH, picamera2:N, v4l2:DEV, gphoto2:[PORT] "
+        "(default sim:portrait)",
     )
     p.add_argument("--profile", default="bbf", help="profile name or TOML file (default bbf)")
     p.add_argument("--preset", default="cm3", help="camera preset for sim: (default cm3)")
@@ -441,6 +468,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help="pairing token (default: generated when --host is not loopback)")
     p.add_argument("--out", default="out/serve", help="folder for the shots (default out/serve)")
     p.add_argument("--keys", help="key map file (JSON or TOML): action = key codes")
+    p.add_argument(
+        "--keymap",
+        help="input key-map TOML file (as for afon run); its [keyboard] section gives the "
+        "browser's keys (instead of --keys)",
+    )
     p.add_argument(
         "--still-width",
         default="960",
@@ -491,6 +523,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration-s", type=float, help="stop after this many seconds (default: run)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser(
+        "focus",
+        help="focus once (one AF-S), optionally lock the focus there",
+        description="Run one AF-S on the camera: afon's own AF where it can drive the lens "
+        "(v4l2 absolute focus, sim:, stack:), else the camera's own AF. --lock then locks the "
+        "lens there; a v4l2: webcam saves the lock and re-applies it on every open and "
+        "reconnect (for timelapse and 3D-printer cameras). --clear forgets a saved lock.",
+    )
+    p.add_argument("--camera", required=True, help="camera URL, e.g. v4l2:/dev/video0")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--lock", action="store_true", help="lock (and save) the focus after AF")
+    group.add_argument("--clear", action="store_true", help="remove a saved focus lock, no AF")
+    p.add_argument(
+        "--timeout-s", type=float, default=10.0, help="longest AF run in seconds (default 10)"
+    )
+    p.add_argument("--preset", default="cm3", help="camera preset for sim: (default cm3)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_focus)
     return parser
 
 

@@ -10,11 +10,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from afon.errors import AfonError
 from afon.web.runner import HOLD_LEASE_S, BodyRunner
 from afon.web.security import Security, is_loopback
+
+if TYPE_CHECKING:
+    from afon.web.keys import KeyMap
 
 WS_MAX_BYTES = 64 * 1024
 """Larger WebSocket messages close the connection (1009); 4 KiB–64 KiB get an error reply."""
@@ -30,12 +33,32 @@ class ServeOptions:
     token: str | None = None
     out: str = "out/serve"
     keys: str | None = None
+    keymap: str | None = None
+    """An input key-map TOML file (`afon.inputs.keymap`); its [keyboard] section is the key map."""
     seed: int = 0
     still_width: str = "960"
     """Simulated stills this many pixels wide (the sensor's aspect), or "full"."""
     lease_s: float = HOLD_LEASE_S
     trainer_db: str | None = None
     """The trainer's history (SQLite); None: ~/.local/share/afon/trainer.sqlite."""
+
+
+def browser_keymap(keys: str | None = None, keymap: str | None = None) -> KeyMap:
+    """The browser key bindings: from a `--keys` file, the `[keyboard]` section of a `--keymap`
+    input key-map file (over the defaults; a file without the section gives the defaults), or
+    the defaults."""
+    from afon.web.keys import default_keymap, load_keymap
+
+    if keys and keymap:
+        raise AfonError("give --keys or --keymap, not both (both set the browser's keys)")
+    if keys:
+        return load_keymap(keys)
+    if keymap:
+        from afon.inputs.keymap import load_input_map
+
+        keyboard = load_input_map(keymap).keyboard
+        return keyboard if keyboard else default_keymap()
+    return default_keymap()
 
 
 def _limit_stills(camera: Any, still_width: str) -> None:
@@ -111,13 +134,12 @@ class LiveServer:
         from afon.cameras.url import open_camera
         from afon.clock import RealClock
         from afon.profile import builtin_profile_names
-        from afon.web.keys import default_keymap, load_keymap
         from afon.web.server import create_app
         from afon.web.trainer import DEFAULT_DB, Trainer, TrainerStore
 
         self.options = options
         self.security = Security.for_host(options.host, options.token)
-        keymap = load_keymap(options.keys) if options.keys else default_keymap()
+        keymap = browser_keymap(options.keys, options.keymap)
         self.trainer_store = TrainerStore(options.trainer_db or DEFAULT_DB)
         profiles = builtin_profile_names()
         if options.profile not in profiles:

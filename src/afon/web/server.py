@@ -157,6 +157,7 @@ class WebApp:
             Route("/", self.index),
             Route("/api/state", self.api_state),
             Route("/api/info", self.api_info),
+            Route("/api/openapi.json", self.api_openapi),
             Route("/api/control", self.api_control, methods=["POST"]),
             Route("/api/settings", self.api_settings, methods=["POST"]),
             Route("/api/shots", self.api_shots),
@@ -249,6 +250,11 @@ class WebApp:
 
     async def api_info(self, request: Request) -> Response:
         return JSONResponse(self.info())
+
+    async def api_openapi(self, request: Request) -> Response:
+        from afon.web.openapi import openapi_document
+
+        return JSONResponse(openapi_document())
 
     async def api_control(self, request: Request) -> Response:
         async def act(obj: dict[str, Any]) -> Any:
