@@ -81,6 +81,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from afon.cameras.backoff import retry_with_backoff
 from afon.cameras.base import Capabilities, Frame, Image, Still
 from afon.clock import Clock, RealClock
 from afon.errors import AfonError, CameraError
@@ -1002,31 +1003,25 @@ class Gphoto2Camera:
             with contextlib.suppress(CameraError):
                 self._call(old.exit, "closing the old connection", 2.0)
         self._lose()
-        delay = base_delay_s
-        last: Exception | None = None
-        for attempt in range(1, max_attempts + 1):
-            try:
-                self._connect()
-            except CameraError as exc:
-                last = exc
-                self._lose()
-            else:
-                self.reconnects += 1
-                self._af_continuous = False
-                self._half_release_at = None
-                if held_half:
-                    self._half_pressed = True
-                    with contextlib.suppress(CameraError):
-                        self._release_half()  # never leave a half press with AF held
-                if self.af_scanning():
-                    self._state = "NOT_FOCUSED_LOCKED"
-                return attempt
-            if attempt < max_attempts:
-                self.clock.sleep_until(self.clock.now_s() + delay)
-                delay = min(delay * 2.0, max_delay_s)
-        raise CameraError(
-            f"{self.name}: still gone after {max_attempts} reconnect attempts ({last})"
+        attempts = retry_with_backoff(
+            self.clock,
+            self._connect,
+            name=self.name,
+            max_attempts=max_attempts,
+            base_delay_s=base_delay_s,
+            max_delay_s=max_delay_s,
+            on_failure=self._lose,
         )
+        self.reconnects += 1
+        self._af_continuous = False
+        self._half_release_at = None
+        if held_half:
+            self._half_pressed = True
+            with contextlib.suppress(CameraError):
+                self._release_half()  # never leave a half press with AF held
+        if self.af_scanning():
+            self._state = "NOT_FOCUSED_LOCKED"
+        return attempts
 
     # --- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:

@@ -63,6 +63,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from afon.cameras.backoff import retry_with_backoff
 from afon.cameras.base import Capabilities, Frame, Image, Still
 from afon.clock import Clock, RealClock
 from afon.errors import AfonError, CameraError
@@ -788,23 +789,22 @@ class V4l2Camera:
         """
         if self._closed:
             raise CameraError(f"v4l2:{self.device} is closed")
-        delay = base_delay_s
-        last: Exception | None = None
-        for attempt in range(1, max_attempts + 1):
+
+        def attempt() -> None:
             with contextlib.suppress(OSError):
                 self._api.close()
-            try:
-                self._connect()
-                self.reconnects += 1
-                return attempt
-            except CameraError as exc:
-                last = exc
-            if attempt < max_attempts:
-                self.clock.sleep_until(self.clock.now_s() + delay)
-                delay = min(delay * 2.0, max_delay_s)
-        raise CameraError(
-            f"v4l2:{self.device}: still gone after {max_attempts} reconnect attempts ({last})"
+            self._connect()
+
+        attempts = retry_with_backoff(
+            self.clock,
+            attempt,
+            name=f"v4l2:{self.device}",
+            max_attempts=max_attempts,
+            base_delay_s=base_delay_s,
+            max_delay_s=max_delay_s,
         )
+        self.reconnects += 1
+        return attempts
 
     # --- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
