@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +24,12 @@ from afon.web.trainer import (
     drill_named,
     score_shots,
 )
+from waiting import TIMEOUT_S, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs/img/trainer.png"
-TIMEOUT_S = 10.0
 
 
-def wait_for(predicate: Callable[[], Any], timeout_s: float = TIMEOUT_S, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(0.02)
 
 
 # --- drills and scoring ------------------------------------------------------------------------

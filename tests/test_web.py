@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,20 +34,7 @@ from afon.web.protocol import (
 )
 from afon.web.security import Security, is_loopback, split_host
 from afon.web.serve import LiveServer, ServeOptions
-
-TIMEOUT_S = 10.0
-
-
-def wait_for(predicate: Callable[[], Any], timeout_s: float = TIMEOUT_S, what: str = "") -> Any:
-    """Poll `predicate` until it returns something truthy; fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(0.02)
+from waiting import TIMEOUT_S, wait_for
 
 
 # --- key maps --------------------------------------------------------------------------------

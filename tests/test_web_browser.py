@@ -11,14 +11,14 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from afon.web.serve import LiveServer, ServeOptions
+from waiting import TIMEOUT_S, wait_for
 
 CHROMIUM = Path(os.environ.get("AFON_CHROMIUM", "/usr/bin/chromium"))
 if not CHROMIUM.exists():
@@ -32,7 +32,6 @@ sync_api = pytest.importorskip(
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs/img/viewfinder.png"
-TIMEOUT_S = 10.0
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -46,15 +45,6 @@ ARGS = [
 GREEN = (0x22, 0xDD, 0x44)  # the AF frame and focus confirm when focused (app.js COLORS)
 
 
-def wait_for(predicate: Callable[[], Any], timeout_s: float = TIMEOUT_S, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
