@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +15,6 @@ from afon.headless import HeadlessRunner, open_inputs
 from afon.inputs.keymap import parse_inline
 
 
-@pytest.fixture
-def pins() -> Iterator[Any]:
-    from gpiozero import Device
-    from gpiozero.pins.mock import MockFactory
-
-    previous = Device.pin_factory
-    factory = MockFactory()
-    Device.pin_factory = factory
-    try:
-        yield factory
-    finally:
-        factory.reset()
-        Device.pin_factory = previous
-
-
 def runner(tmp_path: Path, lines: list[str]) -> HeadlessRunner:
     hub = open_inputs(parse_inline("gpio:af_on=17,shutter=27"))
     camera = open_camera("sim:portrait", clock=VirtualClock())
@@ -42,21 +26,21 @@ def ticks(r: HeadlessRunner, n: int) -> None:
         r.tick()
 
 
-def test_buttons_focus_and_shoot(tmp_path: Path, pins: Any) -> None:
+def test_buttons_focus_and_shoot(tmp_path: Path, mock_pins: Any) -> None:
     lines: list[str] = []
     r = runner(tmp_path, lines)
     ticks(r, 3)
     assert r.body.state is AfState.INACTIVE
-    pins.pin(17).drive_low()  # AF-ON pressed
+    mock_pins.pin(17).drive_low()  # AF-ON pressed
     ticks(r, 30)
     assert r.body.state in (AfState.PASSIVE_FOCUSED, AfState.FOCUSED_LOCKED)
     assert any("AF INACTIVE -> " in line for line in lines)
-    pins.pin(17).drive_high()
+    mock_pins.pin(17).drive_high()
     ticks(r, 2)
     assert r.body.state.locked
-    pins.pin(27).drive_low()  # shutter: half + full
+    mock_pins.pin(27).drive_low()  # shutter: half + full
     ticks(r, 2)
-    pins.pin(27).drive_high()
+    mock_pins.pin(27).drive_high()
     ticks(r, 2)
     assert r.body.shots and r.body.shots[0].ok
     assert any(" shot 0 " in line for line in lines)
@@ -65,13 +49,13 @@ def test_buttons_focus_and_shoot(tmp_path: Path, pins: Any) -> None:
     assert list(tmp_path.glob("*.json"))  # the shot records are kept
 
 
-def test_dropped_release_edge_is_repaired(tmp_path: Path, pins: Any) -> None:
+def test_dropped_release_edge_is_repaired(tmp_path: Path, mock_pins: Any) -> None:
     lines: list[str] = []
     r = runner(tmp_path, lines)
-    pins.pin(17).drive_low()
+    mock_pins.pin(17).drive_low()
     ticks(r, 30)
     assert r.body.controls.held_controls()
-    pins.pin(17)._change_state(True)  # released, but the edge callback never fires
+    mock_pins.pin(17)._change_state(True)  # released, but the edge callback never fires
     ticks(r, 2)
     assert r.body.state.locked  # AF stopped: locked where it was
     assert not r.body.controls.held_controls()
@@ -83,10 +67,10 @@ def test_dropped_release_edge_is_repaired(tmp_path: Path, pins: Any) -> None:
     r.close()
 
 
-def test_run_stops_after_duration_and_on_ctrl_c(tmp_path: Path, pins: Any) -> None:
+def test_run_stops_after_duration_and_on_ctrl_c(tmp_path: Path, mock_pins: Any) -> None:
     lines: list[str] = []
     r = runner(tmp_path, lines)
-    pins.pin(27).drive_low()
+    mock_pins.pin(27).drive_low()
     result = r.run(duration_s=0.5)
     assert not result.interrupted and result.steps > 0
     assert r.body.clock.now_s() >= 0.5
@@ -116,7 +100,10 @@ def test_cli_run_needs_buttons(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_run_on_mock_pins(
-    tmp_path: Path, pins: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    mock_pins: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     import afon.clock
 
@@ -129,7 +116,7 @@ def test_cli_run_on_mock_pins(
 
     def open_and_press(*args: Any, **kwargs: Any) -> Any:
         hub = opened(*args, **kwargs)
-        pins.pin(17).drive_low()  # AF-ON pressed as the run starts, and never let go
+        mock_pins.pin(17).drive_low()  # AF-ON pressed as the run starts, and never let go
         return hub
 
     monkeypatch.setattr(afon.headless, "open_inputs", open_and_press)

@@ -238,27 +238,14 @@ def test_hub_from_map_uses_the_map_limits() -> None:
 
 
 # --- GPIO through gpiozero's MockFactory --------------------------------------------------
-@pytest.fixture
-def mock_factory() -> Iterator[Any]:
-    from gpiozero import Device
-    from gpiozero.pins.mock import MockFactory
-
-    previous = Device.pin_factory
-    factory = MockFactory()
-    Device.pin_factory = factory
-    try:
-        yield factory
-    finally:
-        factory.reset()
-        Device.pin_factory = previous
 
 
-def test_gpio_buttons_feed_the_hub(mock_factory: Any) -> None:
+def test_gpio_buttons_feed_the_hub(mock_pins: Any) -> None:
     from afon.inputs.gpio import GpioInput
 
     hub = InputHub(debounce_s=0.02)
     hub.add(GpioInput(hub, {"AF_ON": 17, "SHUTTER": 27}))
-    pin = mock_factory.pin(17)
+    pin = mock_pins.pin(17)
     pin.drive_low()  # pull-up, active low: pressed
     assert controls(hub.poll(1.0)[0]) == [(Control.AF_ON, True)]
     pin.drive_high()
@@ -266,13 +253,13 @@ def test_gpio_buttons_feed_the_hub(mock_factory: Any) -> None:
     hub.close()
 
 
-def test_gpio_dropped_release_edge_is_repaired_by_the_level(mock_factory: Any) -> None:
+def test_gpio_dropped_release_edge_is_repaired_by_the_level(mock_pins: Any) -> None:
     from afon.inputs.gpio import GpioInput
 
     hub = InputHub(debounce_s=0.02)
     gpio = GpioInput(hub, {"AF_ON": 17})
     hub.add(gpio)
-    pin = mock_factory.pin(17)
+    pin = mock_pins.pin(17)
     pin.drive_low()
     assert controls(hub.poll(1.0)[0]) == [(Control.AF_ON, True)]
     pin._change_state(True)  # the pin goes high but no edge callback fires
