@@ -203,8 +203,16 @@ class IdealCamera:
     def next_frame(self, phase: bool = False) -> Frame:
         t = self.clock.advance(1 / 30)
         self._index += 1
-        return Frame(self._index, np.zeros((4, 4, 3), np.uint8), t - 0.02, t - 0.01, t,
-                     self._lens, self._lens, False)
+        return Frame(
+            self._index,
+            np.zeros((4, 4, 3), np.uint8),
+            t - 0.02,
+            t - 0.01,
+            t,
+            self._lens,
+            self._lens,
+            False,
+        )
 
     def move_lens(self, target_d: float) -> float:
         self._lens = min(max(target_d, 0.0), 12.0)

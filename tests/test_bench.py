@@ -44,9 +44,21 @@ from afon.focus.hybrid import HybridAf
 from afon.focus.states import AfState, Cause
 
 ROW_FIELDS = (
-    "scenario", "technique", "strategy", "keeper_rate", "keeper_ci95", "lag_median_s",
-    "lag_p95_s", "missed", "reversals", "trials", "lens_travel_d", "focus_error_dof_median",
-    "focus_error_dof_p90", "shots", "moments",
+    "scenario",
+    "technique",
+    "strategy",
+    "keeper_rate",
+    "keeper_ci95",
+    "lag_median_s",
+    "lag_p95_s",
+    "missed",
+    "reversals",
+    "trials",
+    "lens_travel_d",
+    "focus_error_dof_median",
+    "focus_error_dof_p90",
+    "shots",
+    "moments",
 )
 
 
@@ -93,8 +105,13 @@ def test_summarize_counts_failures_as_shots_that_are_not_keepers() -> None:
 def _row(strategy: str, keepers: int, shots: int, tech: str = "bbf-af-c") -> dict[str, Any]:
     lo, hi = wilson_ci(keepers, shots)
     return {
-        "scenario": "s", "technique": tech, "strategy": strategy, "shots": shots,
-        "keepers": keepers, "keeper_rate": keepers / shots, "keeper_ci95": [lo, hi],
+        "scenario": "s",
+        "technique": tech,
+        "strategy": strategy,
+        "shots": shots,
+        "keepers": keepers,
+        "keeper_rate": keepers / shots,
+        "keeper_ci95": [lo, hi],
     }
 
 
@@ -107,8 +124,15 @@ def test_oracle_check_catches_a_strategy_above_the_oracle() -> None:
 
 # --- the oracle ------------------------------------------------------------------------------
 def _ctx() -> AfContext:
-    return AfContext(lens_min_d=0.0, lens_max_d=1.0, frame_rate_hz=30.0, depth_of_focus_d=0.01,
-                     motor_speed_d_per_s=2.0, motor_accel_d_per_s2=100.0, release_lag_s=0.05)
+    return AfContext(
+        lens_min_d=0.0,
+        lens_max_d=1.0,
+        frame_rate_hz=30.0,
+        depth_of_focus_d=0.01,
+        motor_speed_d_per_s=2.0,
+        motor_accel_d_per_s2=100.0,
+        release_lag_s=0.05,
+    )
 
 
 def _frame(t: float) -> Frame:
@@ -130,9 +154,13 @@ def test_best_lock_covers_most_exposures_of_a_receding_subject() -> None:
 def test_oracle_af_s_locks_for_the_planned_exposure_and_confirms_at_rest() -> None:
     now = [1.0]
     moving = [True]
-    truth = Truth(subject_d=lambda t: 0.2 + 0.1 * max(0.0, t - 1.0), lens_d=lambda: 0.0,
-                  lens_moving=lambda: moving[0], now_s=lambda: now[0],
-                  exposures=lambda confirm: [2.0])
+    truth = Truth(
+        subject_d=lambda t: 0.2 + 0.1 * max(0.0, t - 1.0),
+        lens_d=lambda: 0.0,
+        lens_moving=lambda: moving[0],
+        now_s=lambda: now[0],
+        exposures=lambda confirm: [2.0],
+    )
     af = OracleSingleShot(_ctx(), truth)
     target = af.start(0.0, 1.0)
     assert target == pytest.approx(0.3)  # where the subject will be at the exposure
@@ -143,15 +171,24 @@ def test_oracle_af_s_locks_for_the_planned_exposure_and_confirms_at_rest() -> No
 
 def test_oracle_servo_aims_at_the_next_exposure() -> None:
     now = [1.0]
-    truth = Truth(subject_d=lambda t: 0.1 * t, lens_d=lambda: 0.1, lens_moving=lambda: False,
-                  now_s=lambda: now[0], exposures=lambda c: [0.5, 1.2, 1.4])
+    truth = Truth(
+        subject_d=lambda t: 0.1 * t,
+        lens_d=lambda: 0.1,
+        lens_moving=lambda: False,
+        now_s=lambda: now[0],
+        exposures=lambda c: [0.5, 1.2, 1.4],
+    )
     servo = OracleServo(_ctx(), truth)
     servo.start(0.0, 1.0)
     step = servo.update(_frame(1.0), AfWindow(), aim_s=1.02)
     assert step.target_d == pytest.approx(0.12)
     assert step.status is AfStatus.FOCUSED  # lens 0.1 = subject now
-    plan_free = Truth(subject_d=lambda t: 0.1 * t, lens_d=lambda: 0.0, lens_moving=lambda: False,
-                      now_s=lambda: now[0])
+    plan_free = Truth(
+        subject_d=lambda t: 0.1 * t,
+        lens_d=lambda: 0.0,
+        lens_moving=lambda: False,
+        now_s=lambda: now[0],
+    )
     servo = OracleServo(_ctx(), plan_free)
     step = servo.update(_frame(1.0), AfWindow(), aim_s=1.02)
     # no press planned: the subject at now + release lag + half a frame
@@ -178,8 +215,12 @@ def _play(technique: str, scenario: str, seed: int = 0) -> tuple[Body, Any]:
 
 
 def _activations(body: Body) -> int:
-    return sum(1 for c in body.af.history if c.new in (AfState.ACTIVE_SCAN,)
-               or (c.new is AfState.PASSIVE_SCAN and c.old is AfState.INACTIVE))
+    return sum(
+        1
+        for c in body.af.history
+        if c.new in (AfState.ACTIVE_SCAN,)
+        or (c.new is AfState.PASSIVE_SCAN and c.old is AfState.INACTIVE)
+    )
 
 
 def test_bbf_af_s_focuses_once_and_the_shutter_never_refocuses() -> None:
@@ -232,11 +273,10 @@ def test_recompose_pans_every_layer() -> None:
 
 
 # --- the AF at the benchmark's preview size ------------------------------------------------------
-@pytest.mark.parametrize(
-    ("scene", "point"), [("portrait", (0.3, 0.5)), ("obstacle", (0.5, 0.5))]
-)
-def test_af_s_accuracy_holds_at_the_bench_preview_size(scene: str, point: tuple[float, float]
-                                                      ) -> None:
+@pytest.mark.parametrize(("scene", "point"), [("portrait", (0.3, 0.5)), ("obstacle", (0.5, 0.5))])
+def test_af_s_accuracy_holds_at_the_bench_preview_size(
+    scene: str, point: tuple[float, float]
+) -> None:
     """The bench renders smaller previews; hybrid AF-S still ends within the depth of focus."""
     errors = []
     for seed in range(2):
@@ -254,8 +294,7 @@ def test_servo_accuracy_holds_at_the_bench_preview_size() -> None:
     within the depth of focus at the bench's preview size (at 320×240 it is not)."""
     scn = load_builtin_scenario("obstacle")
     res = run_trial(TrialJob(scn, "bbf-af-c", "predictive", 0))
-    early = [s for s in res.shots if s.exposed and s.exposure_s is not None
-             and s.exposure_s < 1.6]
+    early = [s for s in res.shots if s.exposed and s.exposure_s is not None and s.exposure_s < 1.6]
     assert early and all(s.error_dof is not None and s.error_dof < 1.0 for s in early)
 
 
@@ -275,8 +314,9 @@ def test_same_seed_same_json_across_process_counts() -> None:
     assert c["rows"] != a["rows"]
 
 
-def test_missing_stack_is_skipped_with_the_reason(monkeypatch: pytest.MonkeyPatch,
-                                                  tmp_path: Path) -> None:
+def test_missing_stack_is_skipped_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("AFON_DATA_DIR", str(tmp_path))
     scn = load_builtin_scenario("stack")
     reason = scn.skip_reason()

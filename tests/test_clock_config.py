@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any, Literal
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import Field
 
 from afon.cameras.sim.preset import load_preset
 from afon.clock import RealClock, VirtualClock
-from afon.config import parse_toml
+from afon.config import NumberPair, UserModel, parse_toml, validate_user
 from afon.errors import ConfigError
 
 
@@ -85,3 +89,70 @@ class _nothing:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+# --- models: pydantic validation in the words of the Table getters ---------------------------
+class _Optics(UserModel):
+    f_number: float = Field(ge=0.5)
+    resolution_px: NumberPair
+    kind: Literal["vcm", "stepper"] = "vcm"
+
+
+class _Doc(UserModel):
+    name: str
+    optics: _Optics
+    layers: list[_Optics] = Field(default_factory=list)
+    rate_hz: float = Field(30.0, gt=0, le=1000)
+
+
+def test_models_report_like_tables() -> None:
+    good = {"name": "x", "optics": {"f_number": 2, "resolution_px": [4, 3]}}
+    assert validate_user(_Doc, good, "m.toml").optics.resolution_px == (4.0, 3.0)
+    cases = [
+        ({"optics": {"f_number": "fast"}}, "optics.f_number: expected a number, got 'fast'"),
+        ({"optics": {"f_number": True}}, "optics.f_number: expected a number, got True"),
+        ({"optics": {"f_number": 0.1}}, "optics.f_number: must be >= 0.5, got 0.1"),
+        ({"optics": {"kind": "warp"}}, "optics.kind: must be one of vcm, stepper; got 'warp'"),
+        ({"optics": {"resolution_px": [1]}}, "optics.resolution_px: expected a pair of numbers"),
+        ({"optics": {"zoom": 1}}, "optics.zoom: unknown field (known here: f_number, kind, res"),
+        ({"layers": [{}, {"f_number": -1}]}, "layers[1].f_number: must be >= 0.5, got -1"),
+        ({"rate_hz": 0}, "rate_hz: must be > 0, got 0"),
+        ({"rate_hz": math.inf}, "rate_hz: expected a finite number, got inf"),
+        ({"optics": 5}, "optics: expected a table, got 5"),
+        ({"name": None}, "name: required field is missing"),
+    ]
+    for change, message in cases:
+        doc: dict[str, Any] = {**good, "optics": dict(good["optics"])}  # type: ignore[arg-type]
+        for key, value in change.items():
+            if isinstance(value, dict):
+                doc[key].update(value)
+            elif key == "layers":
+                doc[key] = [{**good["optics"], **v} for v in value]  # type: ignore[dict-item]
+            elif value is None:
+                del doc[key]
+            else:
+                doc[key] = value
+        with pytest.raises(ConfigError) as err:
+            validate_user(_Doc, doc, "m.toml")
+        assert str(err.value).startswith(f"m.toml: {message}"), (change, str(err.value))
+
+
+toml_values = st.one_of(
+    st.booleans(),
+    st.integers(-10, 10),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+    st.lists(st.integers(0, 5), max_size=3),
+    st.dictionaries(st.sampled_from(["f_number", "resolution_px", "kind", "zz"]), st.integers()),
+)
+
+
+@given(st.dictionaries(st.sampled_from(["name", "optics", "layers", "rate_hz", "x"]), toml_values))
+def test_models_only_ever_raise_config_errors_naming_a_field(data: dict[str, Any]) -> None:
+    try:
+        doc = validate_user(_Doc, data, "fuzz.toml")
+    except ConfigError as exc:
+        assert exc.source == "fuzz.toml" and exc.field and exc.problem
+        assert exc.field.split(".")[0].split("[")[0] in (*data, "name", "optics")
+        return
+    assert doc.optics.f_number >= 0.5 and math.isfinite(doc.rate_hz)

@@ -13,8 +13,9 @@ SUBJECT_D = 1 / 6.0
 OBSTACLE_D = 1 / 3.0
 
 
-def run(lock_on_s: float, obstacle: tuple[float, float], seconds: float = 2.0,
-        seed: int = 0) -> tuple[list[Verdict], SubjectPredictor, np.ndarray]:
+def run(
+    lock_on_s: float, obstacle: tuple[float, float], seconds: float = 2.0, seed: int = 0
+) -> tuple[list[Verdict], SubjectPredictor, np.ndarray]:
     """Static subject at 6 m, an obstacle at 3 m in the window during `obstacle` (t0, t1)."""
     rng = np.random.default_rng(seed)
     track = SubjectPredictor()

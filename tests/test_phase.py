@@ -26,14 +26,14 @@ from afon.focus.phase import PhaseAf, PhaseMeasurement, measure_phase
 CTX = AfContext(0.0, 12.0, 30.0, 0.4, phase_d_per_px=1.5)
 
 
-
-
 def shifted_pair(shift_px: float, noise: float = 0.0, seed: int = 0) -> PhaseData:
     """A photograph and a copy moved right by `shift_px` (phase images at half scale)."""
     img = np.asarray(skdata.camera(), np.float32)[100:340, 100:420]  # type: ignore[no-untyped-call]
     m = np.array([[1, 0, shift_px], [0, 1, 0]], np.float32)
-    right = np.asarray(cv2.warpAffine(img, m, (320, 240), flags=cv2.INTER_CUBIC,
-                                      borderMode=cv2.BORDER_REFLECT), np.float32)
+    right = np.asarray(
+        cv2.warpAffine(img, m, (320, 240), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT),
+        np.float32,
+    )
     rng = np.random.default_rng(seed)
     left = img + rng.normal(0, noise, img.shape).astype(np.float32)
     right = right + rng.normal(0, noise, img.shape).astype(np.float32)
@@ -54,8 +54,10 @@ def test_confidence_falls_with_noise_and_is_nil_without_texture() -> None:
     noisy = measure_phase(shifted_pair(1.0, noise=25.0), AfWindow(), CTX)
     assert clean.confidence > noisy.confidence
     rng = np.random.default_rng(1)
-    flat = [np.full((240, 320), 120.0, np.float32) + rng.normal(0, 2, (240, 320)).astype(
-        np.float32) for _ in range(2)]
+    flat = [
+        np.full((240, 320), 120.0, np.float32) + rng.normal(0, 2, (240, 320)).astype(np.float32)
+        for _ in range(2)
+    ]
     wall = measure_phase(PhaseData(flat[0], flat[1], 0.5), AfWindow(), CTX)
     assert wall.confidence < 0.05
     uniform = PhaseData(np.full((60, 80), 7, np.float32), np.full((60, 80), 7, np.float32), 0.5)
@@ -86,8 +88,9 @@ def _reading(
     return measure_phase(frame.phase, window or AfWindow(), ctx), truth
 
 
-@pytest.mark.parametrize(("distance_m", "lens_d"), [(0.3, 0.5), (0.3, 6.5), (0.15, 2.0),
-                                                     (1.0, 9.0)])
+@pytest.mark.parametrize(
+    ("distance_m", "lens_d"), [(0.3, 0.5), (0.3, 6.5), (0.15, 2.0), (1.0, 9.0)]
+)
 def test_sim_defocus_sign_and_size_at_large_defocus(distance_m: float, lens_d: float) -> None:
     m, truth = _reading(card_scene(distance_m, "skimage:astronaut"), lens_d)
     assert abs(truth) >= 2.0

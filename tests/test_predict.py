@@ -27,8 +27,13 @@ def runner_d(t_s: float, u0: float = 30.0, v: float = -10.0) -> float:
     return 1.0 / (u0 + v * t_s)
 
 
-def feed(pred: SubjectPredictor, times: np.ndarray, noise_d: float, seed: int = 0,
-         fn: Callable[[float], float] = runner_d) -> None:
+def feed(
+    pred: SubjectPredictor,
+    times: np.ndarray,
+    noise_d: float,
+    seed: int = 0,
+    fn: Callable[[float], float] = runner_d,
+) -> None:
     rng = np.random.default_rng(seed)
     for t in times:
         pred.add(Observation(float(t), fn(float(t)) + rng.normal(0, noise_d), max(noise_d, 1e-6)))
@@ -137,8 +142,9 @@ def test_motor_kinematics_by_hand() -> None:
     assert travel_time_s(0.5, 1.2, 40.0) == pytest.approx(0.5 / 1.2 + 0.03)
     assert travelled_d(0.005, 0.01, 1.2, 40.0) == pytest.approx(0.5 * 40 * 0.005**2)
     assert travelled_d(1.0, 0.01, 1.2, 40.0) == pytest.approx(0.01)
-    assert lens_position_at(1.2, from_d=0.2, from_s=0.9, target_d=0.1,
-                            speed_d_per_s=1.2, accel_d_per_s2=40.0) == pytest.approx(0.1)
+    assert lens_position_at(
+        1.2, from_d=0.2, from_s=0.9, target_d=0.1, speed_d_per_s=1.2, accel_d_per_s2=40.0
+    ) == pytest.approx(0.1)
     assert travel_time_s(0.3, math.inf, math.inf) == 0.0
 
 
@@ -147,12 +153,14 @@ def test_plan_target_aims_at_the_exposure_and_intercepts_when_late() -> None:
     feed(pred, np.arange(1.5, 2.0, 1 / 30), 0.0)
     now = 2.0
     # release lag compensation: aim at the still's exposure, not at "now"
-    target = plan_target(pred, lens_d=runner_d(now), now_s=now, aim_s=2.05,
-                         speed_d_per_s=1.2, accel_d_per_s2=40.0)
+    target = plan_target(
+        pred, lens_d=runner_d(now), now_s=now, aim_s=2.05, speed_d_per_s=1.2, accel_d_per_s2=40.0
+    )
     assert target == pytest.approx(runner_d(2.05))
     # a slow motor starting far behind: aim past the exposure (the intercept), nearer the subject
-    slow = plan_target(pred, lens_d=0.0, now_s=now, aim_s=2.05,
-                       speed_d_per_s=0.5, accel_d_per_s2=5.0)
+    slow = plan_target(
+        pred, lens_d=0.0, now_s=now, aim_s=2.05, speed_d_per_s=0.5, accel_d_per_s2=5.0
+    )
     assert slow is not None and slow > runner_d(2.05)
 
 
@@ -162,8 +170,7 @@ def test_plan_target_aims_at_the_exposure_and_intercepts_when_late() -> None:
     v=st.floats(-20.0, 20.0),
     horizon=st.floats(0.0, 0.3),
 )
-def test_noiseless_constant_speed_is_predicted_exactly(u0: float, v: float,
-                                                        horizon: float) -> None:
+def test_noiseless_constant_speed_is_predicted_exactly(u0: float, v: float, horizon: float) -> None:
     # any constant radial speed (approaching or receding) that stays beyond 2 m
     times = np.arange(0.0, 0.5, 1 / 30)
     end = float(times[-1]) + horizon
@@ -180,7 +187,12 @@ def test_kinematic_estimate_matches_the_simulated_motor() -> None:
     motor = LensMotor(dataclasses.replace(spec, backlash_d=0.0, step_d=0.0), 0.1)
     motor.command(0.16, 1.0)
     for dt in (0.005, 0.02, 0.04, 0.06, 0.1):
-        est = lens_position_at(1.0 + dt, from_d=0.1, from_s=1.0, target_d=0.16,
-                               speed_d_per_s=spec.max_speed_d_per_s,
-                               accel_d_per_s2=spec.accel_d_per_s2)
+        est = lens_position_at(
+            1.0 + dt,
+            from_d=0.1,
+            from_s=1.0,
+            target_d=0.16,
+            speed_d_per_s=spec.max_speed_d_per_s,
+            accel_d_per_s2=spec.accel_d_per_s2,
+        )
         assert est == pytest.approx(motor.position_d(1.0 + dt), abs=1e-6)

@@ -46,9 +46,7 @@ def scene_of(*layers: Layer, light_lux: float = 10000.0) -> Scene:
 
 
 def luma(img: npt.NDArray[np.uint8]) -> F32:
-    return (img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(
-        np.float32
-    )
+    return (img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32)
 
 
 def focus_for_blur(optics: Optics, distance_m: float, blur_px: float, scale: float) -> float:
@@ -72,8 +70,9 @@ def disk_10_90_ratio() -> float:
     return float(brentq(lambda u: float(disk_esf(np.array(u))) - 0.9, 0.0, 1.0))
 
 
-def model_esf(x: npt.NDArray[np.float64], x0: float, diameter: float, lo: float,
-              hi: float) -> npt.NDArray[np.float64]:
+def model_esf(
+    x: npt.NDArray[np.float64], x0: float, diameter: float, lo: float, hi: float
+) -> npt.NDArray[np.float64]:
     """Disk ESF seen through a one-pixel box aperture (pixel integration)."""
     sub = (np.arange(16) + 0.5) / 16 - 0.5
     r = max(diameter / 2.0, 1e-3)
@@ -178,8 +177,9 @@ def test_mixed_focus_is_the_mean_of_the_positions() -> None:
 
 
 # --- phase detection ---------------------------------------------------------------------------
-def phase_disparity(left: F32, right: F32, box: tuple[int, int, int, int],
-                    max_shift: int) -> tuple[float, float]:
+def phase_disparity(
+    left: F32, right: F32, box: tuple[int, int, int, int], max_shift: int
+) -> tuple[float, float]:
     """(x_right − x_left, peak NCC) of the patch `box` = (x0, y0, x1, y1) of `left`."""
     x0, y0, x1, y1 = box
     patch = np.ascontiguousarray(left[y0:y1, x0:x1])
@@ -290,8 +290,7 @@ def test_perspective_half_distance_twice_as_large() -> None:
 
 def test_obstacle_covers_subject_when_in_front() -> None:
     subject = card("subject", "pattern:checker", 0.5, 6.0)
-    obstacle = card("post", "flat:1.0", 0.6, 3.0, kind="obstacle",
-                    x=Crossing(-0.7, 1.7, 0.0, 4.0))
+    obstacle = card("post", "flat:1.0", 0.6, 3.0, kind="obstacle", x=Crossing(-0.7, 1.7, 0.0, 4.0))
     r = Renderer(scene_of(subject, obstacle), FF50)
     focus = 1.0 / 3.0
     centre = (slice(220, 260), slice(300, 340))
@@ -320,16 +319,18 @@ def test_focus_breathing_changes_size() -> None:
 
 # --- noise and determinism ---------------------------------------------------------------------
 def _wall(light_lux: float) -> Scene:
-    return scene_of(card("wall", "flat:0.5", 3.0, 1.5, kind="background", fill=True),
-                    light_lux=light_lux)
+    return scene_of(
+        card("wall", "flat:0.5", 3.0, 1.5, kind="background", fill=True), light_lux=light_lux
+    )
 
 
 def test_same_seed_same_frames_and_new_noise_per_frame() -> None:
     scene = scene_of(card("s", "skimage:astronaut", 0.5, 2.0))
     r1, r2 = Renderer(scene, PI_CAM, seed=7), Renderer(scene, PI_CAM, seed=7)
     for i, f in enumerate([0.5, 0.6, 3.0]):
-        np.testing.assert_array_equal(r1.render(0.1 * i, f, frame_index=i),
-                                      r2.render(0.1 * i, f, frame_index=i))
+        np.testing.assert_array_equal(
+            r1.render(0.1 * i, f, frame_index=i), r2.render(0.1 * i, f, frame_index=i)
+        )
     p1, p2 = r1.render_phase(0.0, 1.0, frame_index=5), r2.render_phase(0.0, 1.0, frame_index=5)
     np.testing.assert_array_equal(p1.left, p2.left)
     np.testing.assert_array_equal(p1.right, p2.right)

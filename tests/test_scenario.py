@@ -68,8 +68,9 @@ def test_library_choices() -> None:
 
 
 def test_burst_moments() -> None:
-    scn = parse_scenario_text(VALID.replace("at_s = [1.0, 1.5]", "burst_fps = 10\nfrom_s = 0.5\n"
-                                            "until_s = 1.0"))
+    scn = parse_scenario_text(
+        VALID.replace("at_s = [1.0, 1.5]", "burst_fps = 10\nfrom_s = 0.5\nuntil_s = 1.0")
+    )
     assert scn.shoot.burst_fps == 10
     assert scn.shoot.moments_s == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
 
@@ -77,12 +78,12 @@ def test_burst_moments() -> None:
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        (("af_area = \"single\"", "af_area = \"everywhere\""), "af_area"),
+        (('af_area = "single"', 'af_area = "everywhere"'), "af_area"),
         (("af_point = [0.5, 0.5]", "af_point = [1.5, 0.5]"), "af_point"),
-        (("duration_s = 3.0", "duration_s = \"long\""), "duration_s"),
+        (("duration_s = 3.0", 'duration_s = "long"'), "duration_s"),
         (("duration_s = 3.0", "duration_s = -1"), "duration_s"),
-        (("scene = \"portrait\"", "scene = \"no-such-scene\""), "scene"),
-        (("preset = \"50mm-f1.8\"", "preset = \"no-such-lens\""), "preset"),
+        (('scene = "portrait"', 'scene = "no-such-scene"'), "scene"),
+        (('preset = "50mm-f1.8"', 'preset = "no-such-lens"'), "preset"),
         (("at_s = [1.0, 1.5]", "at_s = [1.5, 1.0]"), "shoot.at_s"),
         (("at_s = [1.0, 1.5]", "at_s = [1.0, 9.0]"), "shoot.at_s"),
         (("at_s = [1.0, 1.5]", "at_s = []"), "shoot.at_s"),
@@ -94,7 +95,7 @@ def test_burst_moments() -> None:
         (("tolerance_s = 0.15", "tolerence_s = 0.15"), "shoot.tolerence_s"),
         (("shift = [0.2, 0.0]", "shift = [5.0, 0.0]"), "recompose.shift"),
         (("t_s = 0.8", "t_s = 8"), "recompose.t_s"),
-        (("name = \"test\"", "nmae = \"test\""), "nmae"),
+        (('name = "test"', 'nmae = "test"'), "nmae"),
     ],
 )
 def test_errors_name_the_field(change: tuple[str, str], field: str) -> None:
@@ -125,8 +126,10 @@ at_s = [1.0]
     with pytest.raises(ConfigError, match="scene: a stack scenario"):
         parse_scenario_text(stack, "a.toml")
     with pytest.raises(ConfigError, match=r"stack\.path"):
-        parse_scenario_text(stack.replace('scene = "portrait"\n', "").replace(
-            "focal-stacks/ring", "../../etc"), "a.toml")
+        parse_scenario_text(
+            stack.replace('scene = "portrait"\n', "").replace("focal-stacks/ring", "../../etc"),
+            "a.toml",
+        )
     ok = parse_scenario_text(stack.replace('scene = "portrait"\n', ""), "a.toml")
     assert ok.kind == "stack" and ok.stack is not None and ok.stack.subject_slice == 1
 
@@ -155,17 +158,51 @@ def test_scene_file_relative_to_the_scenario(tmp_path: Path) -> None:
 
 
 # --- malformed documents only ever raise ConfigError naming the file ---------------------------
-KEYS = ["name", "description", "scene", "preset", "duration_s", "start_d", "start_s",
-        "af_point", "af_area", "shoot", "recompose", "stack", "at_s", "burst_fps", "from_s",
-        "until_s", "tolerance_s", "t_s", "shift", "path", "subject_slice", "lens_range_d", "x"]
+KEYS = [
+    "name",
+    "description",
+    "scene",
+    "preset",
+    "duration_s",
+    "start_d",
+    "start_s",
+    "af_point",
+    "af_area",
+    "shoot",
+    "recompose",
+    "stack",
+    "at_s",
+    "burst_fps",
+    "from_s",
+    "until_s",
+    "tolerance_s",
+    "t_s",
+    "shift",
+    "path",
+    "subject_slice",
+    "lens_range_d",
+    "x",
+]
 
 scalars = st.one_of(
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(allow_nan=True, allow_infinity=True),
     st.booleans(),
     st.text(max_size=12),
-    st.sampled_from(["portrait", "50mm-f1.8", "single", "focal-stacks/ring", "", "\x00",
-                     "~nosuchuser/x.toml", "/", "..", "a" * 300]),
+    st.sampled_from(
+        [
+            "portrait",
+            "50mm-f1.8",
+            "single",
+            "focal-stacks/ring",
+            "",
+            "\x00",
+            "~nosuchuser/x.toml",
+            "/",
+            "..",
+            "a" * 300,
+        ]
+    ),
 )
 values = st.recursive(
     scalars,

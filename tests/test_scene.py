@@ -99,7 +99,10 @@ def test_builtin_scene_contents() -> None:
     assert post.kind == "obstacle" and post.distance_m(2.0) == 3.0
     assert post.position(2.0)[0] == pytest.approx(0.5)
     assert [layer.name for layer in obstacle.layers_back_to_front(2.0)] == [
-        "wall", "subject", "passer-by"]
+        "wall",
+        "subject",
+        "passer-by",
+    ]
     low = load_builtin_scene("low-light")
     assert low.light_lux <= 20
     wall = load_builtin_scene("wall")
@@ -181,7 +184,7 @@ BAD_CASES = [
     ("width_m = 0.5\n", 'width_m = "big"\n', "layers[1].width_m"),
     ("width_m = 0.5\n", "width_m = -0.5\n", "layers[1].width_m"),
     ("y = 0.4\n", "y = 0.4\nwidht_m = 3\n", "layers[1].widht_m"),
-    ('light_lux = 300\n', 'light_lux = 300\nlux = 3\n', "lux"),
+    ("light_lux = 300\n", "light_lux = 300\nlux = 3\n", "lux"),
     ('kind = "subject"', 'kind = "person"', "layers[1].kind"),
     ('"pattern:checker"', '"no/such/file.png"', "layers[1].texture"),
     ('"pattern:checker"', '"skimage:sunset"', "layers[1].texture"),
@@ -273,19 +276,43 @@ BASE = tomllib.loads(MINIMAL)
 scalars = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(-10**6, 10**6),
+    st.integers(-(10**6), 10**6),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
-    st.sampled_from(["background", "subject", "linear", "erratic", "flat:0.3", "skimage:coins",
-                     "pattern:edge", "static", "crossing", "ellipse", "a\x00b", "x" * 5000,
-                     "~nouser/x.png", "../", "skimage:", "flat:", "flat:nan", "pattern:x", "."]),
+    st.sampled_from(
+        [
+            "background",
+            "subject",
+            "linear",
+            "erratic",
+            "flat:0.3",
+            "skimage:coins",
+            "pattern:edge",
+            "static",
+            "crossing",
+            "ellipse",
+            "a\x00b",
+            "x" * 5000,
+            "~nouser/x.png",
+            "../",
+            "skimage:",
+            "flat:",
+            "flat:nan",
+            "pattern:x",
+            ".",
+        ]
+    ),
 )
 values = st.recursive(
     scalars.filter(lambda v: v is not None),
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.sampled_from(
-                                ["motion", "start", "speed", "min", "value", "mean", "zz"]),
-                                inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(
+            st.sampled_from(["motion", "start", "speed", "min", "value", "mean", "zz"]),
+            inner,
+            max_size=4,
+        ),
+    ),
     max_leaves=6,
 )
 
@@ -312,8 +339,12 @@ def _container(doc: dict[str, Any], path: tuple[Any, ...]) -> Any:
 def test_mutated_documents_raise_only_config_errors(data: st.DataObject) -> None:
     doc = json.loads(json.dumps(BASE))
     for _ in range(data.draw(st.integers(1, 3))):
-        paths = _paths(doc) if isinstance(doc.get("layers"), list) and all(
-            isinstance(x, dict) for x in doc["layers"]) else [(k,) for k in doc]
+        paths = (
+            _paths(doc)
+            if isinstance(doc.get("layers"), list)
+            and all(isinstance(x, dict) for x in doc["layers"])
+            else [(k,) for k in doc]
+        )
         if not paths:
             break
         path = data.draw(st.sampled_from(paths))
@@ -337,8 +368,11 @@ def test_mutated_documents_raise_only_config_errors(data: st.DataObject) -> None
 
 @settings(max_examples=150, deadline=None)
 @given(
-    cuts=st.lists(st.tuples(st.integers(0, len(MINIMAL)), st.integers(0, 5),
-                            st.text(max_size=4)), min_size=1, max_size=3)
+    cuts=st.lists(
+        st.tuples(st.integers(0, len(MINIMAL)), st.integers(0, 5), st.text(max_size=4)),
+        min_size=1,
+        max_size=3,
+    )
 )
 def test_mangled_text_raises_only_config_errors(cuts: list[tuple[int, int, str]]) -> None:
     text = MINIMAL
@@ -353,18 +387,28 @@ def test_mangled_text_raises_only_config_errors(cuts: list[tuple[int, int, str]]
 
 EXTREMES = [0, -1, 1e-300, 1e-9, 0.01, 0.5, 1, 100, 1e6, 1e300, -1e300]
 NUMERIC_FIELDS = [
-    ("layers", 1, "width_m"), ("layers", 1, "height_m"), ("layers", 1, "y"),
-    ("layers", 1, "contrast"), ("layers", 1, "distance_m", "start"),
-    ("layers", 1, "distance_m", "speed"), ("layers", 1, "distance_m", "min"),
-    ("layers", 1, "x", "from"), ("layers", 1, "x", "t1_s"), ("layers", 0, "width_m"),
-    ("layers", 0, "distance_m"), ("light_lux",),
+    ("layers", 1, "width_m"),
+    ("layers", 1, "height_m"),
+    ("layers", 1, "y"),
+    ("layers", 1, "contrast"),
+    ("layers", 1, "distance_m", "start"),
+    ("layers", 1, "distance_m", "speed"),
+    ("layers", 1, "distance_m", "min"),
+    ("layers", 1, "x", "from"),
+    ("layers", 1, "x", "t1_s"),
+    ("layers", 0, "width_m"),
+    ("layers", 0, "distance_m"),
+    ("light_lux",),
 ]
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    changes=st.lists(st.tuples(st.sampled_from(NUMERIC_FIELDS), st.sampled_from(EXTREMES)),
-                     min_size=1, max_size=3),
+    changes=st.lists(
+        st.tuples(st.sampled_from(NUMERIC_FIELDS), st.sampled_from(EXTREMES)),
+        min_size=1,
+        max_size=3,
+    ),
     t_s=st.sampled_from([0.0, 1.0, 1e6]),
     focus_d=st.sampled_from([0.0, 0.5, 12.0]),
 )

@@ -104,9 +104,15 @@ def test_lock_on_keeps_the_subject_within_depth_of_field_throughout() -> None:
 
 
 # --- static subject, fallback and failure ----------------------------------------------------
-def _run_static(scene: str, preset: str, frames: int, *, phase: bool = True,
-                window: AfWindow | None = None, servo: ServoAf | None = None
-                ) -> tuple[list[AfStatus], list[float], list[int], float]:
+def _run_static(
+    scene: str,
+    preset: str,
+    frames: int,
+    *,
+    phase: bool = True,
+    window: AfWindow | None = None,
+    servo: ServoAf | None = None,
+) -> tuple[list[AfStatus], list[float], list[int], float]:
     clock = VirtualClock()
     cam = SimCamera(scene, preset, clock=clock, seed=0)
     ctx = context_for(cam)
@@ -129,8 +135,9 @@ def _run_static(scene: str, preset: str, frames: int, *, phase: bool = True,
 
 
 def test_static_subject_focuses_and_the_dead_band_stops_wobble() -> None:
-    statuses, errors, commands, _ = _run_static("portrait", "50mm-f1.8", 45,
-                                                window=AfWindow(0.3, 0.45, 0.06, 0.12))
+    statuses, errors, commands, _ = _run_static(
+        "portrait", "50mm-f1.8", 45, window=AfWindow(0.3, 0.45, 0.06, 0.12)
+    )
     assert statuses[-1] is AfStatus.FOCUSED
     assert statuses.index(AfStatus.FOCUSED) < 10
     # once there, no new commands: the squelch holds the lens still
@@ -148,8 +155,9 @@ def test_featureless_wall_fails() -> None:
 
 def test_contrast_fallback_without_phase_data() -> None:
     """A camera without phase pixels: the servo hill-climbs contrast to the subject."""
-    statuses, errors, commands, _ = _run_static("portrait", "cm3", 60, phase=False,
-                                                window=AfWindow(0.3, 0.5, 0.1, 0.2))
+    statuses, errors, commands, _ = _run_static(
+        "portrait", "cm3", 60, phase=False, window=AfWindow(0.3, 0.5, 0.1, 0.2)
+    )
     assert commands, "the hill-climb never moved the lens"
     assert statuses[-1] is AfStatus.FOCUSED
     # the subject is 1 D away at the start; the preview stays sharp for blur below ~1 texel,
@@ -160,8 +168,9 @@ def test_contrast_fallback_without_phase_data() -> None:
 
 
 def test_servo_reports_focus_only_when_the_lens_is_there() -> None:
-    statuses, errors, _, _ = _run_static("portrait", "50mm-f1.8", 12,
-                                         window=AfWindow(0.3, 0.45, 0.06, 0.12))
+    statuses, errors, _, _ = _run_static(
+        "portrait", "50mm-f1.8", 12, window=AfWindow(0.3, 0.45, 0.06, 0.12)
+    )
     # starts at infinity, 2.5 m away is ~20 DoF: the first frames are not FOCUSED
     assert statuses[0] is AfStatus.SCANNING
     assert abs(errors[0]) > 10

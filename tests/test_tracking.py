@@ -43,8 +43,13 @@ y = 0.5
 """
 
 
-def follow(scene: str | Scene, preset: str, until_s: float, size: tuple[float, float],
-           start_d: float | None = None) -> tuple[list[tuple[float, float, float]], Tracker]:
+def follow(
+    scene: str | Scene,
+    preset: str,
+    until_s: float,
+    size: tuple[float, float],
+    start_d: float | None = None,
+) -> tuple[list[tuple[float, float, float]], Tracker]:
     """AF-C with the tracking AF area; per frame (t, dx, dy): the window centre's offset from
     the subject centre in units of the subject's on-screen width and height."""
     clock = VirtualClock()

@@ -30,8 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs/img/trainer.png"
 
 
-
-
 # --- drills and scoring ------------------------------------------------------------------------
 def test_drills_cover_the_benchmark_scenarios_with_a_technique() -> None:
     assert [d.scenario for d in DRILLS] == ["portrait", "runner", "bird", "obstacle", "low-light"]

@@ -45,8 +45,6 @@ ARGS = [
 GREEN = (0x22, 0xDD, 0x44)  # the AF frame and focus confirm when focused (app.js COLORS)
 
 
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     out = tmp_path_factory.mktemp("browser-shots")

@@ -212,8 +212,17 @@ def tracking_results(seed: int = 0, trials: int = 3, *, erratic: bool = True) ->
         out["erratic_cm3"] = {
             key: _summary(
                 [
-                    run_burst(name, seed=s, scene="erratic", preset="cm3", window=start,
-                              burst_start_s=0.5, burst_end_s=3.0, stop_at_m=None, tracking=True)
+                    run_burst(
+                        name,
+                        seed=s,
+                        scene="erratic",
+                        preset="cm3",
+                        window=start,
+                        burst_start_s=0.5,
+                        burst_end_s=3.0,
+                        stop_at_m=None,
+                        tracking=True,
+                    )
                     for s in seeds
                 ],
                 dof_cm3,

@@ -28,12 +28,36 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Annotated, Literal
 
-from afon.config import Table, load_toml, parse_toml
+from pydantic import Field
+
+from afon.config import Table, UserModel, load_toml, parse_toml
 from afon.errors import ConfigError
 
 LOCK_ON_S = {"off": 0.0, "short": 0.25, "normal": 0.5, "long": 1.0}
 FOCUS_MODES = ("AF-S", "AF-C", "MF")
+Priority = Literal["release", "focus"]
+
+
+class ProfileFile(UserModel):
+    """A profile TOML file, field by field (see the table above)."""
+
+    name: str
+    description: str = ""
+    af_activation: Literal["af-on-only", "shutter-and-af-on"]
+    focus_mode: Literal["AF-S", "AF-C", "MF"]
+    af_s_priority: Priority
+    af_c_priority: Priority
+    drive: Literal["single", "continuous"]
+    burst_fps: float = Field(10.0, ge=0.1, le=120.0)
+    af_area: Literal["single", "zone", "tracking"]
+    lock_on: Literal["off", "short", "normal", "long"] | Annotated[float, Field(ge=0.0, le=5.0)] = (
+        "normal"
+    )
+    manual_override: bool = False
+    af_s_strategy: str = "hybrid"
+    af_c_strategy: str = "predictive"
 
 
 @dataclass(frozen=True)
@@ -83,25 +107,19 @@ def load_profile(name_or_path: str | Path) -> Profile:
 
 def parse_profile(doc: Table) -> Profile:
     """Validate a profile table; errors name the file and field."""
-    lock_on_raw = doc.data.get("lock_on", "normal")
-    if isinstance(lock_on_raw, str):
-        lock_on_s = LOCK_ON_S.get(doc.string("lock_on", "normal", choices=tuple(LOCK_ON_S)), 0.0)
-    else:
-        lock_on_s = doc.number("lock_on", min=0.0, max=5.0)
-    profile = Profile(
-        name=doc.string("name"),
-        description=doc.string("description", ""),
-        af_activation=doc.string("af_activation", choices=("af-on-only", "shutter-and-af-on")),
-        focus_mode=doc.string("focus_mode", choices=FOCUS_MODES),
-        af_s_priority=doc.string("af_s_priority", choices=("release", "focus")),
-        af_c_priority=doc.string("af_c_priority", choices=("release", "focus")),
-        drive=doc.string("drive", choices=("single", "continuous")),
-        burst_fps=doc.number("burst_fps", 10.0, min=0.1, max=120.0),
-        af_area=doc.string("af_area", choices=("single", "zone", "tracking")),
-        lock_on_s=lock_on_s,
-        manual_override=doc.boolean("manual_override", False),
-        af_s_strategy=doc.string("af_s_strategy", "hybrid"),
-        af_c_strategy=doc.string("af_c_strategy", "predictive"),
+    f = doc.model(ProfileFile)
+    return Profile(
+        name=f.name,
+        description=f.description,
+        af_activation=f.af_activation,
+        focus_mode=f.focus_mode,
+        af_s_priority=f.af_s_priority,
+        af_c_priority=f.af_c_priority,
+        drive=f.drive,
+        burst_fps=f.burst_fps,
+        af_area=f.af_area,
+        lock_on_s=LOCK_ON_S[f.lock_on] if isinstance(f.lock_on, str) else float(f.lock_on),
+        manual_override=f.manual_override,
+        af_s_strategy=f.af_s_strategy,
+        af_c_strategy=f.af_c_strategy,
     )
-    doc.finish()
-    return profile

@@ -65,8 +65,9 @@ def travel_s(ctx: AfContext, distance_d: float) -> float:
     return dist / v + v / a
 
 
-def best_lock_d(subject_d: Callable[[float], float], times_s: Sequence[float], dof_d: float,
-                fallback_d: float) -> float:
+def best_lock_d(
+    subject_d: Callable[[float], float], times_s: Sequence[float], dof_d: float, fallback_d: float
+) -> float:
     """The one lens position that keeps the subject in focus at the most of `times_s` (ties:
     the smallest worst error); `fallback_d` when there are none."""
     if not times_s:
@@ -74,6 +75,7 @@ def best_lock_d(subject_d: Callable[[float], float], times_s: Sequence[float], d
     positions = [subject_d(t) for t in times_s]
     margin = 0.9 * dof_d
     candidates = {p + k * margin for p in positions for k in (-1.0, 0.0, 1.0)}
+
     def score(c: float) -> tuple[int, float]:
         hits = [abs(p - c) for p in positions if abs(p - c) <= margin]
         return len(hits), -max(hits, default=math.inf)

@@ -77,19 +77,31 @@ TECHNIQUES: dict[str, Technique] = {
     t.name: t
     for t in (
         Technique(
-            "shutter-af-s", "shutter AF-S", "shutter-af", "AF-S",
+            "shutter-af-s",
+            "shutter AF-S",
+            "shutter-af",
+            "AF-S",
             "half-press, wait for confirm, full press, let go between frames",
         ),
         Technique(
-            "shutter-af-c", "shutter AF-C", "shutter-af", "AF-C",
+            "shutter-af-c",
+            "shutter AF-C",
+            "shutter-af",
+            "AF-C",
             "half-press held (servo), full press at the moments",
         ),
         Technique(
-            "bbf-af-s", "BBF AF-S", "bbf", "AF-S",
+            "bbf-af-s",
+            "BBF AF-S",
+            "bbf",
+            "AF-S",
             "AF-ON until confirm, let go (locked), recompose, shoot",
         ),
         Technique(
-            "bbf-af-c", "BBF AF-C", "bbf", "AF-C",
+            "bbf-af-c",
+            "BBF AF-C",
+            "bbf",
+            "AF-C",
             "AF-ON held (servo), shoot at the moments; let go to lock before a recompose",
         ),
     )

@@ -242,8 +242,11 @@ def _skips_and_checks(result: BenchResult) -> list[str]:
         out += ["**Oracle beaten (a bug in the benchmark or the oracle):**", ""]
         out += [f"- {v}" for v in viol] + [""]
     else:
-        out += ["Oracle check: no strategy's keeper rate lies above the oracle's 95% interval "
-                "(same scenario and technique).", ""]
+        out += [
+            "Oracle check: no strategy's keeper rate lies above the oracle's 95% interval "
+            "(same scenario and technique).",
+            "",
+        ]
     return out
 
 
@@ -292,41 +295,56 @@ def plot_trace(result: BenchResult, scenario: str, path: Path) -> Path | None:
         return None
     plt = _pyplot()
     techs = [t for t in TECHNIQUES if t in traces]
-    fig, axes = plt.subplots(len(techs), 1, figsize=(9, 2.3 * len(techs) + 0.6), sharex=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(techs), 1, figsize=(9, 2.3 * len(techs) + 0.6), sharex=True, squeeze=False
+    )
     for n, (ax, tech) in enumerate(zip(axes[:, 0], techs, strict=True)):
         per = traces[tech]
         first = next(iter(per.values()))
         t, subj = first["t_s"], first["subject_d"]
         dof = float(first["dof_d"])
-        ax.fill_between(t, [s - dof for s in subj], [s + dof for s in subj], color="#000000",
-                        alpha=0.12, linewidth=0, label="subject ± DoF" if n == 0 else None)
+        ax.fill_between(
+            t,
+            [s - dof for s in subj],
+            [s + dof for s in subj],
+            color="#000000",
+            alpha=0.12,
+            linewidth=0,
+            label="subject ± DoF" if n == 0 else None,
+        )
         ax.plot(t, subj, color="black", linewidth=1.2, label="subject" if n == 0 else None)
         for strat, tr in per.items():
             colour = _COLOURS.get(strat)
             style = "--" if strat == ORACLE else "-"
-            ax.plot(tr["t_s"], tr["lens_d"], style, color=colour, linewidth=1.0,
-                    label=f"lens: {strat}")
+            ax.plot(
+                tr["t_s"], tr["lens_d"], style, color=colour, linewidth=1.0, label=f"lens: {strat}"
+            )
             hit = [s for s in tr["shots"] if s[2]]
             miss = [s for s in tr["shots"] if not s[2]]
             if hit:
-                ax.plot([s[0] for s in hit], [s[1] for s in hit], "o", color=colour,
-                        markersize=4.5)
+                ax.plot([s[0] for s in hit], [s[1] for s in hit], "o", color=colour, markersize=4.5)
             if miss:
-                ax.plot([s[0] for s in miss], [s[1] for s in miss], "x", color=colour,
-                        markersize=5.5)
+                ax.plot(
+                    [s[0] for s in miss], [s[1] for s in miss], "x", color=colour, markersize=5.5
+                )
         for p in first.get("presses_s", []):
             ax.axvline(p, color="#2ca02c", alpha=0.25, linewidth=0.8)
         rec = first.get("recompose_s")
         if rec is not None:
-            ax.axvline(rec, color="#9467bd", linestyle=":", linewidth=1.0,
-                       label="recompose" if n == 0 else None)
+            ax.axvline(
+                rec,
+                color="#9467bd",
+                linestyle=":",
+                linewidth=1.0,
+                label="recompose" if n == 0 else None,
+            )
         ax.set_ylabel("dioptres", fontsize=8)
         ax.set_title(f"{TECHNIQUES[tech].label}", fontsize=9, loc="left")
         ax.tick_params(labelsize=8)
         ax.legend(fontsize=7, loc="best", ncol=2)
-    axes[-1, 0].set_xlabel("time (s)  —  ● exposure in focus, × out of focus, "
-                           "green lines: the photographer's presses")
+    axes[-1, 0].set_xlabel(
+        "time (s)  —  ● exposure in focus, × out of focus, green lines: the photographer's presses"
+    )
     fig.suptitle(f"Focus trace: {scenario} (seed {result.seed})", fontsize=11)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -343,8 +361,9 @@ def plot_keepers(result: BenchResult, path: Path) -> Path | None:
     idx = _index(result.rows)
     names = _scenario_names(result)
     techs = list(TECHNIQUES)
-    fig, axes = plt.subplots(len(techs), 1, figsize=(9, 2.2 * len(techs) + 0.5), sharex=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(techs), 1, figsize=(9, 2.2 * len(techs) + 0.5), sharex=True, squeeze=False
+    )
     for ax, tech in zip(axes[:, 0], techs, strict=True):
         strats = STRATEGIES[TECHNIQUES[tech].focus_mode]
         width = 0.8 / len(strats)
@@ -358,8 +377,17 @@ def plot_keepers(result: BenchResult, path: Path) -> Path | None:
                 ys.append(row["keeper_rate"])
                 lo.append(row["keeper_rate"] - row["keeper_ci95"][0])
                 hi.append(row["keeper_ci95"][1] - row["keeper_rate"])
-            ax.bar(xs, ys, width, yerr=[lo, hi], color=_COLOURS.get(strat), alpha=0.85,
-                   label=strat, capsize=2, error_kw={"linewidth": 0.8})
+            ax.bar(
+                xs,
+                ys,
+                width,
+                yerr=[lo, hi],
+                color=_COLOURS.get(strat),
+                alpha=0.85,
+                label=strat,
+                capsize=2,
+                error_kw={"linewidth": 0.8},
+            )
         ax.set_ylim(0, 1.32)
         ax.set_yticks([0.0, 0.25, 0.5, 0.75, 1.0])
         ax.set_ylabel("keeper rate", fontsize=8)
@@ -419,8 +447,16 @@ def terminal_table(result: BenchResult) -> Any:
     from rich.table import Table
 
     table = Table(title=f"afon bench (seed {result.seed}, {result.seeds} trials per row)")
-    for col in ("scenario", "technique", "strategy", "keepers [95% CI]", "lag med/p95",
-                "missed", "rev", "err med/p90 DoF"):
+    for col in (
+        "scenario",
+        "technique",
+        "strategy",
+        "keepers [95% CI]",
+        "lag med/p95",
+        "missed",
+        "rev",
+        "err med/p90 DoF",
+    ):
         table.add_column(col, overflow="fold")
     last = None
     for r in result.rows:
@@ -433,16 +469,23 @@ def terminal_table(result: BenchResult) -> Any:
         )
         lag = fmt_lag(r).replace(" / ", "/")
         table.add_row(
-            scen, TECHNIQUES[r["technique"]].label, r["strategy"], fmt_rate(r), lag,
-            f"{r['missed']}/{r['moments']}", _num(r["reversals"], 1), err,
+            scen,
+            TECHNIQUES[r["technique"]].label,
+            r["strategy"],
+            fmt_rate(r),
+            lag,
+            f"{r['missed']}/{r['moments']}",
+            _num(r["reversals"], 1),
+            err,
         )
     return table
 
 
 def strategies_line() -> str:
-    return "; ".join(
-        f"{t.label}: {', '.join(STRATEGIES[t.focus_mode])}" for t in TECHNIQUES.values()
-    ) + " (no libcamera-style servo exists for AF-C)"
+    return (
+        "; ".join(f"{t.label}: {', '.join(STRATEGIES[t.focus_mode])}" for t in TECHNIQUES.values())
+        + " (no libcamera-style servo exists for AF-C)"
+    )
 
 
 def bench_main(

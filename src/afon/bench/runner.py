@@ -75,8 +75,7 @@ STRATEGY_INFO: dict[str, str] = {
 }
 
 _AF_RUNNING = frozenset(
-    {AfState.ACTIVE_SCAN, AfState.PASSIVE_SCAN, AfState.PASSIVE_FOCUSED,
-     AfState.PASSIVE_UNFOCUSED}
+    {AfState.ACTIVE_SCAN, AfState.PASSIVE_SCAN, AfState.PASSIVE_FOCUSED, AfState.PASSIVE_UNFOCUSED}
 )
 """AF states in which the focus engine consumes frames."""
 
@@ -135,9 +134,7 @@ def scene_for(scenario: Scenario) -> Scene:
     t0, t1 = rec.t_s, rec.t_s + rec.duration_s
     dx, dy = rec.shift
     layers: list[Layer] = [
-        dataclasses.replace(
-            layer, x=_Panned(layer.x, dx, t0, t1), y=_Panned(layer.y, dy, t0, t1)
-        )
+        dataclasses.replace(layer, x=_Panned(layer.x, dx, t0, t1), y=_Panned(layer.y, dy, t0, t1))
         for layer in scene.layers
     ]
     return dataclasses.replace(scene, layers=tuple(layers))
@@ -230,8 +227,13 @@ def make_camera(
     scene, ladders = _cached_scene(scenario)
     assert scenario.preset is not None
     sim = BenchSimCamera(
-        scene, scenario.preset, clock=clock, seed=seed, start_d=scenario.start_d,
-        preview_px=preview_px, render_frames=render,
+        scene,
+        scenario.preset,
+        clock=clock,
+        seed=seed,
+        start_d=scenario.start_d,
+        preview_px=preview_px,
+        render_frames=render,
     )
     sim.blank = not render
     # share the seed-independent blur ladders of this scene between this process's cameras
@@ -459,8 +461,10 @@ def plan_jobs(
 
 
 def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else (os.cpu_count() or 1))
+    return max(
+        1,
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
+    )
 
 
 def run_bench(
@@ -507,9 +511,9 @@ def run_bench(
         rows.append(summarize(group))
         head = group[0]
         if head.trace is not None:
-            traces.setdefault(head.scenario, {}).setdefault(head.technique, {})[
-                head.strategy
-            ] = head.trace
+            traces.setdefault(head.scenario, {}).setdefault(head.technique, {})[head.strategy] = (
+                head.trace
+            )
     return BenchResult(
         seed=seed,
         seeds=seeds,
@@ -596,4 +600,3 @@ class _Progress:
     def close(self) -> None:
         if self._progress is not None:
             self._progress.stop()
-

@@ -328,12 +328,13 @@ def _stack(t: Table) -> StackSpec:
 
 
 def _shoot(t: Table, duration_s: float) -> Shoot:
-    tolerance = t.number("tolerance_s", DEFAULT_TOLERANCE_S, min=0.0, min_exclusive=True,
-                         max=5.0)
+    tolerance = t.number("tolerance_s", DEFAULT_TOLERANCE_S, min=0.0, min_exclusive=True, max=5.0)
     burst = t.has("burst_fps") or t.has("from_s") or t.has("until_s")
     if t.has("at_s") and burst:
-        raise t.error("at_s", "give either at_s (single moments) or a burst (burst_fps, "
-                      "from_s, until_s), not both")
+        raise t.error(
+            "at_s",
+            "give either at_s (single moments) or a burst (burst_fps, from_s, until_s), not both",
+        )
     if burst:
         fps = t.number("burst_fps", min=0.1, max=120.0)
         start = t.number("from_s", min=0.0, max=duration_s)
@@ -347,8 +348,9 @@ def _shoot(t: Table, duration_s: float) -> Shoot:
         t.finish()
         return Shoot(moments, fps, tolerance)
     if not t.has("at_s"):
-        raise t.error("at_s", "required field is missing (or give a burst: burst_fps, from_s, "
-                      "until_s)")
+        raise t.error(
+            "at_s", "required field is missing (or give a burst: burst_fps, from_s, until_s)"
+        )
     moments = _numbers(t, "at_s", min=0.0, max=duration_s)
     if any(b <= a for a, b in itertools.pairwise(moments)):
         raise t.error("at_s", f"moments must be in increasing order, got {list(moments)}")

@@ -41,7 +41,6 @@ DEFAULT_DEPTH_OF_FOCUS_D = 0.25
 """Depth of focus assumed for cameras that do not describe their optics."""
 
 
-
 def lens_still(frame: Frame) -> bool:
     """True when the lens stood still (and had settled) for the whole exposure of `frame`."""
     return abs(frame.lens_end_d - frame.lens_start_d) < 1e-9 and not frame.lens_moving

@@ -541,9 +541,7 @@ class ContrastAf(Acquisition):
             target = min(max(c + side * a, self.lo), self.hi)
             if abs(target - c) < 0.5 * a:
                 continue  # the range ends inside the top: nothing to measure there
-            have = any(
-                0.5 * a <= (s.lens_d - c) * side <= 1.6 * a for s in self.samples
-            )
+            have = any(0.5 * a <= (s.lens_d - c) * side <= 1.6 * a for s in self.samples)
             if not have:
                 need.append(target)
         if not need:

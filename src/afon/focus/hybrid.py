@@ -58,9 +58,7 @@ class HybridAf(Acquisition):
         self.dropout_frames = dropout_frames
         self.phase_frames = phase_frames
         dof = max(ctx.depth_of_focus_d, 1e-6)
-        self.local_half_width = (
-            local_half_width if local_half_width is not None else 4.0 * dof
-        )
+        self.local_half_width = local_half_width if local_half_width is not None else 4.0 * dof
         self.cancelled = False
         self._reset()
 
@@ -144,9 +142,7 @@ class HybridAf(Acquisition):
         target = self._to_contrast(search, lens)
         return self._scanning(target)
 
-    def _handover(
-        self, search: ContrastAf, lens: float, frame: Frame, window: AfWindow
-    ) -> AfStep:
+    def _handover(self, search: ContrastAf, lens: float, frame: Frame, window: AfWindow) -> AfStep:
         """Switch to a contrast search and let it use the current (still) frame."""
         first = self._to_contrast(search, lens)
         if first is not None:

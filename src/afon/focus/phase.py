@@ -229,9 +229,7 @@ class PhaseAf(Acquisition):
     ) -> None:
         self.ctx = ctx
         self.min_confidence = min_confidence
-        self.tolerance_d = (
-            tolerance_d if tolerance_d is not None else default_tolerance_d(ctx)
-        )
+        self.tolerance_d = tolerance_d if tolerance_d is not None else default_tolerance_d(ctx)
         self.max_jump_d = max_jump_d
         self.dropout_frames = dropout_frames
         self.max_frames = max_frames if max_frames is not None else 20

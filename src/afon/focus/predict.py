@@ -125,8 +125,12 @@ class Fit:
         if self.far_field:
             return self.coef[1]
         tau = t_s - self.t_ref_s
-        u = max(self.coef[0] + self.coef[1] * tau + (0.5 * self.coef[2] * tau * tau
-                                                     if len(self.coef) > 2 else 0.0), U_MIN_M)
+        u = max(
+            self.coef[0]
+            + self.coef[1] * tau
+            + (0.5 * self.coef[2] * tau * tau if len(self.coef) > 2 else 0.0),
+            U_MIN_M,
+        )
         du = self.coef[1] + (self.coef[2] * tau if len(self.coef) > 2 else 0.0)
         return -du / (u * u)
 
@@ -332,8 +336,9 @@ def travel_time_s(distance_d: float, speed_d_per_s: float, accel_d_per_s2: float
     return dist / v + v / a
 
 
-def travelled_d(dt_s: float, distance_d: float, speed_d_per_s: float,
-                accel_d_per_s2: float) -> float:
+def travelled_d(
+    dt_s: float, distance_d: float, speed_d_per_s: float, accel_d_per_s2: float
+) -> float:
     """How far (unsigned, ≤ |distance_d|) a rest-to-rest trapezoidal move gets in `dt_s`."""
     dist = abs(distance_d)
     if dt_s <= 0:

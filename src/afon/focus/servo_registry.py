@@ -17,9 +17,7 @@ SERVO: dict[str, Callable[[AfContext], ServoAf]] = {
 DEFAULT_SERVO = "predictive"
 
 
-def make_servo(
-    name: str, ctx: AfContext, *, lock_on_s: float | str = DEFAULT_LOCK_ON_S
-) -> ServoAf:
+def make_servo(name: str, ctx: AfContext, *, lock_on_s: float | str = DEFAULT_LOCK_ON_S) -> ServoAf:
     """A servo called `name` for `ctx`, with lock-on `lock_on_s` (seconds or a preset name:
     "off", "short", "normal", "long"; see `afon.focus.lockon`)."""
     key = name.strip().lower().replace("_", "-")

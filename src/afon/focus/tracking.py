@@ -132,8 +132,10 @@ class Tracker:
         height, width = luma.shape
         t_s = 0.5 * (frame.exposure_start_s + frame.exposure_end_s)
         current = self._window
-        if self._template is None or current is None or (
-            window != self._user and window != current
+        if (
+            self._template is None
+            or current is None
+            or (window != self._user and window != current)
         ):
             return self._start(luma, window, t_s)
         factor = self._factor_used

@@ -1,6 +1,9 @@
 """The OpenAPI 3.1 description of afon's HTTP/JSON API, served at ``GET /api/openapi.json``.
 
-It covers every ``/api/`` route of `afon.web.server`; the WebSocket (``/ws``) and the page are not
+The schemas are generated from the pydantic models of `afon.web.protocol` (the same models that
+validate the requests), so the document and the validation cannot drift apart; only the paths,
+their summaries and the shared error answers are written here. It covers every ``/api/`` route of
+`afon.web.server` (a test checks routes ⇄ document); the WebSocket (``/ws``) and the page are not
 part of it. The access rules are those of `afon.web.security`: on a loopback server started
 without ``--token`` no token is needed; otherwise every ``/api/`` request carries the pairing
 token as ``?token=TOKEN`` or ``Authorization: Bearer TOKEN``, and a request with an ``Origin``
@@ -12,11 +15,80 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from afon import __version__
-from afon.web.protocol import CONTROL_NAMES
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+from afon import __version__
+from afon.web.protocol import (
+    ControlRequest,
+    DrillStartRequest,
+    ErrorReply,
+    HistoryReply,
+    InfoReply,
+    KeyMap,
+    KeysReply,
+    KeysRequest,
+    SettingsRequest,
+    ShotsReply,
+    StateReply,
+)
+
 _JSON = "application/json"
+
+_MODELS: dict[str, tuple[type[BaseModel], JsonSchemaMode]] = {
+    "Control": (ControlRequest, "validation"),
+    "Settings": (SettingsRequest, "validation"),
+    "DrillStart": (DrillStartRequest, "validation"),
+    "KeysRequest": (KeysRequest, "validation"),
+    "KeyMap": (KeyMap, "validation"),
+    "Error": (ErrorReply, "serialization"),
+    "State": (StateReply, "serialization"),
+    "Info": (InfoReply, "serialization"),
+    "Keys": (KeysReply, "serialization"),
+    "Shots": (ShotsReply, "serialization"),
+    "History": (HistoryReply, "serialization"),
+}
+"""Component name → (model, which side of it the schema describes)."""
+
+
+def _schemas() -> dict[str, Any]:
+    """JSON Schemas of the models (draft 2020-12, which OpenAPI 3.1 uses), under our names."""
+    names = {model.__name__: name for name, (model, _) in _MODELS.items()}
+    _, top = models_json_schema(list(_MODELS.values()), ref_template="#/$defs/{model}")
+    defs: dict[str, Any] = top["$defs"]
+    out = {names.get(key, key): schema for key, schema in defs.items()}
+    text_refs = {f"#/$defs/{key}": f"#/components/schemas/{names.get(key, key)}" for key in defs}
+    for schema in out.values():
+        for prop in schema.get("properties", {}).values():
+            # "left out = no change" fields: null is their default here, never a valid value
+            if prop.get("default", 0) is None and not _allows_null(prop):
+                del prop["default"]
+    rewritten: dict[str, Any] = _rewrite_refs(out, text_refs)
+    return rewritten
+
+
+def _allows_null(schema: dict[str, Any]) -> bool:
+    kinds = schema.get("type")
+    return (
+        kinds == "null"
+        or (isinstance(kinds, list) and "null" in kinds)
+        or any(_allows_null(s) for s in schema.get("anyOf", []))
+    )
+
+
+def _rewrite_refs(node: Any, refs: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: (refs.get(v, v) if k == "$ref" and isinstance(v, str) else _rewrite_refs(v, refs))
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite_refs(v, refs) for v in node]
+    return node
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -36,69 +108,12 @@ def _ok(schema: dict[str, Any], description: str, *errors: int) -> dict[str, Any
     return {"200": _json(schema, description)} | _errors(*errors)
 
 
-_STATE = {
-    "type": "object",
-    "description": "Snapshot of the body, as also pushed over the WebSocket (type 'state').",
-    "properties": {
-        "type": {"type": "string"},
-        "t_s": {"type": "number"},
-        "camera": {"type": "string"},
-        "profile": {"type": "string"},
-        "focus_mode": {"type": "string"},
-        "drive": {"type": "string"},
-        "burst_fps": {"type": "number"},
-        "af_area": {"type": "string"},
-        "af_state": {"type": "string", "description": "Camera2 AF state name"},
-        "locked": {"type": "boolean"},
-        "focused": {"type": ["boolean", "null"]},
-        "lens_d": {"type": ["number", "null"]},
-        "lens_moving": {"type": "boolean"},
-        "held": {"type": "array", "items": {"type": "string"}},
-    },
-    "additionalProperties": True,
-}
+def _get(op_id: str, summary: str, schema: dict[str, Any], what: str, *errors: int) -> Any:
+    return {"operationId": op_id, "summary": summary, "responses": _ok(schema, what, *errors)}
 
-_KEYMAP = {
-    "type": "object",
-    "description": "Action name → list of KeyboardEvent.code names.",
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
-}
-
-_CONTROL = {
-    "type": "object",
-    "required": ["control", "action"],
-    "additionalProperties": False,
-    "properties": {
-        "control": {"type": "string", "enum": list(CONTROL_NAMES)},
-        "action": {"type": "string", "enum": ["press", "release"]},
-        "source": {"type": "string", "maxLength": 64},
-        "t_ms": {"type": "number"},
-        "id": {"description": "echoed back in the answer"},
-    },
-}
-
-_SETTINGS = {
-    "type": "object",
-    "minProperties": 1,
-    "additionalProperties": False,
-    "properties": {
-        "profile": {"type": "string", "minLength": 1, "maxLength": 200},
-        "focus_mode": {"type": "string"},
-        "drive": {"type": "string"},
-        "burst_fps": {"type": "number", "minimum": 0.1, "maximum": 120},
-        "af_area": {"type": "string"},
-        "af_point": {
-            "type": "array",
-            "items": {"type": "number", "minimum": 0, "maximum": 1},
-            "minItems": 2,
-            "maxItems": 2,
-        },
-        "id": {"description": "echoed back in the answer"},
-    },
-}
 
 _OBJECT = {"type": "object", "additionalProperties": True}
-
+_JPEG = {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}
 _N = {
     "name": "n",
     "in": "path",
@@ -109,46 +124,20 @@ _N = {
 
 _PATHS: dict[str, Any] = {
     "/api/openapi.json": {
-        "get": {
-            "operationId": "getOpenApi",
-            "summary": "This description",
-            "responses": _ok(_OBJECT, "the OpenAPI document"),
-        }
+        "get": _get("getOpenApi", "This description", _OBJECT, "the OpenAPI document")
     },
     "/api/state": {
-        "get": {
-            "operationId": "getState",
-            "summary": "Current AF state, lens position and settings",
-            "responses": _ok({"$ref": "#/components/schemas/State"}, "body state"),
-        }
+        "get": _get(
+            "getState", "Current AF state, lens position and settings", _ref("State"), "body state"
+        )
     },
     "/api/info": {
-        "get": {
-            "operationId": "getInfo",
-            "summary": "Server facts: camera, profiles, choices, key map, limits",
-            "responses": _ok(
-                {
-                    "type": "object",
-                    "properties": {
-                        "version": {"type": "string"},
-                        "camera": {"type": "string"},
-                        "profiles": {"type": "array", "items": {"type": "string"}},
-                        "focus_modes": {"type": "array", "items": {"type": "string"}},
-                        "drives": {"type": "array", "items": {"type": "string"}},
-                        "af_areas": {"type": "array", "items": {"type": "string"}},
-                        "controls": {"type": "array", "items": {"type": "string"}},
-                        "keys": {"$ref": "#/components/schemas/KeyMap"},
-                        "default_keys": {"$ref": "#/components/schemas/KeyMap"},
-                        "page_actions": {"type": "array", "items": {"type": "string"}},
-                        "lease_s": {"type": "number"},
-                        "max_message_bytes": {"type": "integer"},
-                        "token_required": {"type": "boolean"},
-                    },
-                    "additionalProperties": True,
-                },
-                "server facts",
-            ),
-        }
+        "get": _get(
+            "getInfo",
+            "Server facts: camera, profiles, choices, key map, limits",
+            _ref("Info"),
+            "server facts",
+        )
     },
     "/api/control": {
         "post": {
@@ -156,7 +145,7 @@ _PATHS: dict[str, Any] = {
             "summary": "Press or release a control (AF_ON, SHUTTER, ...)",
             "description": "A press over HTTP holds for `lease_s` seconds unless repeated or "
             "released, so a lost client can never leave AF running.",
-            "requestBody": _body({"$ref": "#/components/schemas/Control"}),
+            "requestBody": _body(_ref("Control")),
             "responses": _ok(_OBJECT, "the control's new state and `lease_s`", 400, 413, 503),
         }
     },
@@ -164,36 +153,21 @@ _PATHS: dict[str, Any] = {
         "post": {
             "operationId": "postSettings",
             "summary": "Change profile, focus mode, drive, burst rate, AF area or AF point",
-            "requestBody": _body({"$ref": "#/components/schemas/Settings"}),
+            "requestBody": _body(_ref("Settings")),
             "responses": _ok(_OBJECT, "the settings after the change", 400, 413, 503),
         }
     },
     "/api/shots": {
-        "get": {
-            "operationId": "listShots",
-            "summary": "Shots taken since the server started",
-            "responses": _ok(
-                {
-                    "type": "object",
-                    "properties": {"shots": {"type": "array", "items": _OBJECT}},
-                    "required": ["shots"],
-                },
-                "shot records",
-            ),
-        }
+        "get": _get(
+            "listShots", "Shots taken since the server started", _ref("Shots"), "shot records"
+        )
     },
     "/api/shots/{n}/image": {
         "get": {
             "operationId": "getShotImage",
             "summary": "A shot's JPEG",
             "parameters": [_N],
-            "responses": {
-                "200": {
-                    "description": "the image",
-                    "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
-                }
-            }
-            | _errors(404),
+            "responses": {"200": {"description": "the image", "content": _JPEG}} | _errors(404),
         }
     },
     "/api/shots/{n}/thumb": {
@@ -201,66 +175,32 @@ _PATHS: dict[str, Any] = {
             "operationId": "getShotThumb",
             "summary": "A shot's thumbnail JPEG",
             "parameters": [_N],
-            "responses": {
-                "200": {
-                    "description": "the thumbnail",
-                    "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
-                }
-            }
-            | _errors(404),
+            "responses": {"200": {"description": "the thumbnail", "content": _JPEG}} | _errors(404),
         }
     },
     "/api/keys": {
-        "get": {
-            "operationId": "getKeys",
-            "summary": "The browser key bindings",
-            "responses": _ok(
-                {"type": "object", "properties": {"keys": {"$ref": "#/components/schemas/KeyMap"}}},
-                "key map",
-            ),
-        },
+        "get": _get("getKeys", "The browser key bindings", _ref("Keys"), "key map"),
         "post": {
             "operationId": "setKeys",
             "summary": "Replace the browser key bindings (over the defaults)",
-            "requestBody": _body(
-                {
-                    "oneOf": [
-                        {
-                            "type": "object",
-                            "required": ["keys"],
-                            "properties": {"keys": {"$ref": "#/components/schemas/KeyMap"}},
-                        },
-                        {"$ref": "#/components/schemas/KeyMap"},
-                    ]
-                }
-            ),
-            "responses": _ok(
-                {"type": "object", "properties": {"keys": {"$ref": "#/components/schemas/KeyMap"}}},
-                "the key map now in force",
-                400,
-                413,
-            ),
+            "requestBody": _body({"oneOf": [_ref("KeysRequest"), _ref("KeyMap")]}),
+            "responses": _ok(_ref("Keys"), "the key map now in force", 400, 413),
         },
     },
     "/api/trainer/drills": {
-        "get": {
-            "operationId": "listDrills",
-            "summary": "Trainer drills and the trainer's status",
-            "responses": _ok(_OBJECT, "drills and status", 404),
-        }
+        "get": _get(
+            "listDrills",
+            "Trainer drills and the trainer's status",
+            _OBJECT,
+            "drills and status",
+            404,
+        )
     },
     "/api/trainer/start": {
         "post": {
             "operationId": "startDrill",
             "summary": "Start a trainer drill",
-            "requestBody": _body(
-                {
-                    "type": "object",
-                    "required": ["drill"],
-                    "additionalProperties": False,
-                    "properties": {"drill": {"type": "string"}},
-                }
-            ),
+            "requestBody": _body(_ref("DrillStart")),
             "responses": _ok(_OBJECT, "trainer status", 400, 413, 503),
         }
     },
@@ -279,24 +219,13 @@ _PATHS: dict[str, Any] = {
             "parameters": [
                 {"name": "drill", "in": "query", "required": False, "schema": {"type": "string"}}
             ],
-            "responses": _ok(
-                {
-                    "type": "object",
-                    "properties": {
-                        "drill": {"type": ["string", "null"]},
-                        "sessions": {"type": "array", "items": _OBJECT},
-                    },
-                },
-                "sessions",
-                400,
-                404,
-            ),
+            "responses": _ok(_ref("History"), "sessions", 400, 404),
         }
     },
 }
 
 _RESPONSES = {
-    f"E{code}": {"description": text, "content": {_JSON: {"schema": _ERROR_REF}}}
+    f"E{code}": {"description": text, "content": {_JSON: {"schema": _ref("Error")}}}
     for code, text in (
         (400, "invalid request (`field` names the offending field)"),
         (401, "pairing token missing or wrong"),
@@ -329,17 +258,7 @@ OPENAPI: dict[str, Any] = {
                 "description": "Authorization: Bearer TOKEN",
             },
         },
-        "schemas": {
-            "Error": {
-                "type": "object",
-                "required": ["error"],
-                "properties": {"error": {"type": "string"}, "field": {"type": "string"}},
-            },
-            "State": _STATE,
-            "KeyMap": _KEYMAP,
-            "Control": _CONTROL,
-            "Settings": _SETTINGS,
-        },
+        "schemas": _schemas(),
         "responses": _RESPONSES,
     },
 }

@@ -17,16 +17,31 @@ measure latency. The HTTP API takes the same `control` and `settings` objects wi
 
 Anything invalid raises `ProtocolError`, whose message names the field; the server answers it with
 `{"type": "error", "error": ..., "field": ...}` and carries on.
+
+The messages are pydantic v2 models (`ControlRequest`, `SettingsRequest`, the `*Message` types of
+the WebSocket and the answers such as `StateReply`); `afon.web.openapi` generates the OpenAPI
+document from the same models, so what is validated and what is documented cannot drift apart.
+Errors are worded by `afon.config.problem_of`, as for user files.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationError,
+)
+from pydantic_core import ErrorDetails
 
 from afon.body import AF_AREA_SIZES
+from afon.config import problem_of
 from afon.controls import Control
 from afon.errors import AfonError
 from afon.profile import FOCUS_MODES
@@ -37,6 +52,7 @@ MAX_MESSAGE_BYTES = 4096
 SHUTTER = "SHUTTER"
 DRIVES = ("single", "continuous")
 CONTROL_NAMES = (*(c.value for c in Control), SHUTTER)
+MESSAGE_TYPES = ("control", "settings", "keys", "release_all", "ping")
 
 
 class ProtocolError(AfonError):
@@ -50,6 +66,171 @@ class ProtocolError(AfonError):
         return {"type": "error", "error": str(self), "field": self.field}
 
 
+# --- the wire models ---------------------------------------------------------------------------
+class Wire(BaseModel):
+    """A client message: strict JSON types, finite numbers, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+def _control_name(value: Any) -> Any:
+    """`af-on`, `af_on`, `shutter` → `AF_ON`, `SHUTTER` (anything else is left to fail)."""
+    if isinstance(value, str):
+        key = value.strip().upper().replace("-", "_")
+        if key in CONTROL_NAMES:
+            return key
+    return value
+
+
+ControlName = Annotated[Literal[CONTROL_NAMES], BeforeValidator(_control_name)]  # type: ignore[valid-type]
+MessageId = Annotated[
+    int | Annotated[str, Field(max_length=64)] | None,
+    Field(description="echoed back in the answer"),
+]
+
+
+class ControlRequest(Wire):
+    """Press or release a control (the body of POST /api/control)."""
+
+    control: ControlName = Field(
+        description="a control name, or SHUTTER (half then full); case and - for _ are free"
+    )
+    action: Literal["press", "release"]
+    source: str = Field("", max_length=64, description="what pressed it: key:KeyA, button:af-on")
+    t_ms: float | None = Field(None, description="client wall-clock time, epoch milliseconds")
+    id: MessageId = None
+
+
+class SettingsRequest(Wire):
+    """Change settings (the body of POST /api/settings); at least one field."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    # a field left out is no change; null is refused like any other wrong value
+    profile: str = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
+    focus_mode: Literal[FOCUS_MODES] = Field(None)  # type: ignore[valid-type]
+    drive: Literal[DRIVES] = Field(None)  # type: ignore[valid-type]
+    burst_fps: float = Field(None, ge=0.1, le=120)  # type: ignore[assignment]
+    af_area: Literal[tuple(AF_AREA_SIZES)] = Field(None)  # type: ignore[valid-type]
+    af_point: Annotated[
+        list[Annotated[float, Field(ge=0.0, le=1.0)]], Field(min_length=2, max_length=2)
+    ] = Field(None, description="[x, y] within 0..1 of the frame")  # type: ignore[arg-type]
+    id: MessageId = None
+
+
+class KeyMap(RootModel[dict[str, list[str] | str]]):
+    """Action → KeyboardEvent.code names (one or a list); see `afon.web.keys`."""
+
+
+W = TypeVar("W", bound="Wire")
+
+
+class ControlWs(ControlRequest):
+    type: Literal["control"]
+
+
+class SettingsWs(SettingsRequest):
+    type: Literal["settings"]
+
+
+class KeysWs(Wire):
+    type: Literal["keys"]
+    keys: dict[str, Any] = Field(description="a key map: action → [key codes] (see KeyMap)")
+    id: MessageId = None
+
+
+class ReleaseAllWs(Wire):
+    type: Literal["release_all"]
+
+
+class PingWs(Wire):
+    type: Literal["ping"]
+    t_ms: float | None = None
+
+
+class DrillStartRequest(Wire):
+    """The body of POST /api/trainer/start."""
+
+    drill: str = Field(description="a drill name from /api/trainer/drills")
+
+
+# --- the answers (documented; built by the server) ---------------------------------------------
+class Reply(BaseModel):
+    """An answer; servers may add fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class KeysRequest(Wire):
+    """The body of POST /api/keys (a bare key map is taken too)."""
+
+    keys: KeyMap
+
+
+class ErrorReply(BaseModel):
+    """The answer to an invalid request."""
+
+    error: str
+    field: str = Field("", description="the offending field, '' for the whole message")
+
+
+class StateReply(Reply):
+    """Snapshot of the body, as also pushed over the WebSocket (type 'state')."""
+
+    type: str = "state"
+    t_s: float
+    camera: str
+    profile: str
+    focus_mode: str
+    drive: str
+    burst_fps: float
+    af_area: str
+    af_state: str = Field(description="Camera2 AF state name")
+    locked: bool
+    focused: bool | None
+    lens_d: float | None
+    lens_moving: bool
+    held: list[str]
+
+
+class InfoReply(Reply):
+    """Server facts: camera, profiles, choices, key map, limits."""
+
+    version: str
+    camera: str
+    profiles: list[str]
+    focus_modes: list[str]
+    drives: list[str]
+    af_areas: list[str]
+    controls: list[str]
+    keys: KeyMap
+    default_keys: KeyMap
+    page_actions: list[str]
+    lease_s: float
+    max_message_bytes: int
+    token_required: bool
+
+
+class KeysReply(BaseModel):
+    """The key map now in force."""
+
+    keys: KeyMap
+
+
+class ShotsReply(BaseModel):
+    """Shots taken since the server started."""
+
+    shots: list[dict[str, Any]] = Field(description="shot records (afon.shots.ShotRecord)")
+
+
+class HistoryReply(Reply):
+    """Past trainer sessions, optionally of one drill."""
+
+    drill: str | None
+    sessions: list[dict[str, Any]]
+
+
+# --- what the server works with ----------------------------------------------------------------
 @dataclass(frozen=True)
 class ControlMessage:
     controls: tuple[Control, ...]
@@ -102,124 +283,123 @@ def decode_json(data: str | bytes) -> dict[str, Any]:
     return obj
 
 
+_WS_MODELS: dict[str, type[Wire]] = {
+    "control": ControlWs,
+    "settings": SettingsWs,
+    "keys": KeysWs,
+    "release_all": ReleaseAllWs,
+    "ping": PingWs,
+}
+
+
 def parse_message(data: str | bytes) -> Message:
     """Parse one WebSocket message from a client."""
     obj = decode_json(data)
     kind = obj.get("type")
-    if kind == "control":
-        return parse_control(obj, allowed=("type",))
-    if kind == "settings":
-        return parse_settings(obj, allowed=("type",))
-    if kind == "keys":
-        _only(obj, ("type", "keys", "id"))
-        keys = obj.get("keys")
-        if not isinstance(keys, dict):
-            raise ProtocolError("keys: expected an object of action: [key codes]", "keys")
-        return KeysMessage(keys, _id(obj))
-    if kind == "release_all":
-        _only(obj, ("type",))
-        return ReleaseAllMessage()
-    if kind == "ping":
-        _only(obj, ("type", "t_ms"))
-        return PingMessage(_opt_number(obj, "t_ms"))
     if kind is None:
-        raise ProtocolError("type: missing (control, settings, keys, release_all, ping)", "type")
-    raise ProtocolError(
-        f"type: unknown message type {kind!r} (control, settings, keys, release_all, ping)", "type"
-    )
+        raise ProtocolError(f"type: missing ({', '.join(MESSAGE_TYPES)})", "type")
+    model = _WS_MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise ProtocolError(
+            f"type: unknown message type {kind!r} ({', '.join(MESSAGE_TYPES)})", "type"
+        )
+    msg = _validate(model, obj)
+    if isinstance(msg, ControlRequest):
+        return _control(msg)
+    if isinstance(msg, SettingsRequest):
+        return _settings(msg)
+    if isinstance(msg, KeysWs):
+        return KeysMessage(msg.keys, msg.id)
+    if isinstance(msg, PingWs):
+        return PingMessage(msg.t_ms)
+    return ReleaseAllMessage()
 
 
-def parse_control(obj: dict[str, Any], allowed: tuple[str, ...] = ()) -> ControlMessage:
-    _only(obj, (*allowed, "control", "action", "source", "t_ms", "id"))
-    name = obj.get("control")
-    if not isinstance(name, str):
-        raise ProtocolError(f"control: expected one of {', '.join(CONTROL_NAMES)}", "control")
-    key = name.strip().upper().replace("-", "_")
-    if key == SHUTTER:
+def parse_control(obj: dict[str, Any]) -> ControlMessage:
+    """Validate a control event (the HTTP body, without `type`)."""
+    return _control(_validate(ControlRequest, obj))
+
+
+def parse_settings(obj: dict[str, Any]) -> SettingsMessage:
+    """Validate a settings change; values are checked here, profile names by the server."""
+    return _settings(_validate(SettingsRequest, obj))
+
+
+def parse_drill_start(obj: dict[str, Any]) -> DrillStartRequest:
+    return _validate(DrillStartRequest, obj)
+
+
+def _control(msg: ControlRequest) -> ControlMessage:
+    if msg.control == SHUTTER:
         controls: tuple[Control, ...] = (Control.SHUTTER_HALF, Control.SHUTTER_FULL)
     else:
-        try:
-            controls = (Control.parse(name),)
-        except AfonError:
-            raise ProtocolError(
-                f"control: unknown control {name!r} (controls: {', '.join(CONTROL_NAMES)})",
-                "control",
-            ) from None
-    action = obj.get("action")
-    if action not in ("press", "release"):
-        raise ProtocolError(f"action: expected press or release, got {action!r}", "action")
-    source = obj.get("source", "")
-    if not isinstance(source, str) or len(source) > 64:
-        raise ProtocolError("source: expected text of at most 64 characters", "source")
-    return ControlMessage(controls, action == "press", source, _opt_number(obj, "t_ms"), _id(obj))
+        controls = (Control(msg.control),)
+    return ControlMessage(controls, msg.action == "press", msg.source, msg.t_ms, msg.id)
 
 
-def parse_settings(obj: dict[str, Any], allowed: tuple[str, ...] = ()) -> SettingsMessage:
-    """Validate a settings change; values are checked here, profile names by the server."""
-    fields = ("profile", "focus_mode", "drive", "burst_fps", "af_area", "af_point")
-    _only(obj, (*allowed, *fields, "id"))
-    changes: dict[str, Any] = {}
-    if "profile" in obj:
-        value = obj["profile"]
-        if not isinstance(value, str) or not value or len(value) > 200:
-            raise ProtocolError("profile: expected a profile name", "profile")
-        changes["profile"] = value
-    for name, choices in (
-        ("focus_mode", FOCUS_MODES),
-        ("drive", DRIVES),
-        ("af_area", tuple(AF_AREA_SIZES)),
-    ):
-        if name in obj:
-            value = obj[name]
-            if value not in choices:
-                raise ProtocolError(
-                    f"{name}: expected one of {', '.join(choices)}, got {value!r}", name
-                )
-            changes[name] = value
-    if "burst_fps" in obj:
-        fps = _opt_number(obj, "burst_fps")
-        if fps is None or not 0.1 <= fps <= 120:
-            raise ProtocolError("burst_fps: expected a number from 0.1 to 120", "burst_fps")
-        changes["burst_fps"] = fps
-    if "af_point" in obj:
-        point = obj["af_point"]
-        if (
-            not isinstance(point, list)
-            or len(point) != 2
-            or not all(_is_number(v) and 0.0 <= float(v) <= 1.0 for v in point)
-        ):
-            raise ProtocolError("af_point: expected [x, y] within 0..1 of the frame", "af_point")
-        changes["af_point"] = (float(point[0]), float(point[1]))
+_SETTING_FIELDS = ("profile", "focus_mode", "drive", "burst_fps", "af_area", "af_point")
+
+
+def _settings(msg: SettingsRequest) -> SettingsMessage:
+    changes: dict[str, Any] = {
+        name: getattr(msg, name) for name in _SETTING_FIELDS if name in msg.model_fields_set
+    }
+    if "af_point" in changes:
+        changes["af_point"] = (float(changes["af_point"][0]), float(changes["af_point"][1]))
     if not changes:
-        raise ProtocolError(f"settings: nothing to change (fields: {', '.join(fields)})")
-    return SettingsMessage(changes, _id(obj))
+        raise ProtocolError(f"settings: nothing to change (fields: {', '.join(_SETTING_FIELDS)})")
+    return SettingsMessage(changes, msg.id)
 
 
-def _only(obj: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    for key in obj:
-        if key not in allowed:
-            raise ProtocolError(f"{key}: unknown field (fields: {', '.join(allowed)})", key)
+def _validate(model: type[W], obj: dict[str, Any]) -> W:
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        # unknown fields first, then the fields in the order the model declares them
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        raise _protocol_error(model, first) from None
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _protocol_error(model: type[Wire], error: ErrorDetails) -> ProtocolError:
+    name = str(error["loc"][0]) if error["loc"] else ""
+    value = obj_value(error)
+    known = [f for f in model.model_fields if f != "type"]
+    if error["type"] == "extra_forbidden":
+        return ProtocolError(f"{name}: unknown field (fields: {', '.join(known)})", name)
+    if name in _PROBLEMS:
+        return ProtocolError(f"{name}: {_PROBLEMS[name](value)}", name)
+    return ProtocolError(f"{name}: {problem_of(error)}", name)
 
 
-def _opt_number(obj: dict[str, Any], key: str) -> float | None:
-    if key not in obj or obj[key] is None:
-        return None
-    value = obj[key]
-    if not _is_number(value):
-        raise ProtocolError(f"{key}: expected a number, got {value!r}", key)
-    return float(value)
+def obj_value(error: ErrorDetails) -> Any:
+    """The offending value (None for a missing field)."""
+    return None if error["type"] == "missing" else error.get("input")
 
 
-def _id(obj: dict[str, Any]) -> int | str | None:
-    value = obj.get("id")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ProtocolError("id: expected an integer or short text", "id")
-    if isinstance(value, str) and len(value) > 64:
-        raise ProtocolError("id: at most 64 characters", "id")
-    return value
+def _choices(choices: tuple[str, ...]) -> Any:
+    return lambda v: f"expected one of {', '.join(choices)}, got {v!r}"
+
+
+_PROBLEMS: dict[str, Any] = {
+    "control": lambda v: (
+        f"unknown control {v!r} (controls: {', '.join(CONTROL_NAMES)})"
+        if isinstance(v, str)
+        else f"expected one of {', '.join(CONTROL_NAMES)}"
+    ),
+    "action": lambda v: f"expected press or release, got {v!r}",
+    "source": lambda v: "expected text of at most 64 characters",
+    "t_ms": lambda v: f"expected a number, got {v!r}",
+    "id": lambda v: (
+        "at most 64 characters" if isinstance(v, str) else "expected an integer or short text"
+    ),
+    "profile": lambda v: "expected a profile name",
+    "focus_mode": _choices(FOCUS_MODES),
+    "drive": _choices(DRIVES),
+    "af_area": _choices(tuple(AF_AREA_SIZES)),
+    "burst_fps": lambda v: "expected a number from 0.1 to 120",
+    "af_point": lambda v: "expected [x, y] within 0..1 of the frame",
+    "keys": lambda v: "expected an object of action: [key codes]",
+    "drill": lambda v: "required field is missing" if v is None else "expected a drill name",
+}
+"""The problem text of each field, as clients have seen it since the protocol began."""

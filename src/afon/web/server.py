@@ -61,6 +61,7 @@ from afon.web.protocol import (
     SettingsMessage,
     decode_json,
     parse_control,
+    parse_drill_start,
     parse_message,
     parse_settings,
 )
@@ -209,14 +210,9 @@ class WebApp:
     async def api_trainer_start(self, request: Request) -> Response:
         async def act(obj: dict[str, Any]) -> Any:
             trainer = self._trainer()
-            if set(obj) - {"drill"}:
-                raise ProtocolError(
-                    f"unknown fields {sorted(set(obj) - {'drill'})}; expected {{\"drill\": NAME}}"
-                )
-            if "drill" not in obj:
-                raise ProtocolError("drill: required field is missing", "drill")
+            request_ = parse_drill_start(obj)
             try:
-                drill = drill_named(obj["drill"])
+                drill = drill_named(request_.drill)
             except AfonError as exc:
                 raise ProtocolError(str(exc), "drill") from None
             return await self._wait(trainer.start(drill))

@@ -232,8 +232,9 @@ class _LayerCache:
         if max(h, w) > _MAX_LADDER_PX:
             s = _MAX_LADDER_PX / max(h, w)
             img = _f32(
-                cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
-                           interpolation=cv2.INTER_AREA)
+                cv2.resize(
+                    img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA
+                )
             )
         pm = img.copy()
         if layer.fill:
@@ -524,8 +525,9 @@ class Renderer:
         # σ from the 8-bit reflectance level; unit noise: fresh random bytes through the
         # Gaussian quantile table (a tenth of the time of drawing normal deviates)
         level = _u8(cv2.convertScaleAbs(rgb, alpha=255.0))
-        sigma = _f32(cv2.LUT(level, self.sensor.sigma_lut(exp, self.sensor.binned(
-            scale, preview=False))))
+        sigma = _f32(
+            cv2.LUT(level, self.sensor.sigma_lut(exp, self.sensor.binned(scale, preview=False)))
+        )
         del level
         rng = np.random.default_rng(_seq(self.seed, frame_index, _TAG_STILL))
         noise_bytes = np.frombuffer(rng.bytes(h * w * 3), np.uint8).reshape(h, w, 3)
@@ -603,8 +605,9 @@ class Renderer:
         nch = canvas.shape[2]
         if cache.fill:
             src = _blend_entries(cache, entries)
-            self._draw_fill(canvas, src, p.cx - kx * (tw - 1) / 2.0,
-                            p.cy - ky * (th - 1) / 2.0, kx, ky)
+            self._draw_fill(
+                canvas, src, p.cx - kx * (tw - 1) / 2.0, p.cy - ky * (th - 1) / 2.0, kx, ky
+            )
             return
         reach = max(e.radius for e, _ in entries) + 1  # texels beyond the texture's edge
         half_w = kx * (tw / 2.0 + reach) + 1.0
@@ -631,8 +634,15 @@ class Renderer:
                 np.float64,
             )
             target = layer_img if i == 0 else sc.get(f"warp{nch}", rh, rw, nch, np.uint8)
-            cv2.warpAffine(image, mat, (rw, rh), dst=target, flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            cv2.warpAffine(
+                image,
+                mat,
+                (rw, rh),
+                dst=target,
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
             if i == 0 and wgt != 1.0:
                 cv2.convertScaleAbs(layer_img, dst=layer_img, alpha=wgt)
             elif i > 0:
@@ -650,8 +660,7 @@ class Renderer:
         cv2.subtract(roi, alpha_n, dst=alpha_n)
         cv2.add(layer_img, alpha_n, dst=roi)
 
-    def _draw_fill(self, canvas: U8, src: U8, tx: float, ty: float, kx: float,
-                   ky: float) -> None:
+    def _draw_fill(self, canvas: U8, src: U8, tx: float, ty: float, kx: float, ky: float) -> None:
         """Cover `canvas` with `src` mirror-tiled, texel (u, v) landing at (tx + kx·u, ...).
 
         ``warpAffine`` with a reflecting border is several times slower than with a constant
@@ -677,15 +686,24 @@ class Renderer:
         top, bottom = max(0, -iy0), max(0, iy1 - (th - 1))
         if left or right or top or bottom:
             vh, vw = view.shape[:2]
-            tiled: U8 = self._scratch.get(f"tile{src.shape[2]}", vh + top + bottom,
-                                          vw + left + right, src.shape[2], np.uint8)
-            cv2.copyMakeBorder(view, top, bottom, left, right,
-                               cv2.BORDER_REFLECT | cv2.BORDER_ISOLATED, dst=tiled)
+            tiled: U8 = self._scratch.get(
+                f"tile{src.shape[2]}", vh + top + bottom, vw + left + right, src.shape[2], np.uint8
+            )
+            cv2.copyMakeBorder(
+                view, top, bottom, left, right, cv2.BORDER_REFLECT | cv2.BORDER_ISOLATED, dst=tiled
+            )
             view = tiled
         ox, oy = cx0 - left, cy0 - top  # texel index of view[0, 0]
         mat = np.array([[kx, 0.0, tx + kx * ox], [0.0, ky, ty + ky * oy]], np.float64)
-        cv2.warpAffine(view, mat, (w, h), dst=canvas, flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        cv2.warpAffine(
+            view,
+            mat,
+            (w, h),
+            dst=canvas,
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
 
     # --- exact drawing (stills) ---------------------------------------------------------
     def _draw_exact(self, canvas: F32, layer: Layer, p: _Placement) -> None:
@@ -709,8 +727,15 @@ class Renderer:
                 ],
                 np.float64,
             )
-            big = _f32(cv2.warpAffine(src, mat, (w + 2 * r, h + 2 * r), flags=cv2.INTER_LINEAR,
-                                      borderMode=cv2.BORDER_REFLECT))
+            big = _f32(
+                cv2.warpAffine(
+                    src,
+                    mat,
+                    (w + 2 * r, h + 2 * r),
+                    flags=cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REFLECT,
+                )
+            )
             big = _disk_blur(big, p.blur_px, cv2.BORDER_REFLECT)
             canvas[...] = big[r : r + h, r : r + w]
             canvas[..., 3] = 1.0
@@ -731,8 +756,16 @@ class Renderer:
             ],
             np.float64,
         )
-        placed = _f32(cv2.warpAffine(src, mat, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0))
+        placed = _f32(
+            cv2.warpAffine(
+                src,
+                mat,
+                (x1 - x0, y1 - y0),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
+        )
         placed = _disk_blur(placed, p.blur_px, cv2.BORDER_CONSTANT)
         cx0, cx1, cy0, cy1 = max(x0, 0), min(x1, w), max(y0, 0), min(y1, h)
         if cx1 <= cx0 or cy1 <= cy0:
@@ -743,8 +776,7 @@ class Renderer:
         roi += part
 
     # --- noise ----------------------------------------------------------------------------
-    def _unit_noise(self, size: tuple[int, int], channels: int, frame_index: int,
-                    tag: int) -> F32:
+    def _unit_noise(self, size: tuple[int, int], channels: int, frame_index: int, tag: int) -> F32:
         """Unit Gaussian noise, a deterministic function of (seed, frame_index, tag)."""
         w, h = size
         key = (w, h, channels, tag)
@@ -800,8 +832,9 @@ def _disk_blur(img: F32, diameters_px: Sequence[float], border: int) -> F32:
     sw, sh = max(1, round(w / f)), max(1, round(h / f))
     small = _f32(cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA))
     fx = w / sw
-    blurred = _f32(cv2.filter2D(small, -1, mean_disk_kernel([d / fx for d in diameters_px]),
-                                borderType=border))
+    blurred = _f32(
+        cv2.filter2D(small, -1, mean_disk_kernel([d / fx for d in diameters_px]), borderType=border)
+    )
     return _f32(cv2.resize(blurred, (w, h), interpolation=cv2.INTER_LINEAR))
 
 

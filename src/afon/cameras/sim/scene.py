@@ -283,9 +283,7 @@ class Scene:
 
     def layers_back_to_front(self, t_s: float) -> list[Layer]:
         """Layers ordered for drawing at time `t_s`: farthest first (ties keep file order)."""
-        order = sorted(
-            range(len(self.layers)), key=lambda i: (-self.layers[i].distance_m(t_s), i)
-        )
+        order = sorted(range(len(self.layers)), key=lambda i: (-self.layers[i].distance_m(t_s), i))
         return [self.layers[i] for i in order]
 
     def subject_distance_m(self, t_s: float) -> float:
@@ -352,8 +350,9 @@ def resolve_scene(name_or_path: str | Path) -> Scene:
 def _scene_from_table(table: Table, base_dir: Path | None, default_name: str) -> Scene:
     name = table.string("name", default_name)
     description = table.string("description", "")
-    light_lux = table.number("light_lux", DEFAULT_LIGHT_LUX, min=0.0, min_exclusive=True,
-                             max=MAX_LIGHT_LUX)
+    light_lux = table.number(
+        "light_lux", DEFAULT_LIGHT_LUX, min=0.0, min_exclusive=True, max=MAX_LIGHT_LUX
+    )
     if not table.has("layers"):
         raise table.error("layers", "required field is missing (add at least one [[layers]])")
     layers: list[Layer] = []
@@ -422,9 +421,7 @@ def _crop(lt: Table) -> tuple[float, float, float, float]:
         raise lt.error("crop", f"expected [x0, y0, x1, y1] (fractions 0..1), got {value!r}")
     x0, y0, x1, y1 = (float(v) for v in value)
     if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
-        raise lt.error(
-            "crop", f"need 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1, got {value!r}"
-        )
+        raise lt.error("crop", f"need 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1, got {value!r}")
     return x0, y0, x1, y1
 
 
@@ -444,8 +441,7 @@ def _motion(lt: Table, key: str, default: float | None) -> Motion:
         lt._get(key, None)
         raise lt.error(
             key,
-            f'expected a number or a motion table like {{ motion = "linear", ... }}, '
-            f"got {value!r}",
+            f'expected a number or a motion table like {{ motion = "linear", ... }}, got {value!r}',
         )
     return Static(lt.number(key))
 
@@ -527,7 +523,7 @@ def card_scene(distance_m: float, texture: str, light_lux: float = 3000.0) -> Sc
     window) with a brick wall 4× farther behind it. Used by AF tests and benchmarks."""
     return parse_scene(
         f"""
-name = "card-{texture.split(':')[-1]}-{distance_m:g}m"
+name = "card-{texture.split(":")[-1]}-{distance_m:g}m"
 light_lux = {light_lux}
 [[layers]]
 name = "wall"
