@@ -136,14 +136,14 @@ def test_af_off_suspends_and_auto_repeat_does_not_retrigger() -> None:
 def test_manual_focus_and_override() -> None:
     body = portrait_body("bbf")
     body.set_focus_mode("MF")
-    body.af_on.hold(0.3)
+    body.af_on.press_for(0.3)
     assert body.state is AfState.INACTIVE and body.stats.lens_commands == 0
     assert body.focus_ring(0.4)
     body.run_for(0.5)
     assert body.camera.lens_position_d() == pytest.approx(0.4, abs=0.005)
     body.set_focus_mode("AF-S")
     assert not body.focus_ring(0.1)  # nothing locked yet
-    body.af_on.hold(1.0)
+    body.af_on.press_for(1.0)
     assert body.state.locked
     assert body.focus_ring(0.05)  # AF-S + M (manual_override = true in bbf)
 

@@ -6,6 +6,12 @@ moves) go in through `handle` or the gpiozero-style buttons (`body.af_on.press()
 move while AF is activated, and releases the shutter when a release is due. Every full press
 ends in shots or in explicit failure records, never in silence.
 
+Threads: the body runs on one thread, the *loop thread* (the one that calls `step`/`run_for`).
+From any other thread (gpiozero callbacks, a web server, a timer) use `submit(event)` or the
+buttons: `body.af_on.press()` called off the loop thread queues the event with the time of the
+call, and the loop applies it before its next frame. So ``gpio_button.when_pressed =
+body.af_on.press`` is safe as it stands. `handle` itself belongs to the loop thread.
+
 AF activation follows the profile: with `af-on-only` (BBF) only AF-ON starts AF, so a shutter
 press never moves the lens; with `shutter-and-af-on` a half press does too. AF-S runs one
 acquisition and locks; AF-C tracks while activated and locks where it is when let go.
@@ -14,6 +20,8 @@ acquisition and locks; AF-C tracks while activated and locks where it is when le
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +45,13 @@ AF_S_TIMEOUT_S = 4.0
 
 
 class Button:
-    """A control of the body, used like a gpiozero button: `press()`, `release()`, `hold()`."""
+    """A control of the body, used like a gpiozero button: `press()`, `release()`, `is_pressed`.
+
+    `press` and `release` may be called from any thread (they queue through `Body.submit` when
+    called off the loop thread), so they can be gpiozero callbacks. `press_for(seconds)` is a
+    scripting helper (press, run the body for `seconds`, release) on the loop thread; it is not
+    gpiozero's *hold* (`hold_time`/`when_held`, a callback after a press has lasted a while).
+    """
 
     def __init__(self, body: Body, controls: tuple[Control, ...]) -> None:
         self._body = body
@@ -45,14 +59,14 @@ class Button:
 
     def press(self) -> None:
         for control in self._controls:
-            self._body.handle(ControlEvent(control, True, self._body.clock.now_s()))
+            self._body.submit(ControlEvent(control, True, self._body.clock.now_s()))
 
     def release(self) -> None:
         for control in reversed(self._controls):
-            self._body.handle(ControlEvent(control, False, self._body.clock.now_s()))
+            self._body.submit(ControlEvent(control, False, self._body.clock.now_s()))
 
-    def hold(self, seconds: float) -> None:
-        """Press, let the body run for `seconds` (on its clock), release."""
+    def press_for(self, seconds: float) -> None:
+        """Press, let the body run for `seconds` (on its clock), release (loop thread only)."""
         self.press()
         self._body.run_for(seconds)
         self.release()
@@ -132,6 +146,8 @@ class Body:
         self._af_active = False
         self._release: _PendingRelease | None = None
         self._last_af_status = AfStatus.SCANNING
+        self._inbox: queue.SimpleQueue[ControlEvent] = queue.SimpleQueue()
+        self._loop_thread = threading.get_ident()
         self.af_on = Button(self, (Control.AF_ON,))
         self.af_off = Button(self, (Control.AF_OFF,))
         self.shutter_half = Button(self, (Control.SHUTTER_HALF,))
@@ -206,6 +222,25 @@ class Body:
         return self.af.state
 
     # --- control events --------------------------------------------------------------------
+    def submit(self, event: ControlEvent) -> None:
+        """Apply `event` from any thread: at once on the loop thread, else before the next frame.
+
+        Stamp `event.t_s` with `body.clock.now_s()` when it happens (the buttons do)."""
+        if threading.get_ident() == self._loop_thread:
+            self._drain()
+            self.handle(event)
+        else:
+            self._inbox.put(event)
+
+    def _drain(self) -> None:
+        """Apply the events other threads submitted, in the order they came."""
+        while True:
+            try:
+                event = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            self.handle(event)
+
     def handle(self, event: ControlEvent) -> None:
         """Apply one control event at its time (key auto-repeat is ignored)."""
         self.clock.sleep_until(event.t_s)
@@ -336,7 +371,9 @@ class Body:
 
     # --- the loop --------------------------------------------------------------------------
     def step(self) -> Frame:
-        """Process one frame: AF update, due releases. Returns the frame."""
+        """Process one frame: submitted events, AF update, due releases. Returns the frame."""
+        self._loop_thread = threading.get_ident()
+        self._drain()
         try:
             frame = self.camera.next_frame(phase=self._wants_phase())
         except CameraError:
@@ -412,7 +449,9 @@ class Body:
 
     def run_until(self, t_s: float) -> None:
         """Run frames (and due releases) until the clock reaches `t_s`."""
+        self._loop_thread = threading.get_ident()
         while True:
+            self._drain()
             ready = self._next_ready_s()
             due = self._next_due_s()
             if min(ready, due) > t_s:
@@ -569,8 +608,15 @@ class Body:
         if self.on_af_state is not None:
             self.on_af_state(change)
 
+    def __enter__(self) -> Body:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """End AF and any pending release (recording it), then close the camera."""
+        self._drain()
         if self._release is not None:
             self._end_release(self.clock.now_s())
         self.camera.close()

@@ -192,3 +192,9 @@ class SimCamera:
 
     def close(self) -> None:
         """Nothing to release for a simulation."""
+
+    def __enter__(self) -> SimCamera:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
