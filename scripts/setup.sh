@@ -11,3 +11,9 @@ fi
 extra=""
 [ "${1:-}" = "dev" ] && extra="[dev]"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}"
+if [ "${1:-}" = "dev" ]; then
+  # picamera2's own Controls code drives the Picamera2 fake's control delivery (tests); its
+  # dependencies (libcamera, python-prctl ...) are not needed for that and do not build here
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "picamera2>=0.3.20" \
+    || echo "picamera2 not installed: the fake falls back to the same merge semantics" >&2
+fi

@@ -22,3 +22,9 @@ def mock_pins() -> Iterator[Any]:
     finally:
         factory.reset()
         Device.pin_factory = previous
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Saved focus locks go to a fresh folder per test, never the user's own state folder."""
+    monkeypatch.setenv("AFON_STATE_DIR", str(tmp_path_factory.mktemp("state")))

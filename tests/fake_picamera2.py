@@ -4,9 +4,19 @@ Sources: libcamera ``control_ids_core.yaml`` and the Raspberry Pi IPA ``af.cpp``
 camera-apis.md §3.1, and Picamera2's job API (``wait=False`` returns a job whose
 ``get_result(timeout)`` raises ``TimeoutError``).
 
-- Controls are delivered with a later request (`control_delay_frames`), in the order they were
-  set; `set_controls` with a control the module does not advertise raises RuntimeError, as
-  Picamera2 does ("Control X is not advertised by libcamera").
+- Modules: libcamera's Raspberry Pi IPA advertises the AF controls (AfMode, AfRange, AfSpeed,
+  AfMetering, AfWindows, AfTrigger, AfPause, LensPosition) all together when the sensor has a
+  lens, or none of them (``ipaAfControls``, ``src/ipa/rpi/common/ipa_base.cpp``): "cm3" (imx708,
+  PDAF), "cdaf" (an Arducam imx519 lens module: the same controls, contrast AF) and "fixed".
+- Control delivery is Picamera2's own: `set_controls` goes into Picamera2's `Controls` object
+  (picamera2/controls.py, run here for real against a stub ``libcamera`` when the picamera2
+  package is installed; the same merge semantics otherwise), so every call made before the
+  next request is *merged* into that one request (a later value of the same control wins);
+  when the request is queued the object starts afresh (``request.py``: ``picam2.controls =
+  Controls(picam2)``), and the request's controls act `control_delay_frames` later.
+  `configure()` *replaces* the pending controls with the configuration's (``picamera2.py``
+  ``configure_``), and stopping the camera drops requests in flight. A control the module does
+  not advertise raises RuntimeError ("Control X is not advertised by libcamera").
 - AfMode: Manual never moves the lens by itself and AfState is always Idle; Auto moves only after
   AfTrigger Start; setting Auto reports Idle, Auto + Start together go straight to Scanning;
   changing the mode mid-scan cancels the scan; entering Continuous starts a scan; any AfMode
@@ -26,8 +36,13 @@ camera-apis.md §3.1, and Picamera2's job API (``wait=False`` returns a job whos
 
 from __future__ import annotations
 
+import enum
+import importlib.util
 import math
+import sys
+import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -35,12 +50,88 @@ import numpy as np
 
 from afon.clock import VirtualClock
 
-MODULES: dict[str, tuple[str, ...]] = {
-    "cm3": ("AfMode", "AfTrigger", "AfPause", "AfMetering", "AfWindows", "LensPosition"),
-    "no-pause": ("AfMode", "AfTrigger", "LensPosition"),
-    "lens-no-af": ("LensPosition",),
-    "fixed": (),
+AF_CONTROLS = (
+    "AfMode",
+    "AfRange",
+    "AfSpeed",
+    "AfMetering",
+    "AfWindows",
+    "AfTrigger",
+    "AfPause",
+    "LensPosition",
+)
+"""libcamera's ``ipaAfControls``: advertised together when the sensor has a lens."""
+MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cm3": ("imx708", AF_CONTROLS),
+    "cdaf": ("imx519", AF_CONTROLS),
+    "fixed": ("imx477", ()),
 }
+
+
+def _stub_libcamera() -> types.ModuleType:
+    """What picamera2/controls.py imports from libcamera (only used for libcamera objects)."""
+    stub = types.ModuleType("libcamera")
+
+    class ControlType(enum.Enum):
+        Rectangle = 7
+        Size = 8
+
+    stub.ControlType = ControlType  # type: ignore[attr-defined]
+    stub.Rectangle = lambda *a: tuple(a)  # type: ignore[attr-defined]
+    stub.Size = lambda *a: tuple(a)  # type: ignore[attr-defined]
+    return stub
+
+
+def load_picamera2_controls() -> Any:
+    """picamera2's real `Controls` class (picamera2/controls.py), or None when not installed.
+
+    Loaded from its file with a stub ``libcamera`` in place, without running picamera2's
+    ``__init__`` (which needs libcamera itself).
+    """
+    spec = importlib.util.find_spec("picamera2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "controls.py"
+    if not path.is_file():
+        return None
+    saved = sys.modules.get("libcamera")
+    sys.modules["libcamera"] = _stub_libcamera()
+    try:
+        mod_spec = importlib.util.spec_from_file_location("_afon_picamera2_controls", path)
+        assert mod_spec is not None and mod_spec.loader is not None
+        module = importlib.util.module_from_spec(mod_spec)
+        mod_spec.loader.exec_module(module)
+    finally:
+        if saved is None:
+            sys.modules.pop("libcamera", None)
+        else:
+            sys.modules["libcamera"] = saved
+    return module.Controls
+
+
+REAL_CONTROLS = load_picamera2_controls()
+
+
+class MergedControls:
+    """The same semantics as picamera2's `Controls` (used when picamera2 is not installed)."""
+
+    def __init__(self, picam2: Any, controls: dict[str, Any] | None = None) -> None:
+        self._picam2 = picam2
+        self._values: dict[str, Any] = {}
+        self.set_controls(dict(controls or {}))
+
+    def set_controls(self, controls: dict[str, Any]) -> None:
+        for name, value in controls.items():
+            if name not in self._picam2.camera_ctrl_info:
+                raise RuntimeError(f"Control {name} is not advertised by libcamera")
+            self._values[name] = value
+
+    def make_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def _controls_class() -> Any:
+    return REAL_CONTROLS if REAL_CONTROLS is not None else MergedControls
 
 
 class FakeJob:
@@ -97,7 +188,7 @@ class FakePicamera2:
     ) -> None:
         self.clock = clock
         self.module = module
-        names = MODULES[module]
+        model, names = MODULES[module]
         controls: dict[str, Any] = {
             "ExposureTime": (100, 1000000, 10000),
             "FrameDurationLimits": (int(1e6 / fps), 1000000, int(1e6 / fps)),
@@ -105,7 +196,11 @@ class FakePicamera2:
         for name in names:
             controls[name] = lens_range if name == "LensPosition" else (0, 2, 0)
         self.camera_controls = controls
-        self.camera_properties = {"ScalerCropMaximum": (0, 0, 4608, 2592), "Model": "fake"}
+        # Picamera2's name -> (ControlId, ControlInfo); only the id's type is ever looked at
+        self.camera_ctrl_info = {
+            n: (types.SimpleNamespace(name=n, type=None), v) for n, v in controls.items()
+        }
+        self.camera_properties = {"ScalerCropMaximum": (0, 0, 4608, 2592), "Model": model}
         self.subject_d = subject_d
         self.lens_min, self.lens_max = lens_range[0], lens_range[1]
         self.lens = float(lens_range[2])
@@ -138,6 +233,8 @@ class FakePicamera2:
         self.closed = False
         self.stalled = False
         self.sent: list[dict[str, Any]] = []  # every set_controls call, in order
+        self.requests: list[dict[str, Any]] = []  # the merged controls of each request
+        self.controls: Any = _controls_class()(self)
         self._queue: list[tuple[int, dict[str, Any]]] = []
         self.frame_index = 0
         self._next_t = clock.now_s() + self.period
@@ -164,21 +261,28 @@ class FakePicamera2:
         return self._config("still", main, lores, controls)
 
     def configure(self, config: dict[str, Any]) -> None:
+        if self.started:
+            raise RuntimeError("Camera must be stopped before configuring")
         self.config = config
         self.configs.append(config)
+        # Picamera2.configure_: "Set the controls directly so as to overwrite whatever is there"
+        self.controls = _controls_class()(self, controls=dict(config["controls"]))
 
     def start(self) -> None:
         assert self.config is not None
         self.started = True
         # the first frame after a (re)start needs a whole frame time at least
         self._next_t = max(self._next_t, self.clock.now_s() + self.period)
-        # controls in the configuration are applied before the first frame
-        self._apply(dict(self.config["controls"]))
+        # Picamera2.start_: the pending controls go to camera.start(), before the first frame
+        pending = self.controls.make_dict()
+        self.controls = _controls_class()(self)
+        self._apply(pending)
         if self.mode == 2 and not self.paused:
             self._start_scan()  # a (re)start in Continuous begins a new scan
 
     def stop(self) -> None:
         self.started = False
+        self._queue.clear()  # requests in flight are cancelled with their controls
 
     def close(self) -> None:
         self.closed = True
@@ -190,9 +294,16 @@ class FakePicamera2:
                 raise RuntimeError(f"Control {name} is not advertised by libcamera")
 
     def set_controls(self, controls: dict[str, Any]) -> None:
-        self._check_controls(controls)
+        self.controls.set_controls(dict(controls))  # Picamera2.set_controls
         self.sent.append(dict(controls))
-        self._queue.append((self.frame_index + self.delay, dict(controls)))
+
+    def _queue_request(self) -> None:
+        """A request goes back to libcamera carrying every control set since the last one."""
+        merged = self.controls.make_dict()
+        self.controls = _controls_class()(self)
+        if merged:
+            self.requests.append(merged)
+            self._queue.append((self.frame_index + self.delay, merged))
 
     def _start_scan(self) -> None:
         self.scanning = True
@@ -300,6 +411,7 @@ class FakePicamera2:
         self.clock.sleep_until(self._next_t)
         t_ready = self.clock.now_s()
         self._next_t = t_ready + self.period
+        self._queue_request()
         due = [c for f, c in self._queue if f <= self.frame_index]
         self._queue = [(f, c) for f, c in self._queue if f > self.frame_index]
         for controls in due:

@@ -16,8 +16,14 @@ cameractrls#93 / crowsnest#96 reports:
   forgotten its controls (defaults again).
 - `stalled`: frames stop; `read_frame` raises TimeoutError once its timeout has passed (on the
   virtual clock — no real waiting).
+- `ignore_after_af_off_s` (C920, crowsnest#96): a focus_absolute written sooner than this after
+  continuous AF was switched off is accepted but ignored (the camera keeps its value, and a
+  read reports that value); `ignore_always` models a camera that never takes it.
 - Frames: a texture blurred in proportion to |lens - subject_value|, RGB, buffer timestamps on
-  a "monotonic" clock offset from the test's virtual clock.
+  a "monotonic" clock offset from the test's virtual clock (`MONOTONIC_OFFSET_S`). uvcvideo
+  stamps the *start of exposure* on CLOCK_MONOTONIC and flags V4L2_BUF_FLAG_TSTAMP_SRC_SOE |
+  TIMESTAMP_MONOTONIC (``uvc_queue.c``); `timestamp_flags` may say EOF instead, and the stamp
+  then marks the end. A frame arrives `transfer_s` after its exposure ended.
 """
 
 from __future__ import annotations
@@ -27,8 +33,11 @@ import errno
 import cv2
 import numpy as np
 
-from afon.cameras.v4l2 import ControlInfo, RawFrame
+from afon.cameras.v4l2 import TIMESTAMP_MONOTONIC, TSTAMP_SRC_SOE, ControlInfo, RawFrame
 from afon.clock import VirtualClock
+
+MONOTONIC_OFFSET_S = 5000.0
+"""The fake's CLOCK_MONOTONIC reads the virtual clock plus this."""
 
 
 class FakeUvcDevice:
@@ -47,8 +56,18 @@ class FakeUvcDevice:
         refuse_errno: int = errno.EACCES,
         run_once_auto: bool = False,
         device_id: str = "usb-Fake_Webcam_C920_1234-video-index0",
+        ignore_after_af_off_s: float = 0.0,
+        ignore_always: bool = False,
+        timestamp_flags: int = TSTAMP_SRC_SOE | TIMESTAMP_MONOTONIC,
+        transfer_s: float = 0.0,
         seed: int = 0,
     ) -> None:
+        self.ignore_after_af_off_s = ignore_after_af_off_s
+        self.ignore_always = ignore_always
+        self.timestamp_flags = timestamp_flags
+        self.transfer_s = transfer_s
+        self.af_off_s: float | None = None
+        self.ignored: list[int] = []
         self.clock = clock
         self.path = path
         self.auto_name = auto_name
@@ -157,10 +176,19 @@ class FakeUvcDevice:
             assert self.focus_range is not None
             lo, hi, step = self.focus_range
             value = min(max(lo + round((value - lo) / step) * step, lo), hi)
+            recent = (
+                self.af_off_s is not None
+                and self.clock.now_s() - self.af_off_s < self.ignore_after_af_off_s
+            )
+            if recent or self.ignore_always:
+                self.ignored.append(value)  # accepted, not applied (no error: silent)
+                return
         else:
             value = 1 if value else 0
             if name == self.auto_name and value:
                 self._af_done = False
+            if name == self.auto_name and not value and self.values.get(name):
+                self.af_off_s = self.clock.now_s()
         self.writes.append((name, value))
         self.values[name] = value
 
@@ -179,7 +207,12 @@ class FakeUvcDevice:
         self._next_t = now + self.period
         self._step_camera()
         self.sequence += 1
-        return RawFrame(self._render(), now + 5000.0, self.sequence)
+        # the exposure ran for one frame period and ended `transfer_s` (readout + USB) before
+        # the frame arrived; uvcvideo stamps its start
+        end = now - self.transfer_s
+        soe = self.timestamp_flags & 0x70000 == TSTAMP_SRC_SOE
+        stamp = (end - self.period if soe else end) + MONOTONIC_OFFSET_S
+        return RawFrame(self._render(), stamp, self.sequence, self.timestamp_flags)
 
     # --- the camera's own behaviour --------------------------------------------------------
     def _step_camera(self) -> None:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from afon.cameras.focus_lock import focus_once, run_focus
 from afon.cameras.v4l2 import V4l2Camera
 from afon.cli import main
 from afon.clock import VirtualClock
 from afon.errors import AfonError
-from afon.focus_lock import focus_once, run_focus
 from fake_v4l2 import FakeUvcDevice
 
 AUTO = "focus_automatic_continuous"
@@ -120,3 +120,33 @@ def test_camera_af_that_keeps_hunting_fails_after_the_timeout(tmp_path: Path) ->
     assert fake.values[AUTO] == 0
     with pytest.raises(AfonError, match="must be positive"):
         focus_once(cam, timeout_s=0)
+
+
+def test_cli_boot_files_writes_the_udev_rule_and_unit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dev = "/dev/v4l/by-id/usb-046d_HD_Pro_Webcam_C920_ABCD1234-video-index0"
+    assert main(["focus", "--camera", f"v4l2:{dev}", "--boot-files", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rule = (tmp_path / "99-afon-focus.rules").read_text()
+    units = list(tmp_path.glob("afon-focus-*.service"))
+    assert len(units) == 1 and units[0].name in rule
+    assert f"focus --camera v4l2:{dev} --apply" in units[0].read_text()
+    assert "sudo cp" in out and "udevadm control --reload" in out and "systemctl enable" in out
+
+
+def test_cli_boot_files_refuses_a_dev_video_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["focus", "--camera", "v4l2:/dev/video0", "--boot-files", "/tmp/x"]) == 2
+    assert "/dev/v4l/by-id" in capsys.readouterr().err
+
+
+def test_cli_apply_is_only_for_webcams(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["focus", "--camera", "sim:portrait", "--apply"]) == 2
+    assert "--apply is for v4l2:" in capsys.readouterr().err
+
+
+def test_cli_af_choice_is_passed_to_focus(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["focus", "--camera", "sim:portrait", "--af", "afon", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["method"] == "afon"
+    assert main(["focus", "--camera", "sim:portrait", "--af", "camera"]) == 2
+    assert "af=camera" in capsys.readouterr().err

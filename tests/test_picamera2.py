@@ -65,8 +65,8 @@ def test_open_configures_lores_preview_and_manual_af() -> None:
 @pytest.mark.parametrize(
     ("module", "hardware_af", "lens_drive", "phrase"),
     [
-        ("no-pause", True, True, "does not advertise AfPause"),
-        ("lens-no-af", False, True, "afon's own AF drives LensPosition"),
+        ("cm3", True, True, "PDAF sensor, libcamera's AF is the default"),
+        ("cdaf", True, True, "contrast-only AF in libcamera, afon's engine is the default"),
         ("fixed", False, False, "fixed-focus"),
     ],
 )
@@ -168,20 +168,6 @@ def test_af_continuous_press_again_resumes_when_paused() -> None:
     assert cam.lens_position_d() == pytest.approx(5.0)
 
 
-def test_module_without_afpause_locks_by_manual_at_reported_lens_position() -> None:
-    cam, fake, _ = make("no-pause", subject_d=3.0)
-    cam.af_continuous(True)
-    run_until_state(cam, {"PASSIVE_FOCUSED"})
-    cam.af_continuous(False)
-    assert fake.sent[-1] == {"AfMode": AF_MODE_MANUAL, "LensPosition": pytest.approx(3.0)}
-    assert all("AfPause" not in c for c in fake.sent)  # the fake would have raised anyway
-    assert cam.af_state() == "FOCUSED_LOCKED"
-    frames(cam, 2)
-    fake.subject_d = 9.0
-    frames(cam, 15)
-    assert cam.lens_position_d() == pytest.approx(3.0)
-
-
 # --- stills ----------------------------------------------------------------------------------
 def test_still_carries_the_locked_position_and_never_starts_a_scan() -> None:
     cam, fake, clock = make(subject_d=5.0)
@@ -234,16 +220,14 @@ def test_still_during_af_c_freezes_the_lens_then_resumes_tracking() -> None:
 
 
 # --- afon's own AF through LensPosition ---------------------------------------------------------
-def test_move_lens_on_a_module_without_af_sends_only_lens_position() -> None:
-    cam, fake, _ = make("lens-no-af", lens_speed_d_per_frame=0.5)
+def test_move_lens_is_clamped_and_reports_moving_until_the_lens_arrives() -> None:
+    cam, fake, _ = make("cdaf", lens_speed_d_per_frame=0.5)
     assert cam.move_lens(20.0) == 15.0  # clamped to the advertised range
-    assert fake.sent[-1] == {"LensPosition": 15.0}
+    assert fake.sent[-1] == {"LensPosition": 15.0, "AfMode": AF_MODE_MANUAL}
     assert cam.lens_moving()
     moving = [cam.next_frame().lens_moving for _ in range(40)]
     assert moving[0] and not moving[-1]
     assert cam.lens_position_d() == pytest.approx(15.0)
-    with pytest.raises(CameraError, match=r"no AF algorithm|does not advertise"):
-        cam.af_trigger()
 
 
 def test_move_lens_with_af_sets_manual_first() -> None:
@@ -262,22 +246,49 @@ def test_fixed_focus_module_move_lens_is_a_no_op() -> None:
     assert still.image is not None
 
 
-def test_body_runs_afons_own_af_through_lens_position() -> None:
-    """A module with a lens and no AF algorithm gets afon's engine (AF-S via the body)."""
+@pytest.mark.parametrize(
+    ("module", "choice", "expected"),
+    [
+        ("cdaf", "auto", "afon"),  # contrast-only module: afon's engine by default
+        ("cm3", "afon", "afon"),  # PDAF module, but the user asked for afon's engine
+        ("cm3", "auto", "camera"),  # PDAF: libcamera's own AF by default
+        ("cdaf", "camera", "camera"),
+    ],
+)
+def test_body_af_choice_decides_who_focuses_and_both_focus(
+    module: str, choice: str, expected: str
+) -> None:
     from afon.body import Body
+    from afon.focus.hardware import CameraAf, af_method
     from afon.profile import load_profile
 
     clock = VirtualClock()
-    fake = FakePicamera2(clock, module="lens-no-af", subject_d=6.0, lens_range=(0.0, 12.0, 0.0))
+    fake = FakePicamera2(clock, module=module, subject_d=6.0, lens_range=(0.0, 12.0, 0.0))
     cam = Picamera2Camera(0, clock=clock, lores=LORES, picam=fake)
-    profile = load_profile("bbf")
+    assert af_method(cam, choice) == expected
+    profile = load_profile("bbf").with_(af=choice)
     body = Body(cam, profile)
     body.set_focus_mode("AF-S")
     body.af_on.press()
     body.run_for(3.0)
+    assert isinstance(body._single, CameraAf) is (expected == "camera")
     body.af_on.release()
     assert body.af.state is AfState.FOCUSED_LOCKED
     assert cam.lens_position_d() == pytest.approx(6.0, abs=0.6)
+    used_af = any(c.get("AfMode") == AF_MODE_AUTO for c in fake.sent)
+    assert used_af is (expected == "camera")
+
+
+def test_af_camera_on_a_fixed_focus_module_is_an_error_naming_the_choice() -> None:
+    from afon.errors import AfonError
+    from afon.focus.hardware import af_method
+
+    cam, _, _ = make("fixed")
+    with pytest.raises(AfonError, match="af=camera"):
+        af_method(cam, "camera")
+    with pytest.raises(AfonError, match="af=afon"):
+        af_method(cam, "afon")
+    assert af_method(cam, "auto") is None
 
 
 # --- faults ----------------------------------------------------------------------------------
@@ -309,13 +320,10 @@ def test_closed_camera_refuses_calls() -> None:
 
 
 def test_url_without_picamera2_names_what_to_install() -> None:
-    import importlib.util
-
+    """No libcamera here: `picamera2:0` fails with advice (installed from pip or not)."""
     from afon.cameras.url import open_camera
     from afon.errors import AfonError
 
-    if importlib.util.find_spec("picamera2") is not None:
-        pytest.skip("picamera2 is installed here")
     with pytest.raises(AfonError, match="apt install python3-picamera2"):
         open_camera("picamera2:0", clock=VirtualClock())
     with pytest.raises(AfonError, match="expects a camera number"):
@@ -347,3 +355,152 @@ def test_yuv420_with_row_padding_converts_and_crops() -> None:
     out = yuv420_to_rgb(padded, (w, h))
     assert out.shape == (h, w, 3)
     assert abs(int(out[30, 50, 0]) - 200) < 10 and int(out[30, 50, 2]) < 50
+
+
+# --- Picamera2's control delivery (the fake runs picamera2's own Controls) --------------------
+def test_the_fake_delivers_controls_through_picamera2s_own_controls_class() -> None:
+    from fake_picamera2 import REAL_CONTROLS
+
+    if REAL_CONTROLS is None:
+        pytest.skip("picamera2 is not installed (scripts/setup.sh dev installs it --no-deps)")
+    clock = VirtualClock()
+    fake = FakePicamera2(clock, module="fixed")
+    assert type(fake.controls) is REAL_CONTROLS
+    with pytest.raises(RuntimeError, match="Control AfMode is not advertised by libcamera"):
+        fake.set_controls({"AfMode": AF_MODE_AUTO})  # picamera2's own check and message
+
+
+def test_set_controls_calls_before_the_next_request_are_merged_into_one() -> None:
+    cam, fake, _ = make()
+    cam.next_frame()
+    fake.set_controls({"AfMode": AF_MODE_AUTO})
+    fake.set_controls({"AfTrigger": AF_TRIGGER_START})
+    fake.set_controls({"AfMode": AF_MODE_MANUAL, "LensPosition": 4.0})  # later value wins
+    cam.next_frame()
+    assert fake.requests[-1] == {
+        "AfMode": AF_MODE_MANUAL,
+        "AfTrigger": AF_TRIGGER_START,
+        "LensPosition": 4.0,
+    }
+    cam.next_frame()
+    assert len(fake.requests) == 1  # nothing new set: the next request carries no controls
+
+
+def test_configure_drops_controls_set_before_it() -> None:
+    clock = VirtualClock()
+    fake = FakePicamera2(clock, lens_range=(0.0, 15.0, 1.0))
+    config = fake.create_preview_configuration(controls={"AfMode": AF_MODE_MANUAL})
+    fake.configure(config)
+    fake.start()
+    fake.capture_request()
+    fake.set_controls({"LensPosition": 7.0})  # pending: no request has carried it yet
+    fake.stop()
+    fake.configure(config)  # replaces the pending controls with the configuration's
+    fake.start()
+    for _ in range(10):
+        fake.capture_request()
+    assert fake.lens == pytest.approx(1.0)
+
+
+# --- lens position right after a move -----------------------------------------------------------
+def test_lens_position_right_after_a_move_is_the_target_and_the_still_is_taken_there() -> None:
+    cam, fake, clock = make(lens_speed_d_per_frame=0.5)
+    frames(cam, 3)
+    cam.move_lens(6.0)
+    assert cam.lens_position_d() == pytest.approx(6.0)  # not the stale reported 1.0
+    still = cam.capture_still(clock.now_s())
+    assert fake.configs[-2]["controls"]["LensPosition"] == pytest.approx(6.0)
+    assert cam.lock_focus() == pytest.approx(6.0)
+    frames(cam, 30)
+    assert fake.lens == pytest.approx(6.0)
+    assert still.meta["locked_lens_d"] == pytest.approx(6.0)
+
+
+# --- the saved lock -----------------------------------------------------------------------------
+def test_focus_lock_on_picamera2_saves_lens_position_and_the_next_start_applies_it() -> None:
+    from afon.cameras.focus_lock import run_focus
+
+    cam, _, _ = make(subject_d=4.5)
+    result = run_focus("picamera2:0", lock=True, camera=cam)
+    assert result.method == "camera"  # imx708 has PDAF: libcamera's AF by default
+    assert result.state == "FOCUSED_LOCKED"
+    assert result.locked_value == pytest.approx(4.5)
+    assert result.lock_file == str(cam.lock_path) and cam.lock_path.is_file()
+    assert "saved to" in result.describe()
+    cam.close()
+    # the next start: a fresh camera at its default lens position
+    clock2 = VirtualClock()
+    fresh = FakePicamera2(clock2, subject_d=9.0)
+    cam2 = Picamera2Camera(0, clock=clock2, lores=LORES, picam=fresh)
+    assert cam2.locked_value == pytest.approx(4.5)
+    assert fresh.sent[0] == {"AfMode": AF_MODE_MANUAL, "LensPosition": pytest.approx(4.5)}
+    cam2.next_frame()
+    assert fresh.lens_target == pytest.approx(4.5)  # applied before the first frame
+    frames(cam2, 5)
+    assert fresh.lens == pytest.approx(4.5)
+    # a still does not bring the lens back to the saved lock after it has been moved
+    cam2.move_lens(8.0)
+    frames(cam2, 10)
+    cam2.capture_still(clock2.now_s())
+    frames(cam2, 10)
+    assert fresh.lens == pytest.approx(8.0)
+    assert any("saved focus lock" in n for n in cam2.capabilities.notes)
+    cleared = run_focus("picamera2:0", clear=True, camera=cam2)
+    assert cleared.action == "clear" and not cam2.lock_path.exists()
+
+
+def test_focus_with_af_afon_on_picamera2_uses_afons_engine() -> None:
+    from afon.cameras.focus_lock import run_focus
+
+    cam, fake, _ = make(subject_d=4.5)
+    result = run_focus("picamera2:0", camera=cam, af="afon")
+    assert result.method == "afon"
+    assert result.lens_d == pytest.approx(4.5, abs=0.6)
+    assert not any(c.get("AfMode") == AF_MODE_AUTO for c in fake.sent)
+
+
+def test_a_saved_lock_outside_the_modules_range_is_ignored_with_a_warning() -> None:
+    from afon.cameras.focus_lock import write_lock_file
+
+    cam, _, _ = make()
+    write_lock_file(cam.lock_path, {"value": 99.0})
+    cam.close()
+    cam2, fake2, _ = make()
+    assert cam2.locked_value is None
+    assert any("outside this module's range" in n for n in cam2.capabilities.notes)
+    assert all("LensPosition" not in c for c in fake2.sent)
+
+
+# --- import failures give advice ------------------------------------------------------------------
+def test_picamera2_without_libcamera_gives_advice_not_a_traceback() -> None:
+    from afon.cameras.picamera2 import _open_picamera2
+    from afon.errors import AfonError
+
+    with pytest.raises(AfonError) as info:
+        _open_picamera2(0)  # no libcamera here (picamera2 itself may be pip-installed)
+    text = str(info.value)
+    assert "--system-site-packages" in text and "python3-picamera2" in text
+
+
+def test_picamera2_numpy_abi_mismatch_gives_numpy_advice(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    from pathlib import Path
+
+    from afon.cameras.picamera2 import _open_picamera2
+    from afon.errors import AfonError
+
+    # what apt's simplejpeg raises under numpy 2 (picamera2#1088)
+    pkg = Path(str(tmp_path)) / "picamera2"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(
+        "raise ValueError('numpy.dtype size changed, may indicate binary incompatibility. "
+        "Expected 96 from C header, got 88 from PyObject')\n"
+    )
+    monkeypatch.syspath_prepend(str(pkg.parent))
+    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    with pytest.raises(AfonError) as info:
+        _open_picamera2(0)
+    text = str(info.value)
+    assert "numpy<2" in text and "dtype size changed" in text

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from afon.cameras.v4l2 import PSEUDO_RANGE_D, V4l2Camera, default_lock_path
+from afon.cameras.v4l2 import AF_OFF_WAIT_S, PSEUDO_RANGE_D, V4l2Camera, default_lock_path
 from afon.clock import VirtualClock
 from afon.errors import CameraError
 from afon.focus.states import AfState
-from fake_v4l2 import FakeUvcDevice
+from fake_v4l2 import MONOTONIC_OFFSET_S, FakeUvcDevice
 
 AUTO = "focus_automatic_continuous"
 
@@ -61,15 +61,36 @@ def test_fixed_focus_webcam_says_so(tmp_path: Path) -> None:
         cam.af_trigger()
 
 
-def test_default_lock_path_names_the_device(
+def test_default_lock_path_is_in_the_state_folder_and_names_the_device(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("AFON_STATE_DIR")
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
     clock = VirtualClock()
     cam = V4l2Camera("/dev/video0", clock=clock, device_api=FakeUvcDevice(clock))
-    expected = tmp_path / ".config/afon/focus-lock-usb-Fake_Webcam_C920_1234-video-index0.json"
+    name = "usb-Fake_Webcam_C920_1234-video-index0"
+    expected = tmp_path / f".local/state/afon/focus-locks/{name}.json"
     assert cam.lock_path == expected == default_lock_path("usb-Fake_Webcam_C920_1234-video-index0")
     assert not expected.exists()  # nothing is written until a lock is taken
+
+
+def test_a_lock_saved_by_afon_0_1_under_config_is_still_applied_then_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("AFON_STATE_DIR")
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    legacy = tmp_path / ".config/afon/focus-lock-usb-Fake_Webcam_C920_1234-video-index0.json"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(json.dumps({"version": 1, "value": 120, "range": [0, 250, 5]}))
+    clock = VirtualClock()
+    fake = FakeUvcDevice(clock)
+    cam = V4l2Camera("/dev/video0", clock=clock, device_api=fake)
+    assert cam.lock_path == legacy and fake.values["focus_absolute"] == 120
+    cam.lock_focus()
+    assert cam.lock_path.parent == tmp_path / ".local/state/afon/focus-locks"
+    assert json.loads(cam.lock_path.read_text())["value"] == 120
 
 
 # --- the absolute focus control ----------------------------------------------------------------
@@ -92,8 +113,10 @@ def test_refused_write_while_continuous_af_is_on_is_handled(tmp_path: Path, refu
     fake.values[AUTO] = 1  # something (another program, the camera) switched AF back on
     assert fake.controls()["focus_absolute"].inactive
     assert cam.move_lens(4.0) == pytest.approx(4.0)
-    assert fake.refused == [("focus_absolute", 100)]  # the kernel refused the first write
+    # the first write after AF off (at open) is the neighbour value: the kernel refused it
+    assert fake.refused == [("focus_absolute", 105)]
     assert fake.values[AUTO] == 0 and fake.values["focus_absolute"] == 100
+    assert fake.writes[-2:] == [("focus_absolute", 105), ("focus_absolute", 100)]
 
 
 def test_a_write_refused_with_af_off_is_reported(
@@ -231,7 +254,8 @@ def test_disconnect_mid_burst_raises_then_reconnects_with_backoff_and_relocks(
     fake.replug_after_attempts = fake.open_attempts + 3
     t0 = clock.now_s()
     assert cam.reconnect() == 3
-    assert clock.now_s() - t0 == pytest.approx(0.5 + 1.0)  # backoff on the camera's clock
+    # backoff on the camera's clock, then the wait after AF off before the lock is written
+    assert clock.now_s() - t0 == pytest.approx(0.5 + 1.0 + AF_OFF_WAIT_S)
     assert fake.values == {"focus_absolute": 75, AUTO: 0}  # the lock is re-applied
     still = cam.capture_still(clock.now_s())
     assert still.meta["focus_absolute"] == 75
@@ -406,3 +430,106 @@ def test_linuxpy_device_uses_linuxpys_api(tmp_path: Path) -> None:
     finally:
         api.close()
         os.close(read_fd)
+
+
+# --- the C920: focus_absolute ignored right after AF off (crowsnest#96) -------------------------
+def test_c920_lock_is_applied_although_writes_right_after_af_off_are_ignored(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "lock.json").write_text(json.dumps({"value": 120, "range": [0, 250, 5]}))
+    clock = VirtualClock()
+    fake = FakeUvcDevice(clock, ignore_after_af_off_s=0.2)  # power-on: AF on, focus 0
+    cam = V4l2Camera("/dev/video0", clock=clock, lock_file=tmp_path / "lock.json", device_api=fake)
+    assert fake.values[AUTO] == 0
+    assert fake.values["focus_absolute"] == 120  # the wait after AF off made it stick
+    assert fake.ignored == []
+    assert fake.writes[-2:] == [("focus_absolute", 125), ("focus_absolute", 120)]
+    assert cam.locked_value == 120 and cam.lock_verified
+
+
+def test_a_camera_that_ignores_the_lock_is_reported_not_silent(tmp_path: Path) -> None:
+    (tmp_path / "lock.json").write_text(json.dumps({"value": 120, "range": [0, 250, 5]}))
+    clock = VirtualClock()
+    fake = FakeUvcDevice(clock, ignore_always=True)
+    with pytest.raises(CameraError, match=r"ignored focus_absolute=120: it reads 0"):
+        V4l2Camera("/dev/video0", clock=clock, lock_file=tmp_path / "lock.json", device_api=fake)
+    assert len(fake.ignored) == 4  # value±step then value, twice
+
+
+def test_the_neighbour_write_steps_down_at_the_top_of_the_range(tmp_path: Path) -> None:
+    (tmp_path / "lock.json").write_text(json.dumps({"value": 250, "range": [0, 250, 5]}))
+    clock = VirtualClock()
+    fake = FakeUvcDevice(clock)
+    V4l2Camera("/dev/video0", clock=clock, lock_file=tmp_path / "lock.json", device_api=fake)
+    assert fake.writes[-2:] == [("focus_absolute", 245), ("focus_absolute", 250)]
+
+
+# --- timestamps: uvcvideo marks the start of exposure ------------------------------------------
+class MonotonicVirtualClock(VirtualClock):
+    """A virtual clock that, like `RealClock`, reads CLOCK_MONOTONIC (the fake's)."""
+
+    def monotonic_to_s(self, monotonic_s: float) -> float:
+        return monotonic_s - MONOTONIC_OFFSET_S
+
+
+@pytest.mark.parametrize("flags", [0x12000, 0x02000])  # SOE | MONOTONIC, EOF | MONOTONIC
+def test_exposure_is_placed_by_the_monotonic_timestamp_not_the_arrival(flags: int) -> None:
+    clock = MonotonicVirtualClock()
+    fake = FakeUvcDevice(clock, timestamp_flags=flags, transfer_s=0.04)
+    cam = V4l2Camera("/dev/video0", clock=clock, device_api=fake)
+    for _ in range(5):
+        frame = cam.next_frame()
+        # the exposure ended 40 ms (readout + USB) before the frame arrived
+        assert frame.exposure_end_s == pytest.approx(frame.ready_s - 0.04, abs=1e-9)
+        assert frame.exposure_start_s == pytest.approx(frame.exposure_end_s - 1 / 30.0)
+
+
+def test_without_a_monotonic_clock_the_exposure_end_is_mapped_by_the_smallest_delay(
+    tmp_path: Path,
+) -> None:
+    cam, _, _ = make(tmp_path, transfer_s=0.04)
+    frame = cam.next_frame()
+    assert frame.exposure_end_s == pytest.approx(frame.ready_s)  # the best a guess can do
+
+
+# --- afon focus --apply: controls only, no stream ------------------------------------------------
+def test_apply_lock_sets_controls_without_opening_the_stream(tmp_path: Path) -> None:
+    from afon.cameras.focus_lock import apply_saved_lock, default_lock_path
+
+    path = default_lock_path("usb-Fake_Webcam_C920_1234-video-index0")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"value": 90, "range": [0, 250, 5]}))
+    clock = VirtualClock()
+    fake = FakeUvcDevice(clock, ignore_after_af_off_s=0.2)
+    result = apply_saved_lock("v4l2:/dev/video0", device_api=fake, clock=clock)
+    assert not fake.streaming and not fake.opened  # never streamed, closed afterwards
+    assert fake.values["focus_absolute"] == 90 and fake.values[AUTO] == 0
+    assert result.verified and result.locked_value == 90 and result.lock_file == str(path)
+    assert "read back OK" in result.describe()
+
+
+def test_apply_without_a_saved_lock_says_so(tmp_path: Path) -> None:
+    from afon.cameras.focus_lock import apply_saved_lock
+
+    clock = VirtualClock()
+    fake = FakeUvcDevice(clock)
+    result = apply_saved_lock("v4l2:/dev/video0", device_api=fake, clock=clock)
+    assert result.locked_value is None and not result.verified
+    assert "no saved focus lock" in result.describe()
+
+
+def test_udev_rule_and_systemd_unit_run_apply_for_the_by_id_device() -> None:
+    from afon.cameras.v4l2 import service_name, systemd_unit, udev_rule
+
+    dev = "/dev/v4l/by-id/usb-046d_HD_Pro_Webcam_C920_ABCD1234-video-index0"
+    unit = service_name(dev)
+    assert unit == "afon-focus-usb-046d_HD_Pro_Webcam_C920_ABCD1234-video-index0.service"
+    rule = udev_rule(dev)
+    assert 'SUBSYSTEM=="video4linux"' in rule and 'ACTION=="add"' in rule
+    assert 'SYMLINK=="v4l/by-id/usb-046d_HD_Pro_Webcam_C920_ABCD1234-video-index0"' in rule
+    assert f'ENV{{SYSTEMD_WANTS}}+="{unit}"' in rule and 'TAG+="systemd"' in rule
+    text = systemd_unit(dev, "/home/pi/afon-venv/bin/afon", "pi", "/home/pi/.local/state/afon")
+    assert f"ExecStart=/home/pi/afon-venv/bin/afon focus --camera v4l2:{dev} --apply" in text
+    assert "Type=oneshot" in text and "User=pi" in text
+    assert "Environment=AFON_STATE_DIR=/home/pi/.local/state/afon" in text
+    assert "WantedBy=multi-user.target" in text

@@ -112,6 +112,7 @@ class Body:
         on_frame: Callable[[Frame], None] | None = None,
         single_shot_factory: Callable[[AfContext], SingleShotAf] | None = None,
         servo_factory: Callable[[AfContext], ServoAf] | None = None,
+        af: str | None = None,
     ) -> None:
         from afon.focus.context import context_for
 
@@ -126,8 +127,14 @@ class Body:
         self.on_frame = on_frame
         self._single_factory = single_shot_factory
         self._servo_factory = servo_factory
-        if single_shot_factory is None and servo_factory is None and has_hardware_af(camera):
-            # a body that focuses itself (gphoto2): afon decides when, the camera focuses
+        self.af_choice = af if af is not None else self.profile.af
+        if (
+            single_shot_factory is None
+            and servo_factory is None
+            and has_hardware_af(camera, self.af_choice)
+        ):
+            # the camera's own AF (gphoto2, a Pi camera with PDAF): afon decides when, the
+            # camera focuses
             self._single_factory = lambda _ctx: CameraAf(camera)
             self._servo_factory = lambda _ctx: CameraServo(camera)
         self.controls = ControlStates()

@@ -353,21 +353,62 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 # --- afon focus ----------------------------------------------------------------------------
-def cmd_focus(args: argparse.Namespace) -> int:
-    from afon.focus_lock import run_focus
+def _boot_files(camera: str, folder: str) -> int:
+    """Write the udev rule and systemd unit that run ``afon focus --apply`` on plug and boot."""
+    import getpass
+    import shutil
 
-    result = run_focus(
-        args.camera,
-        lock=args.lock,
-        clear=args.clear,
-        timeout_s=args.timeout_s,
-        preset=args.preset,
-        seed=args.seed,
-    )
+    from afon.cameras.focus_lock import lock_dir
+    from afon.cameras.v4l2 import service_name, systemd_unit, udev_rule
+
+    scheme, _, device = camera.partition(":")
+    if scheme != "v4l2" or not device.strip():
+        raise AfonError(f"--boot-files needs a v4l2:/dev/v4l/by-id/... camera (got {camera!r})")
+    device = device.strip()
+    if not device.startswith("/dev/v4l/by-id/"):
+        raise AfonError(
+            f"--boot-files: {device} changes its name between boots and re-plugging; give the "
+            "persistent name from `ls /dev/v4l/by-id/` (e.g. v4l2:/dev/v4l/by-id/usb-046d_HD_"
+            "Pro_Webcam_C920_XXXX-video-index0)"
+        )
+    exe = shutil.which("afon") or f"{sys.executable} -m afon.cli"
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    unit = service_name(device)
+    rule_path = out / "99-afon-focus.rules"
+    unit_path = out / unit
+    rule_path.write_text(udev_rule(device))
+    unit_path.write_text(systemd_unit(device, exe, getpass.getuser(), str(lock_dir().parent)))
+    print(f"wrote {rule_path} and {unit_path}; install them with:")
+    print(f"  sudo cp {rule_path} /etc/udev/rules.d/ && sudo udevadm control --reload")
+    print(f"  sudo cp {unit_path} /etc/systemd/system/ && sudo systemctl daemon-reload")
+    print(f"  sudo systemctl enable {unit}   # at boot too, after the streamer")
+    return 0
+
+
+def cmd_focus(args: argparse.Namespace) -> int:
+    from afon.cameras.focus_lock import apply_saved_lock, run_focus
+
+    if args.boot_files:
+        return _boot_files(args.camera, args.boot_files)
+    if args.apply:
+        result = apply_saved_lock(args.camera)
+    else:
+        result = run_focus(
+            args.camera,
+            lock=args.lock,
+            clear=args.clear,
+            timeout_s=args.timeout_s,
+            preset=args.preset,
+            seed=args.seed,
+            af=args.af,
+        )
     if args.json:
         print(json.dumps(result.as_dict(), default=str))
     else:
         print(result.describe())
+    if args.apply and not result.verified:
+        return 1  # no saved lock, or the camera did not take it: a boot unit shows "failed"
     return 0
 
 
@@ -535,6 +576,25 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--lock", action="store_true", help="lock (and save) the focus after AF")
     group.add_argument("--clear", action="store_true", help="remove a saved focus lock, no AF")
+    group.add_argument(
+        "--apply",
+        action="store_true",
+        help="v4l2: re-apply the saved lock without streaming, then exit (for a webcam another "
+        "program streams from; exit status 1 when there is none or the camera ignored it)",
+    )
+    group.add_argument(
+        "--boot-files",
+        metavar="DIR",
+        help="v4l2: write a udev rule and a systemd unit to DIR that run --apply whenever the "
+        "webcam is plugged in and at boot (then copy them as printed)",
+    )
+    p.add_argument(
+        "--af",
+        choices=("auto", "camera", "afon"),
+        default="auto",
+        help="who focuses: the camera's own AF or afon's engine (default auto: the camera's on "
+        "PDAF sensors and bodies afon cannot drive, afon's elsewhere)",
+    )
     p.add_argument(
         "--timeout-s", type=float, default=10.0, help="longest AF run in seconds (default 10)"
     )

@@ -51,6 +51,10 @@ class RealClock:
     def now_s(self) -> float:
         return time.monotonic() - self._origin
 
+    def monotonic_to_s(self, monotonic_s: float) -> float:
+        """A CLOCK_MONOTONIC time (e.g. a V4L2 buffer timestamp) on this clock."""
+        return monotonic_s - self._origin
+
     def sleep_until(self, t_s: float) -> None:
         delay_s = t_s - self.now_s()
         if delay_s > 0:

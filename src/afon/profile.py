@@ -2,7 +2,7 @@
 
 Fields (`name`, `af_activation`, `focus_mode`, both priorities, `drive` and `af_area` are
 required; the others default to: description empty, burst_fps 10, lock_on normal,
-manual_override false, af_s_strategy hybrid, af_c_strategy predictive):
+manual_override false, af_s_strategy hybrid, af_c_strategy predictive, af auto):
 
 | field            | values                                     | meaning |
 |------------------|--------------------------------------------|---------|
@@ -18,6 +18,7 @@ manual_override false, af_s_strategy hybrid, af_c_strategy predictive):
 | manual_override  | true / false                               | after AF-S locks, the focus ring may adjust (AF-S+M) |
 | af_s_strategy    | a single-shot strategy name                | e.g. `hybrid`, `contrast`, `phase`, `libcamera` |
 | af_c_strategy    | a servo name                               | `predictive` / `non-predictive` |
+| af               | `auto` / `camera` / `afon`                 | who focuses: the camera's own AF or afon's engine (auto: the camera's where it has PDAF or afon cannot drive the lens) |
 
 Lock-on durations follow the brands' ranges (Fujifilm tracking sensitivity 0–1.3 s; Canon's old
 1D C.Fn 0.125–1 s): short 0.25 s, normal 0.5 s, long 1.0 s.
@@ -58,6 +59,7 @@ class ProfileFile(UserModel):
     manual_override: bool = False
     af_s_strategy: str = "hybrid"
     af_c_strategy: str = "predictive"
+    af: Literal["auto", "camera", "afon"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Profile:
     manual_override: bool
     af_s_strategy: str
     af_c_strategy: str
+    af: str = "auto"
 
     @property
     def bbf(self) -> bool:
@@ -122,4 +125,5 @@ def parse_profile(doc: Table) -> Profile:
         manual_override=f.manual_override,
         af_s_strategy=f.af_s_strategy,
         af_c_strategy=f.af_c_strategy,
+        af=f.af,
     )

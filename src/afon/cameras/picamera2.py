@@ -28,15 +28,21 @@ to RGB) of a preview configuration, which runs at the sensor's fast mode; only a
 switches to the full-resolution mode (``switch_mode_and_capture_request``), whose low frame rate
 makes AF slow (picamera2#884, #800).
 
-Modules:
+Modules: libcamera's Raspberry Pi IPA advertises the AF controls all together or not at all
+(``ipaAfControls`` in ``src/ipa/rpi/common/ipa_base.cpp``, merged only when a lens is present),
+so there are two kinds:
 
-- with an AF algorithm (Camera Module 3): ``hardware_af`` and ``lens_drive`` are both true; the
-  body may use libcamera's AF through the optional methods below or drive LensPosition with
-  afon's own engine.
-- with a lens but no AF algorithm (LensPosition advertised, AfMode not — e.g. some Arducam
-  modules, picamera2#1213): ``lens_drive`` only; afon's own engine focuses through LensPosition.
+- with a lens (Camera Module 3, Arducam AF modules): ``hardware_af`` and ``lens_drive`` are
+  both true; the body uses libcamera's AF through the optional methods below (``af="camera"``,
+  the default on PDAF sensors) or drives LensPosition with afon's own engine (``af="afon"``,
+  the default on contrast-only modules).
 - fixed focus (no LensPosition): neither; `move_lens` is a no-op that returns the lens position
-  (NaN: unknown).
+  (NaN: unknown). The adapter still copes with a lens but no AfMode (other pipelines).
+
+Lens position: metadata LensPosition trails a command by a few frames, so while a commanded
+move has not been reported as arrived, `lens_position_d` answers the commanded target — a still
+released right after a move is taken (and the lens locked) where the lens is going, not where
+it was.
 
 Optional hardware-AF methods (beyond the `Camera` protocol; the body may use them when
 ``capabilities.hardware_af``):
@@ -49,7 +55,13 @@ Optional hardware-AF methods (beyond the `Camera` protocol; the body may use the
 - ``af_state() -> str``: Camera2 name (INACTIVE, ACTIVE_SCAN, FOCUSED_LOCKED, NOT_FOCUSED_LOCKED,
   PASSIVE_SCAN, PASSIVE_FOCUSED, PASSIVE_UNFOCUSED) derived from libcamera's AfMode, AfState and
   AfPauseState of the latest frame (`afon.focus.states.AfState(name).libcamera` maps back).
-- ``lock_focus() -> float``: the locked LensPosition in dioptres.
+- ``lock_focus() -> float``: the locked LensPosition in dioptres; it is also *saved*
+  (`afon.cameras.focus_lock`, one file per sensor model and camera number) and re-applied
+  (AfMode Manual + LensPosition in the preview configuration) whenever the camera is opened, so
+  ``afon focus --camera picamera2:0 --lock`` fixes the focus for the next start.
+  ``clear_lock()`` forgets it.
+- ``prefers_own_af``: True on PDAF sensors (`PDAF_SENSORS`), where ``af="auto"`` lets
+  libcamera's AF focus; afon's engine (``af="afon"``) drives LensPosition everywhere else.
 - ``af_window(cx, cy, w, h)``: AfMetering Windows with one window (normalised centre and size,
   mapped onto ScalerCropMaximum).
 - Release without AF: `capture_still` always does it (see the table).
@@ -67,12 +79,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
 from afon.cameras.base import Capabilities, Frame, Image, Still
+from afon.cameras.focus_lock import default_lock_path, read_lock_file, write_lock_file
 from afon.clock import Clock, RealClock
 from afon.errors import AfonError, CameraError
 
@@ -109,16 +123,50 @@ LENS_STUCK_FRAMES = 6
 """A lens reporting the same position for this many frames after a command has stopped."""
 
 
+PDAF_SENSORS = ("imx708",)
+"""Sensors whose libcamera AF uses on-sensor phase detection (Camera Module 3: imx708,
+imx708_wide, imx708_noir). With `af="auto"` the body uses libcamera's own AF on these and
+afon's contrast AF through LensPosition on other modules with a lens."""
+
+INSTALL_ADVICE = (
+    "Picamera2 and libcamera come from Raspberry Pi OS: `sudo apt install python3-picamera2`, "
+    "then create afon's virtualenv with `python3 -m venv --system-site-packages ~/afon-venv` "
+    "so it can see them (docs/guides/pi-two-buttons.md)"
+)
+
+
+def import_advice(exc: BaseException) -> str:
+    """What to do about a failed ``import picamera2`` (any exception, not only ImportError)."""
+    text = f"{type(exc).__name__}: {exc}"
+    low = text.lower()
+    try:
+        import numpy
+
+        numpy_version = str(numpy.__version__)
+    except Exception:  # numpy itself broken: say so below
+        numpy_version = "unknown"
+    if "numpy" in low or "dtype size changed" in low or "multiarray" in low:
+        return (
+            f"picamera2 cannot be imported ({text}): the numpy in this virtualenv "
+            f"({numpy_version}) is not the one apt's picamera2 and simplejpeg were built for "
+            "(numpy 1.x on Raspberry Pi OS Bookworm). Fix: `pip install 'numpy<2' "
+            "'opencv-python-headless<4.11'` in the virtualenv (a plain `pip install afon` "
+            "keeps numpy < 2 there), or remove a pip-installed simplejpeg/picamera2 "
+            "(`pip uninstall simplejpeg picamera2`) so apt's copies are used."
+        )
+    if "libcamera" in low:
+        return (
+            f"picamera2 cannot be imported ({text}): libcamera's Python bindings are missing. "
+            f"{INSTALL_ADVICE}; a pip-installed picamera2 cannot work without them."
+        )
+    return f"picamera2 cannot be imported ({text}). {INSTALL_ADVICE}."
+
+
 def _open_picamera2(index: int) -> Any:
     try:
         from picamera2 import Picamera2
-    except ImportError as exc:
-        raise AfonError(
-            "picamera2: the picamera2 library is not available "
-            f"({exc}). It needs libcamera and only runs on a Raspberry Pi: install it with "
-            "`sudo apt install python3-picamera2` and create afon's virtualenv with "
-            "`--system-site-packages` so it can see it."
-        ) from None
+    except Exception as exc:  # ImportError, or ValueError "numpy.dtype size changed" ...
+        raise AfonError(f"picamera2: {import_advice(exc)}") from None
     try:
         return Picamera2(index)
     except (RuntimeError, IndexError, OSError) as exc:
@@ -174,6 +222,7 @@ class Picamera2Camera:
         frame_timeout_s: float = FRAME_TIMEOUT_S,
         still_timeout_s: float = STILL_TIMEOUT_S,
         af_timeout_s: float = AF_TIMEOUT_S,
+        lock_file: str | Path | None = None,
     ) -> None:
         self.clock = clock if clock is not None else RealClock()
         self.index = index
@@ -195,6 +244,15 @@ class Picamera2Camera:
             self._lens_range = (min(lo_f, hi_f), max(lo_f, hi_f))
             self._lens_default = float(default) if default is not None else self._lens_range[0]
         self._frame_rate_hz = self._rate_from_controls(ctrls)
+        props = dict(getattr(self._picam, "camera_properties", {}) or {})
+        self.model = str(props.get("Model", "") or "")
+        self.lock_path = (
+            Path(lock_file).expanduser()
+            if lock_file is not None
+            else default_lock_path(f"picamera2-{index}-{self.model or 'camera'}")
+        )
+        self.warnings: list[str] = []
+        self.locked_value: float | None = self._read_lock()
 
         main_px = main if main is not None else (max(1280, self.lores[0]), max(960, self.lores[1]))
         initial: dict[str, Any] = {"AfMode": AF_MODE_MANUAL} if "AfMode" in ctrls else {}
@@ -205,6 +263,11 @@ class Picamera2Camera:
         )
         try:
             self._picam.configure(self._preview_config)
+            if self.locked_value is not None:
+                # the saved lock, set between configure() and start(): Picamera2 hands pending
+                # controls to camera.start(), so it holds from the first frame; it is not put
+                # in the configuration, which every return from a still re-applies
+                self._picam.set_controls({**initial, "LensPosition": self.locked_value})
             self._picam.start()
         except Exception as exc:
             raise CameraError(f"picamera2:{index}: cannot start the camera: {exc}") from None
@@ -224,11 +287,58 @@ class Picamera2Camera:
         self._lens_prev: float | None = None
         self._lens_target: float | None = None
         self._unchanged_frames = 0
-        self._locked_d: float | None = None
+        self._locked_d: float | None = self.locked_value
+        if self.locked_value is not None:
+            self._lens_target = self.locked_value
         self._release_lag_s = 0.0
         self._still_exposure_s = 0.0
         self.last_frame: Frame | None = None
         self.last_metadata: dict[str, Any] = {}
+
+    # --- the saved lock --------------------------------------------------------------------
+    def _read_lock(self) -> float | None:
+        if not self.has_lens:
+            return None
+        try:
+            data = read_lock_file(self.lock_path)
+            if data is None:
+                return None
+            value = float(data["value"])
+        except (ValueError, KeyError, TypeError) as exc:
+            self.warnings.append(f"ignoring unreadable focus lock {self.lock_path}: {exc}")
+            return None
+        lo, hi = self._lens_range
+        if not (math.isfinite(value) and lo <= value <= hi):
+            self.warnings.append(
+                f"ignoring focus lock {self.lock_path}: LensPosition {value} is outside this "
+                f"module's range {lo:g}..{hi:g}"
+            )
+            return None
+        return value
+
+    def _save_lock(self, lens_d: float) -> None:
+        write_lock_file(
+            self.lock_path,
+            {
+                "camera": f"picamera2:{self.index}",
+                "model": self.model,
+                "control": "LensPosition",
+                "value": float(lens_d),
+                "range": list(self._lens_range),
+            },
+        )
+        self.locked_value = float(lens_d)
+
+    def clear_lock(self) -> None:
+        """Forget the saved lock (the lens stays where it is)."""
+        self.locked_value = None
+        with contextlib.suppress(FileNotFoundError):
+            self.lock_path.unlink()
+
+    @property
+    def prefers_own_af(self) -> bool:
+        """libcamera's AF is the better choice: the sensor has PDAF (`PDAF_SENSORS`)."""
+        return self.has_af and self.model.lower().startswith(PDAF_SENSORS)
 
     @staticmethod
     def _rate_from_controls(ctrls: dict[str, Any]) -> float:
@@ -268,6 +378,20 @@ class Picamera2Camera:
             )
         else:
             notes.append("fixed-focus module: no lens to drive and no AF; AF-ON does nothing")
+        if self.has_af:
+            notes.append(
+                f"{self.model or 'sensor'}: "
+                + (
+                    "PDAF sensor, libcamera's AF is the default (af=auto)"
+                    if self.prefers_own_af
+                    else "contrast-only AF in libcamera, afon's engine is the default (af=auto)"
+                )
+            )
+        if self.locked_value is not None:
+            notes.append(
+                f"saved focus lock LensPosition {self.locked_value:g} applied ({self.lock_path})"
+            )
+        notes.extend(self.warnings)
         return Capabilities(
             lens_drive=self.has_lens,
             phase_detect=False,
@@ -539,6 +663,8 @@ class Picamera2Camera:
                 self._set({"LensPosition": lens})
                 self._lens_target = lens
         self._locked_d = lens
+        if self.has_lens and math.isfinite(lens):
+            self._save_lock(lens)
         return lens
 
     def af_window(self, cx: float, cy: float, w: float, h: float) -> None:
@@ -575,7 +701,10 @@ class Picamera2Camera:
         return target
 
     def lens_position_d(self) -> float:
-        """The latest reported LensPosition (dioptres); NaN on a fixed-focus module."""
+        """Where the lens is (dioptres): the commanded target while a move has not been
+        reported as arrived, else the latest reported LensPosition; NaN on fixed focus."""
+        if self._lens_target is not None and self._pending_target():
+            return self._lens_target
         if self._lens_reported is not None:
             return self._lens_reported
         if self._lens_target is not None:

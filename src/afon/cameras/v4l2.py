@@ -13,6 +13,20 @@ Focus controls (camera-apis.md §5, the kernel's ``ext-ctrls-camera.rst`` and ``
   (EACCES "Permission denied"; EBUSY on some drivers). afon switches continuous AF off first,
   and if a write is still refused (something switched AF back on) it switches it off again and
   retries once.
+- Logitech C920s accept, but ignore, a ``focus_absolute`` written right after continuous AF was
+  switched off (crowsnest#96; the same value written again later works). So the first write
+  after AF off waits `af_off_wait_s` (camera clock), writes the value one step off and then the
+  value itself (a real change even when the value is already cached), and reads it back; a
+  read-back that still differs is retried once, then raised as `CameraError` — never silent.
+  (uvcvideo may answer the read-back from its cache, so the wait and the two writes are what
+  makes it work; the read-back catches refusals and clamping.)
+- Timestamps: uvcvideo stamps a buffer at the *start of exposure* on CLOCK_MONOTONIC
+  (V4L2_BUF_FLAG_TSTAMP_SRC_SOE | V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC, ``uvc_queue.c``). On the
+  real clock (itself CLOCK_MONOTONIC) the stamp is used as it is: the exposure starts there and
+  lasts ``1/fps`` (UVC does not report the exposure of a frame; that is its upper bound), so
+  the USB transfer time does not shift it late. A driver flagging EOF stamps the end. Other
+  clocks (virtual, other timestamp clocks) map the exposure's end by the smallest arrival delay
+  seen.
 
 Two ways to focus, both ending in a lock:
 
@@ -26,11 +40,16 @@ Two ways to focus, both ending in a lock:
    really run-once (they switch it back off themselves) end the cycle as soon as they do.
 
 The lock (`lock_focus`) switches continuous AF off, reads ``focus_absolute`` and persists it as
-JSON (default ``~/.config/afon/focus-lock-<device-id>.json``; the id is the device's
-``/dev/v4l/by-id`` name when there is one, else card and bus). It is re-applied when the camera
-is opened (so it survives a restart) and after `reconnect` (webcams forget their controls when
-unplugged). On open, continuous AF is switched off even without a lock: with back-button focus
-the camera must not refocus by itself.
+JSON (`afon.cameras.focus_lock.default_lock_path`: ``~/.local/state/afon/focus-locks/<id>.json``
+on Linux; the id is the device's ``/dev/v4l/by-id`` name when there is one, else card and bus).
+It is re-applied when the camera is opened (so it survives a restart) and after `reconnect`
+(webcams forget their controls when unplugged). On open, continuous AF is switched off even
+without a lock: with back-button focus the camera must not refocus by itself.
+
+When another program streams from the webcam (crowsnest, ustreamer, camera-streamer), afon does
+not open the stream: `apply_lock` (``afon focus --apply``) only sets the controls, which V4L2
+allows through a second open; `udev_rule` and `systemd_unit` generate what runs it on plug-in
+and at boot (docs/guides/webcam-3d-printer.md).
 
 Optional hardware-AF methods (beyond the `Camera` protocol): ``af_trigger(wait=False) -> str``,
 ``af_continuous(on)``, ``af_cancel()``, ``af_state() -> str`` (Camera2 names), ``lock_focus()
@@ -50,11 +69,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
 import math
 import os
-import re
 import select
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +82,7 @@ import numpy as np
 
 from afon.cameras.backoff import retry_with_backoff
 from afon.cameras.base import Capabilities, Frame, Image, Still
+from afon.cameras.focus_lock import default_lock_path, read_lock_file, slug, write_lock_file
 from afon.clock import Clock, RealClock
 from afon.errors import AfonError, CameraError
 
@@ -82,7 +100,14 @@ SETTLE_S = 0.15
 AF_MIN_S = 0.5
 AF_TIMEOUT_S = 4.0
 AF_STABLE_FRAMES = 5
-LOCK_VERSION = 1
+AF_OFF_WAIT_S = 0.3
+"""Wait after switching continuous AF off before writing focus_absolute (C920, crowsnest#96)."""
+TSTAMP_SRC_SOE = 0x10000
+"""V4L2_BUF_FLAG_TSTAMP_SRC_SOE: the timestamp marks the start of exposure (uvcvideo)."""
+TSTAMP_SRC_MASK = 0x70000
+TIMESTAMP_MONOTONIC = 0x2000
+"""V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC: the timestamp is CLOCK_MONOTONIC (uvcvideo)."""
+TIMESTAMP_MASK = 0xE000
 
 
 @dataclass(frozen=True)
@@ -105,6 +130,9 @@ class RawFrame:
     timestamp_s: float
     """The buffer's timestamp (CLOCK_MONOTONIC seconds for uvcvideo)."""
     sequence: int = 0
+    flags: int = TSTAMP_SRC_SOE | TIMESTAMP_MONOTONIC
+    """The buffer's v4l2_buffer.flags: TSTAMP_SRC says what the timestamp marks (start of
+    exposure or end of frame), TIMESTAMP_MONOTONIC that it is on CLOCK_MONOTONIC."""
 
 
 class DeviceApi(Protocol):
@@ -131,16 +159,6 @@ class DeviceApi(Protocol):
     def start_stream(self, size: tuple[int, int], fps: float) -> tuple[int, int]: ...
 
     def read_frame(self, timeout_s: float) -> RawFrame: ...
-
-
-def _slug(text: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
-    return slug or "video"
-
-
-def default_lock_path(device_id: str) -> Path:
-    """``~/.config/afon/focus-lock-<device-id>.json``."""
-    return Path("~/.config/afon").expanduser() / f"focus-lock-{_slug(device_id)}.json"
 
 
 class LinuxpyDevice:
@@ -252,7 +270,10 @@ class LinuxpyDevice:
             if bgr is None:
                 raise OSError(errno.EIO, f"undecodable {fourcc} frame", self.path)
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        return RawFrame(np.asarray(rgb, np.uint8), float(frame.timestamp), int(frame.frame_nb))
+        flags = int(getattr(getattr(frame, "buff", None), "flags", RawFrame.flags))
+        return RawFrame(
+            np.asarray(rgb, np.uint8), float(frame.timestamp), int(frame.frame_nb), flags
+        )
 
 
 class _TimeMap:
@@ -294,9 +315,15 @@ class V4l2Camera:
         frame_timeout_s: float = FRAME_TIMEOUT_S,
         af_min_s: float = AF_MIN_S,
         af_timeout_s: float = AF_TIMEOUT_S,
+        af_off_wait_s: float = AF_OFF_WAIT_S,
+        stream: bool = True,
     ) -> None:
         self.clock = clock if clock is not None else RealClock()
         self.device = device
+        self.af_off_wait_s = float(af_off_wait_s)
+        self.stream = stream
+        self.lock_verified: bool | None = None
+        self._af_off_s: float | None = None
         self._api: DeviceApi = device_api if device_api is not None else LinuxpyDevice(device)
         self._lock_file_arg = Path(lock_file).expanduser() if lock_file is not None else None
         self.requested_size = (int(size[0]), int(size[1]))
@@ -348,7 +375,8 @@ class V4l2Camera:
             self._auto_name = next((n for n in AUTO_NAMES if n in controls), None)
             if self._lock_file_arg is None:
                 self.lock_path = default_lock_path(self._api.device_id())
-            self.size = self._api.start_stream(self.requested_size, self.fps)
+            if self.stream:
+                self.size = self._api.start_stream(self.requested_size, self.fps)
             self._connected = True
             auto = self._auto_name
             self._auto_on = bool(self._api.get_control(auto)) if auto is not None else False
@@ -367,8 +395,9 @@ class V4l2Camera:
         if self._abs is None:
             return
         if saved is not None:
-            self._write_abs(saved)
+            self._write_abs(saved, verify=True)
             self.locked_value = self._value
+            self.lock_verified = self._value == saved
         elif restore is not None:
             self._write_abs(restore)
         else:
@@ -378,13 +407,15 @@ class V4l2Camera:
     # --- the lock file ---------------------------------------------------------------------
     def _read_lock(self) -> int | None:
         path = self.lock_path
-        if self._abs is None or not path.is_file():
+        if self._abs is None:
             return None
         try:
-            data = json.loads(path.read_text())
+            data = read_lock_file(path)
+            if data is None:
+                return None
             value = int(data["value"])
             lo, hi, step = (int(v) for v in data["range"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             self._warn(f"ignoring unreadable focus lock {path}: {exc}")
             return None
         a = self._abs
@@ -399,18 +430,16 @@ class V4l2Camera:
     def _write_lock(self, value: int) -> None:
         assert self._abs is not None
         data = {
-            "version": LOCK_VERSION,
             "device": self.device,
             "control": ABSOLUTE,
             "value": int(value),
             "range": [self._abs.minimum, self._abs.maximum, self._abs.step],
             "continuous_af_control": self._auto_name,
         }
-        path = self.lock_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(tmp, path)
+        if self._lock_file_arg is None:
+            # a lock read from afon 0.1's folder is written to the state folder from now on
+            self.lock_path = default_lock_path(self._api.device_id(), legacy=False)
+        write_lock_file(self.lock_path, data)
 
     def _warn(self, message: str) -> None:
         log.warning("v4l2:%s: %s", self.device, message)
@@ -444,6 +473,7 @@ class V4l2Camera:
         try:
             self._api.set_control(self._auto_name, 1 if on else 0)
             self._auto_on = bool(self._api.get_control(self._auto_name))  # read it back
+            self._af_off_s = None if self._auto_on else self.clock.now_s()
         except OSError as exc:
             raise self._error(exc, f"setting {self._auto_name}={int(on)}") from None
 
@@ -455,19 +485,62 @@ class V4l2Camera:
             raise self._error(exc, f"reading {ABSOLUTE}") from None
         return min(max(value, self._abs.minimum), self._abs.maximum)  # garbage firmware values
 
-    def _write_abs(self, value: int) -> None:
-        """Write focus_absolute, continuous AF off first; a refused write is retried once."""
+    def _write_abs(self, value: int, verify: bool = False) -> None:
+        """Write focus_absolute, continuous AF off first; a refused write is retried once.
+
+        The first write after AF off is made the C920 way (see the module docstring) and read
+        back; so is every write with `verify`.
+        """
         assert self._abs is not None
         if self._auto_on:
             self._set_auto(False)
+        careful = verify or self._af_off_s is not None
+        if self._af_off_s is not None:
+            self.clock.sleep_until(self._af_off_s + self.af_off_wait_s)
+            self._af_off_s = None
+        for attempt in (1, 2):
+            if careful:
+                self._set_abs(self._neighbour(value))
+            if self._set_abs(value) and not careful:
+                # AF had been switched on behind our back: now off, write it the careful way
+                careful = True
+                self._set_abs(self._neighbour(value))
+                self._set_abs(value)
+            actual = self._read_value()
+            if not careful or actual == value:
+                break
+            if attempt == 2:
+                self._value = actual
+                self._record_move(actual, settle=True)
+                raise CameraError(
+                    f"v4l2:{self.device}: the camera ignored {ABSOLUTE}={value}: it reads "
+                    f"{actual} after two tries with continuous AF off (firmware refusing the "
+                    "focus control?)"
+                )
+            self.clock.sleep_until(self.clock.now_s() + self.af_off_wait_s)
+        self._value = actual
+        self._record_move(actual, settle=True)
+
+    def _neighbour(self, value: int) -> int:
+        """The value one step away (down at the top of the range), for a real change."""
+        a = self._abs
+        assert a is not None
+        up = value + a.step
+        return up if up <= a.maximum else max(a.minimum, value - a.step)
+
+    def _set_abs(self, value: int) -> bool:
+        """One write; True when it was refused first and continuous AF had to be switched off."""
         for attempt in (1, 2):
             try:
                 self._api.set_control(ABSOLUTE, int(value))
-                break
+                return attempt == 2
             except OSError as exc:
                 if exc.errno in REFUSED_ERRNOS and attempt == 1 and self._auto_name is not None:
                     # "control is inactive": continuous AF was switched on behind our back
                     self._set_auto(False)
+                    if self._af_off_s is not None:
+                        self.clock.sleep_until(self._af_off_s + self.af_off_wait_s)
+                        self._af_off_s = None
                     continue
                 if exc.errno in REFUSED_ERRNOS:
                     raise CameraError(
@@ -475,9 +548,7 @@ class V4l2Camera:
                         "even with continuous AF off"
                     ) from None
                 raise self._error(exc, f"writing {ABSOLUTE}={value}") from None
-        actual = self._read_value()
-        self._value = actual
-        self._record_move(actual, settle=True)
+        return True
 
     # --- units -----------------------------------------------------------------------------
     def _to_d(self, value: int) -> float:
@@ -585,8 +656,16 @@ class V4l2Camera:
         except (OSError, TimeoutError) as exc:
             raise self._error(exc, "reading a frame") from None
         now = self.clock.now_s()
-        end_s = min(self._times.map(raw.timestamp_s, now), now)
-        start_s = end_s - 1.0 / self.fps
+        exposure_s = 1.0 / self.fps
+        device_end_s = raw.timestamp_s
+        if raw.flags & TSTAMP_SRC_MASK == TSTAMP_SRC_SOE:
+            device_end_s += exposure_s  # uvcvideo: the timestamp marks the start of exposure
+        to_clock = getattr(self.clock, "monotonic_to_s", None)
+        if raw.flags & TIMESTAMP_MASK == TIMESTAMP_MONOTONIC and callable(to_clock):
+            end_s = min(float(to_clock(device_end_s)), now)  # the same clock: no guessing
+        else:
+            end_s = min(self._times.map(device_end_s, now), now)
+        start_s = end_s - exposure_s
         if self._auto_on and self._abs is not None:
             self._follow_hardware_af(now)
         lens_start = self._position_at(start_s)
@@ -820,3 +899,57 @@ class V4l2Camera:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# --- re-applying a lock for another program's stream ----------------------------------------
+def apply_lock(
+    device: str, *, device_api: DeviceApi | None = None, clock: Clock | None = None
+) -> tuple[int | None, bool, Path]:
+    """Open `device` for its controls only (no stream), re-apply the saved lock, close.
+
+    Returns (saved value or None when there is no lock, read back equal, lock file).
+    """
+    cam = V4l2Camera(device, clock=clock, device_api=device_api, stream=False)
+    try:
+        return cam.locked_value, bool(cam.lock_verified), cam.lock_path
+    finally:
+        cam.close()
+
+
+def service_name(device: str) -> str:
+    """The systemd unit that re-applies the lock of `device`."""
+    return f"afon-focus-{slug(os.path.basename(device))[:80]}.service"
+
+
+def udev_rule(device: str) -> str:
+    """A udev rule that starts `service_name(device)` whenever the webcam appears.
+
+    Matches the persistent ``/dev/v4l/by-id`` link that 60-persistent-v4l.rules creates (so the
+    rule file must sort after it: 99-...). udev's coldplug at boot sends the same "add" event,
+    so the unit also runs at every boot.
+    """
+    link = device.removeprefix("/dev/")
+    return (
+        f"# afon: re-apply the saved focus lock of {device} when it is plugged in (and at boot)\n"
+        f'ACTION=="add", SUBSYSTEM=="video4linux", SYMLINK=="{link}", '
+        f'TAG+="systemd", ENV{{SYSTEMD_WANTS}}+="{service_name(device)}"\n'
+    )
+
+
+def systemd_unit(device: str, afon_command: str, user: str, state_dir: str) -> str:
+    """A oneshot unit running ``afon focus --camera v4l2:DEVICE --apply`` as `user`."""
+    return (
+        "[Unit]\n"
+        f"Description=afon: re-apply the saved focus lock of {device}\n"
+        "# after the printer's streamer, which may reset the camera's controls when it starts\n"
+        "After=crowsnest.service ustreamer.service camera-streamer.service\n"
+        "\n"
+        "[Service]\n"
+        "Type=oneshot\n"
+        f"User={user}\n"
+        f"Environment=AFON_STATE_DIR={state_dir}\n"
+        f"ExecStart={afon_command} focus --camera v4l2:{device} --apply\n"
+        "\n"
+        "[Install]\n"
+        "WantedBy=multi-user.target\n"
+    )

@@ -1,7 +1,15 @@
-"""The camera's own autofocus as a strategy, for bodies whose lens afon cannot drive.
+"""The camera's own autofocus as a strategy: who focuses, the camera or afon.
 
-A tethered DSLR/mirrorless body (gphoto2) focuses with its own AF; afon keeps the back-button
-logic (when AF runs, what the shutter does) and delegates the focusing itself. The camera must
+A tethered DSLR/mirrorless body (gphoto2) focuses with its own AF; a Camera Module 3 has
+libcamera's PDAF; afon keeps the back-button logic (when AF runs, what the shutter does) and
+delegates the focusing itself. `af_method` decides who focuses from the user's choice
+(``--af`` / the profile's ``af``):
+
+- ``camera``: the camera's own AF (an error where it has none);
+- ``afon``: afon's engine drives the lens (an error where afon cannot drive it);
+- ``auto`` (default): the camera's own AF where afon cannot drive the lens, or where the camera
+  says its own AF is the better one (`prefers_own_af`: a Pi camera with PDAF), else afon's.
+ The camera must
 offer the optional hardware-AF methods documented in `afon.cameras.gphoto2` and
 `afon.cameras.picamera2`: `af_trigger()`, `af_continuous(on)`, `af_cancel()` and `af_state()`
 (a Camera2 state name).
@@ -12,7 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 from afon.cameras.base import Frame
+from afon.errors import AfonError
 from afon.focus.engine import Acquisition, AfStatus, AfStep, AfWindow
+
+AF_CHOICES = ("auto", "camera", "afon")
 
 _SINGLE = {"FOCUSED_LOCKED": AfStatus.FOCUSED, "NOT_FOCUSED_LOCKED": AfStatus.FAILED}
 _SERVO = {
@@ -23,10 +34,42 @@ _SERVO = {
 }
 
 
-def has_hardware_af(camera: Any) -> bool:
-    """True for a camera that focuses itself and whose lens afon cannot set."""
+def _has_own_af(camera: Any) -> bool:
     caps = camera.capabilities
-    return bool(caps.hardware_af and not caps.lens_drive and hasattr(camera, "af_trigger"))
+    return bool(
+        caps.hardware_af and hasattr(camera, "af_trigger") and hasattr(camera, "af_state")
+    )
+
+
+def af_method(camera: Any, choice: str = "auto") -> str | None:
+    """"camera", "afon", or None (nothing can focus: fixed focus) for `choice`."""
+    if choice not in AF_CHOICES:
+        raise AfonError(f"unknown AF choice {choice!r} (choices: {', '.join(AF_CHOICES)})")
+    caps = camera.capabilities
+    own = _has_own_af(camera)
+    if choice == "camera":
+        if not own:
+            raise AfonError(
+                "af=camera: this camera has no AF of its own that afon can trigger "
+                "(use af=afon or af=auto)"
+            )
+        return "camera"
+    if choice == "afon":
+        if not caps.lens_drive:
+            raise AfonError(
+                "af=afon: afon cannot drive this camera's lens (use af=camera or af=auto)"
+            )
+        return "afon"
+    if own and (not caps.lens_drive or bool(getattr(camera, "prefers_own_af", False))):
+        return "camera"
+    if caps.lens_drive:
+        return "afon"
+    return None
+
+
+def has_hardware_af(camera: Any, choice: str = "auto") -> bool:
+    """True when the camera's own AF focuses (see `af_method`)."""
+    return af_method(camera, choice) == "camera"
 
 
 class CameraAf(Acquisition):

@@ -1,20 +1,85 @@
-"""Focus once, then lock: `afon focus` for timelapse and 3D-printer webcams.
+"""Focus once, then lock: `afon focus` for timelapse and 3D-printer webcams and Pi cameras.
 
 One AF-S acquisition runs on the camera — afon's own engine
-(`afon.focus.drive.run_single_shot`) where afon can drive the lens (V4L2 absolute focus, sim,
-stack), or the camera's own AF (`af_trigger` / `af_state`, see `afon.focus.hardware`) where it
-only has hardware AF. With ``lock`` the camera's `lock_focus()` then fixes the lens (V4L2
-persists the value and re-applies it on open and reconnect); `clear_saved_lock` forgets it.
+(`afon.focus.drive.run_single_shot`) where afon drives the lens (V4L2 absolute focus, sim,
+stack, a Pi camera with ``af="afon"``), or the camera's own AF (`af_trigger` / `af_state`, see
+`afon.focus.hardware`). With ``lock`` the camera's `lock_focus()` then fixes the lens and saves
+it; the camera re-applies a saved lock whenever it is opened (and a V4L2 webcam after a
+reconnect). `clear_saved_lock` forgets it; `apply_saved_lock` (``afon focus --apply``) only
+re-applies it, for cameras another program streams from (see `afon.cameras.v4l2`).
+
+Saved locks are *state*, not configuration: one JSON file per camera in
+``platformdirs.user_state_path("afon") / "focus-locks"`` (``~/.local/state/afon/focus-locks``
+on Linux; ``AFON_STATE_DIR`` overrides the folder). Files written by afon 0.1 under
+``~/.config/afon/focus-lock-*.json`` are still read.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from afon.clock import Clock, VirtualClock
 from afon.errors import AfonError
+
+LOCK_VERSION = 1
+
+
+def slug(text: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return slug or "camera"
+
+
+def lock_dir() -> Path:
+    """The folder of saved focus locks (``AFON_STATE_DIR`` overrides platformdirs)."""
+    override = os.environ.get("AFON_STATE_DIR")
+    if override:
+        return Path(override).expanduser() / "focus-locks"
+    import platformdirs
+
+    return Path(platformdirs.user_state_path("afon")) / "focus-locks"
+
+
+def legacy_lock_path(device_id: str) -> Path:
+    """Where afon 0.1 kept a V4L2 lock (``~/.config/afon/focus-lock-<id>.json``)."""
+    return Path("~/.config/afon").expanduser() / f"focus-lock-{slug(device_id)}.json"
+
+
+def default_lock_path(device_id: str, legacy: bool = True) -> Path:
+    """The saved lock of the camera `device_id` (a /dev/v4l/by-id name, a Pi sensor ...);
+    with `legacy`, afon 0.1's file when only that one exists."""
+    path = lock_dir() / f"{slug(device_id)}.json"
+    if legacy and not path.exists():
+        old = legacy_lock_path(device_id)
+        if old.is_file():
+            return old
+    return path
+
+
+def read_lock_file(path: Path) -> dict[str, Any] | None:
+    """The saved lock at `path`, None when there is none; an unreadable file raises ValueError."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    if not isinstance(data, dict) or "value" not in data:
+        raise ValueError(f"{path}: not a focus lock (no 'value')")
+    return data
+
+
+def write_lock_file(path: Path, data: dict[str, Any]) -> None:
+    """Write a lock atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"version": LOCK_VERSION, **data}, indent=2) + "\n")
+    os.replace(tmp, path)
 
 DEFAULT_TIMEOUT_S = 10.0
 """Longest a single acquisition may take before it is reported as failed."""
@@ -28,15 +93,18 @@ class FocusResult:
 
     camera: str
     action: str
-    """"focus", "lock" or "clear"."""
+    """"focus", "lock", "clear" or "apply"."""
     method: str | None = None
     """"afon" (afon's engine drove the lens) or "camera" (the camera's own AF); None for clear."""
     state: str | None = None
     """Camera2 AF state name after the acquisition (FOCUSED_LOCKED / NOT_FOCUSED_LOCKED)."""
     lens_d: float | None = None
     locked_d: float | None = None
-    locked_value: int | None = None
+    locked_value: float | None = None
+    """The saved control value (V4L2 focus_absolute, Picamera2 LensPosition)."""
     lock_file: str | None = None
+    verified: bool | None = None
+    """For "apply": the value read back from the camera matched the saved one."""
     frames: int = 0
     time_s: float = 0.0
 
@@ -50,6 +118,7 @@ class FocusResult:
             "locked_d": self.locked_d,
             "locked_value": self.locked_value,
             "lock_file": self.lock_file,
+            "verified": self.verified,
             "frames": self.frames,
             "time_s": self.time_s,
         }
@@ -58,17 +127,25 @@ class FocusResult:
         if self.action == "clear":
             where = f" ({self.lock_file})" if self.lock_file else ""
             return f"{self.camera}: saved focus lock cleared{where}"
+        if self.action == "apply":
+            if self.locked_value is None:
+                return f"{self.camera}: no saved focus lock to apply ({self.lock_file})"
+            check = "read back OK" if self.verified else "NOT confirmed by the read-back"
+            return (
+                f"{self.camera}: saved focus lock applied (control value "
+                f"{self.locked_value:g}, {check}; {self.lock_file})"
+            )
         lens = "unknown" if self.lens_d is None else f"{self.lens_d:.3f} D"
         text = f"{self.camera}: AF {self.state} by {self.method} AF; lens at {lens}"
         if self.action == "lock":
             text += "; locked" if self.locked_d is None else f"; locked at {self.locked_d:.3f} D"
             if self.locked_value is not None:
-                text += f" (control value {self.locked_value})"
+                text += f" (control value {self.locked_value:g})"
             if self.lock_file:
                 text += f"; saved to {self.lock_file}"
         elif self.locked_value is not None:
             text += (
-                f"; a saved lock (control value {self.locked_value}"
+                f"; a saved lock (control value {self.locked_value:g}"
                 + (f", {self.lock_file}" if self.lock_file else "")
                 + ") is re-applied on the next open: --lock to replace it, --clear to remove it"
             )
@@ -127,25 +204,27 @@ def focus_once(
     lock: bool = False,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     url: str | None = None,
+    af: str = "auto",
 ) -> FocusResult:
-    """Run one AF-S on an open `camera`; with `lock`, lock the focus where it ended."""
+    """Run one AF-S on an open `camera` (who focuses: `af`, see `afon.focus.hardware`); with
+    `lock`, lock the focus where it ended (and save it)."""
+    from afon.focus.hardware import af_method
+
     if timeout_s <= 0:
         raise AfonError(f"--timeout-s must be positive (got {timeout_s})")
     label = _label(camera, url)
-    caps = camera.capabilities
     lock_fn = getattr(camera, "lock_focus", None)
     if lock and not callable(lock_fn):
         raise AfonError(
             f"{label}: this camera cannot lock its focus (no lock_focus); "
-            "focus locking is offered by v4l2: webcams"
+            "focus locking is offered by v4l2: webcams and picamera2: cameras"
         )
     clock: Clock = camera.clock
     t0 = clock.now_s()
-    if caps.lens_drive:
-        method = "afon"
+    method = af_method(camera, af)
+    if method == "afon":
         state, frames = _focus_afon(camera, timeout_s)
-    elif caps.hardware_af and hasattr(camera, "af_trigger") and hasattr(camera, "af_state"):
-        method = "camera"
+    elif method == "camera":
         state, frames = _focus_camera(camera, clock, timeout_s)
     else:
         raise AfonError(
@@ -155,12 +234,12 @@ def focus_once(
     elapsed = clock.now_s() - t0
     lens_d = _finite(float(camera.lens_position_d()))
     locked_d: float | None = None
-    locked_value: int | None = None
+    locked_value: float | None = None
     lock_file: str | None = None
     if lock and callable(lock_fn):
         locked_d = _finite(float(lock_fn()))
     raw = getattr(camera, "locked_value", None)
-    if isinstance(raw, int) and not isinstance(raw, bool):
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
         # after --lock the new lock; without, a saved lock that the next open re-applies
         locked_value = raw
         lock_file = _lock_file(camera)
@@ -185,10 +264,39 @@ def clear_saved_lock(camera: Any, *, url: str | None = None) -> FocusResult:
     if not callable(clear):
         raise AfonError(
             f"{label}: this camera has no saved focus lock to clear (no clear_lock); "
-            "focus locking is offered by v4l2: webcams"
+            "focus locking is offered by v4l2: webcams and picamera2: cameras"
         )
     clear()
     return FocusResult(camera=label, action="clear", lock_file=_lock_file(camera))
+
+
+def apply_saved_lock(
+    url: str, *, device_api: Any = None, clock: Clock | None = None
+) -> FocusResult:
+    """Re-apply the saved lock of a V4L2 webcam *without streaming* (``afon focus --apply``).
+
+    For cameras another program streams from (crowsnest, ustreamer, camera-streamer): V4L2
+    controls can be set through a second open of the device while it streams. Continuous AF is
+    switched off and the saved focus_absolute written the C920 way (see `afon.cameras.v4l2`),
+    then read back; a mismatch is reported (``verified`` False), not hidden.
+    """
+    scheme, _, rest = url.partition(":")
+    if scheme != "v4l2":
+        raise AfonError(
+            f"--apply is for v4l2: webcams that another program streams from (got {url!r}); "
+            "picamera2: and v4l2: cameras re-apply their saved lock whenever afon opens them"
+        )
+    from afon.cameras.v4l2 import apply_lock
+
+    device = rest.strip() or "/dev/video0"
+    value, verified, path = apply_lock(device, device_api=device_api, clock=clock)
+    return FocusResult(
+        camera=url,
+        action="apply",
+        locked_value=value,
+        lock_file=str(path),
+        verified=verified,
+    )
 
 
 def run_focus(
@@ -200,6 +308,7 @@ def run_focus(
     preset: str = "cm3",
     seed: int = 0,
     camera: Any = None,
+    af: str = "auto",
 ) -> FocusResult:
     """Open the camera at `url` (or use the already-open `camera`), then focus/lock or clear.
 
@@ -218,7 +327,7 @@ def run_focus(
     try:
         if clear:
             return clear_saved_lock(camera, url=url)
-        return focus_once(camera, lock=lock, timeout_s=timeout_s, url=url)
+        return focus_once(camera, lock=lock, timeout_s=timeout_s, url=url, af=af)
     finally:
         close = getattr(camera, "close", None)
         if opened and callable(close):
