@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Set up afon with its test tools and run the whole suite: ruff, mypy, pytest.
-# Browser tests drive Debian's chromium with Playwright; it is installed here when missing and
-# apt-get is usable (as root), otherwise those tests skip and say why.
+# Browser tests drive Debian's chromium with Playwright, the metadata tests read shots back with
+# exiftool; both are installed here when missing and apt-get is usable (as root), otherwise
+# those tests skip and say why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
-    && [ "$(id -u)" = 0 ]; then
-  echo "== installing chromium (apt) for the browser tests"
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-    || echo "chromium could not be installed: the browser tests will skip and say why"
+# Debian packages the tests use: chromium (browser tests), exiftool (shot metadata read-back).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v exiftool >/dev/null 2>&1 || missing+=(libimage-exiftool-perl)
+if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "== installing ${missing[*]} (apt) for the browser and metadata tests"
+  apt-get update -qq || true
+  for package in "${missing[@]}"; do
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null \
+      || echo "$package could not be installed: the tests that need it skip and say why"
+  done
 fi
 scripts/setup.sh dev
 echo "== ruff"; .venv/bin/ruff check src tests benchmarks

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +154,8 @@ class Body:
         self._af_active = False
         self._release: _PendingRelease | None = None
         self._last_af_status = AfStatus.SCANNING
+        self._wall_offset_s = time.time() - self.clock.now_s()
+        """Wall-clock epoch seconds minus the body's clock (a virtual clock starts at creation)."""
         self._inbox: queue.SimpleQueue[ControlEvent] = queue.SimpleQueue()
         self._loop_thread = threading.get_ident()
         self.af_on = Button(self, (Control.AF_ON,))
@@ -582,12 +585,20 @@ class Body:
             af_state=state.value,
             settings=self._settings(),
             truth=dict(still.meta),
+            exposure=self._exposure_facts(still),
         )
         if self.store is not None:
             record = self.store.save(record, still.image if self.save_images else None)
         self.shots.append(record)
         if self.on_shot is not None:
             self.on_shot(record)
+
+    def _exposure_facts(self, still: Still) -> dict[str, Any]:
+        from afon.metadata import camera_facts, wall_time
+
+        facts = camera_facts(self.camera, still)
+        facts["time"] = wall_time(self._wall_offset_s + still.exposure_start_s)
+        return facts
 
     def _record_failure(self, pressed_s: float, reason: str) -> None:
         now = self.clock.now_s()

@@ -1,7 +1,9 @@
 """Shots: the record of every release, and their storage on disk.
 
-Each shot is a JPEG with EXIF (subject distance, focus distance, and afon's settings and AF state
-at exposure in the UserComment as JSON) plus a sidecar JSON record with everything the body knew.
+Each shot is a JPEG with standard EXIF (make, model, focal length, f-number, exposure time, ISO,
+the exposure's date and time; subject distance, and afon's settings and AF state in the
+UserComment as JSON) and XMP (the AF point and AF state; see `afon.metadata`), plus a sidecar
+JSON record with everything the body knew.
 A failed release is a sidecar record with its reason and no image. Files are written atomically
 (written to a temporary file, then hard-linked to the final name, which fails rather than
 replaces when that name exists) and are never overwritten: numbering continues after the
@@ -17,18 +19,17 @@ import os
 import re
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import piexif
 from PIL import Image as PILImage
 
-from afon import __version__
 from afon.errors import AfonError
+from afon.metadata import exif_bytes, read_afon_exif, xmp_packet
+
+__all__ = ["ShotRecord", "ShotStore", "exif_bytes", "read_afon_exif"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class ShotRecord:
     truth: dict[str, Any] = field(default_factory=dict)
     """Ground truth where the camera knows it (the simulation): subject distance, in_focus."""
     failure: str | None = None
+    exposure: dict[str, Any] = field(default_factory=dict)
+    """What the camera knew of the exposure (`afon.metadata.camera_facts`) and its wall-clock
+    start, ``time`` (ISO 8601 UTC): written to EXIF."""
     image_path: str | None = None
     record_path: str | None = None
 
@@ -86,55 +90,6 @@ def _jsonable(value: Any) -> Any:
 
 
 _NUMBER = re.compile(r"^shot_(\d{5,})\.(json|jpg)$")
-
-
-def _rational(x: float, denominator_limit: int = 10000) -> tuple[int, int]:
-    f = Fraction(x).limit_denominator(denominator_limit)
-    return f.numerator, f.denominator
-
-
-def exif_bytes(record: ShotRecord) -> bytes:
-    """EXIF for a shot: distances, and afon's settings and AF state as JSON in UserComment."""
-    exif: dict[str, Any] = {"0th": {}, "Exif": {}, "GPS": {}, "1st": {}}
-    exif["0th"][piexif.ImageIFD.Software] = f"afon {__version__}".encode()
-    exif["0th"][piexif.ImageIFD.ImageDescription] = (
-        f"afon shot {record.index}: AF {record.af_state}, lens {record.lens_d:.4f} D"
-    ).encode()
-    now = datetime.now(UTC).strftime("%Y:%m:%d %H:%M:%S").encode()
-    exif["Exif"][piexif.ExifIFD.DateTimeOriginal] = now
-    subject_m = record.truth.get("subject_distance_m")
-    if isinstance(subject_m, int | float) and math.isfinite(subject_m) and subject_m > 0:
-        exif["Exif"][piexif.ExifIFD.SubjectDistance] = _rational(float(subject_m))
-    elif record.lens_d > 0:
-        exif["Exif"][piexif.ExifIFD.SubjectDistance] = _rational(1.0 / record.lens_d)
-    comment = json.dumps(
-        {
-            "afon": {
-                "af_state": record.af_state,
-                "lens_d": record.lens_d,
-                "focus_distance_m": None if record.lens_d <= 0 else 1.0 / record.lens_d,
-                "lag_s": record.lag_s,
-                "settings": _jsonable(record.settings),
-                "in_focus": record.in_focus,
-            }
-        },
-        separators=(",", ":"),
-    )
-    exif["Exif"][piexif.ExifIFD.UserComment] = b"ASCII\x00\x00\x00" + comment.encode("ascii")
-    return bytes(piexif.dump(exif))
-
-
-def read_afon_exif(path: str | Path) -> dict[str, Any]:
-    """Read back afon's EXIF fields from a shot JPEG."""
-    data = piexif.load(str(path))
-    out: dict[str, Any] = {}
-    sd = data["Exif"].get(piexif.ExifIFD.SubjectDistance)
-    if sd:
-        out["subject_distance_m"] = sd[0] / sd[1]
-    uc = data["Exif"].get(piexif.ExifIFD.UserComment)
-    if uc:
-        out.update(json.loads(uc[8:].decode("ascii")))
-    return out
 
 
 class ShotStore:
@@ -181,7 +136,11 @@ class ShotStore:
         if image is not None:
             buf = io.BytesIO()
             PILImage.fromarray(image).save(
-                buf, format="JPEG", quality=self.jpeg_quality, exif=exif_bytes(record)
+                buf,
+                format="JPEG",
+                quality=self.jpeg_quality,
+                exif=exif_bytes(record),
+                xmp=xmp_packet(record, (int(image.shape[1]), int(image.shape[0]))),
             )
             path, number = self._write_new(buf.getvalue(), ".jpg", number)
             record = replace(record, image_path=str(path))

@@ -193,6 +193,18 @@ class SimCamera:
     def close(self) -> None:
         """Nothing to release for a simulation."""
 
+    def shot_facts(self, still: Still) -> dict[str, object]:
+        """EXIF facts of a still: the preset's lens, the sensor's integration and gain."""
+        exposure = self.renderer.exposure(self.timing.still_exposure_s)
+        return {
+            "make": "afon",
+            "model": f"SimCamera {self.preset.name}",
+            "focal_length_mm": self.optics.focal_length_mm,
+            "f_number": self.optics.f_number,
+            "exposure_s": exposure.integration_s,
+            "iso": round(100 * exposure.gain),
+        }
+
     def __enter__(self) -> SimCamera:
         return self
 
