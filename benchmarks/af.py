@@ -143,9 +143,7 @@ def static_results(
     """Per strategy: frames to focus and final error over the same static trials."""
     scenes: dict[str, Scene] = {}
     plan = static_trials(trials, seed)
-    return {
-        name: _summary([run_trial(name, t, scenes) for t in plan]) for name in strategies
-    }
+    return {name: _summary([run_trial(name, t, scenes) for t in plan]) for name in strategies}
 
 
 def featureless_results(

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in write_docs(result, args.out, args.docs):
             print(f"wrote {path}", file=sys.stderr)
     for v in result.violations:
-        print(f"oracle beaten: {v}", file=sys.stderr)
+        print(f"limit beaten: {v}", file=sys.stderr)
     return 0
 
 

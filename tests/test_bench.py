@@ -1,4 +1,5 @@
-"""The benchmark: metrics, oracle, photographer models, determinism, and the --quick run."""
+"""The benchmark: metrics, the limits (clairvoyant, causal), photographer models, determinism,
+and the --quick run."""
 
 from __future__ import annotations
 
@@ -11,16 +12,31 @@ from typing import Any
 import numpy as np
 import pytest
 
+from afon.bench.af_area import area_layer, area_view
 from afon.bench.metrics import (
     ShotOutcome,
     TrialResult,
+    distinct_outcomes,
+    limit_violations,
     missed_moments,
-    oracle_violations,
     percentile,
     summarize,
     wilson_ci,
 )
-from afon.bench.oracle import OracleServo, OracleSingleShot, Truth, best_lock_d
+from afon.bench.oracle import (
+    PRESS_AFTER_CONFIRM_S,
+    AreaState,
+    AreaView,
+    CausalServo,
+    CausalSingleShot,
+    CausalTruth,
+    ClairvoyantServo,
+    ClairvoyantSingleShot,
+    LookAheadError,
+    Truth,
+    best_lock_d,
+    travel_s,
+)
 from afon.bench.photographer import TECHNIQUES, Human, Photographer
 from afon.bench.runner import (
     BENCH_PREVIEW_PX,
@@ -115,14 +131,46 @@ def _row(strategy: str, keepers: int, shots: int, tech: str = "bbf-af-c") -> dic
     }
 
 
-def test_oracle_check_catches_a_strategy_above_the_oracle() -> None:
-    rows = [_row("oracle", 50, 100), _row("predictive", 70, 100), _row("non-predictive", 55, 100)]
-    found = oracle_violations(rows)
+def test_limit_check_catches_a_strategy_above_a_limit() -> None:
+    rows = [
+        _row("clairvoyant", 50, 100),
+        _row("predictive", 70, 100),
+        _row("non-predictive", 55, 100),
+    ]
+    found = limit_violations(rows)
     assert len(found) == 1 and "predictive keeper rate 0.700" in found[0]
-    assert oracle_violations([_row("oracle", 90, 100), _row("predictive", 90, 100)]) == []
+    assert "clairvoyant" in found[0]
+    assert limit_violations([_row("clairvoyant", 90, 100), _row("predictive", 90, 100)]) == []
+    # the causal limit bounds the causal strategies (AF-C), not the clairvoyant limit
+    rows = [_row("clairvoyant", 95, 100), _row("causal", 60, 100), _row("predictive", 80, 100)]
+    found = limit_violations(rows)
+    assert len(found) == 1 and "predictive" in found[0] and "causal limit" in found[0]
+    af_s = [
+        _row(s, k, 100, "bbf-af-s")
+        for s, k in (("clairvoyant", 95), ("causal", 60), ("hybrid", 80))
+    ]
+    assert limit_violations(af_s) == []  # AF-S: beating it by press-timing luck is possible
 
 
-# --- the oracle ------------------------------------------------------------------------------
+def _trial(seed: int, errors: list[float]) -> TrialResult:
+    t = TrialResult("s", "bbf-af-s", "libcamera", seed, moment_press_s=[1.0] * len(errors))
+    t.shots = [ShotOutcome(True, e < 1.0, 1.0, 1.05, error_dof=e) for e in errors]
+    return t
+
+
+def test_identical_trials_count_once_in_the_interval() -> None:
+    same = [_trial(s, [2.0, 2.0, 2.0]) for s in range(20)]
+    row = summarize(same)
+    assert row["distinct_outcomes"] == 1 and row["keeper_rate"] == 0.0
+    # 60 identical misses weigh as the 3 shots of one trial, not as 60 samples
+    assert row["keeper_ci95"][1] == pytest.approx(wilson_ci(0, 3)[1], abs=1e-4)
+    assert row["keeper_ci95"][1] > 0.5 > wilson_ci(0, 60)[1]
+    varied = [_trial(s, [2.0 + 0.01 * s, 2.0, 2.0]) for s in range(20)]
+    assert distinct_outcomes(varied) == 20
+    assert summarize(varied)["keeper_ci95"][1] == pytest.approx(wilson_ci(0, 60)[1], abs=1e-4)
+
+
+# --- the limits ------------------------------------------------------------------------------
 def _ctx() -> AfContext:
     return AfContext(
         lens_min_d=0.0,
@@ -151,17 +199,17 @@ def test_best_lock_covers_most_exposures_of_a_receding_subject() -> None:
     assert best_lock_d(lambda t: 0.3, times, 0.01, 0.0) == pytest.approx(0.3)
 
 
-def test_oracle_af_s_locks_for_the_planned_exposure_and_confirms_at_rest() -> None:
+def test_clairvoyant_af_s_locks_for_the_planned_exposure_and_confirms_at_rest() -> None:
     now = [1.0]
     moving = [True]
     truth = Truth(
         subject_d=lambda t: 0.2 + 0.1 * max(0.0, t - 1.0),
-        lens_d=lambda: 0.0,
+        lens_d=lambda: 0.3,
         lens_moving=lambda: moving[0],
         now_s=lambda: now[0],
         exposures=lambda confirm: [2.0],
     )
-    af = OracleSingleShot(_ctx(), truth)
+    af = ClairvoyantSingleShot(_ctx(), truth)
     target = af.start(0.0, 1.0)
     assert target == pytest.approx(0.3)  # where the subject will be at the exposure
     assert af.update(_frame(1.03), AfWindow()).status is AfStatus.SCANNING
@@ -169,7 +217,7 @@ def test_oracle_af_s_locks_for_the_planned_exposure_and_confirms_at_rest() -> No
     assert af.update(_frame(1.07), AfWindow()).status is AfStatus.FOCUSED
 
 
-def test_oracle_servo_aims_at_the_next_exposure() -> None:
+def test_clairvoyant_servo_aims_at_the_next_exposure() -> None:
     now = [1.0]
     truth = Truth(
         subject_d=lambda t: 0.1 * t,
@@ -178,7 +226,7 @@ def test_oracle_servo_aims_at_the_next_exposure() -> None:
         now_s=lambda: now[0],
         exposures=lambda c: [0.5, 1.2, 1.4],
     )
-    servo = OracleServo(_ctx(), truth)
+    servo = ClairvoyantServo(_ctx(), truth)
     servo.start(0.0, 1.0)
     step = servo.update(_frame(1.0), AfWindow(), aim_s=1.02)
     assert step.target_d == pytest.approx(0.12)
@@ -189,10 +237,118 @@ def test_oracle_servo_aims_at_the_next_exposure() -> None:
         lens_moving=lambda: False,
         now_s=lambda: now[0],
     )
-    servo = OracleServo(_ctx(), plan_free)
+    servo = ClairvoyantServo(_ctx(), plan_free)
     step = servo.update(_frame(1.0), AfWindow(), aim_s=1.02)
     # no press planned: the subject at now + release lag + half a frame
     assert step.target_d == pytest.approx(0.1 * (1.0 + 0.05 + 0.5 / 30))
+
+
+def _causal(
+    view: Any,
+    now: list[float],
+    lens: list[float] | None = None,
+    moving: list[bool] | None = None,
+    due: float | None = None,
+) -> CausalTruth:
+    return CausalTruth(
+        area_view=view,
+        window=AfWindow,
+        now_s=lambda: now[0],
+        lens_d=lambda: (lens or [0.0])[0],
+        lens_moving=lambda: (moving or [False])[0],
+        release_due_s=lambda: due,
+    )
+
+
+def test_causal_limit_cannot_look_ahead() -> None:
+    now = [1.0]
+    truth = _causal(lambda t, w: AreaView(AreaState(2.0), AreaState(2.0)), now)
+    assert truth.view(1.0, AfWindow()).seen.distance_m == 2.0
+    with pytest.raises(LookAheadError):
+        truth.view(1.01, AfWindow())
+
+
+def test_causal_servo_extrapolates_the_present_state_to_the_bodys_aim() -> None:
+    now = [1.0]
+    asked: list[float] = []
+
+    def view(t: float, w: AfWindow) -> AreaView:
+        asked.append(t)
+        # 10 m at t = 1 s, approaching at 2 m/s, decelerating at 1 m/s²
+        s = AreaState(10.0 - 2.0 * (t - 1.0), -2.0 + (t - 1.0), 1.0)
+        return AreaView(s, s)
+
+    servo = CausalServo(_ctx(), _causal(view, now, due=1.45))
+    step = servo.update(_frame(1.0), AfWindow(), aim_s=1.5)
+    expected_m = 10.0 - 2.0 * 0.5 + 0.5 * 1.0 * 0.25
+    assert step.target_d == pytest.approx(1.0 / expected_m)
+    assert max(asked) <= now[0]  # only the present was asked for
+    # no release requested: the exposure of a press during the next frame
+    idle = CausalServo(_ctx(), _causal(view, now))
+    lead = 0.05 + 0.5 / 30
+    step = idle.update(_frame(1.0), AfWindow(), aim_s=1.5)
+    assert step.target_d == pytest.approx(1.0 / (10.0 - 2.0 * lead + 0.5 * lead * lead))
+
+
+def test_causal_limit_holds_the_subject_behind_an_obstacle_and_else_sees_the_area() -> None:
+    now = [0.0]
+    hidden = [False]
+
+    def view(t: float, w: AfWindow) -> AreaView:
+        obstacle = AreaState(2.0)
+        if hidden[0]:
+            return AreaView(None, obstacle)
+        return AreaView(AreaState(5.0 + t, 1.0), AreaState(5.0 + t, 1.0))
+
+    servo = CausalServo(_ctx(), _causal(view, now, due=0.0))
+    assert servo.update(_frame(0.0), AfWindow(), aim_s=0.0).target_d == pytest.approx(0.2)
+    hidden[0] = True
+    now[0] = 1.0
+    # behind the obstacle: the subject last seen at 5 m receding at 1 m/s, extrapolated
+    assert servo.update(_frame(1.0), AfWindow(), aim_s=1.0).target_d == pytest.approx(1 / 6.0)
+    # never seen (a fresh activation behind the obstacle): what the AF area sees
+    fresh = CausalServo(_ctx(), _causal(view, now, due=0.0))
+    assert fresh.update(_frame(1.0), AfWindow(), aim_s=1.0).target_d == pytest.approx(0.5)
+
+
+def test_causal_af_s_aims_at_the_earliest_exposure_and_confirms_at_rest() -> None:
+    now = [1.0]
+    lens = [0.0]
+    moving = [True]
+    view = lambda t, w: AreaView(AreaState(4.0, -1.0), AreaState(4.0, -1.0))  # noqa: E731
+    af = CausalSingleShot(_ctx(), _causal(view, now, lens, moving))
+    target = af.start(0.0, 1.0)
+    assert target is not None
+    # where the approaching subject will be when the lens has arrived, a frame has confirmed
+    # and the release lag has passed: 4 m − 1 m/s × (travel + 1.5 frames + 0.05 s)
+    lead = travel_s(_ctx(), target) + 1.5 / 30 + PRESS_AFTER_CONFIRM_S + 0.05
+    assert target == pytest.approx(1.0 / (4.0 - lead), rel=2e-3)
+    assert af.update(_frame(1.03), AfWindow()).status is AfStatus.SCANNING
+    moving[0] = False
+    lens[0] = af.commanded_d or 0.0
+    assert af.update(_frame(1.07), AfWindow()).status is AfStatus.FOCUSED
+
+
+def test_area_view_sees_the_obstacle_and_loses_the_subject_behind_it() -> None:
+    scn = load_builtin_scenario("obstacle")
+    cam, _ = make_camera(scn, 0, VirtualClock(), render=False)
+    window = AfWindow(0.5, 0.5, 0.1, 0.12)
+    clear = area_view(cam, 0.0, window)
+    assert clear.subject is not None and clear.subject.distance_m == pytest.approx(6.0)
+    t_hidden = 2.0
+    layer = area_layer(cam, t_hidden, window)
+    assert layer is not None and layer.kind == "obstacle"
+    hidden = area_view(cam, t_hidden, window)
+    assert hidden.subject is None and hidden.seen.distance_m == pytest.approx(3.0)
+
+
+def test_area_view_gives_a_runners_velocity() -> None:
+    scn = load_builtin_scenario("runner")
+    cam, _ = make_camera(scn, 0, VirtualClock(), render=False)
+    v = area_view(cam, 1.0, AfWindow(0.5, 0.5, 0.12, 0.25))
+    assert v.subject is not None
+    assert v.subject.velocity_m_s == pytest.approx(-10.0, abs=1e-6)
+    assert v.subject.accel_m_s2 == pytest.approx(0.0, abs=1e-3)
 
 
 # --- photographers -----------------------------------------------------------------------------
@@ -325,7 +481,7 @@ def test_missing_stack_is_skipped_with_the_reason(
     assert result.rows == [] and result.skipped == [{"scenario": "stack", "reason": reason}]
 
 
-def test_quick_run_writes_the_report_and_the_oracle_is_never_beaten(
+def test_quick_run_writes_the_report_and_no_limit_is_beaten(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "bench"
@@ -350,7 +506,7 @@ def test_quick_run_writes_the_report_and_the_oracle_is_never_beaten(
     # the report: Markdown with tables and plots beside it
     report = (out / "report.md").read_text()
     assert "## Summary" in report and "## All rows" in report
-    assert "oracle beaten" not in report.lower()
+    assert "limit beaten" not in report.lower()
     for name in scenarios:
         png = out / f"trace-{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
@@ -358,19 +514,30 @@ def test_quick_run_writes_the_report_and_the_oracle_is_never_beaten(
     assert (out / "keepers.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "results.json").read_text())["rows"] == rows
 
-    # the oracle is the physical limit: per scenario × technique, no strategy's keeper rate
-    # may lie above the oracle's 95% interval by more than one shot
-    oracle = {(r["scenario"], r["technique"]): r for r in rows if r["strategy"] == "oracle"}
-    assert len(oracle) == len(scenarios) * len(TECHNIQUES)
+    # the clairvoyant limit bounds everything: per scenario × technique, no strategy's keeper
+    # rate may lie above its 95% interval by more than one shot
+    limit = {(r["scenario"], r["technique"]): r for r in rows if r["strategy"] == "clairvoyant"}
+    assert len(limit) == len(scenarios) * len(TECHNIQUES)
     checked = 0
     for r in rows:
-        o = oracle[(r["scenario"], r["technique"])]
-        if r["strategy"] == "oracle" or r["keeper_rate"] is None:
+        o = limit[(r["scenario"], r["technique"])]
+        if r["strategy"] == "clairvoyant" or r["keeper_rate"] is None:
             continue
         assert o["keeper_rate"] is not None, (r["scenario"], r["technique"])
         limit = o["keeper_ci95"][1] + 1.0 / r["shots"]
         assert r["keeper_rate"] <= limit + 1e-9, (r, o)
         checked += 1
     assert checked >= len(rows) // 2
-    assert data["oracle_violations"] == []
+    assert data["limit_violations"] == []
+    names = {r["strategy"] for r in rows}
+    assert {"clairvoyant", "causal", "libcamera", "hybrid", "predictive"} <= names
     assert math.isfinite(data["simulated_s"]) and data["simulated_s"] > 0
+
+
+def test_causal_limit_keeps_the_runner_in_focus_in_the_tracking_benchmark() -> None:
+    from afon.bench_tracking import run_burst
+
+    res = run_burst("causal", seed=0)
+    assert res.shots >= 15
+    # a perfect present and the body's aim: every still within the depth of focus
+    assert res.keepers == res.shots

@@ -18,6 +18,10 @@ lens on full frame (depth of focus ≈ ±0.00093 D) in a 10 fps burst with a 50 
 Keeper rate = in-focus stills / all stills over all trials (seeds). `tracking_results` also runs
 the same loop on the Camera Module 3-like preset and the "erratic" scene (a slow subject
 wandering between 4 and 8 m), reported under ``"erratic_cm3"`` without a target.
+
+``"causal_limit"`` is the same loop with the causal limit (`afon.bench.oracle.CausalServo`) as
+the servo: perfect knowledge of what the AF area sees up to the present, none of the future;
+the yardstick for the servos beside it.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from afon.bench.af_area import area_view
+from afon.bench.oracle import CAUSAL, CausalServo, CausalTruth
 from afon.cameras.sim.camera import SimCamera
 from afon.clock import VirtualClock
 from afon.focus.context import context_for
-from afon.focus.engine import AfWindow
+from afon.focus.engine import AfWindow, ServoAf
 from afon.focus.lockon import DEFAULT_LOCK_ON_S
 from afon.focus.servo_registry import make_servo
 from afon.focus.tracking import Tracker
@@ -91,14 +97,31 @@ def run_burst(
 ) -> BurstResult:
     """One AF-C burst on the virtual clock (see the module docstring)."""
     clock = VirtualClock()
-    camera = SimCamera(scene, preset, clock=clock, seed=seed)
+    # the causal limit needs no pixels (unless a tracking area follows the subject)
+    render = servo_name != CAUSAL or tracking
+    camera = SimCamera(scene, preset, clock=clock, seed=seed, render_frames=render)
     ctx = context_for(camera)
-    servo = make_servo(servo_name, ctx, lock_on_s=lock_on_s)
     timing = camera.preset.timing
     period_s = 1.0 / timing.frame_rate_hz
     still_half_s = 0.5 * timing.still_exposure_s
     rng = random.Random(seed)
     release_s = burst_start_s + (rng.uniform(0.0, 1.0 / burst_hz) if jitter else 0.0)
+    first_release_s = release_s
+    area = [window]
+    servo: ServoAf
+    if servo_name == CAUSAL:
+        truth = CausalTruth(
+            area_view=lambda t_s, w: area_view(camera, t_s, w),
+            window=lambda: area[0],
+            lens_d=camera.lens_position_d,
+            lens_moving=camera.lens_moving,
+            now_s=clock.now_s,
+            # the shutter is held from the first release on: the body knows the next one
+            release_due_s=lambda: release_s if clock.now_s() >= first_release_s else None,
+        )
+        servo = CausalServo(ctx, truth)
+    else:
+        servo = make_servo(servo_name, ctx, lock_on_s=lock_on_s)
     end_s = burst_end_s if burst_end_s is not None else math.inf
     result = BurstResult(servo_name, seed)
     tracker = Tracker() if tracking else None
@@ -113,6 +136,7 @@ def run_burst(
         result.frames += 1
         if tracker is not None:
             window = tracker.update(frame, window)
+            area[0] = window
         now_s = clock.now_s()
         due = release_s < now_s + period_s
         if due:
@@ -156,20 +180,28 @@ TARGET_KEEPER_RATE = 0.95
 def summary_lines(result: dict[str, Any]) -> list[str]:
     """Human summary of `tracking_results` (the predictive figure beside the non-predictive)."""
     p, n = result["predictive"], result["non_predictive"]
+    c = result.get("causal_limit")
     sc = result["scenario"]
     lines = [
         f"AF-C runner ({sc['subject']}, {sc['preset']}, {sc['burst_hz']:g} fps, "
         f"{sc['release_lag_s'] * 1000:g} ms lag): keeper rate predictive "
         f"{p['keeper_rate']:.1%} ({p['keepers']}/{p['shots']}) vs non-predictive "
-        f"{n['keeper_rate']:.1%} ({n['keepers']}/{n['shots']}); target "
-        f"{sc['target_keeper_rate']:.0%}"
+        f"{n['keeper_rate']:.1%} ({n['keepers']}/{n['shots']})"
+        + (f", causal limit {c['keeper_rate']:.1%}" if c is not None else "")
+        + f"; target {sc['target_keeper_rate']:.0%}"
     ]
     if "erratic_cm3" in result:
         e = result["erratic_cm3"]
         lines.append(
             f"AF-C erratic on cm3 (tracking area): predictive "
             f"{e['predictive']['keeper_rate']:.1%} vs non-predictive "
-            f"{e['non_predictive']['keeper_rate']:.1%} (no target)"
+            f"{e['non_predictive']['keeper_rate']:.1%}"
+            + (
+                f" vs causal limit {e['causal_limit']['keeper_rate']:.1%}"
+                if "causal_limit" in e
+                else ""
+            )
+            + " (no target)"
         )
     return lines
 
@@ -183,13 +215,19 @@ def tracking_results(seed: int = 0, trials: int = 3, *, erratic: bool = True) ->
     """Keeper rates of the predictive and non-predictive servo on the runner scenario.
 
     Returns ``{"predictive": {"keeper_rate": R, ...}, "non_predictive": {...},
-    "scenario": {...}, "erratic_cm3": {"predictive": {...}, "non_predictive": {...}}}``.
+    "causal_limit": {...}, "scenario": {...}, "erratic_cm3": {"predictive": {...},
+    "non_predictive": {...}, "causal_limit": {...}}}``.
     Seeds ``seed .. seed + trials - 1``.
     """
     seeds = list(range(seed, seed + trials))
     out: dict[str, Any] = {}
     dof = _dof_d("300mm-f2.8")
-    for key, name in (("predictive", "predictive"), ("non_predictive", "non-predictive")):
+    servos = (
+        ("predictive", "predictive"),
+        ("non_predictive", "non-predictive"),
+        ("causal_limit", CAUSAL),
+    )
+    for key, name in servos:
         runs = [run_burst(name, seed=s) for s in seeds]
         out[key] = _summary(runs, dof)
     out["scenario"] = {
@@ -227,7 +265,7 @@ def tracking_results(seed: int = 0, trials: int = 3, *, erratic: bool = True) ->
                 ],
                 dof_cm3,
             )
-            for key, name in (("predictive", "predictive"), ("non_predictive", "non-predictive"))
+            for key, name in servos
         }
         out["erratic_cm3"]["scenario"] = {
             "scene": "erratic (4..8 m, wandering sideways)",

@@ -231,6 +231,11 @@ class Body:
     def state(self) -> AfState:
         return self.af.state
 
+    @property
+    def release_due_s(self) -> float | None:
+        """When the pending shutter release is due (None: no release requested)."""
+        return None if self._release is None else self._release.due_s
+
     # --- control events --------------------------------------------------------------------
     def submit(self, event: ControlEvent) -> None:
         """Apply `event` from any thread: at once on the loop thread, else before the next frame.

@@ -532,7 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="benchmark: what back-button focus buys (keeper rate, lag, misses)",
         description="Run the benchmark scenarios with every technique (shutter-button and "
-        "back-button AF-S / AF-C) and strategy (oracle, libcamera-style scan, afon's AF) over "
+        "back-button AF-S / AF-C) and strategy (clairvoyant and causal limits, libcamera's AF, "
+        "afon's AF) over "
         "many seeds, print a table and write a Markdown report with plots.",
     )
     p.add_argument(

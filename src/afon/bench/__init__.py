@@ -4,9 +4,9 @@ Scenarios (`afon.bench.scenario`, TOML files in ``scenarios/``) say what the cam
 and when the photographer wants pictures; photographer models (`afon.bench.photographer`)
 press the body's controls as people do with each technique (shutter-button AF-S / AF-C,
 back-button AF-S / AF-C); the runner (`afon.bench.runner`) plays every scenario × technique ×
-strategy over many seeds, including an oracle focus (`afon.bench.oracle`) as the physical
-limit; `afon.bench.metrics` judges the shots and `afon.bench.report` writes the Markdown
-report, the plots and the terminal table. ``afon bench`` is the command.
+strategy over many seeds, including two limits named by what they know (`afon.bench.oracle`:
+clairvoyant, causal); `afon.bench.metrics` judges the shots and `afon.bench.report` writes
+the Markdown report, the plots and the terminal table. ``afon bench`` is the command.
 """
 
 from __future__ import annotations

@@ -242,7 +242,8 @@ class Photographer:
         """The full presses the photographer intends from now on, as far as they are planned:
         every moment for the techniques that do not refocus between frames, the next frame
         only for shutter-af-s — pressed a reaction time after the focus confirmation, which
-        the caller estimates as `confirm_s` (only the oracle asks: see `afon.bench.oracle`)."""
+        the caller estimates as `confirm_s` (only the clairvoyant limit asks: see
+        `afon.bench.oracle`)."""
         out = []
         if self._plan_await is not None:
             out.append(max(self._plan_await, confirm_s + self._next_reaction))

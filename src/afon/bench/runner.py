@@ -8,9 +8,9 @@ technique, strategy, seed): the camera's sensor noise is seeded with the seed, t
 photographer's reaction times with (scenario, seed), so the same seed gives the same results
 whichever process runs it, and `run_bench` returns rows in a fixed order.
 
-Strategies per technique (`STRATEGIES`): AF-S techniques run the oracle, the libcamera-style
-contrast scan (baseline) and afon's hybrid AF-S; AF-C techniques run the oracle and afon's
-predictive and non-predictive servo (there is no libcamera-style servo to compare with).
+Strategies per technique (`STRATEGIES`): every technique runs the two limits (`clairvoyant`,
+`causal`: `afon.bench.oracle`); AF-S techniques add the libcamera baseline and afon's hybrid
+AF-S, AF-C techniques afon's predictive and non-predictive servo.
 
 Speed (the full run must fit in a few minutes on two cores):
 
@@ -18,7 +18,8 @@ Speed (the full run must fit in a few minutes on two cores):
   AF engine is resolution-independent and its accuracy there is checked in the tests);
 - a frame is rendered only while AF is running (`BenchSimCamera`): nobody looks at the
   preview of a locked body, and the renderer's noise is a function of (seed, frame index),
-  so skipping a frame does not change the others; the oracle renders nothing;
+  so skipping a frame does not change the others; the limits render nothing (unless a
+  tracking AF area needs the pixels);
 - each worker process loads a scene once and shares its blur ladders (deterministic,
   seed-independent texture pyramids) between the cameras it builds, and decodes a focal stack's
   previews once;
@@ -38,8 +39,19 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from typing import Any
 
-from afon.bench.metrics import ShotOutcome, TrialResult, oracle_violations, summarize
-from afon.bench.oracle import ORACLE, Truth, oracle_factories
+from afon.bench.af_area import area_view
+from afon.bench.metrics import ShotOutcome, TrialResult, limit_violations, summarize
+from afon.bench.oracle import (
+    CAUSAL,
+    CLAIRVOYANT,
+    LIMITS,
+    AreaState,
+    AreaView,
+    CausalTruth,
+    Truth,
+    causal_factories,
+    clairvoyant_factories,
+)
 from afon.bench.photographer import TECHNIQUES, Human, Photographer
 from afon.bench.scenario import Scenario, builtin_scenario_names, resolve_scenario
 from afon.body import Body
@@ -59,14 +71,18 @@ QUICK_MOMENTS = 3
 """A quick run keeps each scenario's first moments only (`Scenario.shortened`)."""
 
 STRATEGIES: dict[str, tuple[str, ...]] = {
-    "AF-S": (ORACLE, "libcamera", "hybrid"),
-    "AF-C": (ORACLE, "predictive", "non-predictive"),
+    "AF-S": (CLAIRVOYANT, CAUSAL, "libcamera", "hybrid"),
+    "AF-C": (CLAIRVOYANT, CAUSAL, "predictive", "non-predictive"),
 }
 """Strategies run for each focus mode, in report order."""
 
 STRATEGY_INFO: dict[str, str] = {
-    ORACLE: "knows the subject's true distance and when the photographer will expose; pays "
-    "only the motor's travel and the frame loop (the physical limit)",
+    CLAIRVOYANT: "clairvoyant limit: knows the subject's true distance at every time, future "
+    "included, and when the photographer will expose; ignores the AF area; pays only the "
+    "motor's travel and the frame loop",
+    CAUSAL: "causal limit: knows perfectly what the AF area sees up to the present (distance, "
+    "velocity, acceleration), nothing of the future or of the next press; same frame loop, "
+    "release lag and motor",
     "libcamera": "libcamera-style contrast scan (baseline; libcamera's Camera Module 3 tuning "
     "scaled to the lens)",
     "hybrid": "afon hybrid AF-S (phase detection to jump, contrast to confirm)",
@@ -259,10 +275,12 @@ class TrialJob:
 
 
 def _factories(
-    strategy: str, truth: Truth
+    strategy: str, truth: Truth, causal: CausalTruth
 ) -> tuple[Callable[[AfContext], SingleShotAf] | None, Callable[[AfContext], ServoAf] | None]:
-    if strategy == ORACLE:
-        return oracle_factories(truth)
+    if strategy == CLAIRVOYANT:
+        return clairvoyant_factories(truth)
+    if strategy == CAUSAL:
+        return causal_factories(causal)
     if strategy == "libcamera":
         return libcamera_factory, None
     return None, None
@@ -272,16 +290,19 @@ def run_trial(job: TrialJob) -> TrialResult:
     """Run one trial on the virtual clock and judge its shots."""
     scn = job.scenario
     clock = VirtualClock()
+    needs_pixels = job.strategy not in LIMITS or (
+        job.strategy == CAUSAL and scn.af_area == "tracking"
+    )
     camera, subject_d = make_camera(
-        scn, job.seed, clock, render=job.strategy != ORACLE, preview_px=job.preview_px
+        scn, job.seed, clock, render=needs_pixels, preview_px=job.preview_px
     )
     photographer = Photographer(job.technique, scn, Human(f"{scn.name}:{job.seed}"))
     profile = photographer.profile()
     focus_mode = TECHNIQUES[job.technique].focus_mode
     if job.strategy not in STRATEGIES[focus_mode]:
         raise ValueError(f"strategy {job.strategy!r} does not apply to {job.technique}")
-    if job.strategy == ORACLE:
-        # the oracle ignores the AF area: no tracker to run on its blank frames
+    if job.strategy == CLAIRVOYANT:
+        # the clairvoyant limit ignores the AF area: no tracker to run on its blank frames
         profile = profile.with_(af_area="single")
     elif job.strategy == "hybrid":
         profile = profile.with_(af_s_strategy=job.strategy)
@@ -301,7 +322,24 @@ def run_trial(job: TrialJob) -> TrialResult:
         now_s=clock.now_s,
         exposures=exposures,
     )
-    single, servo = _factories(job.strategy, truth)
+    holder: list[Body] = []
+
+    def area(t_s: float, window: AfWindow) -> AreaView:
+        if isinstance(camera, SimCamera):
+            return area_view(camera, t_s, window)
+        d = subject_d(t_s)  # a focal stack: the subject's slice, static, always seen
+        state = AreaState(1.0 / d if d > 0 else math.inf)
+        return AreaView(state, state)
+
+    causal = CausalTruth(
+        area_view=area,
+        window=lambda: holder[0].window,
+        lens_d=camera.lens_position_d,
+        lens_moving=camera.lens_moving,
+        now_s=clock.now_s,
+        release_due_s=lambda: holder[0].release_due_s,
+    )
+    single, servo = _factories(job.strategy, truth, causal)
     frames: list[tuple[float, float]] = []
 
     def on_frame(frame: Frame) -> None:
@@ -315,6 +353,7 @@ def run_trial(job: TrialJob) -> TrialResult:
         servo_factory=servo,
         on_frame=on_frame if job.trace else None,
     )
+    holder.append(body)
     if isinstance(camera, BenchSimCamera):
         camera.needs_image = lambda: body.state in _AF_RUNNING
     log = photographer.run(body)
@@ -406,7 +445,7 @@ class BenchResult:
 
     @property
     def violations(self) -> list[str]:
-        return oracle_violations(self.rows)
+        return limit_violations(self.rows)
 
     def to_json(self, *, traces: bool = False) -> dict[str, Any]:
         """Everything that depends only on the inputs (no wall time): same seed, same JSON."""
@@ -429,7 +468,7 @@ class BenchResult:
             "scenarios": self.scenarios,
             "skipped": self.skipped,
             "rows": self.rows,
-            "oracle_violations": self.violations,
+            "limit_violations": self.violations,
             "simulated_s": round(self.simulated_s, 3),
         }
         if traces:
