@@ -516,11 +516,11 @@ def test_quick_run_writes_the_report_and_no_limit_is_beaten(
 
     # the clairvoyant limit bounds everything: per scenario × technique, no strategy's keeper
     # rate may lie above its 95% interval by more than one shot
-    limit = {(r["scenario"], r["technique"]): r for r in rows if r["strategy"] == "clairvoyant"}
-    assert len(limit) == len(scenarios) * len(TECHNIQUES)
+    bound = {(r["scenario"], r["technique"]): r for r in rows if r["strategy"] == "clairvoyant"}
+    assert len(bound) == len(scenarios) * len(TECHNIQUES)
     checked = 0
     for r in rows:
-        o = limit[(r["scenario"], r["technique"])]
+        o = bound[(r["scenario"], r["technique"])]
         if r["strategy"] == "clairvoyant" or r["keeper_rate"] is None:
             continue
         assert o["keeper_rate"] is not None, (r["scenario"], r["technique"])
