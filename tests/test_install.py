@@ -98,9 +98,10 @@ def test_pip_resolves_afon_for_a_bookworm_pi_with_numpy_1_and_wheels_only(tmp_pa
     req_file = tmp_path / "requirements.txt"
     req_file.write_text("\n".join(str(r).split(";")[0] for r in requirements(BOOKWORM_PI)))
     report = tmp_path / "report.json"
-    platforms = [
-        f"manylinux_2_{n}_aarch64" for n in (36, 35, 34, 31, 28, 27, 26, 24, 17)
-    ] + ["manylinux2014_aarch64", "linux_aarch64"]
+    platforms = [f"manylinux_2_{n}_aarch64" for n in (36, 35, 34, 31, 28, 27, 26, 24, 17)] + [
+        "manylinux2014_aarch64",
+        "linux_aarch64",
+    ]
     cmd = [
         sys.executable, "-m", "pip", "install", "--isolated", "--dry-run", "--quiet",
         "--ignore-installed", "--target", str(tmp_path / "target"), "--report", str(report),

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
+import numpy as np
 import piexif
 
 from afon import __version__
@@ -80,6 +81,19 @@ def camera_facts(camera: Camera, still: Still) -> dict[str, Any]:
     return facts
 
 
+def jsonable(value: Any) -> Any:
+    """`value` with numpy scalars as Python numbers and infinities as "inf"/"-inf" (JSON)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    return value
+
+
 def wall_time(epoch_s: float) -> str:
     """ISO 8601 UTC time with microseconds (the form kept in `ShotRecord.exposure`)."""
     return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="microseconds")
@@ -105,8 +119,6 @@ def _finite(value: Any) -> float | None:
 
 def exif_bytes(record: ShotRecord) -> bytes:
     """EXIF for a shot (see the module docstring)."""
-    from afon.shots import _jsonable
-
     zeroth: dict[int, Any] = {}
     exif: dict[int, Any] = {}
     facts = record.exposure
@@ -149,7 +161,7 @@ def exif_bytes(record: ShotRecord) -> bytes:
                 "lens_d": record.lens_d,
                 "focus_distance_m": None if record.lens_d <= 0 else 1.0 / record.lens_d,
                 "lag_s": record.lag_s,
-                "settings": _jsonable(record.settings),
+                "settings": jsonable(record.settings),
                 "in_focus": record.in_focus,
             }
         },

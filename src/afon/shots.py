@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import re
 import tempfile
@@ -28,6 +27,7 @@ from PIL import Image as PILImage
 
 from afon.errors import AfonError
 from afon.metadata import exif_bytes, read_afon_exif, xmp_packet
+from afon.metadata import jsonable as _jsonable
 
 __all__ = ["ShotRecord", "ShotStore", "exif_bytes", "read_afon_exif"]
 
@@ -75,18 +75,6 @@ class ShotRecord:
         data["ok"] = self.ok
         out: dict[str, Any] = _jsonable(data)
         return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    return value
 
 
 _NUMBER = re.compile(r"^shot_(\d{5,})\.(json|jpg)$")

@@ -81,6 +81,7 @@ def write_lock_file(path: Path, data: dict[str, Any]) -> None:
     tmp.write_text(json.dumps({"version": LOCK_VERSION, **data}, indent=2) + "\n")
     os.replace(tmp, path)
 
+
 DEFAULT_TIMEOUT_S = 10.0
 """Longest a single acquisition may take before it is reported as failed."""
 

@@ -36,13 +36,11 @@ _SERVO = {
 
 def _has_own_af(camera: Any) -> bool:
     caps = camera.capabilities
-    return bool(
-        caps.hardware_af and hasattr(camera, "af_trigger") and hasattr(camera, "af_state")
-    )
+    return bool(caps.hardware_af and hasattr(camera, "af_trigger") and hasattr(camera, "af_state"))
 
 
 def af_method(camera: Any, choice: str = "auto") -> str | None:
-    """"camera", "afon", or None (nothing can focus: fixed focus) for `choice`."""
+    """ "camera", "afon", or None (nothing can focus: fixed focus) for `choice`."""
     if choice not in AF_CHOICES:
         raise AfonError(f"unknown AF choice {choice!r} (choices: {', '.join(AF_CHOICES)})")
     caps = camera.capabilities

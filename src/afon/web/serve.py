@@ -10,11 +10,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from afon.errors import AfonError
 from afon.web.runner import HOLD_LEASE_S, BodyRunner
 from afon.web.security import Security, is_loopback
+from afon.web.stills import limit_stills
 
 if TYPE_CHECKING:
     from afon.web.keys import KeyMap
@@ -59,27 +60,6 @@ def browser_keymap(keys: str | None = None, keymap: str | None = None) -> KeyMap
         keyboard = load_input_map(keymap).keyboard
         return keyboard if keyboard else default_keymap()
     return default_keymap()
-
-
-def _limit_stills(camera: Any, still_width: str) -> None:
-    """Live shooting renders stills smaller than the sensor so a shot takes ~0.1 s, not 2 s."""
-    if still_width == "full" or not hasattr(camera, "still_px"):
-        return
-    try:
-        width = int(still_width)
-    except ValueError:
-        raise AfonError(
-            f"--still-width expects a number of pixels or 'full', got {still_width!r}"
-        ) from None
-    if not 64 <= width <= 20000:
-        raise AfonError(f"--still-width {width}: expected 64–20000 pixels")
-    optics = getattr(camera, "optics", None)
-    native = getattr(optics, "resolution_px", None)
-    if native is None:
-        return
-    w, h = int(native[0]), int(native[1])
-    if width < w:
-        camera.still_px = (width, max(1, round(width * h / w)))
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -148,7 +128,7 @@ class LiveServer:
             options.camera, clock=RealClock(), preset=options.preset, seed=options.seed
         )
         try:
-            _limit_stills(camera, options.still_width)
+            limit_stills(camera, options.still_width)
             body = Body(camera, options.profile, shots_dir=options.out)
         except BaseException:
             camera.close()

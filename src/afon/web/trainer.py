@@ -30,6 +30,7 @@ from afon.bench.metrics import ShotOutcome, missed_moments, percentile
 from afon.bench.scenario import Scenario, load_builtin_scenario
 from afon.errors import AfonError
 from afon.shots import ShotRecord
+from afon.web.stills import limit_stills
 
 if TYPE_CHECKING:
     from afon.clock import Clock
@@ -322,7 +323,6 @@ class Trainer:
         from afon.body import Body
         from afon.clock import VirtualClock
         from afon.focus.engine import AfWindow
-        from afon.web.serve import _limit_stills
 
         runner = self.runner
         old = runner.body
@@ -330,7 +330,7 @@ class Trainer:
         camera, _subject = make_camera(
             scenario, 0, cast(VirtualClock, clock), preview_px=(640, 480)
         )
-        _limit_stills(camera, self.still_width)
+        limit_stills(camera, self.still_width)
         body = Body(camera, drill.profile, shots_dir=runner.shots_dir)
         body.set_focus_mode(drill.focus_mode)
         burst = scenario.shoot.burst_fps if drill.drive == "continuous" else None
