@@ -308,6 +308,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         out=args.out,
         jobs=args.jobs,
         scenarios=args.scenario,
+        scheduler=args.scheduler,
     )
 
 
@@ -546,7 +547,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scenario", nargs="+", metavar="NAME", help="scenarios to run (default: all built-in)"
     )
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="run the trials on a Dask cluster (tcp://HOST:PORT) instead of local processes",
+    )
     p.set_defaults(func=cmd_bench)
+    from afon.tune.command import add_parser as add_tune_parser
+
+    add_tune_parser(sub)
     p = sub.add_parser(
         "run",
         help="run a body without a screen, driven by GPIO buttons or an input device",

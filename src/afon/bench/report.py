@@ -515,13 +515,15 @@ def bench_main(
     jobs: int | None = None,
     scenarios: Sequence[str] | None = None,
     seeds: int | None = None,
+    scheduler: str | None = None,
 ) -> int:
     """`afon bench`: run, print the table (or JSON), write the report. Returns the exit code."""
     from rich.console import Console
 
     n = seeds if seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
     result = run_bench(
-        load_scenarios(scenarios), seed=seed, seeds=n, quick=quick, jobs=jobs, progress=True
+        load_scenarios(scenarios), seed=seed, seeds=n, quick=quick, jobs=jobs, progress=True,
+        scheduler=scheduler,
     )
     report = write_report(result, out)
     err = Console(stderr=True)
