@@ -19,9 +19,17 @@ libgphoto2; what the virtual camera lacks is added with its documented behaviour
     on).
 - a normal ``capture`` runs AF first unless the camera is in manual focus (Canon's half press
   with AF, Sony's half press, Nikon unless the ptp2 driver setting ``autofocus`` is Off, which
-  is the virtual camera's real setting); `af_at_release` counts those.
+  is the virtual camera's real setting, on a capture path that honours it); `af_at_release`
+  counts those.
 - ``capture_preview`` (live view) returns a JPEG when `live_view` is set; the virtual camera's
-  own answer (Unsupported) otherwise.
+  own answer (Unsupported) otherwise; `preview_busy` makes the next that many answer
+  GP_ERROR_CAMERA_BUSY (-110), as a body does while it is still working.
+- Nikon capture paths: ``get_summary()`` is the virtual camera's own summary with its "Device
+  Capabilities" capture line as libgphoto2 writes it for a Nikon (``camera_summary``: "Nikon
+  Capture 1" = InitiateCaptureRecInSdram 0x90C0, "2" = AfCaptureSDRAM 0x90CB, "3" =
+  InitiateCaptureRecInMedia 0x9207; `nikon_captures`); a Nikon release skips AF only when the
+  driver setting ``autofocus`` is Off *and* the body has "Nikon Capture 3" (the only path
+  ``camera_capture`` passes af=0 to; the others focus, gphoto2#333).
 - unplugging: calls fail with GP_ERROR_IO_USB_FIND (-52), init with GP_ERROR_MODEL_NOT_FOUND;
   `hang` blocks calls until `release_hang()`.
 """
@@ -190,8 +198,13 @@ class FakeGp:
         live_view: bool = False,
         subject_focusable: bool = True,
         sony_af_w_shutter: bool = True,
+        nikon_captures: tuple[int, ...] = (1, 2, 3),
+        preview_busy: int = 0,
     ) -> None:
         self.brand = brand
+        self.nikon_captures = nikon_captures
+        self.preview_busy = preview_busy
+        self.previews = 0
         self.model = (
             model
             or {
@@ -382,7 +395,8 @@ class FakeBody:
         gp = self.gp
         gp.check()
         if gp.brand == "nikon":
-            af = self.real.get_single_config("autofocus").get_value() == "On"
+            af_off = self.real.get_single_config("autofocus").get_value() == "Off"
+            af = not (af_off and 3 in gp.nikon_captures) and not gp.manual_focus()
         elif gp.brand == "sony":
             af = gp.sony_af_w_shutter and not gp.manual_focus()
         else:
@@ -406,6 +420,18 @@ class FakeBody:
 
     def capture_preview(self) -> Any:
         self.gp.check()
+        if self.gp.preview_busy > 0:
+            self.gp.preview_busy -= 1
+            raise real_gp.GPhoto2Error(real_gp.GP_ERROR_CAMERA_BUSY)
         if self.gp.live_view:
+            self.gp.previews += 1
             return FakeFile(jpeg_bytes())
         return self.real.capture_preview()
+
+    def get_summary(self) -> Any:
+        self.gp.check()
+        text = str(self.real.get_summary().text)
+        if self.gp.brand == "nikon":
+            paths = ", ".join(f"Nikon Capture {n}" for n in self.gp.nikon_captures)
+            text = text.replace("No vendor specific capture", paths or "No vendor specific capture")
+        return SimpleNamespace(text=text)

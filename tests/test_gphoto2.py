@@ -81,12 +81,19 @@ def wait_af(cam: Gphoto2Camera, limit: int = 2000) -> str:
 
 
 # --- the real virtual camera -----------------------------------------------------------------
-def test_autodetect_opens_the_virtual_camera_and_sets_release_without_af() -> None:
-    cam, _ = opened()
+def test_autodetect_opens_the_virtual_camera_and_decides_the_release_from_its_operations() -> None:
+    """The real virtual camera lists no Nikon capture operation ("No vendor specific capture"),
+    so libgphoto2 would release it through the generic PTP capture, which ignores the
+    autofocus setting: afon says the release would focus instead of trusting the setting."""
+    cam, clock = opened()
     try:
         assert cam.model == "Nikon DSC D750" and cam.brand == "nikon"
-        assert cam.release_plan.method == "nikon-autofocus-off" and cam.release_plan.ok
-        assert cam.get_config_value("autofocus") == "Off"  # the real ptp2 driver setting
+        assert cam.nikon_captures == frozenset()
+        assert cam.release_plan.method == "impossible" and not cam.release_plan.ok
+        assert "Nikon capture paths: none" in cam.release_plan.detail
+        assert cam.get_config_value("autofocus") == "On"  # not changed for nothing
+        with pytest.raises(CameraError, match="AF-ON only"):
+            cam.capture_still(clock.now_s())
         caps = cam.capabilities
         assert not caps.lens_drive and caps.still_capture
         # the virtual camera has no live view and no AF-drive widget: said plainly
@@ -100,13 +107,13 @@ def test_autodetect_opens_the_virtual_camera_and_sets_release_without_af() -> No
 
 
 def test_capture_downloads_and_decodes_the_file() -> None:
-    cam, clock = opened()
+    cam, clock = opened(allow_af_on_release=True)
     try:
         still = cam.capture_still(clock.now_s())
         assert still.meta["camera_file"].startswith("/store_")
         assert still.meta["camera_file"].endswith(still.meta["file_name"])
-        assert still.meta["release"] == "nikon-autofocus-off"
-        assert still.meta["af_on_release"] == "no"
+        assert still.meta["release"] == "impossible"
+        assert still.meta["af_on_release"] == "yes"
         assert cam.last_file_bytes is not None and cam.last_file_bytes[:2] == b"\xff\xd8"
         assert still.image is not None and still.image.shape == (48, 64, 3)
         colour = tuple(int(c) for c in still.image[24, 32])
@@ -153,7 +160,7 @@ def test_open_camera_url_opens_the_virtual_camera() -> None:
 
 
 def test_no_live_view_gives_paced_placeholder_frames() -> None:
-    cam, clock = opened()
+    cam, clock = opened(allow_af_on_release=True)
     try:
         first = cam.next_frame()
         second = cam.next_frame()
@@ -507,5 +514,123 @@ def test_body_keeps_shooting_when_the_camera_drops_out_mid_burst(tmp_path: Path)
         assert after, "the burst went on after the reconnect"
         for path in saved_before:  # nothing already captured is lost
             assert path is not None and Path(path).exists()
+    finally:
+        cam.close()
+
+
+# --- Nikon: release without AF decided from the listed operations (gphoto2#333) ------------------
+@pytest.mark.parametrize(
+    ("fake_kw", "ok"),
+    [
+        ({"nikon_captures": (1, 2, 3)}, True),  # InitiateCaptureRecInMedia: af=0 honoured
+        ({"nikon_captures": (1, 2)}, False),  # D5100-style: the older paths focus anyway
+        ({"nikon_captures": (1, 2, 3), "model": "Nikon DSC D3200"}, False),  # gphoto2#333
+    ],
+)
+def test_nikon_release_plan_follows_the_capture_operations(
+    fake_kw: dict[str, object], ok: bool
+) -> None:
+    fake = FakeGp("nikon", **fake_kw)  # type: ignore[arg-type]
+    cam, clock = opened(fake)
+    try:
+        assert cam.release_plan.ok is ok
+        if ok:
+            cam.capture_still(clock.now_s())
+            assert fake.af_at_release == 0
+        else:
+            assert "AF-ON only" in cam.release_plan.advice
+            with pytest.raises(CameraError, match="cannot release without AF"):
+                cam.capture_still(clock.now_s())
+    finally:
+        cam.close()
+    if not ok and "model" not in fake_kw:  # what afon refused to trust: the body does focus
+        allowed, clock = opened(FakeGp("nikon", **fake_kw), allow_af_on_release=True)  # type: ignore[arg-type]
+        try:
+            allowed.capture_still(clock.now_s())
+            assert allowed._gp.af_at_release == 1
+        finally:
+            allowed.close()
+
+
+def set_driver_autofocus(value: str) -> None:
+    plain = gp.Camera()
+    plain.init()
+    try:
+        widget = plain.get_single_config("autofocus")
+        widget.set_value(value)
+        plain.set_single_config("autofocus", widget)
+    finally:
+        plain.exit()
+
+
+def test_nikon_autofocus_setting_is_restored_on_close() -> None:
+    set_driver_autofocus("On")  # what the user's gphoto2 command line had
+    fake = FakeGp("nikon")
+    cam, _ = opened(fake)
+    assert cam.get_config_value("autofocus") == "Off"
+    cam.close()
+    # a fresh libgphoto2 session (as the gphoto2 command line would open) sees it back on
+    plain = gp.Camera()
+    plain.init()
+    try:
+        assert plain.get_single_config("autofocus").get_value() == "On"
+    finally:
+        plain.exit()
+
+
+# --- busy live view ------------------------------------------------------------------------------
+def test_busy_live_view_is_retried_not_a_reconnect() -> None:
+    fake = FakeGp("nikon", live_view=True)
+    cam, _ = opened(fake)
+    try:
+        cam.next_frame()
+        fake.preview_busy = 2
+        second = cam.next_frame()
+        assert second.meta["live_view"] and cam.busy_retries == 2
+        fake.preview_busy = 10  # busy for longer: the last frame again, still connected
+        frame = cam.next_frame()
+        assert not frame.meta["live_view"] and frame.image is second.image
+        assert cam.connected and cam.reconnects == 0
+    finally:
+        cam.close()
+
+
+# --- AF-C: live view between drives ---------------------------------------------------------------
+@pytest.mark.parametrize("brand", ["nikon", "fuji"])
+def test_af_c_interleaves_live_view_frames_with_the_drives(brand: str) -> None:
+    fake = FakeGp(brand, live_view=True)
+    cam, _ = opened(fake)
+    try:
+        cam.af_continuous(True)
+        live = 0
+        for _ in range(40):
+            frame = cam.next_frame()
+            live += bool(frame.meta["live_view"])
+            threading.Event().wait(0.002)  # the drive runs on the worker thread
+        assert fake.af_drives >= 3
+        assert live >= fake.af_drives - 1  # a fresh frame between drives
+        cam.af_continuous(False)
+    finally:
+        cam.close()
+
+
+# --- Canon: a held half press tracks only in AI Servo --------------------------------------------
+def test_canon_af_c_in_one_shot_says_it_will_not_track() -> None:
+    fake = FakeGp("canon")
+    fake.values["focusmode"] = "One Shot"
+    cam, _ = opened(fake)
+    try:
+        assert cam.canon_tracks() is False
+        cam.af_continuous(True)
+        assert any("tracks only in AI Servo" in n for n in cam.capabilities.notes)
+        cam.af_continuous(False)
+    finally:
+        cam.close()
+    servo = FakeGp("canon")  # AI Servo (the fake's default)
+    cam, _ = opened(servo)
+    try:
+        cam.af_continuous(True)
+        assert cam.canon_tracks() is True and cam.warnings == []
+        cam.af_continuous(False)
     finally:
         cam.close()

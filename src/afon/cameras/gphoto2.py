@@ -9,21 +9,32 @@ release, and the shutter releases without AF. Per brand (camera-apis.md §4, lib
   after `half_press_s`.
   AF-C: ``eosremoterelease`` "Press Half AF" held, "Release Half" on let-go (libgphoto2 >=
   2.5.34 values); "Press 1" / "Release 1" with the older value set; without eosremoterelease,
-  repeated ``autofocusdrive``.
+  repeated ``autofocusdrive``. A held half press *tracks* only when the body's AF operation
+  (``focusmode``) is AI Servo (AI Focus switches by itself); in One Shot it focuses once and
+  locks, so AF-C acts as AF-S: the capabilities and `warnings` say so when AF-C starts.
   Release: ``eosremoterelease`` "Press Full MF" → "Release" (>= 2.5.34) or "Immediate" →
   "Release Full" (older); the file arrives as a FILE_ADDED event. Without eosremoterelease:
   ``focusmode=Manual`` (``autofocusdrive`` still focuses in Manual).
 - Nikon.
   AF-S: ``autofocusdrive=1`` (the driver waits up to 5 s; an error means out of focus).
-  AF-C: ``autofocusdrive`` repeated while held (PTP has no hold-AF command).
-  Release: the driver setting ``autofocus=Off`` (InitiateCaptureRecInMedia with af=0), then
-  capture. Nikon 1 bodies refuse it.
+  AF-C: ``autofocusdrive`` repeated while held (PTP has no hold-AF command), a live-view frame
+  between two drives (a drive blocks the PTP session, so the viewfinder would freeze).
+  Release: the driver setting ``autofocus=Off``, then capture. libgphoto2 honours it only on
+  one capture path (``camera_capture`` in ``camlibs/ptp2/library.c``): a body that lists
+  InitiateCaptureRecInMedia (0x9207, "Nikon Capture 3" in the summary's Device Capabilities)
+  is released with af=0; with only the older operations (0x90C0 / 0x90CB, "Nikon Capture 1/2")
+  or none, the release focuses anyway (D5100; the D3200, to which libgphoto2 adds 0x9207 itself
+  because it "works to some degree", too: gphoto2#333). So the plan is decided from the
+  operations the body lists; ``autofocus`` is a persistent global libgphoto2 setting (it also
+  changes the gphoto2 command line's captures), so its old value is restored on `close`.
+  Nikon 1 bodies refuse it.
 - Sony.
   AF-S: ``autofocus=1`` (half press) for `half_press_s`, then 0. AF-C: ``autofocus=1`` held,
   0 on let-go. Release: ``focusmode=Manual`` for the release, restored after (the driver waits
   up to 3 s for the camera); the camera's *AF w/ shutter* cannot be read.
 - Fujifilm.
-  AF-S: ``autofocusdrive=1`` (works in MF: "AF in manual"). AF-C: repeated ``autofocusdrive``.
+  AF-S: ``autofocusdrive=1`` (works in MF: "AF in manual"). AF-C: repeated ``autofocusdrive``,
+  live-view frames between the drives as on Nikon.
   Release: only in MF (focus-mode switch M); no release-without-AF call is known.
 
 A body that cannot release without AF (no way found above, e.g. a Nikon 1, an EOS whose driver
@@ -49,6 +60,11 @@ Optional hardware-AF methods (beyond the `Camera` protocol):
 - ``reconnect() -> int``: backoff on the camera's clock, then the release setting and the AF
   lock are re-applied (no half press left held).
 
+Busy: live view answers "camera busy" (GP_ERROR_CAMERA_BUSY, -110) while the body is still
+working (after an AF drive, a release, a setting); `next_frame` retries a few times on the
+camera's clock and then shows the last frame again — a busy camera is not a lost one, so it
+never leads to a reconnect.
+
 Timeouts: every libgphoto2 call runs on one worker thread (libgphoto2 is not thread-safe) and is
 waited for with a wall-clock timeout (the hardware runs in real time): `call_timeout_s`, or
 `capture_timeout_s` for a release and its download, `af_timeout_s` for an AF drive. A call that
@@ -72,6 +88,7 @@ from __future__ import annotations
 import contextlib
 import math
 import queue
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -108,6 +125,10 @@ GP_ERROR_IO_USB_CLAIM = -53
 GP_ERROR_IO_LOCK = -60
 GP_ERROR_MODEL_NOT_FOUND = -105
 GP_ERROR_NOT_SUPPORTED = -6
+GP_ERROR_CAMERA_BUSY = -110
+BUSY_RETRIES = 3
+BUSY_RETRY_S = 0.05
+"""Live view answering "busy" is asked again this often, this far apart (camera clock)."""
 DISCONNECT_CODES = frozenset(
     {
         GP_ERROR_IO,
@@ -140,6 +161,10 @@ CANON_OLD = {
 """eosremoterelease values before 2.5.34: "Press Half" did not AF, "Press 1" does;
 "Immediate" releases without AF."""
 MANUAL_FOCUS_VALUES = ("Manual", "MF", "MF (fixed)", "MF (selection)", "Manual Focus")
+CANON_TRACKING_VALUES = ("AI Servo", "AI Focus", "Servo AF", "Continuous")
+"""Canon focusmode values in which a held half press keeps focusing (config.c: One Shot 0,
+AI Servo 1, AI Focus 2)."""
+NIKON_CAPTURE_RE = re.compile(r"Nikon Capture (\d)")
 JPEG_SUFFIXES = (".jpg", ".jpeg")
 
 NO_CONNECT_ADVICE = (
@@ -270,6 +295,12 @@ class Gphoto2Camera:
         self._half_pressed = False
         self._half_release_at: float | None = None
         self._af_values: dict[str, str] | None = None
+        self._drive_due = False
+        self.warnings: list[str] = []
+        self.nikon_captures: frozenset[int] | None = None
+        """The "Nikon Capture N" paths the body lists (1: 0x90C0, 2: 0x90CB, 3: 0x9207)."""
+        self._autofocus_before: Any = None
+        self.busy_retries = 0
         self._connect()
 
     # --- worker plumbing -------------------------------------------------------------------
@@ -340,10 +371,28 @@ class Gphoto2Camera:
         self._operations = int(getattr(abilities, "operations", 0) or 0)
         self.widgets = self._call(self._scan_widgets, "reading the configuration")
         self.brand = self._brand()
+        self.nikon_captures = self._read_nikon_captures(camera) if self.brand == "nikon" else None
         self._af_values = self._canon_values()
         self.release_plan = self._plan_release()
         self._prepare_release()
         self._probe_live_view()
+
+    def _read_nikon_captures(self, camera: Any) -> frozenset[int] | None:
+        """The Nikon capture operations from the summary's "Device Capabilities" (None: unread)."""
+
+        def op() -> str:
+            summary = camera.get_summary()
+            return str(getattr(summary, "text", summary))
+
+        try:
+            text = str(self._call(op, "reading the summary"))
+        except Gphoto2CallError:
+            return None
+        start = text.find("Device Capabilities")
+        if start < 0:
+            return None
+        section = text[start:].split("\n\n", 1)[0]
+        return frozenset(int(n) for n in NIKON_CAPTURE_RE.findall(section))
 
     def _select_port(self, camera: Any) -> None:
         gp = self._gp
@@ -446,12 +495,38 @@ class Gphoto2Camera:
                     "before shooting; or pass allow_af_on_release=True to accept AF at release",
                 )
             af = self.widgets.get("autofocus")
+            manual_advice = (
+                "set Custom Setting 'AF activation' to 'AF-ON only' where the body has it, or "
+                "switch the camera to manual focus (Focus mode: MF) after focusing with AF-ON; "
+                "or pass allow_af_on_release=True to accept AF at release"
+            )
+            ops = self.nikon_captures
+            if af is not None and "Off" in af.choices and ops is not None and 3 not in ops:
+                listed = ", ".join(f"Nikon Capture {n}" for n in sorted(ops)) or "none"
+                return ReleasePlan(
+                    "impossible",
+                    False,
+                    f"this body lists no InitiateCaptureRecInMedia (Nikon capture paths: "
+                    f"{listed}), and libgphoto2 honours autofocus=Off only with that one: the "
+                    "release would focus",
+                    manual_advice,
+                )
+            if af is not None and "Off" in af.choices and _nikon_d3200_series(self.model):
+                return ReleasePlan(
+                    "impossible",
+                    False,
+                    "libgphoto2 adds InitiateCaptureRecInMedia to the D3200 itself ('works to "
+                    "some degree'), and the D3200 still focuses at the release (gphoto2#333)",
+                    manual_advice,
+                )
             if af is not None and "Off" in af.choices:
+                verified = ops is not None
                 return ReleasePlan(
                     "nikon-autofocus-off",
                     True,
-                    "libgphoto2's driver setting autofocus=Off: releases with "
-                    "InitiateCaptureRecInMedia af=0xffffffff",
+                    ("" if verified else "unverified: the summary could not be read; ")
+                    + "libgphoto2's driver setting autofocus=Off: releases with "
+                    "InitiateCaptureRecInMedia af=0",
                 )
             return ReleasePlan(
                 "impossible",
@@ -518,6 +593,9 @@ class Gphoto2Camera:
     def _prepare_release(self) -> None:
         method = self.release_plan.method
         if method == "nikon-autofocus-off":
+            if self._autofocus_before is None:
+                # a persistent libgphoto2 setting: put back on close what the user had
+                self._autofocus_before = self._widget_value("autofocus")
             self._set("autofocus", "Off")
         elif method == "canon-focusmode-manual":
             self._set("focusmode", "Manual")
@@ -592,6 +670,7 @@ class Gphoto2Camera:
             notes.append("the body does not report the AF result: FOCUSED_LOCKED is unconfirmed")
         if self.brand in ("nikon", "fuji"):
             notes.append("AF-C is emulated by repeated single AF drives while AF-ON is held")
+        notes.extend(self.warnings)
         if not self.live_view:
             notes.append(f"no live view: {self._live_view_note}")
         else:
@@ -615,14 +694,25 @@ class Gphoto2Camera:
         )
 
     # --- frames ----------------------------------------------------------------------------
-    def _preview_image(self) -> Image | None:
+    def _preview_image(self, busy_ok: bool = False) -> Image | None:
+        """One live-view JPEG; with `busy_ok`, None after `BUSY_RETRIES` "busy" answers."""
         camera = self._camera
 
         def op() -> bytes:
             cam_file = camera.capture_preview()
             return bytes(memoryview(cam_file.get_data_and_size()))
 
-        return _decode_jpeg(self._call(op, "capture_preview"))
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                return _decode_jpeg(self._call(op, "capture_preview"))
+            except Gphoto2CallError as exc:
+                if exc.code != GP_ERROR_CAMERA_BUSY or not busy_ok:
+                    raise
+                self.busy_retries += 1
+                if attempt == BUSY_RETRIES:
+                    return None  # still busy: the last frame is shown again
+                self.clock.sleep_until(self.clock.now_s() + BUSY_RETRY_S)
+        return None
 
     def next_frame(self, phase: bool = False) -> Frame:
         """The next live-view frame, or a paced placeholder where there is no live view."""
@@ -632,7 +722,7 @@ class Gphoto2Camera:
         image: Image | None = None
         live = False
         if self.live_view and self._af_future is None:
-            image = self._preview_image()
+            image = self._preview_image(busy_ok=True)
             live = image is not None
             now2 = self.clock.now_s()
             if self._last_frame_s is not None and now2 > self._last_frame_s:
@@ -647,6 +737,10 @@ class Gphoto2Camera:
                 # keep in touch: notices a vanished camera, collects the body's own events
                 self.pending_events.extend(self._drain(0, 8))
                 del self.pending_events[:-256]
+        if self._drive_due and self._af_continuous:
+            # AF-C: the next drive starts after this frame, so live view never freezes
+            self._drive_due = False
+            self._start_drive()
         if image is None:
             image = self._last_image if self._last_image is not None else _grey()
         else:
@@ -736,7 +830,7 @@ class Gphoto2Camera:
         self._confirmed = self.brand in ("nikon", "fuji")
         if self._af_continuous:
             self._state = "PASSIVE_FOCUSED" if focused else "PASSIVE_UNFOCUSED"
-            self._start_drive()  # AF-C: drive again while AF-ON is held
+            self._drive_due = True  # AF-C: drive again after the next live-view frame
         else:
             self._state = "FOCUSED_LOCKED" if focused else "NOT_FOCUSED_LOCKED"
 
@@ -792,8 +886,10 @@ class Gphoto2Camera:
                 if self._af_future is None:
                     self._start_drive()
             else:
+                self._warn_canon_one_shot()
                 self._press_half()
             return
+        self._drive_due = False
         if not self._af_continuous:
             return
         self._af_continuous = False
@@ -807,10 +903,37 @@ class Gphoto2Camera:
             self._release_half()
             self._state = "FOCUSED_LOCKED"
 
+    def canon_tracks(self) -> bool | None:
+        """Canon: does a held half press track (AI Servo / AI Focus)? None when unknown."""
+        value = self._widget_value("focusmode")
+        if self.brand != "canon" or not isinstance(value, str):
+            return None
+        return value in CANON_TRACKING_VALUES
+
+    def _warn_canon_one_shot(self) -> None:
+        if self.brand != "canon":
+            return
+        with contextlib.suppress(CameraError):
+            value = self._get("focusmode")  # the dial may have changed since the open
+            info = self.widgets.get("focusmode")
+            if info is not None:
+                self.widgets["focusmode"] = WidgetInfo(
+                    info.name, info.type, value, info.choices, info.readonly
+                )
+        if self.canon_tracks() is False:
+            message = (
+                f"AF-C on a Canon in {self._widget_value('focusmode')}: a held half press "
+                "focuses once and locks (it tracks only in AI Servo); set the camera's AF "
+                "operation to AI Servo for AF-C"
+            )
+            if message not in self.warnings:
+                self.warnings.append(message)
+
     def af_cancel(self) -> None:
         """Stop AF: Canon cancelautofocus / Release Half, Sony half press off; the lens stays."""
         self._require_af("af_cancel")
         self._af_continuous = False
+        self._drive_due = False
         self._half_release_at = None
         if self._half_pressed:
             self._release_half()
@@ -1014,6 +1137,7 @@ class Gphoto2Camera:
         )
         self.reconnects += 1
         self._af_continuous = False
+        self._drive_due = False
         self._half_release_at = None
         if held_half:
             self._half_pressed = True
@@ -1032,6 +1156,11 @@ class Gphoto2Camera:
             with contextlib.suppress(CameraError):
                 if self._half_pressed:
                     self._release_half()
+            before = self._autofocus_before
+            if before is not None and before != "Off":
+                with contextlib.suppress(CameraError):
+                    self._set("autofocus", before)  # libgphoto2 keeps it for every program
+            with contextlib.suppress(CameraError):
                 self._call(self._camera.exit, "closing the camera", 5.0)
         self._lose()
 
@@ -1040,6 +1169,12 @@ class Gphoto2Camera:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _nikon_d3200_series(model: str) -> bool:
+    """The D3200 range to which libgphoto2 adds Nikon capture operations (library.c)."""
+    match = re.search(r"\bD(\d{4})\b", model)
+    return match is not None and 3200 <= int(match.group(1)) < 3300
 
 
 def _af_on_release(plan: ReleasePlan) -> str:
