@@ -177,13 +177,15 @@ def test_drill_over_http_is_scored_and_kept(http: httpx.Client, server: LiveServ
     assert score["keeper_rate"] == 1.0  # focused on the face, nothing moved yet
     assert 0.0 < score["lag_median_s"] < 0.5
     assert score["moments"] == 3 and 0 <= score["missed"] <= 3
-
-    history = ok(http.get("/api/trainer/history", params={"drill": "recompose"}))
-    row = history["sessions"][-1]
-    assert row == score["session"]
-    assert row["shots"] == 2 and row["keeper_rate"] == 1.0
+    # stopped before the scenario's end: aborted, scored but kept out of the history
+    if score["elapsed_s"] < 4.4:
+        assert score["aborted"] is True and score["session"] is None
+        assert ok(http.get("/api/trainer/history", params={"drill": "recompose"}))["sessions"] == []
     assert ok(http.get("/api/trainer/history", params={"drill": "runner"}))["sessions"] == []
     assert ok(http.get("/api/trainer/drills"))["last_score"]["shots"] == 2
+    # the served camera is back, on its own clock
+    back = ok(http.get("/api/state"))
+    assert back["camera"] == "sim:portrait" and "drill" not in back["camera"]
 
 
 def test_trainer_errors_are_clear(http: httpx.Client) -> None:
@@ -257,15 +259,76 @@ def test_trainer_panel_draws_the_learning_curve(server: LiveServer) -> None:
             assert page.locator("#trainer-curve circle.point").count() == 3
             assert page.locator("#trainer-curve polyline").count() == 1
             assert "AF-ON" in page.locator("#trainer-technique").inner_text()
-            # a session from the page: start, stop at once (no shots), scored and charted
+            # a session from the page stopped at once: scored, marked aborted, not charted
             page.click("#trainer-start")
             page.wait_for_selector("#trainer-stop:enabled")
             page.click("#trainer-stop")
-            page.wait_for_selector("#trainer-curve[data-sessions='4']", state="attached")
+            page.wait_for_selector("#trainer-score:has-text('aborted')")
             assert "missed 14/14" in page.locator("#trainer-score").inner_text()
-            assert server.trainer_store.list("runner")[-1]["shots"] == 0
+            assert page.locator("#trainer-curve").get_attribute("data-sessions") == "3"
+            assert len(server.trainer_store.list("runner")) == 3
             panel = page.locator("#trainer-panel")
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             panel.screenshot(path=str(SCREENSHOT))
         finally:
             browser.close()
+
+
+# --- a drill on its own body (virtual clock) ------------------------------------------------
+def _trainer_on_virtual_clock(tmp_path: Path) -> tuple[Any, Any, Any]:
+    from afon.body import Body
+    from afon.cameras.sim.camera import SimCamera
+    from afon.clock import VirtualClock
+    from afon.web.runner import BodyRunner
+    from afon.web.trainer import Trainer
+
+    cam = SimCamera("portrait", "50mm-f1.8", clock=VirtualClock(), render_frames=False)
+    served = Body(cam, "bbf", shots_dir=tmp_path / "shots")
+    runner = BodyRunner(served, camera_name="sim:portrait")
+    trainer = Trainer(runner, TrainerStore(tmp_path / "t.sqlite"), "96")
+    return runner, served, trainer
+
+
+def test_a_drill_runs_on_its_own_body_and_gives_the_served_one_back(tmp_path: Path) -> None:
+    from afon.web.trainer import drill_named
+
+    runner, served, trainer = _trainer_on_virtual_clock(tmp_path)
+    served.camera.close = lambda: pytest.fail("a drill closed the served camera")  # type: ignore[method-assign]
+    served_lens = served.camera.lens_position_d()
+    drill = drill_named("recompose")
+    trainer._start(drill, load_builtin_scenario("portrait"))
+    body = runner.body
+    assert body is not served and runner.camera_name.endswith("(drill recompose)")
+    assert body.clock.now_s() == pytest.approx(0.0, abs=1e-9)
+    body.af_on.press()
+    body.run_for(1.0)
+    body.af_on.release()
+    body.shutter.press()
+    body.run_for(0.3)
+    body.shutter.release()
+    body.run_for(3.5)  # past the scenario's 4.4 s
+    score = trainer._stop()
+    assert score["aborted"] is False and score["session"] is not None
+    assert score["shots"] == 1 and score["behind"] is False
+    assert runner.body is served and runner.camera_name == "sim:portrait"
+    assert served.on_shot == runner._on_shot
+    assert served.camera.lens_position_d() == served_lens  # untouched meanwhile
+    assert len(trainer.store.list("recompose")) == 1
+    # stopped early: aborted, kept out of the curve
+    trainer._start(drill, load_builtin_scenario("portrait"))
+    runner.body.run_for(1.0)
+    early = trainer._stop()
+    assert early["aborted"] is True and early["session"] is None
+    assert len(trainer.store.list("recompose")) == 1
+    assert runner.body is served
+
+
+def test_a_score_taken_in_slow_motion_is_flagged(tmp_path: Path) -> None:
+    from afon.web.trainer import drill_named
+
+    runner, _served, trainer = _trainer_on_virtual_clock(tmp_path)
+    trainer._start(drill_named("runner"), load_builtin_scenario("runner"))
+    runner.body.run_for(3.2)
+    runner.loop.slowed += 1  # the loop slowed down during the drill
+    score = trainer._stop()
+    assert score["behind"] is True

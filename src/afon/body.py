@@ -37,6 +37,7 @@ from afon.focus.hardware import CameraAf, CameraServo, has_hardware_af
 from afon.focus.states import AfState, AfStateChange, AfStateMachine, CameraAfMode, Cause
 from afon.profile import FOCUS_MODES, Profile, load_profile
 from afon.shots import ShotRecord, ShotStore
+from afon.still_buffer import DEFAULT_DEPTH, StillBuffer
 
 AF_AREA_SIZES = {"single": (0.1, 0.12), "zone": (0.5, 1.0 / 3.0), "tracking": (0.12, 0.16)}
 """AF window size (normalised width, height) per AF area; zone is libcamera's default window."""
@@ -147,6 +148,8 @@ class Body:
         self.shots: list[ShotRecord] = []
         self.stats = BodyStats()
         self.last_frame: Frame | None = None
+        self.still_buffer: StillBuffer | None = None
+        """None: stills are developed and saved at once (deterministic; tests, benchmarks)."""
         self._single: SingleShotAf | None = None
         self._servo: ServoAf | None = None
         self._tracker: Any = None
@@ -226,6 +229,22 @@ class Body:
         if not 0.1 <= fps <= 120:
             raise AfonError(f"burst rate {fps} fps out of range 0.1–120")
         self.profile = self.profile.with_(drive=drive, burst_fps=fps)
+
+    def use_still_buffer(self, depth: int = DEFAULT_DEPTH) -> StillBuffer:
+        """Develop and save stills off the loop, in a buffer of `depth` stills (live use)."""
+        if self.still_buffer is None:
+            self.still_buffer = StillBuffer(self.store, self._still_saved, depth=depth)
+        return self.still_buffer
+
+    @property
+    def buffer_full(self) -> bool:
+        return self.still_buffer is not None and self.still_buffer.full
+
+    @property
+    def release_waiting(self) -> bool:
+        """A release is due but waits for room in the still buffer."""
+        rel = self._release
+        return self.buffer_full and rel is not None and rel.due_s <= self.clock.now_s()
 
     @property
     def state(self) -> AfState:
@@ -478,6 +497,14 @@ class Body:
                 self.step()
         self.clock.sleep_until(t_s)
 
+    def next_release_due_s(self) -> float:
+        """When the body next wants to release (inf: none pending); for a real-time loop."""
+        return self._next_due_s()
+
+    def service_release(self) -> None:
+        """Release now if a release is due (a real-time loop calls this at the due time)."""
+        self._service_release(self.clock.now_s())
+
     def _next_due_s(self) -> float:
         """When the next release is due; a release waiting for focus is re-checked each frame."""
         rel = self._release
@@ -485,6 +512,8 @@ class Body:
             return math.inf
         if rel.due_s <= self.clock.now_s() and self._priority() == "focus" and not self._focus_ok():
             return math.inf
+        if self.buffer_full:
+            return math.inf  # re-checked each frame (a real-time loop polls `release_waiting`)
         return rel.due_s
 
     def run_for(self, dt_s: float) -> None:
@@ -514,6 +543,10 @@ class Body:
             return
         if self._priority() == "focus" and not self._focus_ok():
             return  # wait for focus; a release of the button without exposure is recorded
+        if self.buffer_full:
+            # the buffer is full: the burst waits for the card, as a real body's does
+            self.stats.extra["buffer_waits"] = int(self.stats.extra.get("buffer_waits", 0)) + 1
+            return
         self._expose(rel.pressed_s if rel.shots == 0 else rel.due_s, now)
         rel.shots += 1
         if self.profile.drive == "continuous" and self.controls.held(Control.SHUTTER_FULL):
@@ -540,7 +573,11 @@ class Body:
         state = self.af.state
         lens_cmd = self.camera.lens_position_d()
         try:
-            still = self.camera.capture_still(now, render=self.save_images)
+            if self.still_buffer is not None and getattr(self.camera, "deferred_stills", False):
+                sim: Any = self.camera
+                still = sim.capture_still(now, render=self.save_images, defer=True)
+            else:
+                still = self.camera.capture_still(now, render=self.save_images)
         except CameraError as exc:
             # nothing already captured is lost; this frame is a failure record, and the burst
             # goes on once the camera is back
@@ -592,9 +629,31 @@ class Body:
             truth=dict(still.meta),
             exposure=self._exposure_facts(still),
         )
-        if self.store is not None:
-            record = self.store.save(record, still.image if self.save_images else None)
+        image = still.image if self.save_images else None
+        develop = still.develop if self.save_images else None
+        self._keep(record, image, develop)
+
+    def _keep(
+        self,
+        record: ShotRecord,
+        image: Any = None,
+        develop: Callable[[], Any] | None = None,
+    ) -> None:
+        """Save and report a record: at once, or through the still buffer."""
         self.shots.append(record)
+        if self.still_buffer is not None:
+            self.still_buffer.put(record, image, develop)
+            return
+        if self.store is not None:
+            record = self.store.save(record, image)
+            self.shots[record.index] = record
+        if self.on_shot is not None:
+            self.on_shot(record)
+
+    def _still_saved(self, record: ShotRecord) -> None:
+        """The still buffer wrote `record` (its worker thread)."""
+        if record.index < len(self.shots):
+            self.shots[record.index] = record
         if self.on_shot is not None:
             self.on_shot(record)
 
@@ -618,12 +677,8 @@ class Body:
             settings=self._settings(),
             failure=reason,
         )
-        if self.store is not None:
-            record = self.store.save(record, None)
-        self.shots.append(record)
         self.stats.failures += 1
-        if self.on_shot is not None:
-            self.on_shot(record)
+        self._keep(record)
 
     # --- events ----------------------------------------------------------------------------
     def _af_changed(self, change: AfStateChange) -> None:
@@ -642,4 +697,6 @@ class Body:
         self._drain()
         if self._release is not None:
             self._end_release(self.clock.now_s())
+        if self.still_buffer is not None:
+            self.still_buffer.close()  # write what is buffered: nothing captured is lost
         self.camera.close()

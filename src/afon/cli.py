@@ -62,6 +62,11 @@ def cmd_scenes(args: argparse.Namespace) -> int:
 
 
 # --- afon presets --------------------------------------------------------------------------
+DEFAULT_PRESET = "50mm-f1.8"
+"""The preset `serve`, `shoot`, `run` and scripts/demo.sh use unless told: at f/1.8 the depth of
+field is shallow enough that a focus on the background leaves the face soft (cm3's is not)."""
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from afon.cameras.sim.preset import builtin_preset_names, load_preset
 
@@ -467,7 +472,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--scene", help="built-in scene or scene TOML (for the simulated camera)")
     p.add_argument("--profile", default="bbf", help="profile name or TOML file (default bbf)")
-    p.add_argument("--preset", default="cm3", help="camera preset for sim: (default cm3)")
+    p.add_argument(
+        "--preset",
+        default=DEFAULT_PRESET,
+        help=f"camera preset for sim: (default {DEFAULT_PRESET}, shallow enough that where the "
+        "focus is matters)",
+    )
     p.add_argument("--script", help="TOML file of timed control events")
     p.add_argument(
         "--af-point", default="0.5,0.5", help="AF point X,Y in 0..1 of the frame (default centre)"
@@ -500,7 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default sim:portrait)",
     )
     p.add_argument("--profile", default="bbf", help="profile name or TOML file (default bbf)")
-    p.add_argument("--preset", default="cm3", help="camera preset for sim: (default cm3)")
+    p.add_argument(
+        "--preset",
+        default=DEFAULT_PRESET,
+        help=f"camera preset for sim: (default {DEFAULT_PRESET}, shallow enough that where the "
+        "focus is matters)",
+    )
     p.add_argument(
         "--host",
         default="127.0.0.1",
@@ -568,7 +583,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inputs", help="inline bindings, e.g. gpio:af_on=17,shutter=27")
     p.add_argument("--keymap", help="key-map TOML file ([gpio], [evdev], [keyboard], limits)")
     p.add_argument("--profile", default="bbf", help="profile name or TOML file (default bbf)")
-    p.add_argument("--preset", default="cm3", help="camera preset for sim: (default cm3)")
+    p.add_argument(
+        "--preset",
+        default=DEFAULT_PRESET,
+        help=f"camera preset for sim: (default {DEFAULT_PRESET}, shallow enough that where the "
+        "focus is matters)",
+    )
     p.add_argument("--out", default="out/run", help="folder for the shots (default out/run)")
     p.add_argument("--duration-s", type=float, help="stop after this many seconds (default: run)")
     p.add_argument("--seed", type=int, default=0)

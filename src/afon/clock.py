@@ -59,3 +59,37 @@ class RealClock:
         delay_s = t_s - self.now_s()
         if delay_s > 0:
             time.sleep(delay_s)
+
+
+class PacedClock:
+    """Real time that can run slower: simulated seconds advance `scale` times as fast as wall
+    seconds. A live simulation that cannot keep up slows down visibly (the viewfinder shows the
+    time scale) instead of missing its deadlines; `scale` 1 is `RealClock`."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self._anchor = (time.monotonic(), 0.0, float(scale))
+        """(wall, simulated, scale) at the last change of scale."""
+
+    @property
+    def scale(self) -> float:
+        return self._anchor[2]
+
+    def set_scale(self, scale: float) -> None:
+        if not 0 < scale <= 1:
+            raise ValueError(f"time scale {scale}: expected 0 < scale <= 1")
+        wall = time.monotonic()
+        self._anchor = (wall, self._sim_at(wall), float(scale))
+
+    def _sim_at(self, wall: float) -> float:
+        w0, s0, k = self._anchor
+        return s0 + (wall - w0) * k
+
+    def now_s(self) -> float:
+        return self._sim_at(time.monotonic())
+
+    def sleep_until(self, t_s: float) -> None:
+        while True:
+            delay_s = (t_s - self.now_s()) / self.scale
+            if delay_s <= 0:
+                return
+            time.sleep(min(delay_s, 0.05))  # re-read the scale: it may change meanwhile

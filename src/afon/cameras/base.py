@@ -7,6 +7,7 @@ captures stills (`capture_still`). Each backend declares what it can do in `Capa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -84,6 +85,8 @@ class Still:
     lens_start_d: float
     lens_end_d: float
     meta: dict[str, Any] = field(default_factory=dict)
+    develop: Callable[[], Image] | None = field(default=None, compare=False, repr=False)
+    """Renders the image later (a simulated still captured with `defer=True`), off the loop."""
 
     @property
     def lens_d(self) -> float:

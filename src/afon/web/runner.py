@@ -6,6 +6,13 @@ so a key press reaches the body within a few milliseconds instead of at the next
 `body.step()` processes the frame, and the frame (JPEG) and a state snapshot are handed to the
 `Hub`, which wakes the server's WebSocket senders.
 
+Real time: the loop also wakes when a release is due (a burst's next frame, a release waiting
+out its lag), so stills are exposed at their time, not at the next preview frame; their
+rendering and writing happen in the body's still buffer (`afon.still_buffer`), off the loop.
+When the loop's work per frame nears the frame period anyway (a slow machine), and the clock
+is a `PacedClock`, the simulation is slowed down (`time_scale` in the state, shown by the page)
+rather than dropping frames and releasing late; it speeds up again once there is room.
+
 Held controls are counted by holder: a control is pressed on the body when its first holder
 (a client and a source such as `key:KeyA`) presses it and released when the last lets go. A
 holder's controls are released when its client says so, when its connection closes, or when its
@@ -21,6 +28,7 @@ import json
 import logging
 import math
 import queue
+import sys
 import threading
 import time
 from collections import deque
@@ -45,6 +53,17 @@ HOLD_LEASE_S = 3.0
 """A client that holds controls and says nothing (not even a ping) for this long is let go."""
 
 JPEG_QUALITY = 70
+
+TIME_SCALES = (1.0, 0.75, 0.5, 0.33, 0.25)
+"""The slow-motion steps the loop can take when it cannot keep up."""
+SLOW_DOWN_LOAD = 0.9
+"""Loop work per frame (smoothed) above this share of the frame period: slow down a step."""
+SPEED_UP_LOAD = 0.45
+"""Below this share at the next faster step, for `SPEED_UP_AFTER_S`: speed up a step."""
+SPEED_UP_AFTER_S = 2.0
+BUFFER_POLL_S = 0.005
+"""While the still buffer is full, a due release is retried this often."""
+GIL_SWITCH_S = 0.001
 
 MAX_PENDING_JOBS = 1000
 """Jobs waiting for the body thread beyond this are refused (a flooding client)."""
@@ -127,6 +146,17 @@ class _Job:
     future: concurrent.futures.Future[Any]
 
 
+@dataclass
+class LoopStats:
+    """What the body loop did (benchmarks, the HUD): frames, CPU and wall time spent."""
+
+    frames: int = 0
+    dropped: int = 0
+    cpu_s: float = 0.0
+    work_s: float = 0.0
+    slowed: int = 0
+
+
 Holder = tuple[str, str]
 """(owner, source): a client and what pressed the control there."""
 
@@ -142,6 +172,7 @@ class BodyRunner:
         profiles: Sequence[str] = (),
         lease_s: float = HOLD_LEASE_S,
         jpeg_quality: int = JPEG_QUALITY,
+        buffer_depth: int | None = None,
     ) -> None:
         self.body = body
         self.camera_name = camera_name
@@ -165,13 +196,30 @@ class BodyRunner:
         self._fps = 0.0
         self._last_frame_wall: float | None = None
         self._frame: Frame | None = None
+        self.buffer_depth = buffer_depth
+        self.loop = LoopStats()
+        self._load = 0.0
+        self._room_since: float | None = None
+        self._shots_seen = 0
+        self._attach(body)
+
+    def _attach(self, body: Body) -> None:
+        """Make `body` the one this loop runs: its shots come here, its stills are buffered."""
+        self.body = body
         body.on_shot = self._on_shot
+        if self.buffer_depth is not None:
+            body.use_still_buffer(self.buffer_depth)
+        else:
+            body.use_still_buffer()
 
     # --- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
         if self._thread is not None:
             return
         self.state = self._snapshot()
+        # the still buffer's worker renders in Python too: hand the GIL over sooner than the
+        # default 5 ms so that a key press or a due frame waits less for it (process-wide)
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_S))
         self._thread = threading.Thread(target=self._run, name="afon-body", daemon=True)
         self._thread.start()
 
@@ -220,10 +268,16 @@ class BodyRunner:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                self._wait_for_frame()
+                release = self._wait_for_frame()
                 if self._stop.is_set():
                     break
+                cpu0 = time.thread_time()
+                wall0 = time.perf_counter()
                 try:
+                    if release:
+                        self.body.service_release()
+                        self.state = self._snapshot()
+                        continue
                     frame = self.body.step()
                 except Exception as exc:  # a camera that fails must not end the server
                     self.error = f"camera: {exc}"
@@ -231,31 +285,91 @@ class BodyRunner:
                     self.state = self._snapshot()
                     self._stop.wait(0.5)
                     continue
-                self.error = None
-                self._frame = frame
-                self._publish(frame)
+                finally:
+                    self.loop.cpu_s += time.thread_time() - cpu0
+                if not release:
+                    self.error = None
+                    dropped = self._count_frame(frame)
+                    self._frame = frame
+                    self._publish(frame)
+                    self.loop.work_s += time.perf_counter() - wall0
+                    self._pace(time.thread_time() - cpu0, dropped)
         finally:
             self._shutdown()
 
-    def _wait_for_frame(self) -> None:
-        """Apply jobs as they come until the camera's next frame is ready."""
-        probe = getattr(self.body.camera, "next_frame_ready_s", None)
-        clock = self.body.clock
+    def _wait_for_frame(self) -> bool:
+        """Apply jobs as they come until the camera's next frame is ready (False) or a release
+        is due before it (True)."""
         while not self._stop.is_set():
             self._check_leases()
-            wait_s = float(probe()) - clock.now_s() if callable(probe) else 0.0
+            body = self.body  # a drill may swap it meanwhile
+            clock = body.clock
+            probe = getattr(body.camera, "next_frame_ready_s", None)
+            ready_s = float(probe()) if callable(probe) else -math.inf
+            due_s = body.next_release_due_s()
+            now = clock.now_s()  # after the probes: a frame already there is ready "now"
+            if body.release_waiting:
+                due_s = now + BUFFER_POLL_S  # poll for the buffer to make room
+            release = due_s < ready_s
+            scale = float(getattr(clock, "scale", 1.0))
+            wait_s = (min(ready_s, due_s) - now) / scale
             if wait_s <= 0:
-                while True:  # apply what is already queued, then take the frame
+                while True:  # apply what is already queued, then take the frame / release
                     try:
                         job = self._jobs.get_nowait()
                     except queue.Empty:
-                        return
+                        return release
                     self._do(job)
             try:
                 job = self._jobs.get(timeout=min(wait_s, 0.1))
             except queue.Empty:
                 continue
             self._do(job)
+        return False
+
+    def _count_frame(self, frame: Frame) -> int:
+        """Count the frame; returns how many frames the camera dropped before it."""
+        last = self._frame
+        self.loop.frames += 1
+        shots = len(self.body.shots)
+        released, self._shots_seen = shots != self._shots_seen, shots
+        if last is None or frame.index <= last.index + 1:
+            return 0
+        dropped = frame.index - last.index - 1
+        if released:
+            return 0  # the viewfinder blacked out for a still: that is no overload
+        self.loop.dropped += dropped
+        return dropped
+
+    def _pace(self, cpu_s: float, dropped: int) -> None:
+        """Slow the simulation down a step when the loop's CPU per frame nears the frame period
+        or frames are being dropped (the machine is busy); speed it up again once the next
+        faster step has had room for a while."""
+        clock = self.body.clock
+        set_scale = getattr(clock, "set_scale", None)
+        rate = self.body.camera.capabilities.frame_rate_hz or 30.0
+        scale = float(getattr(clock, "scale", 1.0))
+        period_s = 1.0 / (rate * scale)  # wall time between frames at this scale
+        # a dropped frame counts as a frame period of work the loop did not have time for
+        self._load = 0.8 * self._load + 0.2 * ((cpu_s + dropped * period_s) / period_s)
+        if not callable(set_scale):
+            return
+        i = min(range(len(TIME_SCALES)), key=lambda k: abs(TIME_SCALES[k] - scale))
+        now = time.monotonic()
+        if self._load > SLOW_DOWN_LOAD and i + 1 < len(TIME_SCALES):
+            set_scale(TIME_SCALES[i + 1])
+            self.loop.slowed += 1
+            self._load *= TIME_SCALES[i + 1] / scale
+            self._room_since = None
+        elif i > 0 and self._load * TIME_SCALES[i - 1] / scale < SPEED_UP_LOAD:
+            if self._room_since is None:
+                self._room_since = now
+            elif now - self._room_since > SPEED_UP_AFTER_S:
+                set_scale(TIME_SCALES[i - 1])
+                self._load *= TIME_SCALES[i - 1] / scale
+                self._room_since = None
+        else:
+            self._room_since = None
 
     def _do(self, job: _Job) -> None:
         if not job.future.set_running_or_notify_cancel():
@@ -395,6 +509,7 @@ class BodyRunner:
         frame = self._frame
         win = body.window
         p = body.profile
+        buf = body.still_buffer
         return {
             "type": "state",
             "t_s": round(body.clock.now_s(), 4),
@@ -423,6 +538,10 @@ class BodyRunner:
             "failures": sum(1 for s in self.shots if not s["ok"]),
             "watchdog_releases": self.watchdog_releases,
             "error": self.error,
+            "time_scale": round(float(getattr(body.clock, "scale", 1.0)), 3),
+            "buffer": [buf.pending, buf.depth] if buf is not None else None,
+            "buffer_full": body.buffer_full,
+            "dropped_frames": self.loop.dropped,
         }
 
     def _on_shot(self, record: ShotRecord) -> None:

@@ -28,7 +28,9 @@ WS_MAX_BYTES = 64 * 1024
 class ServeOptions:
     camera: str = "sim:portrait"
     profile: str = "bbf"
-    preset: str = "cm3"
+    preset: str = "50mm-f1.8"
+    """The one default preset (as `afon shoot`, `afon run`, scripts/demo.sh): at f/1.8 where the
+    focus is shows in every shot, so what BBF buys can be seen (cm3's depth of field hides it)."""
     host: str = "127.0.0.1"
     port: int = 8000
     token: str | None = None
@@ -112,7 +114,7 @@ class LiveServer:
 
         from afon.body import Body
         from afon.cameras.url import open_camera
-        from afon.clock import RealClock
+        from afon.clock import PacedClock
         from afon.profile import builtin_profile_names
         from afon.web.server import create_app
         from afon.web.trainer import DEFAULT_DB, Trainer, TrainerStore
@@ -125,7 +127,7 @@ class LiveServer:
         if options.profile not in profiles:
             profiles.append(options.profile)
         camera = open_camera(
-            options.camera, clock=RealClock(), preset=options.preset, seed=options.seed
+            options.camera, clock=PacedClock(), preset=options.preset, seed=options.seed
         )
         try:
             limit_stills(camera, options.still_width)

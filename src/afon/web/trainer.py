@@ -1,13 +1,17 @@
 """The trainer: drills built on the benchmark's scenarios, scored like the benchmark, kept in
 SQLite.
 
-A drill loads a scenario (`afon.bench.scenario`), puts its scene and preset on the served body
-(a fresh simulated camera whose clock starts at 0 when the drill starts, so the scene plays from
-its beginning), sets the profile, focus mode, AF area and AF point, and records the shots the
-user takes until the drill is stopped. Scoring (`score_shots`) uses the benchmark's metrics:
-keeper rate, shutter-lag median (press to exposure) and missed moments. A person has no script
-telling them when to press, so a moment counts as caught when an in-focus exposure starts within
-the scenario's tolerance plus `REACTION_ALLOWANCE_S` after the moment itself.
+A drill loads a scenario (`afon.bench.scenario`) and runs it on its own simulated body (a fresh
+simulated camera whose clock starts at 0 when the drill starts, so the scene plays from its
+beginning) with the drill's profile, focus mode, AF area and AF point; the loop runs that body
+instead of the served one until the drill is stopped, then gives the served body back as it was
+(a real camera is never closed for a drill). It records the shots the user takes meanwhile.
+Scoring (`score_shots`) uses the benchmark's metrics: keeper rate, shutter-lag median (press to
+exposure) and missed moments. A person has no script telling them when to press, so a moment
+counts as caught when an in-focus exposure starts within the scenario's tolerance plus
+`REACTION_ALLOWANCE_S` after the moment itself. A session stopped before the scenario's end is
+aborted and stays out of the history; one scored while the loop ran in slow motion is flagged
+`behind`.
 
 Sessions are stored in a `sessions` table (drill, started_at, keeper_rate, lag_median_s, missed,
 shots, moments); `TrainerStore` adds and lists them.
@@ -267,7 +271,7 @@ class TrainerStore:
 
 # --- drills on the served body -----------------------------------------------------------------
 class OffsetClock:
-    """`base` shifted so that 0 is when the drill started."""
+    """`base` shifted so that 0 is when the drill started (its time scale is the base's)."""
 
     def __init__(self, base: Clock, t0_s: float) -> None:
         self.base = base
@@ -279,6 +283,15 @@ class OffsetClock:
     def sleep_until(self, t_s: float) -> None:
         self.base.sleep_until(t_s + self.t0_s)
 
+    @property
+    def scale(self) -> float:
+        return float(getattr(self.base, "scale", 1.0))
+
+    def set_scale(self, scale: float) -> None:
+        set_scale = getattr(self.base, "set_scale", None)
+        if callable(set_scale):
+            set_scale(scale)
+
 
 @dataclass
 class _Active:
@@ -286,6 +299,8 @@ class _Active:
     scenario: Scenario
     started_at: float
     records: list[ShotRecord]
+    body: Any = None
+    slowed_at_start: int = 0
 
 
 class Trainer:
@@ -298,6 +313,8 @@ class Trainer:
         self.active: _Active | None = None
         self.last_score: dict[str, Any] | None = None
         self._base_clock: Clock = runner.body.clock
+        self._served: Any = None
+        """The served body while a drill runs on its own; given back at the end."""
 
     def drills(self) -> list[dict[str, Any]]:
         return [drill_info(d) for d in DRILLS]
@@ -325,7 +342,7 @@ class Trainer:
         from afon.focus.engine import AfWindow
 
         runner = self.runner
-        old = runner.body
+        old = runner.body if self.active is None else self._served[0]
         clock = OffsetClock(self._base_clock, self._base_clock.now_s())
         camera, _subject = make_camera(
             scenario, 0, cast(VirtualClock, clock), preview_px=(640, 480)
@@ -345,19 +362,44 @@ class Trainer:
                 active.records.append(record)
             runner._on_shot(record)
 
-        body.on_shot = on_shot
         for owner in {h[0] for holders in runner._holders.values() for h in holders}:
             runner._release_owner(owner)
-        runner.body = body
+        if self.active is not None:  # a drill replacing a drill: that one is abandoned
+            self._end_drill_body(self.active)
+        else:
+            self._served = (old, runner.camera_name)
+        runner._attach(body)
+        body.on_shot = on_shot
         runner.camera_name = f"sim:{Path(scenario.scene or '').stem} (drill {drill.name})"
         runner._frame = None
-        old.on_shot = None
-        try:
-            old.close()
-        except Exception:  # the old camera failing to close must not stop the drill
-            log.exception("closing the previous camera")
+        active.body = body
+        active.slowed_at_start = runner.loop.slowed
         self.active = active
         return {"drill": drill_info(drill, scenario), "started_at": active.started_at}
+
+    def _end_drill_body(self, active: _Active) -> None:
+        """Close a drill's own body (its buffered stills are written first)."""
+        body = active.body
+        if body is None:
+            return
+        try:
+            body.close()
+        except Exception:  # a drill body failing to close must not keep the served one away
+            log.exception("closing the drill's body")
+
+    def _give_back(self) -> None:
+        """Put the served body back on the loop, as it was before the drill."""
+        if self._served is None:
+            return
+        served, name = self._served
+        self._served = None
+        runner = self.runner
+        for owner in {h[0] for holders in runner._holders.values() for h in holders}:
+            runner._release_owner(owner)
+        runner.body = served
+        served.on_shot = runner._on_shot
+        runner.camera_name = name
+        runner._frame = None
 
     def stop(self) -> concurrent.futures.Future[dict[str, Any]]:
         """End the running drill (in the body thread, after the shots it is taking)."""
@@ -368,8 +410,19 @@ class Trainer:
         active = self.active
         if active is None:
             raise AfonError("drill: no drill is running (start one first)")
+        runner = self.runner
+        elapsed_s = float(runner.body.clock.now_s())
+        slow = float(getattr(runner.body.clock, "scale", 1.0)) < 1.0
+        self._end_drill_body(active)  # every still it took is written (and recorded) first
         self.active = None
+        self._give_back()
         score = score_shots(active.scenario, active.records)
-        row = self.store.add(active.drill.name, active.started_at, score)
+        # scored in slow motion: the moments came slower than in life, so say so
+        behind = slow or runner.loop.slowed > active.slowed_at_start
+        aborted = elapsed_s < active.scenario.duration_s
+        score |= {"behind": behind, "aborted": aborted, "elapsed_s": round(elapsed_s, 3)}
+        row = None
+        if not aborted:  # an aborted session stays out of the learning curve
+            row = self.store.add(active.drill.name, active.started_at, score)
         self.last_score = score | {"drill": active.drill.name, "session": row}
         return self.last_score

@@ -10,6 +10,7 @@ measurement is only available once its frame is read out.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,9 @@ _MOVING_SAMPLES = 3
 
 class SimCamera:
     """A simulated camera looking at a `Scene` through a preset's optics and motor."""
+
+    deferred_stills = True
+    """`capture_still(defer=True)` leaves the rendering to `Still.develop` (the still buffer)."""
 
     def __init__(
         self,
@@ -60,6 +64,7 @@ class SimCamera:
             self.timing.readout_s,
         )
         self._still_index = 0
+        self._still_renderer: Renderer | None = None
 
     # --- capabilities ----------------------------------------------------------------------
     @property
@@ -144,8 +149,9 @@ class SimCamera:
         return self.motor.is_moving(self.clock.now_s())
 
     # --- stills ----------------------------------------------------------------------------
-    def capture_still(self, release_s: float, render: bool = True) -> Still:
-        """Release at `release_s`: expose after the release lag, return when exposed."""
+    def capture_still(self, release_s: float, render: bool = True, defer: bool = False) -> Still:
+        """Release at `release_s`: expose after the release lag, return when exposed. With
+        `defer`, the image is rendered later by `Still.develop` (the still buffer's worker)."""
         start_s = max(release_s, self.clock.now_s()) + self.timing.release_lag_s
         end_s = start_s + self.timing.still_exposure_s
         self.clock.sleep_until(end_s)
@@ -154,15 +160,28 @@ class SimCamera:
         lens_end = self.motor.position_d(end_s)
         focus = self._focus_samples(start_s, end_s, lens_start, lens_end)
         mid_s = 0.5 * (start_s + end_s)
-        image = None
+        image: Image | None = None
+        develop: Callable[[], Image] | None = None
         if render:
-            image = self.renderer.render_still(
-                mid_s,
-                focus,
-                size_px=self.still_px,
-                exposure_s=self.timing.still_exposure_s,
-                frame_index=1_000_000 + self._still_index,
-            )
+            index = 1_000_000 + self._still_index
+            size_px = self.still_px
+            # deferred stills develop in another thread: they get their own renderer (its
+            # scratch buffers and blur caches are not shared with the preview's)
+            renderer = self._developer() if defer else self.renderer
+
+            def _develop() -> Image:
+                return renderer.render_still(
+                    mid_s,
+                    focus,
+                    size_px=size_px,
+                    exposure_s=self.timing.still_exposure_s,
+                    frame_index=index,
+                )
+
+            if defer:
+                develop = _develop
+            else:
+                image = _develop()
         self._still_index += 1
         return Still(
             image=image,
@@ -171,7 +190,15 @@ class SimCamera:
             lens_start_d=lens_start,
             lens_end_d=lens_end,
             meta=self.truth(mid_s, sum(focus) / len(focus)),
+            develop=develop,
         )
+
+    def _developer(self) -> Renderer:
+        if self._still_renderer is None:
+            self._still_renderer = Renderer(
+                self.scene, self.optics, self.preview_px, seed=self.seed
+            )
+        return self._still_renderer
 
     # --- ground truth (for judging shots; never used by the focus engine) -----------------
     def subject_distance_m(self, t_s: float) -> float:

@@ -125,6 +125,8 @@
     add('Keepers', s.keeper_rate === null ? '–' : Math.round(s.keeper_rate * 100) + '% (' + s.keepers + '/' + s.shots + ')');
     add('lag', s.lag_median_s === null ? '–' : Math.round(s.lag_median_s * 1000) + ' ms');
     add('missed', s.missed + '/' + s.moments);
+    if (s.aborted) box.append(' · aborted (stopped at ' + s.elapsed_s.toFixed(1) + ' s): not in the curve');
+    if (s.behind) box.append(' · the simulation ran in slow motion during this drill: the score is flagged');
   }
 
   function setRunning(r) {

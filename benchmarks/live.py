@@ -1,0 +1,277 @@
+"""The live body loop in real time, per built-in scene and preset: does `afon serve` keep up?
+
+For each scene × preset this builds the body as `afon serve` does (simulated camera on the real
+clock, stills 960 px wide, shots written to a temporary folder, one viewer so every frame is
+JPEG-encoded), runs its `BodyRunner` and measures, on the wall clock:
+
+- **idle**: body-loop thread CPU per frame while the live view runs at the camera's 30 fps, the
+  frame rate achieved, and the headroom (frame period / CPU per frame; target ≥ 2 on one core);
+- **release lag**: `--presses` single shots in MF (release priority, so focus never delays
+  them): the press is stamped by the benchmark just before it is queued for the body thread,
+  and the lag is press → start of the still's exposure. Target: within one frame period of the
+  preset's release lag;
+- **burst**: the shutter held `--burst-s` at the asked rate (10 fps), achieved rate = shots − 1
+  over the span of their exposure starts, and the longest interval.
+
+Lag and burst are in the simulation's seconds, which are wall seconds while `time_scale_min`
+is 1 (the loop kept real time); below 1 the loop ran in slow motion (a busy machine) and
+everything, viewfinder included, ran slower by that factor.
+
+`--baseline-src DIR` runs the same measurement on another checkout's `src` (e.g. `main` before
+the still buffer) in a subprocess, under the same load, and prints it beside each result as
+`baseline`. Everything is measured through APIs both versions have (BodyRunner, Body, buttons).
+
+Usage: nice python benchmarks/live.py [--scenes portrait,runner] [--presets 300mm-f2.8]
+       [--baseline-src /tmp/afon-base/src] [--presses 6] [--burst-s 2]
+Prints JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BURST_FPS = 10.0
+IDLE_S = 2.0
+SINGLE_GAP_S = 0.3
+"""Between single shots: a photographer taking single frames, not a burst."""
+TIMEOUT_S = 30.0
+
+
+class _NoLoop:
+    """Stands in for the server's event loop: the benchmark's viewer needs no waking."""
+
+    def call_soon_threadsafe(self, fn: Callable[[], Any]) -> None:
+        pass
+
+
+class _NoEvent:
+    def set(self) -> None:
+        pass
+
+
+def _thread_cpu_s(thread: Any) -> float:
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
+def _wait(pred: Callable[[], Any], what: str, timeout_s: float = TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not pred():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.002)
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    k = (len(s) - 1) * q / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def measure(scene: str, preset: str, presses: int, burst_s: float) -> dict[str, Any]:
+    from afon import clock as clocks
+    from afon.body import Body
+    from afon.cameras.url import open_camera
+    from afon.web.runner import BodyRunner, Subscriber
+    from afon.web.serve import _limit_stills
+
+    paced = hasattr(clocks, "PacedClock")
+    clock: Any = clocks.PacedClock() if paced else clocks.RealClock()
+    with tempfile.TemporaryDirectory(prefix="afon-live-") as out:
+        camera = open_camera(f"sim:{scene}", clock=clock, preset=preset, seed=0)
+        _limit_stills(camera, "960")
+        body = Body(camera, "bbf", shots_dir=out)
+        runner = BodyRunner(body, camera_name=f"sim:{scene}", profiles=["bbf"])
+        runner.hub.subscribe(Subscriber(loop=_NoLoop(), wake=_NoEvent()))
+        runner.start()
+        thread = runner._thread
+        assert thread is not None
+        rate = float(camera.capabilities.frame_rate_hz or 30.0)
+        lag_preset_s = float(camera.capabilities.release_lag_s)
+        try:
+            # warm up (render caches, first still), then the idle live view
+            runner.settings({"focus_mode": "MF", "drive": "single"}).result(TIMEOUT_S)
+            _shoot_once(runner)
+            _wait(lambda: _written(runner) >= 1, "the warm-up still")
+            # a loop that slowed down for the warm-up speeds up again once it has room
+            _wait(lambda: _scale(body) >= 1.0, "real time again", 15.0)
+            scales = [_scale(body)]
+            frames0 = body.stats.frames
+            cpu0 = _thread_cpu_s(thread)
+            wall0 = time.perf_counter()
+            time.sleep(IDLE_S)
+            frames = body.stats.frames - frames0
+            cpu_s = _thread_cpu_s(thread) - cpu0
+            wall_s = time.perf_counter() - wall0
+            cpu_per_frame_ms = 1000.0 * cpu_s / max(frames, 1)
+            # single releases: lag from the press to the start of exposure
+            lags_s: list[float] = []
+            scales.append(_scale(body))
+            for _ in range(presses):
+                n = len(body.shots)
+                press_s = _shoot_once(runner)
+                _wait(lambda n=n: len(body.shots) > n, "a single shot")  # type: ignore[misc]
+                rec = body.shots[n]
+                if rec.exposure_start_s is not None:
+                    lags_s.append(rec.exposure_start_s - press_s)
+                scales.append(_scale(body))
+                time.sleep(SINGLE_GAP_S)
+            # a burst at the asked rate
+            runner.settings({"drive": "continuous", "burst_fps": BURST_FPS}).result(TIMEOUT_S)
+            n0 = len(body.shots)
+            runner.submit(body.shutter.press).result(TIMEOUT_S)
+            time.sleep(burst_s)
+            runner.submit(body.shutter.release).result(TIMEOUT_S)
+            scales.append(_scale(body))
+            shots = [s for s in body.shots[n0:] if s.exposure_start_s is not None]
+            starts = [float(s.exposure_start_s) for s in shots]  # type: ignore[arg-type]
+            gaps = [b - a for a, b in itertools.pairwise(starts)]
+            span = sum(gaps)
+            buf = getattr(body, "still_buffer", None)
+            if buf is not None:
+                buf.wait_idle(TIMEOUT_S)
+            loop = getattr(runner, "loop", None)
+        finally:
+            runner.stop()
+    frame_ms = 1000.0 / rate
+    lag_med = _percentile(lags_s, 50)
+    lag_p95 = _percentile(lags_s, 95)
+    burst_fps = (len(gaps) / span) if span > 0 else None
+    return {
+        "scene": scene,
+        "preset": preset,
+        "idle": {
+            "frames": frames,
+            "fps_asked": rate,
+            "fps": round(frames / wall_s, 2),
+            "cpu_per_frame_ms": round(cpu_per_frame_ms, 2),
+            "headroom": round(frame_ms / cpu_per_frame_ms, 2) if cpu_per_frame_ms > 0 else None,
+        },
+        "release_lag": {
+            "preset_ms": round(1000 * lag_preset_s, 1),
+            "median_ms": round(1000 * lag_med, 1) if lag_med is not None else None,
+            "p95_ms": round(1000 * lag_p95, 1) if lag_p95 is not None else None,
+            "n": len(lags_s),
+            "within_one_frame": lag_p95 is not None
+            and lag_p95 - lag_preset_s <= 1.0 / rate + 1e-9,
+        },
+        "burst": {
+            "fps_asked": BURST_FPS,
+            "fps": round(burst_fps, 2) if burst_fps is not None else None,
+            "shots": len(shots),
+            "max_interval_ms": round(1000 * max(gaps), 1) if gaps else None,
+            "buffer_waits": int(body.stats.extra.get("buffer_waits", 0)),
+        },
+        "time_scale_min": min(scales),
+        "slowed": int(getattr(loop, "slowed", 0)) if loop is not None else None,
+        "dropped_frames": int(getattr(loop, "dropped", 0)) if loop is not None else None,
+        "pipeline": "still buffer" if buf is not None else "stills in the loop",
+    }
+
+
+def _shoot_once(runner: Any) -> float:
+    """Press and release the shutter (one job each); returns the press's clock time."""
+    body = runner.body
+    press_s = float(body.clock.now_s())
+    runner.submit(body.shutter.press)
+    runner.submit(body.shutter.release)
+    return press_s
+
+
+def _scale(body: Any) -> float:
+    return round(float(getattr(body.clock, "scale", 1.0)), 3)
+
+
+def _written(runner: Any) -> int:
+    return sum(1 for s in runner.body.shots if s.image_path or s.failure)
+
+
+def run(
+    scenes: list[str], presets: list[str], presses: int, burst_s: float
+) -> list[dict[str, Any]]:
+    results = []
+    for preset in presets:
+        for scene in scenes:
+            results.append(measure(scene, preset, presses, burst_s))
+            print(f"  {preset} {scene} done", file=sys.stderr, flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--scenes", default="", help="comma-separated (default: every built-in)")
+    ap.add_argument("--presets", default="", help="comma-separated (default: every built-in)")
+    ap.add_argument("--presses", type=int, default=6)
+    ap.add_argument("--burst-s", type=float, default=2.0)
+    ap.add_argument("--baseline-src", default="", help="another checkout's src/ to compare with")
+    ap.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    from afon.cameras.sim.preset import builtin_preset_names
+    from afon.cameras.sim.scene import builtin_scene_names
+
+    scenes = [s for s in args.scenes.split(",") if s] or builtin_scene_names()
+    presets = [p for p in args.presets.split(",") if p] or builtin_preset_names()
+    results = run(scenes, presets, args.presses, args.burst_s)
+    if args.raw:
+        print(json.dumps(results))
+        return 0
+    baseline: list[dict[str, Any]] = []
+    if args.baseline_src:
+        env = dict(os.environ, PYTHONPATH=str(Path(args.baseline_src).resolve()))
+        cmd = [sys.executable, __file__, "--raw", "--scenes", ",".join(scenes)]
+        cmd += ["--presets", ",".join(presets), "--presses", str(args.presses)]
+        cmd += ["--burst-s", str(args.burst_s)]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        baseline = json.loads(proc.stdout)
+    for r, b in zip(results, baseline, strict=False):
+        r["baseline"] = b
+    ok = [
+        r["idle"]["headroom"] is not None
+        and r["idle"]["headroom"] >= 2.0
+        and r["release_lag"]["within_one_frame"]
+        and r["burst"]["fps"] is not None
+        and r["burst"]["fps"] >= 0.95 * BURST_FPS
+        for r in results
+    ]
+    med = statistics.median
+    summary = {
+        "combos": len(results),
+        "meeting_all_targets": sum(ok),
+        "headroom_min": min(r["idle"]["headroom"] or 0 for r in results),
+        "headroom_median": med(r["idle"]["headroom"] or 0 for r in results),
+        "burst_fps_min": min(r["burst"]["fps"] or 0 for r in results),
+        "lag_p95_ms_max": max(r["release_lag"]["p95_ms"] or 0 for r in results),
+    }
+    if baseline:
+        summary["baseline"] = {
+            "burst_fps_min": min(b["burst"]["fps"] or 0 for b in baseline),
+            "lag_p95_ms_max": max(b["release_lag"]["p95_ms"] or 0 for b in baseline),
+            "headroom_min": min(b["idle"]["headroom"] or 0 for b in baseline),
+        }
+    out = {
+        "benchmark": "live",
+        "targets": "headroom >= 2 (one core), burst >= 95% of 10 fps, lag p95 <= preset + 1 frame",
+        "load": os.getloadavg(),
+        "summary": summary,
+        "results": results,
+    }
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Real time: the still buffer, the paced clock and the loop's release wake-ups and slow motion."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from afon import clock as clocks
+from afon.body import Body
+from afon.cameras.sim.camera import SimCamera
+from afon.clock import PacedClock, VirtualClock
+from afon.shots import ShotRecord, ShotStore
+from afon.still_buffer import StillBuffer
+from afon.web import runner as runner_mod
+from afon.web.runner import TIME_SCALES, BodyRunner
+
+
+def _record(i: int) -> ShotRecord:
+    return ShotRecord(i, float(i), float(i), float(i), float(i) + 0.001, 1.0, "INACTIVE", {})
+
+
+def test_buffer_writes_in_order_and_close_loses_nothing(tmp_path: Path) -> None:
+    saved: list[ShotRecord] = []
+    gate = threading.Event()
+    buf = StillBuffer(ShotStore(tmp_path), saved.append, depth=3)
+    img = np.full((8, 12, 3), 128, np.uint8)
+
+    def develop() -> Any:
+        gate.wait(10)
+        return img
+
+    for i in range(3):
+        buf.put(_record(i), develop=develop)
+    assert buf.pending == 3 and buf.full  # nothing written while the worker waits
+    assert not saved
+    gate.set()
+    buf.put(_record(3), image=img)  # a camera's own image needs no developing
+    buf.close()
+    assert [r.index for r in saved] == [0, 1, 2, 3]
+    assert all(r.image_path and Path(r.image_path).exists() for r in saved)
+    assert buf.pending == 0 and not buf.full
+
+
+def test_a_still_that_cannot_be_written_becomes_a_failure_record(tmp_path: Path) -> None:
+    saved: list[ShotRecord] = []
+    buf = StillBuffer(ShotStore(tmp_path), saved.append, depth=2)
+
+    def broken() -> Any:
+        raise RuntimeError("renderer out of memory")
+
+    buf.put(_record(0), develop=broken)
+    buf.close()
+    assert len(saved) == 1
+    assert saved[0].failure is not None and "renderer out of memory" in saved[0].failure
+
+
+def _burst_body(tmp_path: Path, depth: int) -> tuple[Body, threading.Event, list[ShotRecord]]:
+    cam = SimCamera("portrait", "50mm-f1.8", clock=VirtualClock(), start_d=0.5, seed=1)
+    cam.still_px = (96, 64)
+    body = Body(cam, "bbf", shots_dir=tmp_path)
+    body.set_focus_mode("MF")
+    body.set_drive("continuous", 10.0)
+    reported: list[ShotRecord] = []
+    body.on_shot = reported.append
+    buf = body.use_still_buffer(depth)
+    gate = threading.Event()
+    put = buf.put
+
+    def gated_put(record: ShotRecord, image: Any = None, develop: Any = None) -> None:
+        def slow() -> Any:
+            gate.wait(10)
+            return develop()
+
+        put(record, image, slow if develop is not None else None)
+
+    buf.put = gated_put  # type: ignore[method-assign]
+    return body, gate, reported
+
+
+def test_a_full_buffer_slows_the_burst_and_says_so(tmp_path: Path) -> None:
+    body, gate, reported = _burst_body(tmp_path, depth=3)
+    body.shutter.press()
+    body.run_for(1.0)  # 10 fps asked: 10 releases if the card kept up
+    assert len(body.shots) == 3  # the buffer filled after three, the burst waits
+    assert body.buffer_full
+    assert body.stats.extra["buffer_waits"] > 0
+    assert body.release_waiting  # a release is still wanted, re-checked each frame
+    gate.set()
+    assert body.still_buffer is not None and body.still_buffer.wait_idle(10)
+    assert not body.buffer_full
+    body.run_for(0.35)  # room again: the burst goes on
+    body.shutter.release()
+    assert len(body.shots) > 3
+    body.close()
+    assert [r.index for r in reported] == list(range(len(body.shots)))
+    assert all(r.image_path for r in reported)  # every exposed still was written
+
+
+def test_deferred_still_is_the_same_image(tmp_path: Path) -> None:
+    def still(defer: bool) -> Any:
+        cam = SimCamera("portrait", "cm3", clock=VirtualClock(), start_d=1.0, seed=2)
+        cam.still_px = (120, 68)
+        s = cam.capture_still(0.0, defer=defer)
+        return s.develop() if defer else s.image
+
+    assert np.array_equal(still(True), still(False))
+
+
+def test_paced_clock_runs_slow_by_its_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    wall = [100.0]
+    monkeypatch.setattr(clocks.time, "monotonic", lambda: wall[0])
+    clock = PacedClock()
+    wall[0] += 1.0
+    assert clock.now_s() == pytest.approx(1.0)
+    clock.set_scale(0.5)
+    wall[0] += 1.0
+    assert clock.now_s() == pytest.approx(1.5)  # no jump at the change, half speed after it
+    clock.set_scale(1.0)
+    wall[0] += 0.5
+    assert clock.now_s() == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="time scale"):
+        clock.set_scale(0.0)
+
+
+def test_loop_slows_down_when_it_cannot_keep_up_and_speeds_up_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wall = [0.0]
+    monkeypatch.setattr(runner_mod.time, "monotonic", lambda: wall[0])
+    clock = PacedClock()
+    cam = SimCamera("portrait", "cm3", clock=clock, render_frames=False)
+    runner = BodyRunner(Body(cam, "bbf"))
+    period_s = 1 / 30
+    for _ in range(10):  # each frame needs more CPU than its period
+        runner._pace(1.2 * period_s, 0)
+    assert clock.scale < 1.0
+    assert runner.loop.slowed >= 1
+    slowest = clock.scale
+    assert slowest in TIME_SCALES
+    for _ in range(200):  # light work again: one step faster after a while of room
+        wall[0] += 0.05
+        runner._pace(0.05 * period_s, 0)
+    assert clock.scale == 1.0
+    assert runner._snapshot()["time_scale"] == 1.0
+    runner.body.close()
+
+
+def test_dropped_frames_count_as_overload() -> None:
+    clock = PacedClock()
+    cam = SimCamera("portrait", "cm3", clock=clock, render_frames=False)
+    runner = BodyRunner(Body(cam, "bbf"))
+    for _ in range(10):
+        runner._pace(0.0, 2)  # no CPU measured, but two frames lost each time: a busy machine
+    assert clock.scale < 1.0
+    runner.body.close()
+
+
+def test_loop_wakes_for_a_due_release_between_frames() -> None:
+    clock = VirtualClock()
+    cam = SimCamera("portrait", "cm3", clock=clock, render_frames=False)
+    body = Body(cam, "bbf")
+    body.set_focus_mode("MF")
+    body.set_drive("continuous", 7.0)
+    runner = BodyRunner(body)
+    body.shutter.press()  # the first still at once
+    assert len(body.shots) == 1
+    due = body.next_release_due_s()
+    assert due == pytest.approx(1 / 7, abs=1e-9)
+    # let frames go by until the release falls between two frames
+    while cam.next_frame_ready_s() <= due:
+        body.step()
+    clock.sleep_until(due)
+    assert runner._wait_for_frame() is True  # a release, not a frame
+    body.service_release()
+    assert len(body.shots) == 2
+    assert body.shots[1].release_s == pytest.approx(due, abs=1e-9)
+    body.shutter.release()
+    body.close()
