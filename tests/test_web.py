@@ -337,7 +337,9 @@ def test_websocket_stream_and_malformed_messages(server: LiveServer) -> None:
         t0 = time.monotonic()
         stream.frames_after(15)
         fps = 14 / (time.monotonic() - t0)
-        assert fps > 10, f"live view at {fps:.1f} fps"
+        # a busy machine runs the simulation in slow motion (time_scale < 1) rather than late
+        scale = server.runner.state["time_scale"]
+        assert fps > 10 * scale, f"live view at {fps:.1f} fps (time scale {scale})"
         bad: list[str | bytes] = [
             "not json",
             "[]",

@@ -61,6 +61,8 @@ SLOW_DOWN_LOAD = 0.9
 SPEED_UP_LOAD = 0.45
 """Below this share at the next faster step, for `SPEED_UP_AFTER_S`: speed up a step."""
 SPEED_UP_AFTER_S = 2.0
+PACE_AFTER_FRAMES = 15
+"""The first frames build the renderer's caches: they are not the machine being slow."""
 BUFFER_POLL_S = 0.005
 """While the still buffer is full, a due release is retried this often."""
 GIL_SWITCH_S = 0.001
@@ -352,7 +354,7 @@ class BodyRunner:
         period_s = 1.0 / (rate * scale)  # wall time between frames at this scale
         # a dropped frame counts as a frame period of work the loop did not have time for
         self._load = 0.8 * self._load + 0.2 * ((cpu_s + dropped * period_s) / period_s)
-        if not callable(set_scale):
+        if not callable(set_scale) or self.loop.frames < PACE_AFTER_FRAMES:
             return
         i = min(range(len(TIME_SCALES)), key=lambda k: abs(TIME_SCALES[k] - scale))
         now = time.monotonic()
