@@ -87,13 +87,13 @@ def measure(scene: str, preset: str, presses: int, burst_s: float) -> dict[str, 
     from afon.body import Body
     from afon.cameras.url import open_camera
     from afon.web.runner import BodyRunner, Subscriber
-    from afon.web.serve import _limit_stills
+    limit_stills = _stills_limiter()
 
     paced = hasattr(clocks, "PacedClock")
     clock: Any = clocks.PacedClock() if paced else clocks.RealClock()
     with tempfile.TemporaryDirectory(prefix="afon-live-") as out:
         camera = open_camera(f"sim:{scene}", clock=clock, preset=preset, seed=0)
-        _limit_stills(camera, "960")
+        limit_stills(camera, "960")
         body = Body(camera, "bbf", shots_dir=out)
         runner = BodyRunner(body, camera_name=f"sim:{scene}", profiles=["bbf"])
         runner.hub.subscribe(Subscriber(loop=_NoLoop(), wake=_NoEvent()))
@@ -181,6 +181,17 @@ def measure(scene: str, preset: str, presses: int, burst_s: float) -> dict[str, 
         "dropped_frames": int(getattr(loop, "dropped", 0)) if loop is not None else None,
         "pipeline": "still buffer" if buf is not None else "stills in the loop",
     }
+
+
+def _stills_limiter() -> Callable[[Any, str], None]:
+    """`afon serve`'s still-size limit, where this checkout keeps it (the baseline's is older)."""
+    import importlib
+
+    try:
+        fn: Callable[[Any, str], None] = importlib.import_module("afon.web.stills").limit_stills
+    except ImportError:
+        fn = importlib.import_module("afon.web.serve")._limit_stills
+    return fn
 
 
 def _shoot_once(runner: Any) -> float:
