@@ -23,8 +23,21 @@ How it is fast, and why not a library call
     level at which the blur spans a handful of texels (coarser levels for larger blur: that is
     what makes large defocus no slower), blends the two ladder entries that bracket the
     diameter (weights linear in diameter, so the mean diameter is exact), and places the result
-    with one ``cv2.warpAffine`` (bilinear). Textures are stored as 8-bit premultiplied RGBA:
-    half the memory traffic of float and fast in OpenCV's fixed-point paths.
+    with one ``cv2.warpAffine`` (bilinear). Textures are stored as 16-bit premultiplied RGBA
+    (as fast as 8 bits in OpenCV's warps, half the memory traffic of float) and the frame is
+    composited at 16 bits: the signal is quantised to 8 bits once, with its noise.
+
+Sub-pixel blur
+    Every disk kernel is the PSF seen through the pixel aperture of an image constant over
+    each texel (tent ⊛ disk, supersampled), so a blur circle below one pixel still spreads
+    light into the neighbours: the focus curve has a peak, not a flat top.
+
+Detail at every scale
+    A photograph stops at its texels, a real surface does not. Each photo layer carries 1/f
+    fields (`textures.one_over_f_tile`) that multiply its colour: detail below its texels
+    (four octaves, locally as strong as the photo's finest octave, drawn once a texel spans
+    more than a pixel) and, for a tiled (fill) photo, variation across its copies (so distant
+    grass is a field, not a mean colour). Fields have their own mip levels and blur ladders.
 
     Noise is applied with lookup tables: σ(pixel value) from `SensorModel.sigma_lut`, and the
     unit Gaussian from a bank of random bytes made once per renderer, read at a per-frame
@@ -60,6 +73,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,8 +86,18 @@ from afon.cameras.base import PhaseData
 from afon.cameras.sim.optics import Optics
 from afon.cameras.sim.scene import Layer, Scene
 from afon.cameras.sim.sensor import Exposure, SensorModel
+from afon.cameras.sim.textures import (
+    DETAIL_SUB,
+    MACRO_SUB,
+    detail_modulation,
+    detail_tile,
+    fine_contrast,
+    has_photo_detail,
+    macro_tile,
+)
 
 U8 = npt.NDArray[np.uint8]
+U16 = npt.NDArray[np.uint16]
 F32 = npt.NDArray[np.float32]
 
 PHASE_K = 4.0 / (3.0 * math.pi)
@@ -96,6 +120,20 @@ _LADDER_PAD = 11
 """Common padding of non-fill ladder entries (covers the disks a level normally uses), so
 that neighbouring entries have the same shape and blend in texture space before one warp."""
 
+_DETAIL_ZERO = 32768.0
+_DETAIL_UNIT = 6000.0
+"""16-bit coding of the detail tile: value = zero + unit · detail (the tile's RMS is 2)."""
+_DETAIL_MIN_KX = 1.0
+"""Synthesized detail is drawn when a level-0 photo texel spans more output pixels than this
+(the coarsest synthesized octave, a period of two photo texels, is then at least two
+pixels: resolvable; below, the photo's own texels carry all the detail the pixels resolve)."""
+
+_MACRO_MAX_CONTRAST = 0.1
+"""Largest contrast per octave of the variation above a tiled photo (its finest octave's
+contrast, continued at 1/f, up to this)."""
+_MACRO_MAX_COPY_PX = 2000.0
+"""The macro field is drawn while one copy of a tiled photo spans at most this many pixels."""
+
 _TAG_BANK, _TAG_FRAME, _TAG_STILL, _TAG_PHASE_L, _TAG_PHASE_R = 1, 2, 3, 4, 5
 
 
@@ -115,6 +153,14 @@ def _seq(*parts: int) -> list[int]:
 
 def _u8(a: Any) -> U8:
     return np.asarray(a, dtype=np.uint8)
+
+
+def _u16(a: Any) -> U16:
+    return np.asarray(a, dtype=np.uint16)
+
+
+_FULL = 65535.0
+"""Full scale of the 16-bit premultiplied ladder and canvas (reflectance 1)."""
 
 
 def _f32(a: Any) -> F32:
@@ -143,7 +189,7 @@ def disk_kernel(diameter_px: float, half: int = 0) -> F32:
         n = 2 * math.ceil(r + 0.5) + 1
         c = n // 2
         if n <= 41:
-            ss = 8
+            ss = 16 if n <= 9 else 8
             offs = (np.arange(ss) + 0.5) / ss - 0.5
             grid = np.arange(n) - c
             x = (grid[:, None] + offs[None, :]).reshape(-1)
@@ -153,15 +199,15 @@ def disk_kernel(diameter_px: float, half: int = 0) -> F32:
                 inside &= xx < 0
             elif half > 0:
                 inside &= xx > 0
-            if half == 0:
-                k = inside.reshape(n, ss, n, ss).mean(axis=(1, 3)).astype(np.float32)
-            else:
-                # Half disks are splatted with a tent (bilinear) weight rather than binned into
-                # the pixel each sub-sample falls in: a half disk smaller than a pixel keeps its
-                # true centroid offset (4r/3π) instead of collapsing onto the centre pixel, so
-                # the left/right images carry the sub-pixel disparity of a small defocus.
-                tent = np.clip(1.0 - np.abs(grid[:, None] - x[None, :]), 0.0, None)
-                k = (tent @ inside.astype(np.float64) @ tent.T).astype(np.float32)
+            # Every disk is splatted with a tent (bilinear) weight rather than binned into the
+            # pixel each sub-sample falls in: the PSF seen through the pixel aperture of an image
+            # that is constant over each texel (box ⊛ disk ⊛ box = tent ⊛ disk). A disk smaller
+            # than a pixel then still spreads light into the neighbours (binning would leave
+            # any disk under ~1 px a delta and the focus curve flat-topped), and a half disk
+            # keeps its true centroid offset (4r/3π), so the left/right images carry the
+            # sub-pixel disparity of a small defocus.
+            tent = np.clip(1.0 - np.abs(grid[:, None] - x[None, :]), 0.0, None)
+            k = (tent @ inside.astype(np.float64) @ tent.T).astype(np.float32)
             if not k.any():  # degenerate: fall back to the centre pixel
                 k[c, c] = 1.0
         else:
@@ -216,11 +262,86 @@ def _ladder_weights(d: float) -> list[tuple[int, float]]:
 
 @dataclass
 class _Entry:
-    image: U8
+    image: U16
     pad: int
     """Transparent texels around the texture (non-fill layers)."""
     radius: int
     """Radius of the blur kernel in texels: how far the blurred layer reaches."""
+
+
+class _Field:
+    """A periodic 1/f field that multiplies a layer's colour: 1 + amplitude · modulation ·
+    field, with its own mip levels and blur ladder (blurred like the layer it multiplies).
+
+    `sub` is field texels per level-0 photo texel (16 for detail below the texels, MACRO_SUB /
+    photo width for variation above a tiled photo's size); `modulation` is a map over the
+    photo's level-0 texels (None: uniform). The field is drawn while a photo texel spans
+    between `min_kx` output pixels and a photo copy spans at most `max_copy_px`.
+    """
+
+    def __init__(self, tile: F32, sub: float, modulation: F32 | None, amplitude: float,
+                 min_kx: float, max_copy_px: float) -> None:
+        self.sub = sub
+        self.modulation = modulation
+        self.amplitude = amplitude
+        self.min_kx = min_kx
+        self.max_copy_px = max_copy_px
+        self.levels: list[F32] = [tile]
+        while self.levels[-1].shape[0] >= 2 * _MIN_LEVEL_PX:
+            prev = self.levels[-1]
+            n = prev.shape[0] // 2
+            self.levels.append(_f32(cv2.resize(prev, (n, n), interpolation=cv2.INTER_AREA)))
+        self._entries: dict[tuple[str, int, int], U16] = {}
+        self._blend: dict[tuple[int, ...], U16] = {}
+
+    def pick_level(self, kx0: float, blur_px: float) -> int:
+        """Like `_LayerCache.pick_level`: coarsest level with a texel ≤ max(√2, blur/6) px."""
+        limit = max(_MAX_UPSAMPLE, blur_px / _TEX_BLUR_MIN)
+        m = 0
+        for i in range(len(self.levels)):
+            if kx0 / self.sub * 2**i <= limit:
+                m = i
+            else:
+                break
+        return m
+
+    def entry(self, kind: str, m: int, j: int) -> U16:
+        """Level m blurred by ladder diameter j (periodic), coded `_DETAIL_ZERO` + unit·x."""
+        if j == 0:
+            kind = "rgb"
+        key = (kind, m, j)
+        e = self._entries.get(key)
+        if e is None:
+            src = self.levels[m]
+            k = np.ascontiguousarray(
+                disk_kernel(_ladder_diameter(j), {"rgb": 0, "L": -1, "R": 1}[kind])[:, ::-1])
+            r = k.shape[0] // 2
+            n = src.shape[0]
+            if r:
+                reps = r // n + 1
+                ext = np.pad(src, ((reps * n, reps * n), (reps * n, reps * n)), mode="wrap")
+                out = _f32(cv2.filter2D(ext, -1, k, borderType=cv2.BORDER_REFLECT))
+                out = out[reps * n : reps * n + n, reps * n : reps * n + n]
+            else:
+                out = src
+            e = _u16(np.clip(out * _DETAIL_UNIT + _DETAIL_ZERO + 0.5, 0, _FULL))
+            self._entries[key] = e
+        return e
+
+    def blend(self, kind: str, m: int, weights: list[tuple[int, float]]) -> U16:
+        """Weighted sum of entries (the field's share of a ladder blend)."""
+        first = self.entry(kind, m, weights[0][0])
+        if len(weights) == 1:
+            return first
+        buf = self._blend.get(first.shape)
+        if buf is None:
+            buf = np.empty(first.shape, np.uint16)
+            self._blend[first.shape] = buf
+        cv2.addWeighted(first, weights[0][1], self.entry(kind, m, weights[1][0]),
+                        weights[1][1], 0.0, dst=buf)
+        for j, wgt in weights[2:]:
+            cv2.addWeighted(buf, 1.0, self.entry(kind, m, j), wgt, 0.0, dst=buf)
+        return buf
 
 
 class _LayerCache:
@@ -232,9 +353,8 @@ class _LayerCache:
         if max(h, w) > _MAX_LADDER_PX:
             s = _MAX_LADDER_PX / max(h, w)
             img = _f32(
-                cv2.resize(
-                    img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA
-                )
+                cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
+                           interpolation=cv2.INTER_AREA)
             )
         pm = img.copy()
         if layer.fill:
@@ -248,13 +368,27 @@ class _LayerCache:
             self.levels.append(_f32(cv2.resize(prev, size, interpolation=cv2.INTER_AREA)))
         self._luma: dict[int, F32] = {}
         self._entries: dict[tuple[str, int, int], _Entry] = {}
-        self._blend: dict[tuple[int, ...], U8] = {}
+        self._blend: dict[tuple[int, ...], U16] = {}
+        # synthesized structure the photo lacks: detail below its texels and, for a tiled
+        # (fill) photo, variation above its size (see `textures.one_over_f_tile`)
+        self.fields: list[_Field] = []
+        if has_photo_detail(layer.texture):
+            seed = zlib.crc32(f"{layer.name}|{layer.texture}".encode())
+            modulation = detail_modulation(img)
+            if float(modulation.max()) > 1e-4:
+                self.fields.append(_Field(detail_tile(seed), float(DETAIL_SUB), modulation,
+                                          1.0, _DETAIL_MIN_KX, math.inf))
+            amplitude = min(fine_contrast(img), _MACRO_MAX_CONTRAST)
+            if layer.fill and amplitude > 1e-4:
+                # a macro texel is 1/MACRO_SUB of a copy: MACRO_SUB / width photo texels
+                self.fields.append(_Field(macro_tile(seed + 1), MACRO_SUB / img.shape[1], None,
+                                          amplitude, 0.0, _MACRO_MAX_COPY_PX))
 
-    def blend_buffer(self, shape: tuple[int, ...]) -> U8:
+    def blend_buffer(self, shape: tuple[int, ...]) -> U16:
         """A work buffer of `shape` (ladder entries of one level and padding)."""
         buf = self._blend.get(shape)
         if buf is None:
-            buf = np.empty(shape, np.uint8)
+            buf = np.empty(shape, np.uint16)
             self._blend[shape] = buf
         return buf
 
@@ -314,7 +448,7 @@ class _LayerCache:
             pad = max(_LADDER_PAD, r + 2)
             ext = _f32(cv2.copyMakeBorder(src, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0))
             out = _f32(cv2.filter2D(ext, -1, k, borderType=cv2.BORDER_CONSTANT)) if r else ext
-        img = _u8(np.clip(out * 255.0 + 0.5, 0, 255))
+        img = _u16(np.clip(out * _FULL + 0.5, 0, _FULL))
         return _Entry(np.ascontiguousarray(img), pad, r)
 
 
@@ -428,29 +562,31 @@ class Renderer:
         focus = _focus_tuple(focus_d)
         w, h = self.size_px
         sc = self._scratch
-        canvas: U8 = sc.get("canvas", h, w, 4, np.uint8)
+        canvas: U16 = sc.get("canvas", h, w, 4, np.uint16)
         layers = self._visible_layers(t_s)
         if not layers[0].fill:
             canvas.fill(0)
         for layer in layers:
             p = self._place(layer, t_s, focus, self.size_px, self.preview_scale)
             self._draw(canvas, layer, p, "rgb")
-        rgb: U8 = sc.get("rgb", h, w, 3, np.uint8)
+        rgb: U16 = sc.get("rgb", h, w, 3, np.uint16)
         cv2.cvtColor(canvas, cv2.COLOR_RGBA2RGB, dst=rgb)
         exp = self.exposure(exposure_s, gain)
         out = np.empty((h, w, 3), np.uint8)
+        # the signal stays at 16 bits until here; noise is added to it and the sum is quantised
+        # to 8 bits once, so noise below 1 DN survives as it does on a sensor (an 8-bit canvas
+        # would round it away)
         if not noise:
-            if abs(exp.white_dn - 255.0) < 1e-6:
-                np.copyto(out, rgb)
-            else:
-                cv2.convertScaleAbs(rgb, dst=out, alpha=exp.white_dn / 255.0)
+            cv2.convertScaleAbs(rgb, dst=out, alpha=exp.white_dn / _FULL)
             return out
         n = self.sensor.binned(self.preview_scale, preview=True)
+        level: U8 = sc.get("level", h, w, 3, np.uint8)
+        cv2.convertScaleAbs(rgb, dst=level, alpha=255.0 / _FULL)
         sigma: F32 = sc.get("sigma", h, w, 3, np.float32)
-        cv2.LUT(rgb, self.sensor.sigma_lut(exp, n), dst=sigma)
+        cv2.LUT(level, self.sensor.sigma_lut(exp, n), dst=sigma)
         unit = self._unit_noise(self.size_px, 3, frame_index, _TAG_FRAME)
         cv2.multiply(sigma, unit, dst=sigma)
-        cv2.addWeighted(rgb, exp.white_dn / 255.0, sigma, 1.0, 0.0, dst=out, dtype=cv2.CV_8U)
+        cv2.addWeighted(rgb, exp.white_dn / _FULL, sigma, 1.0, 0.0, dst=out, dtype=cv2.CV_8U)
         return out
 
     def render_phase(
@@ -471,8 +607,8 @@ class Renderer:
         w, h = self.size_px
         size = (max(2, round(w * ps)), max(2, round(h * ps)))
         scale = self.preview_scale * size[0] / w
-        left: U8 = self._scratch.get("phase_left", size[1], size[0], 2, np.uint8)
-        right: U8 = self._scratch.get("phase_right", size[1], size[0], 2, np.uint8)
+        left: U16 = self._scratch.get("phase_left", size[1], size[0], 2, np.uint16)
+        right: U16 = self._scratch.get("phase_right", size[1], size[0], 2, np.uint16)
         layers = self._visible_layers(t_s)
         if not layers[0].fill:
             left.fill(0)
@@ -486,7 +622,7 @@ class Renderer:
         n = self.sensor.binned(self.preview_scale, preview=True) * (w / size[0]) ** 2
         out: list[F32] = []
         for img, tag in ((left, _TAG_PHASE_L), (right, _TAG_PHASE_R)):
-            x = img[..., 0].astype(np.float32) * np.float32(exp.white_dn / 255.0)
+            x = img[..., 0].astype(np.float32) * np.float32(exp.white_dn / _FULL)
             if noise:
                 sigma = self.sensor.sigma_dn(x, exp, n, sub_aperture=0.5)
                 x = x + sigma * self._unit_noise(size, 1, frame_index, tag)
@@ -525,9 +661,8 @@ class Renderer:
         # σ from the 8-bit reflectance level; unit noise: fresh random bytes through the
         # Gaussian quantile table (a tenth of the time of drawing normal deviates)
         level = _u8(cv2.convertScaleAbs(rgb, alpha=255.0))
-        sigma = _f32(
-            cv2.LUT(level, self.sensor.sigma_lut(exp, self.sensor.binned(scale, preview=False)))
-        )
+        sigma = _f32(cv2.LUT(level, self.sensor.sigma_lut(exp, self.sensor.binned(
+            scale, preview=False))))
         del level
         rng = np.random.default_rng(_seq(self.seed, frame_index, _TAG_STILL))
         noise_bytes = np.frombuffer(rng.bytes(h * w * 3), np.uint8).reshape(h, w, 3)
@@ -584,13 +719,13 @@ class Renderer:
         return c
 
     # --- ladder drawing (previews, phase) -----------------------------------------------
-    def _draw(self, canvas: U8, layer: Layer, p: _Placement, kind: str) -> None:
+    def _draw(self, canvas: U16, layer: Layer, p: _Placement, kind: str) -> None:
         cache = self._cache(layer)
         if not p.drawable:
             if cache.fill:  # e.g. at an absurd distance: its mean colour
                 coarse = cache.entry(kind, len(cache.levels) - 1, 0).image
                 mean = coarse.reshape(-1, coarse.shape[2]).mean(axis=0)
-                canvas[...] = np.round(mean).astype(np.uint8)
+                canvas[...] = np.round(mean).astype(canvas.dtype)
             return
         blur_abs = [abs(b) for b in p.blur_px]
         m = cache.pick_level(p.width_px, min(blur_abs))
@@ -605,9 +740,9 @@ class Renderer:
         nch = canvas.shape[2]
         if cache.fill:
             src = _blend_entries(cache, entries)
-            self._draw_fill(
-                canvas, src, p.cx - kx * (tw - 1) / 2.0, p.cy - ky * (th - 1) / 2.0, kx, ky
-            )
+            self._draw_fill(canvas, src, p.cx - kx * (tw - 1) / 2.0,
+                            p.cy - ky * (th - 1) / 2.0, kx, ky)
+            self._apply_detail(canvas, cache, p, kind, 0, 0)
             return
         reach = max(e.radius for e, _ in entries) + 1  # texels beyond the texture's edge
         half_w = kx * (tw / 2.0 + reach) + 1.0
@@ -620,7 +755,7 @@ class Renderer:
             return
         rh, rw = y1 - y0, x1 - x0
         sc = self._scratch
-        layer_img: U8 = sc.get(f"layer{nch}", rh, rw, nch, np.uint8)
+        layer_img: U16 = sc.get(f"layer{nch}", rh, rw, nch, np.uint16)
         if len({e.pad for e, _ in entries}) == 1:
             groups = [(entries[0][0].pad, _blend_entries(cache, entries), 1.0)]
         else:  # rare (very large blur at the coarsest level): warp each, blend in frame space
@@ -633,46 +768,122 @@ class Renderer:
                 ],
                 np.float64,
             )
-            target = layer_img if i == 0 else sc.get(f"warp{nch}", rh, rw, nch, np.uint8)
-            cv2.warpAffine(
-                image,
-                mat,
-                (rw, rh),
-                dst=target,
-                flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=0,
-            )
+            target = layer_img if i == 0 else sc.get(f"warp{nch}", rh, rw, nch, np.uint16)
+            cv2.warpAffine(image, mat, (rw, rh), dst=target, flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             if i == 0 and wgt != 1.0:
-                cv2.convertScaleAbs(layer_img, dst=layer_img, alpha=wgt)
+                cv2.addWeighted(layer_img, wgt, layer_img, 0.0, 0.0, dst=layer_img)
             elif i > 0:
                 cv2.addWeighted(layer_img, 1.0, target, wgt, 0.0, dst=layer_img)
+        self._apply_detail(layer_img, cache, p, kind, x0, y0)
         # premultiplied "over": canvas = layer + canvas·(1 − α)
         roi = canvas[y0:y1, x0:x1]
         alpha = layer_img[..., nch - 1]
-        alpha_n: U8 = sc.get(f"alpha{nch}", rh, rw, nch, np.uint8)
+        alpha_n: U16 = sc.get(f"alpha{nch}", rh, rw, nch, np.uint16)
         if nch == 4:
-            # (α, α, α, 255): the canvas's own alpha channel is not used for output
+            # (α, α, α, full): the canvas's own alpha channel is not used for output
             cv2.cvtColor(alpha, cv2.COLOR_GRAY2RGBA, dst=alpha_n)
         else:
             cv2.merge([alpha] * nch, dst=alpha_n)
-        cv2.multiply(roi, alpha_n, dst=alpha_n, scale=1.0 / 255.0)
+        cv2.multiply(roi, alpha_n, dst=alpha_n, scale=1.0 / _FULL)
         cv2.subtract(roi, alpha_n, dst=alpha_n)
         cv2.add(layer_img, alpha_n, dst=roi)
 
-    def _draw_fill(self, canvas: U8, src: U8, tx: float, ty: float, kx: float, ky: float) -> None:
-        """Cover `canvas` with `src` mirror-tiled, texel (u, v) landing at (tx + kx·u, ...).
+    def _detail_factor(self, cache: _LayerCache, p: _Placement, kind: str, ox: int, oy: int,
+                       size: tuple[int, int], blurred: bool) -> F32 | None:
+        """Product of the layer's fields over an output region (`size` = (w, h) at (ox, oy)),
+        or None when no field is drawn at this scale.
 
-        ``warpAffine`` with a reflecting border is several times slower than with a constant
-        one, so the texture is first tiled (``copyMakeBorder``, a copy) or cropped to exactly
-        the texels the frame needs.
+        Each field is blurred by the layer's ladder weights (`blurred`) or drawn sharp
+        (stills, which blur the product exactly afterwards). Multiplying the blurred photo by
+        a blurred field approximates blurring their product: the detail's frequencies lie
+        above the photo's, where the photo is locally almost constant (and the macro field's
+        below them, where the field is).
         """
-        h, w = canvas.shape[:2]
-        th, tw = src.shape[:2]
+        if not cache.fields:
+            return None
+        th0, tw0 = cache.levels[0].shape[:2]
+        kx0, ky0 = p.width_px / tw0, p.height_px / th0
+        active = [f for f in cache.fields if f.min_kx <= kx0 and kx0 * tw0 <= f.max_copy_px]
+        if not active:
+            return None
+        blur_abs = [abs(b) for b in p.blur_px] if blurred else [0.0]
+        w, h = size
+        sc = self._scratch
+        ox0 = p.cx - kx0 * (tw0 - 1) / 2.0 - ox  # where level-0 photo texel 0 lands
+        oy0 = p.cy - ky0 * (th0 - 1) / 2.0 - oy
+        factor: F32 = sc.get("detail_f", h, w, 1, np.float32)
+        for i, field in enumerate(active):
+            md = field.pick_level(kx0, min(blur_abs))
+            kdx, kdy = kx0 / field.sub * 2**md, ky0 / field.sub * 2**md
+            weights: dict[int, float] = {}
+            for b in blur_abs:
+                for j, wgt in _ladder_weights(b / kdx):
+                    weights[j] = weights.get(j, 0.0) + wgt / len(blur_abs)
+            tile = field.blend(kind, md, sorted(weights.items()))
+            # field texel s of level md covers photo coordinates [s, s + 1)·2^md / sub
+            sx = (2**md / (2.0 * field.sub) - 0.5) * kx0
+            sy = (2**md / (2.0 * field.sub) - 0.5) * ky0
+            d16: U16 = sc.get("detail16", h, w, 1, np.uint16)
+            self._tiled_warp(d16, tile, ox0 + sx, oy0 + sy, kdx, kdy, cv2.BORDER_WRAP, "dtile")
+            part: F32 = factor if i == 0 else sc.get("detail_g", h, w, 1, np.float32)
+            np.subtract(d16, np.float32(_DETAIL_ZERO), out=part)
+            if field.modulation is not None:
+                mod: F32 = sc.get("detail_mod", h, w, 1, np.float32)
+                if cache.fill:
+                    self._tiled_warp(mod, field.modulation, ox0, oy0, kx0, ky0,
+                                     cv2.BORDER_REFLECT, "mtile")
+                else:
+                    mmat = np.array([[kx0, 0.0, ox0], [0.0, ky0, oy0]], np.float64)
+                    cv2.warpAffine(field.modulation, mmat, (w, h), dst=mod,
+                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                   borderValue=0)
+                cv2.multiply(part, mod, dst=part, scale=field.amplitude / _DETAIL_UNIT)
+            else:
+                np.multiply(part, np.float32(field.amplitude / _DETAIL_UNIT), out=part)
+            np.add(part, np.float32(1.0), out=part)
+            np.maximum(part, np.float32(0.0), out=part)
+            if i > 0:
+                cv2.multiply(factor, part, dst=factor)
+        return factor
+
+    def _apply_detail(self, img: U16, cache: _LayerCache, p: _Placement, kind: str,
+                      ox: int, oy: int) -> None:
+        """Multiply a drawn layer's colour (premultiplied, not its alpha) by its detail."""
+        h, w = img.shape[:2]
+        factor = self._detail_factor(cache, p, kind, ox, oy, (w, h), blurred=True)
+        if factor is None:
+            return
+        nch = img.shape[2]
+        sc = self._scratch
+        f_n: F32 = sc.get(f"detail_f{nch}", h, w, nch, np.float32)
+        if nch == 4:
+            cv2.cvtColor(factor, cv2.COLOR_GRAY2RGBA, dst=f_n)  # alpha factor 1
+        else:
+            cv2.merge([factor, np.ones_like(factor)], dst=f_n)
+        cv2.multiply(img, f_n, dst=img, dtype=cv2.CV_16U)
+
+    def _draw_fill(self, canvas: U16, src: U16, tx: float, ty: float, kx: float,
+                   ky: float) -> None:
+        """Cover `canvas` with `src` mirror-tiled, texel (u, v) landing at (tx + kx·u, ...)."""
         if kx < 0.25 or ky < 0.25:  # texture far below pixel size: its mean colour
             mean = src.reshape(-1, src.shape[2]).mean(axis=0)
-            canvas[...] = np.round(mean).astype(np.uint8)
+            canvas[...] = np.round(mean).astype(canvas.dtype)
             return
+        self._tiled_warp(canvas, src, tx, ty, kx, ky, cv2.BORDER_REFLECT, "tile")
+
+    def _tiled_warp(self, dst: npt.NDArray[Any], src: npt.NDArray[Any], tx: float, ty: float,
+                    kx: float, ky: float, border: int, name: str) -> None:
+        """Cover `dst` with `src` tiled by `border` (mirrored or wrapped), texel (u, v) landing
+        at (tx + kx·u, ty + ky·v).
+
+        ``warpAffine`` with a reflecting or wrapping border is several times slower than with
+        a constant one, so the texture is first tiled (``copyMakeBorder``, a copy) or cropped
+        to exactly the texels the output needs.
+        """
+        h, w = dst.shape[:2]
+        th, tw = src.shape[:2]
+        nch = 1 if src.ndim == 2 else src.shape[2]
         ix0 = math.floor((-0.5 - tx) / kx) - 1
         ix1 = math.ceil((w - 0.5 - tx) / kx) + 1
         iy0 = math.floor((-0.5 - ty) / ky) - 1
@@ -680,30 +891,25 @@ class Renderer:
         cx0, cx1 = max(ix0, 0), min(ix1, tw - 1)
         cy0, cy1 = max(iy0, 0), min(iy1, th - 1)
         view = src[cy0 : cy1 + 1, cx0 : cx1 + 1] if cx1 >= cx0 and cy1 >= cy0 else src
-        if view is src:  # the frame sees none of the texture itself: only its mirror images
+        if view is src:  # the output sees none of the texture itself: only its copies
             cx0, cy0 = 0, 0
         left, right = max(0, -ix0), max(0, ix1 - (tw - 1))
         top, bottom = max(0, -iy0), max(0, iy1 - (th - 1))
+        if border == cv2.BORDER_WRAP and view is not src:  # wrap needs the whole period
+            view, cx0, cy0 = src, 0, 0
+            left, right = max(0, -ix0), max(0, ix1 - (tw - 1))
+            top, bottom = max(0, -iy0), max(0, iy1 - (th - 1))
         if left or right or top or bottom:
             vh, vw = view.shape[:2]
-            tiled: U8 = self._scratch.get(
-                f"tile{src.shape[2]}", vh + top + bottom, vw + left + right, src.shape[2], np.uint8
-            )
-            cv2.copyMakeBorder(
-                view, top, bottom, left, right, cv2.BORDER_REFLECT | cv2.BORDER_ISOLATED, dst=tiled
-            )
+            tiled = self._scratch.get(f"{name}{nch}", vh + top + bottom, vw + left + right, nch,
+                                      src.dtype.type)
+            cv2.copyMakeBorder(view, top, bottom, left, right, border | cv2.BORDER_ISOLATED,
+                               dst=tiled)
             view = tiled
         ox, oy = cx0 - left, cy0 - top  # texel index of view[0, 0]
         mat = np.array([[kx, 0.0, tx + kx * ox], [0.0, ky, ty + ky * oy]], np.float64)
-        cv2.warpAffine(
-            view,
-            mat,
-            (w, h),
-            dst=canvas,
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        )
+        cv2.warpAffine(view, mat, (w, h), dst=dst, flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
     # --- exact drawing (stills) ---------------------------------------------------------
     def _draw_exact(self, canvas: F32, layer: Layer, p: _Placement) -> None:
@@ -727,15 +933,9 @@ class Renderer:
                 ],
                 np.float64,
             )
-            big = _f32(
-                cv2.warpAffine(
-                    src,
-                    mat,
-                    (w + 2 * r, h + 2 * r),
-                    flags=cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_REFLECT,
-                )
-            )
+            big = _f32(cv2.warpAffine(src, mat, (w + 2 * r, h + 2 * r), flags=cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REFLECT))
+            self._apply_detail_exact(big, cache, p, -r, -r)
             big = _disk_blur(big, p.blur_px, cv2.BORDER_REFLECT)
             canvas[...] = big[r : r + h, r : r + w]
             canvas[..., 3] = 1.0
@@ -756,16 +956,9 @@ class Renderer:
             ],
             np.float64,
         )
-        placed = _f32(
-            cv2.warpAffine(
-                src,
-                mat,
-                (x1 - x0, y1 - y0),
-                flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=0,
-            )
-        )
+        placed = _f32(cv2.warpAffine(src, mat, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0))
+        self._apply_detail_exact(placed, cache, p, x0, y0)
         placed = _disk_blur(placed, p.blur_px, cv2.BORDER_CONSTANT)
         cx0, cx1, cy0, cy1 = max(x0, 0), min(x1, w), max(y0, 0), min(y1, h)
         if cx1 <= cx0 or cy1 <= cy0:
@@ -775,8 +968,17 @@ class Renderer:
         roi *= 1.0 - part[..., 3:4]
         roi += part
 
+    def _apply_detail_exact(self, img: F32, cache: _LayerCache, p: _Placement, ox: int,
+                            oy: int) -> None:
+        """Stills: the sharp detail multiplies the sharp layer before the exact blur."""
+        h, w = img.shape[:2]
+        factor = self._detail_factor(cache, p, "rgb", ox, oy, (w, h), blurred=False)
+        if factor is not None:
+            img[..., :3] *= factor[..., None]
+
     # --- noise ----------------------------------------------------------------------------
-    def _unit_noise(self, size: tuple[int, int], channels: int, frame_index: int, tag: int) -> F32:
+    def _unit_noise(self, size: tuple[int, int], channels: int, frame_index: int,
+                    tag: int) -> F32:
         """Unit Gaussian noise, a deterministic function of (seed, frame_index, tag)."""
         w, h = size
         key = (w, h, channels, tag)
@@ -794,14 +996,14 @@ class Renderer:
         return _f32(cv2.LUT(bank[oy : oy + h, ox : ox + w], lut))
 
 
-def _blend_entries(cache: _LayerCache, entries: list[tuple[_Entry, float]]) -> U8:
+def _blend_entries(cache: _LayerCache, entries: list[tuple[_Entry, float]]) -> U16:
     """Weighted sum of same-shaped ladder entries (in texture space, before the warp)."""
     first, w0 = entries[0]
     if len(entries) == 1 and w0 == 1.0:
         return first.image
     blend = cache.blend_buffer(first.image.shape)
     if len(entries) == 1:
-        cv2.convertScaleAbs(first.image, dst=blend, alpha=w0)
+        cv2.addWeighted(first.image, w0, first.image, 0.0, 0.0, dst=blend)
         return blend
     cv2.addWeighted(first.image, w0, entries[1][0].image, entries[1][1], 0.0, dst=blend)
     for e, wgt in entries[2:]:
@@ -832,9 +1034,8 @@ def _disk_blur(img: F32, diameters_px: Sequence[float], border: int) -> F32:
     sw, sh = max(1, round(w / f)), max(1, round(h / f))
     small = _f32(cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA))
     fx = w / sw
-    blurred = _f32(
-        cv2.filter2D(small, -1, mean_disk_kernel([d / fx for d in diameters_px]), borderType=border)
-    )
+    blurred = _f32(cv2.filter2D(small, -1, mean_disk_kernel([d / fx for d in diameters_px]),
+                                borderType=border))
     return _f32(cv2.resize(blurred, (w, h), interpolation=cv2.INTER_LINEAR))
 
 

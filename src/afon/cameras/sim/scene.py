@@ -19,7 +19,8 @@ Scene files (TOML)
     name = "track"                   # optional, unique; defaults to KIND + index
     kind = "background"              # "background", "subject" or "obstacle"
     texture = "skimage:grass"        # see below
-    width_m = 60                     # physical width of the card in metres
+    width_m = 0.4                    # physical width of the card in metres; with fill, of
+                                     # one copy of the picture (its physical scale)
     distance_m = 80                  # metres from the lens: a number or a motion (below)
     fill = true                      # opaque, tiled (mirrored) to cover the whole frame
 
@@ -39,6 +40,12 @@ Other optional layer fields: ``contrast`` (0..1, scales the texture's deviations
 to build low-contrast subjects) and ``shape`` (``"rect"``, default, or ``"ellipse"`` for a
 cut-out with an elliptical outline). Positions are where the layer appears with the lens at
 infinity; focus breathing scales them about the frame centre.
+
+Scale: a texture's pixels are square in metres, ``width_m`` / picture width each (``texel_m``
+in ``afon scenes --json``). Give photographs their real scale (skimage's brick photo is about
+1.1 m wide, 84 mm brick courses; its grass about 0.4 m, blades a few mm): a filled layer tiles
+the copies, and the renderer adds the structure a single photo lacks, 1/f detail below its
+pixels and 1/f variation across copies (see ``render.py``).
 
 Textures: ``skimage:NAME`` (a CC0 photograph shipped inside scikit-image: astronaut, chelsea,
 coffee, rocket, brick, grass, gravel, camera, moon, text, page, coins…), ``flat:GRAY`` (a
@@ -244,6 +251,11 @@ class Layer:
     @property
     def height_m(self) -> float:
         return self.width_m * int(self.image.shape[0]) / int(self.image.shape[1])
+
+    @property
+    def texel_m(self) -> float:
+        """Physical size of one texture pixel (the texture's scale, metres per texel)."""
+        return self.width_m / int(self.image.shape[1])
 
     def distance_m(self, t_s: float) -> float:
         return self.distance(t_s)
@@ -510,6 +522,7 @@ def describe(scene: Scene) -> dict[str, Any]:
                 "texture": layer.texture,
                 "width_m": layer.width_m,
                 "height_m": round(layer.height_m, 4),
+                "texel_m": float(f"{layer.texel_m:.4g}"),
                 "distance_m_at_0": layer.distance_m(0.0),
                 "fill": layer.fill,
             }
@@ -520,7 +533,8 @@ def describe(scene: Scene) -> dict[str, Any]:
 
 def card_scene(distance_m: float, texture: str, light_lux: float = 3000.0) -> Scene:
     """A test target: a textured card 0.6 × its distance wide (it fills the default AF
-    window) with a brick wall 4× farther behind it. Used by AF tests and benchmarks."""
+    window) with a brick wall 4× farther behind it (real brick size: 1.1 m per copy of the
+    photo). Used by AF tests and benchmarks."""
     return parse_scene(
         f"""
 name = "card-{texture.split(":")[-1]}-{distance_m:g}m"
@@ -529,7 +543,7 @@ light_lux = {light_lux}
 name = "wall"
 kind = "background"
 texture = "skimage:brick"
-width_m = {distance_m * 4.0}
+width_m = 1.1
 distance_m = {distance_m * 4.0}
 fill = true
 [[layers]]

@@ -289,3 +289,100 @@ def _ellipse_alpha(h: int, w: int) -> npt.NDArray[np.float32]:
     # distance to the rim in pixels (approximately), positive inside
     px = (1.0 - r) * (min(h, w) / 2)
     return np.clip(px + 0.5, 0.0, 1.0).astype(np.float32)
+
+
+# --- detail beyond a photo's resolution ----------------------------------------------------
+DETAIL_SUB = 16
+"""Detail texels per photo texel: synthesized detail reaches 1/16 of a photo texel."""
+DETAIL_OCTAVES = 4
+"""Octaves synthesized below the photo's resolution (periods 2 photo texels down to 1/8)."""
+DETAIL_TILE_PX = 512
+"""Side of the periodic detail tile (32 photo texels)."""
+
+
+def one_over_f_tile(seed: int, size_px: int, period_min: float, period_max: float) -> RGBA:
+    """A periodic tile of 1/f noise between two periods (in tile texels), RMS 1 per octave.
+
+    Natural images have an amplitude spectrum close to 1/f (Field 1987; van der Schaaf & van
+    Hateren 1996): equal contrast in every octave. The tile is Gaussian noise shaped to 1/f
+    between 1/`period_max` and 1/`period_min` cycles per texel (half-octave smooth steps at
+    both ends), scaled to an RMS of √octaves. Periodic by construction (made in the Fourier
+    domain), so it tiles without seams; deterministic in `seed`. Float32, mean 0.
+    """
+    rng = np.random.default_rng([abs(int(seed)), 0xD7A1])
+    white = rng.standard_normal((size_px, size_px))
+    fy = np.fft.fftfreq(size_px)[:, None]
+    fx = np.fft.rfftfreq(size_px)[None, :]
+    f = np.maximum(np.hypot(fx, fy), 1e-12)
+
+    def step(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        c = np.clip(x / 0.5 + 0.5, 0.0, 1.0)
+        return c * c * (3.0 - 2.0 * c)
+
+    lo = step(np.log2(f * period_max))
+    hi = step(-np.log2(f * period_min)) if period_min > 2.0 else 1.0
+    amp = np.where(np.hypot(fx, fy) > 0, lo * hi / f, 0.0)
+    tile = np.fft.irfft2(np.fft.rfft2(white) * amp, s=(size_px, size_px))
+    tile -= tile.mean()
+    octaves = math.log2(period_max / period_min)
+    tile *= math.sqrt(octaves) / max(float(tile.std()), 1e-12)
+    return tile.astype(np.float32)
+
+
+def detail_tile(seed: int) -> RGBA:
+    """The `DETAIL_OCTAVES` octaves finer than a photo texel: periods 2 to 2·DETAIL_SUB tile
+    texels (a photo texel is DETAIL_SUB tile texels)."""
+    return one_over_f_tile(seed, DETAIL_TILE_PX, 2.0, 2.0 * DETAIL_SUB)
+
+
+MACRO_SUB = 2
+"""Macro-field texels per copy of a tiled photo."""
+
+
+def macro_tile(seed: int) -> RGBA:
+    """The variation above a tiled photo's size: periods of 2 to 256 copies of the photo (a
+    copy is MACRO_SUB tile texels). A field of grass or gravel is not the same patch repeated:
+    at a distance, where one copy is a few pixels, this is the structure the camera sees. The
+    tile spans 256 copies (64 m of a 0.25 m gravel photo)."""
+    return one_over_f_tile(seed, DETAIL_TILE_PX, 2.0 * MACRO_SUB, float(DETAIL_TILE_PX))
+
+
+def fine_contrast(texture: RGBA) -> float:
+    """Relative RMS contrast of a texture's finest octave (Laplacian band / mean luminance)."""
+    img = np.asarray(texture, np.float32)
+    h, w = img.shape[:2]
+    if min(h, w) < 4:
+        return 0.0
+    luma = img[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    half = cv2.resize(luma, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    band = luma - cv2.resize(half, (w, h), interpolation=cv2.INTER_LINEAR)
+    return float(band.std() / max(float(luma.mean()), 0.05))
+
+
+def has_photo_detail(ref: str) -> bool:
+    """Whether a texture is a photograph whose detail continues below its texels (skimage and
+    image files); flat surfaces and test patterns are exact as they are."""
+    ref = ref.strip()
+    return bool(ref) and not ref.startswith(("flat:", "pattern:"))
+
+
+def detail_modulation(texture: RGBA, sigma_texels: float = 3.0) -> npt.NDArray[np.float32]:
+    """Relative contrast of a texture's finest octave, locally (H×W float32).
+
+    The finest octave is the texture minus its half-resolution copy (a Laplacian-pyramid
+    band); its local RMS over the local mean luminance (Gaussian windows of `sigma_texels`) is
+    the contrast each synthesized octave continues with: busy regions get busy detail, smooth
+    ones (skin, sky) stay smooth. Clipped to 0..0.3; zero where the texture is transparent.
+    """
+    img = np.asarray(texture, np.float32)
+    h, w = img.shape[:2]
+    luma = img[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    alpha = img[..., 3]
+    if min(h, w) < 4:
+        return np.zeros((h, w), np.float32)
+    half = cv2.resize(luma, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    band = luma - cv2.resize(half, (w, h), interpolation=cv2.INTER_LINEAR)
+    energy = cv2.GaussianBlur(band * band, (0, 0), sigma_texels)
+    mean = cv2.GaussianBlur(luma, (0, 0), sigma_texels)
+    m = np.sqrt(np.maximum(energy, 0.0)) / np.maximum(mean, 0.05)
+    return np.asarray(np.clip(m, 0.0, 0.3) * (alpha > 0.5), np.float32)
