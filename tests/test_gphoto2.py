@@ -10,6 +10,7 @@ the variable set here, before the first import.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
@@ -63,6 +64,14 @@ def _virtual_camera(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         else:
             os.environ["XDG_CONFIG_HOME"] = saved
         shutil.rmtree(_VCAM_DIR, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _free_old_sessions() -> None:
+    """Camera objects a test left behind (e.g. a hung session abandoned with its thread) keep
+    libgphoto2's virtual-camera port library loaded, and with it its capture counter, which
+    declares the store full at picture 151 (vcamera.c): free them before each test."""
+    gc.collect()
 
 
 def opened(fake: FakeGp | None = None, **kw: object) -> tuple[Gphoto2Camera, VirtualClock]:
