@@ -330,3 +330,197 @@ def test_remote_page_without_token_is_refused(
     )
     assert result == "refused"
     page.context.close()
+
+
+# --- layout: the camera is always in view ----------------------------------------------------
+DESKTOPS = [(1280, 900), (1366, 768)]
+PHONE_LANDSCAPE = {"width": 844, "height": 390}
+PHONE = {"has_touch": True, "is_mobile": True, "device_scale_factor": 2}
+
+
+def boxes(page: Any, *ids: str) -> dict[str, dict[str, float]]:
+    return {i: page.locator(f"#{i}").bounding_box() for i in ids}
+
+
+def in_view(box: dict[str, float], w: int, h: int) -> bool:
+    return (
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= w + 0.5
+        and box["y"] + box["height"] <= h + 0.5
+    )
+
+
+def af_point_visible(page: Any) -> bool:
+    """Nothing covers the AF point: the element at its centre is the viewfinder canvas."""
+    result: bool = page.evaluate(
+        """() => {
+             const r = window.afon.afFrameRect();
+             const c = document.getElementById('vf');
+             const b = c.getBoundingClientRect();
+             const x = b.left + (r.x + r.w / 2) * b.width / r.canvasW;
+             const y = b.top + (r.y + r.h / 2) * b.height / r.canvasH;
+             return document.elementFromPoint(x, y) === c;
+           }"""
+    )
+    return result
+
+
+@pytest.mark.parametrize(("width", "height"), DESKTOPS)
+def test_desktop_keeps_viewfinder_and_buttons_in_view_through_shots(
+    server: LiveServer, browser: Any, width: int, height: int
+) -> None:
+    settle(server)
+    server.runner.settings({"focus_mode": "MF", "drive": "single"}).result(TIMEOUT_S)
+    page = open_page(browser, server.local_url, viewport={"width": width, "height": height})
+    wait_live(page)
+    ids = ("vf", "af-on-btn", "shutter-btn")
+    before = boxes(page, *ids)
+    for name, box in before.items():
+        assert in_view(box, width, height), (name, box)
+    assert before["vf"]["height"] >= 0.5 * height  # the viewfinder is most of the window
+    assert page.evaluate("document.scrollingElement.scrollHeight") <= height
+    assert af_point_visible(page)
+    shots = len(server.runner.shots)
+    for k in range(3):  # shots arrive in the gallery: nothing moves
+        tap(page, "KeyG")
+        wait_for(lambda k=k: len(server.runner.shots) >= shots + k + 1, what="a shot")
+    page.wait_for_function(f"document.querySelectorAll('#gallery li').length >= {shots + 3}")
+    after = boxes(page, *ids)
+    assert after == before
+    assert page.evaluate("document.scrollingElement.scrollHeight") <= height
+    # the viewfinder keeps the stream's aspect (no stretching)
+    frame_w, frame_h = body_state(server)["frame_size"]
+    vf = after["vf"]
+    assert vf["width"] / vf["height"] == pytest.approx(frame_w / frame_h, rel=0.01)
+    assert page.errors == []
+    server.runner.settings({"focus_mode": "AF-C", "drive": "continuous"}).result(TIMEOUT_S)
+    page.context.close()
+
+
+def test_phone_landscape_buttons_at_the_sides(server: LiveServer, browser: Any) -> None:
+    settle(server)
+    page = open_page(browser, server.local_url, viewport=PHONE_LANDSCAPE, **PHONE)
+    wait_live(page)
+    w, h = PHONE_LANDSCAPE["width"], PHONE_LANDSCAPE["height"]
+    b = boxes(page, "vf", "af-on-btn", "shutter-btn", "af-off-btn", "half-btn")
+    for name, box in b.items():
+        assert in_view(box, w, h), (name, box)
+    vf = b["vf"]
+    assert vf["height"] >= 0.7 * h, vf
+    # AF-ON's side on the right (the right thumb, as on a camera), the shutter's on the left
+    for name in ("af-on-btn", "af-off-btn"):
+        assert b[name]["x"] >= vf["x"] + vf["width"], (name, b[name])
+    for name in ("shutter-btn", "half-btn"):
+        assert b[name]["x"] + b[name]["width"] <= vf["x"], (name, b[name])
+    for name in ("af-on-btn", "shutter-btn"):
+        assert b[name]["height"] >= 80 and b[name]["width"] >= 80, (name, b[name])
+    for x in (0.1, 0.5, 0.9):  # no button over the picture, wherever the AF point goes
+        server.runner.settings({"af_point": (x, 0.8)}).result(TIMEOUT_S)
+        page.wait_for_function(f"Math.abs(window.afon.state.af_window[0] - {x}) < 1e-6")
+        assert af_point_visible(page)
+    assert page.errors == []
+    page.context.close()
+
+
+def test_phone_portrait_is_one_handed_and_leaves_the_af_point_free(
+    server: LiveServer, browser: Any
+) -> None:
+    settle(server)
+    vp = {"width": 390, "height": 844}
+    page = open_page(browser, server.local_url, viewport=vp, **PHONE)
+    wait_live(page)
+    b = boxes(page, "vf", "af-on-btn", "shutter-btn")
+    assert in_view(b["vf"], 390, 844)
+    for name in ("af-on-btn", "shutter-btn"):  # the lower third, under one thumb
+        assert b[name]["y"] >= 844 * 0.6 and in_view(b[name], 390, 844), (name, b[name])
+    assert b["vf"]["y"] + b["vf"]["height"] <= b["af-on-btn"]["y"]
+    server.runner.settings({"af_point": (0.5, 0.9)}).result(TIMEOUT_S)
+    page.wait_for_function("Math.abs(window.afon.state.af_window[1] - 0.9) < 1e-6")
+    assert af_point_visible(page)
+    page.context.close()
+
+
+# --- accessibility ------------------------------------------------------------------------------
+def test_focused_hold_button_works_from_the_keyboard_and_says_its_state(
+    server: LiveServer, browser: Any
+) -> None:
+    settle(server)
+    server.runner.settings({"focus_mode": "AF-S"}).result(TIMEOUT_S)
+    page = open_page(browser, server.local_url, viewport={"width": 1280, "height": 900})
+    wait_live(page)
+    held = lambda: body_state(server)["held"]  # noqa: E731
+    assert page.locator("#vf").get_attribute("role") == "img"
+    assert "AF point" in (page.locator("#vf").get_attribute("aria-label") or "")
+    assert page.locator("#af-words").get_attribute("aria-live") == "polite"
+    assert page.locator("#af-on-btn").get_attribute("aria-pressed") == "false"
+    for key in ("Space", "Enter"):
+        page.locator("#af-on-btn").focus()
+        page.keyboard.down(key)
+        wait_for(lambda: "AF_ON" in held(), what=f"AF-ON held by {key} on the focused button")
+        page.wait_for_function("document.querySelector('#af-on-btn').ariaPressed === 'true'")
+        wait_for(lambda: body_state(server)["locked"], what="AF-S locked")
+        page.keyboard.up(key)
+        wait_for(lambda: "AF_ON" not in held(), what=f"released with {key}")
+        page.wait_for_function("document.querySelector('#af-on-btn').ariaPressed === 'false'")
+    # HUD words a photographer reads, beside the Camera2 name
+    state = body_state(server)["af_state"]
+    words = {"FOCUSED_LOCKED": "Focus locked", "NOT_FOCUSED_LOCKED": "Locked, not in focus"}
+    page.wait_for_function(f"window.afon.state.af_state === '{state}'")
+    assert page.locator("#af-words").inner_text() == words[state]
+    assert page.locator("#af-state").inner_text() == state
+    # a focused button losing focus while held lets go
+    page.locator("#af-on-btn").focus()
+    page.keyboard.down("Space")
+    wait_for(lambda: "AF_ON" in held(), what="held")
+    page.locator("#half-btn").focus()
+    wait_for(lambda: "AF_ON" not in held(), what="released on blur")
+    page.keyboard.up("Space")
+    assert page.errors == []
+    server.runner.settings({"focus_mode": "AF-C"}).result(TIMEOUT_S)
+    page.context.close()
+
+
+def test_hud_shows_slow_motion_and_a_full_buffer(server: LiveServer, browser: Any) -> None:
+    import threading
+
+    settle(server)
+    page = open_page(browser, server.local_url, viewport={"width": 1280, "height": 900})
+    wait_live(page)
+    runner = server.runner
+    # the loop slowed down (what it does on a busy machine): the HUD says so
+    runner.submit(lambda: runner.body.clock.set_scale(0.5)).result(TIMEOUT_S)
+    page.wait_for_function("window.afon.state.time_scale < 1")
+    assert "slow motion" in page.locator("#pace-info").inner_text()
+    assert page.locator("#pace-info").is_visible()
+    # a card that does not keep up: a one-still buffer whose writing waits
+    buf = runner.body.still_buffer
+    assert buf is not None
+    gate = threading.Event()
+    put, depth = buf.put, buf.depth
+
+    def slow_put(record: Any, image: Any = None, develop: Any = None) -> None:
+        def held_up() -> Any:
+            gate.wait(TIMEOUT_S)
+            return develop() if develop is not None else image
+
+        put(record, None, held_up)
+
+    runner.settings({"focus_mode": "MF", "drive": "continuous"}).result(TIMEOUT_S)
+    try:
+        buf.depth = 1
+        buf.put = slow_put  # type: ignore[method-assign]
+        page.keyboard.down("KeyG")
+        page.wait_for_function("window.afon.state.buffer_full === true")
+        assert "BUFFER FULL" in page.locator("#buffer-info").inner_text()
+        n = len(runner.body.shots)
+        page.wait_for_function(f"window.afon.state.frame > {body_state(server)['frame'] + 5}")
+        assert len(runner.body.shots) == n  # the burst waits for the card
+        page.keyboard.up("KeyG")
+    finally:
+        gate.set()
+        buf.put, buf.depth = put, depth  # type: ignore[method-assign]
+    wait_for(lambda: not body_state(server)["buffer_full"], what="the buffer to empty")
+    page.wait_for_function("!window.afon.state.buffer_full")
+    runner.settings({"focus_mode": "AF-C"}).result(TIMEOUT_S)
+    page.context.close()

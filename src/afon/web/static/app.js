@@ -15,6 +15,16 @@
   const PEAK_THRESHOLD = 56;
   const MAGNIFY = 3;
   const PING_MS = 1000;
+  // What a photographer reads, beside the Camera2 / libcamera state name.
+  const AF_WORDS = {
+    INACTIVE: 'AF idle',
+    PASSIVE_SCAN: 'Focusing…',
+    PASSIVE_FOCUSED: 'In focus',
+    PASSIVE_UNFOCUSED: 'Cannot focus',
+    ACTIVE_SCAN: 'Focusing…',
+    FOCUSED_LOCKED: 'Focus locked',
+    NOT_FOCUSED_LOCKED: 'Locked, not in focus',
+  };
   const SCALE_LABELS_M = [0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10];
 
   // --- token: from #token=, ?token= or this tab's earlier visit ------------------------------
@@ -234,6 +244,7 @@
     if (vf.width !== W || vf.height !== H) {
       vf.width = W;
       vf.height = H;
+      fitViewfinder();
     }
     view = { sx: 0, sy: 0, sw: W, sh: H, W, H };
     if (magnify && state) {
@@ -251,6 +262,26 @@
     drawOverlay();
     stats.drawn += 1;
     countFps();
+  }
+
+  // Where the layout gives the viewfinder a box (desktop, phone landscape: --fit: contain), the
+  // canvas is the largest size of its own aspect that fits in it; elsewhere it takes the width.
+  function fitViewfinder() {
+    const wrap = $('vf-wrap');
+    const frame = $('vf-frame');
+    if (getComputedStyle(wrap).getPropertyValue('--fit').trim() !== 'contain') {
+      vf.style.width = '';
+      vf.style.height = '';
+      frame.style.width = '';
+      return;
+    }
+    const k = Math.min(wrap.clientWidth / vf.width, wrap.clientHeight / vf.height);
+    if (!(k > 0)) return;
+    const w = Math.floor(vf.width * k);
+    const h = Math.floor(vf.height * k);
+    vf.style.width = w + 'px';
+    vf.style.height = h + 'px';
+    frame.style.width = w + 'px';
   }
 
   // Focus peaking: highlight strong local contrast (in-focus edges) on the drawn frame.
@@ -328,6 +359,19 @@
     confirm.classList.toggle('on', !!s.focused);
     $('af-state').textContent = s.af_state;
     $('af-state').style.color = color;
+    const words = AF_WORDS[s.af_state] || s.af_state;
+    if ($('af-words').textContent !== words) $('af-words').textContent = words;
+    $('af-words').style.color = color;
+    const pace = $('pace-info');
+    const slow = s.time_scale != null && s.time_scale < 1;
+    pace.hidden = !slow;
+    if (slow) pace.textContent = `slow motion ×${s.time_scale} (this machine is busy)`;
+    const buf = $('buffer-info');
+    if (s.buffer) {
+      const [n, depth] = s.buffer;
+      buf.textContent = s.buffer_full ? `BUFFER FULL ${n}/${depth}: burst slowed` : (n ? `buffer ${n}/${depth}` : '');
+      buf.classList.toggle('full', !!s.buffer_full);
+    }
     $('mode-info').textContent = `${s.focus_mode} · ${s.drive}` +
       (s.drive === 'continuous' ? ` ${s.burst_fps} fps` : '') + ` · ${s.af_area} · ${s.profile}`;
     $('held-info').textContent = s.held.length ? s.held.join(' + ') : '';
@@ -342,6 +386,8 @@
       const c = el.dataset.control;
       const on = c === 'SHUTTER' ? s.held.includes('SHUTTER_FULL') : s.held.includes(c);
       el.classList.toggle('active', on);
+      el.setAttribute('aria-pressed', String(on || held.has('button:' + el.id) ||
+        held.has('focus-key:' + el.id)));
     }
     drawScale();
     if (!bitmap) drawOverlay();
@@ -440,10 +486,35 @@
   const typing = (el) => el && (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA' ||
     el.tagName === 'SELECT' || el.isContentEditable);
 
+  // Space or Enter on a focused hold button presses it like its key (held until let go).
+  const holdKey = (e) => (e.code === 'Space' || e.code === 'Enter' || e.code === 'NumpadEnter') &&
+    e.target && e.target.classList && e.target.classList.contains('hold');
+
   document.addEventListener('keydown', (e) => {
     if (capture) {
       e.preventDefault();
       finishCapture(e.code);
+      return;
+    }
+    if (holdKey(e) && !keyToAction[e.code]) {
+      e.preventDefault();
+      if (e.repeat) return;
+      const el = e.target;
+      el.setAttribute('aria-pressed', 'true');
+      press(el.dataset.control, 'focus-key:' + el.id, eventTime(e));
+      const up = (u) => {
+        if (u.code !== e.code) return;
+        document.removeEventListener('keyup', up, true);
+        el.removeEventListener('blur', lost);
+        u.preventDefault();
+        release('focus-key:' + el.id, eventTime(u));
+      };
+      const lost = () => {
+        document.removeEventListener('keyup', up, true);
+        release('focus-key:' + el.id, wallMs());
+      };
+      document.addEventListener('keyup', up, true);
+      el.addEventListener('blur', lost, { once: true });
       return;
     }
     if (typing(e.target)) return;
@@ -695,6 +766,7 @@
     toastTimer = setTimeout(() => { el.hidden = true; }, 4000);
   }
 
-  window.addEventListener('resize', () => { if (state) drawScale(); });
+  window.addEventListener('resize', () => { fitViewfinder(); if (state) drawScale(); });
+  fitViewfinder();
   connect();
 })();
