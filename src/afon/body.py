@@ -161,6 +161,7 @@ class Body:
         """Wall-clock epoch seconds minus the body's clock (a virtual clock starts at creation)."""
         self._inbox: queue.SimpleQueue[ControlEvent] = queue.SimpleQueue()
         self._loop_thread = threading.get_ident()
+        self._storage_error: str | None = None
         self.af_on = Button(self, (Control.AF_ON,))
         self.af_off = Button(self, (Control.AF_OFF,))
         self.shutter_half = Button(self, (Control.SHUTTER_HALF,))
@@ -235,6 +236,13 @@ class Body:
         if self.still_buffer is None:
             self.still_buffer = StillBuffer(self.store, self._still_saved, depth=depth)
         return self.still_buffer
+
+    @property
+    def storage_error(self) -> str | None:
+        """Why the last shot could not be written (folder full, read-only...); None once one is."""
+        if self.still_buffer is not None:
+            return self.still_buffer.storage_error
+        return self._storage_error
 
     @property
     def buffer_full(self) -> bool:
@@ -547,8 +555,8 @@ class Body:
             # the buffer is full: the burst waits for the card, as a real body's does
             self.stats.extra["buffer_waits"] = int(self.stats.extra.get("buffer_waits", 0)) + 1
             return
-        self._expose(rel.pressed_s if rel.shots == 0 else rel.due_s, now)
-        rel.shots += 1
+        rel.shots += 1  # an attempt: it ends in a shot or a failure record
+        self._expose(rel.pressed_s if rel.shots == 1 else rel.due_s, now)
         if self.profile.drive == "continuous" and self.controls.held(Control.SHUTTER_FULL):
             rel.due_s = rel.due_s + 1.0 / self.profile.burst_fps
             if rel.due_s < self.clock.now_s():
@@ -562,11 +570,14 @@ class Body:
         rel = self._release
         self._release = None
         if rel is not None and rel.shots == 0:
-            self._record_failure(
-                rel.pressed_s,
-                f"focus priority: not focused (AF state {self.af.state.value}) "
-                "before the shutter button was let go",
-            )
+            if self._priority() == "focus":
+                reason = (
+                    f"focus priority: not focused (AF state {self.af.state.value}) "
+                    "before the shutter button was let go"
+                )
+            else:
+                reason = "the shutter button was let go before the release was due"
+            self._record_failure(rel.pressed_s, reason)
         self._update_activation()
 
     def _expose(self, pressed_s: float, now: float) -> None:
@@ -645,7 +656,11 @@ class Body:
             self.still_buffer.put(record, image, develop)
             return
         if self.store is not None:
-            record = self.store.save(record, image)
+            was_ok = record.ok
+            record, error = self.store.keep(record, image)
+            self._storage_error = None if error is None else str(error)
+            if was_ok and not record.ok:
+                self.stats.failures += 1
             self.shots[record.index] = record
         if self.on_shot is not None:
             self.on_shot(record)
@@ -653,6 +668,8 @@ class Body:
     def _still_saved(self, record: ShotRecord) -> None:
         """The still buffer wrote `record` (its worker thread)."""
         if record.index < len(self.shots):
+            if self.shots[record.index].ok and not record.ok:
+                self.stats.failures += 1
             self.shots[record.index] = record
         if self.on_shot is not None:
             self.on_shot(record)

@@ -262,8 +262,13 @@ def cmd_shoot(args: argparse.Namespace) -> int:
     if callable(nearest):
         summary["slice"] = int(nearest(lens_d))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    summary_path: Path | None = out / "summary.json"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    except OSError as exc:  # a full or read-only folder: the summary still goes to the terminal
+        print(f"afon shoot: summary not written to {out}: {exc.strerror or exc}", file=sys.stderr)
+        summary_path = None
     if args.json:
         print(json.dumps(summary, default=str))
     else:
@@ -276,7 +281,8 @@ def cmd_shoot(args: argparse.Namespace) -> int:
             f"{verdict}; AF {body.state.value}; lens at {lens_d:.3f} D"
             + (f" (slice {summary['slice']})" if "slice" in summary else "")
         )
-        print(f"summary: {out / 'summary.json'}")
+        if summary_path is not None:
+            print(f"summary: {summary_path}")
     return 0
 
 

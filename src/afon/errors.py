@@ -25,3 +25,14 @@ class ConfigError(AfonError):
 
 class CameraError(AfonError):
     """A camera failed or vanished; already captured shots are kept."""
+
+
+class StorageError(AfonError):
+    """A shot could not be written: the shots folder is full, read-only or not writable.
+
+    `reason` is the short cause ("shots folder full", ...) that goes into the failure record.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        super().__init__(f"{reason}: {detail}" if detail else reason)

@@ -63,6 +63,8 @@ class StillBuffer:
         self.develop_s = 0.0
         """Wall time spent developing and writing (for the benchmark)."""
         self.full_events = 0
+        self.storage_error: str | None = None
+        """Why the last still could not be written; None once one is."""
         """How many times a release waited because the buffer was full."""
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._pending = 0
@@ -139,7 +141,10 @@ class StillBuffer:
             if image is None and item.develop is not None:
                 image = item.develop()
             if self.store is not None:
-                record = self.store.save(record, image)
+                # a full, read-only or unwritable folder turns the shot into a failure record
+                # naming the cause (kept in memory when not even its sidecar fits)
+                record, error = self.store.keep(record, image)
+                self.storage_error = None if error is None else str(error)
         except Exception as exc:
             # reported as a failure record (no file) so that the shot is never lost silently
             log.exception("developing or writing shot %d", record.index)

@@ -213,6 +213,12 @@ class BodyRunner:
             body.use_still_buffer(self.buffer_depth)
         else:
             body.use_still_buffer()
+        if body.store is not None:
+            # the gallery survives a restart: every record already in the shots folder
+            for line in body.store.repaired:
+                log.warning("shots folder %s: %s", body.store.folder, line)
+            for record in body.store.records():
+                self._add_shot(record)
 
     # --- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -539,20 +545,24 @@ class BodyRunner:
             "shots": sum(1 for s in self.shots if s["ok"]),
             "failures": sum(1 for s in self.shots if not s["ok"]),
             "watchdog_releases": self.watchdog_releases,
-            "error": self.error,
+            "error": self.error or body.storage_error,
+            "storage_error": body.storage_error,
             "time_scale": round(float(getattr(body.clock, "scale", 1.0)), 3),
             "buffer": [buf.pending, buf.depth] if buf is not None else None,
             "buffer_full": body.buffer_full,
             "dropped_frames": self.loop.dropped,
         }
 
-    def _on_shot(self, record: ShotRecord) -> None:
+    def _add_shot(self, record: ShotRecord) -> dict[str, Any]:
         n = len(self.shots)
         if record.image_path:
             self.shot_files[n] = Path(record.image_path)
         shot = shot_json(n, record)
         self.shots.append(shot)
-        self.hub.broadcast({"type": "shot", "shot": shot})
+        return shot
+
+    def _on_shot(self, record: ShotRecord) -> None:
+        self.hub.broadcast({"type": "shot", "shot": self._add_shot(record)})
 
 
 def shot_json(n: int, record: ShotRecord) -> dict[str, Any]:
@@ -569,7 +579,7 @@ def shot_json(n: int, record: ShotRecord) -> dict[str, Any]:
         "in_focus": record.in_focus,
         "af_state": record.af_state,
         "lag_ms": round(lag * 1000.0, 1) if lag is not None else None,
-        "lens_d": round(record.lens_d, 4),
+        "lens_d": _finite(record.lens_d),
         "focus_error_d": _finite(error_d),
         "subject_m": _finite(truth.get("subject_distance_m")),
         "settings": {
