@@ -120,4 +120,4 @@ def test_unknown_or_missing_cameras_are_named(capsys: pytest.CaptureFixture[str]
     code, _, err = run(capsys, "shoot", "--camera", "webcam:0")
     assert code == 2 and "unknown camera" in err
     code, _, err = run(capsys, "shoot", "--camera", "v4l2:/dev/video9")
-    assert code == 2 and "/dev/video9" in err
+    assert code == 1 and "/dev/video9" in err  # a device missing is a runtime failure

@@ -12,7 +12,15 @@ from typing import Any
 import numpy as np
 
 from afon import __version__
-from afon.errors import AfonError
+from afon.cameras.url import URL_FORMS
+from afon.errors import AfonError, ConfigError, UsageError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CODES = """exit status:
+  0    done
+  1    a runtime failure: camera, device, storage or server (the message says which)
+  2    a usage error: a bad option or file, or something the named camera cannot do
+  130  interrupted (Ctrl-C) before the command finished"""
 
 
 def _save_image(path: Path, image: np.ndarray) -> Path:
@@ -106,7 +114,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     focus_d = args.focus_d
     lo, hi = preset.motor.min_d, preset.motor.max_d
     if not lo <= focus_d <= hi:
-        raise AfonError(f"--focus-d {focus_d:g} is outside the lens range {lo:g}–{hi:g} D")
+        raise UsageError(f"--focus-d {focus_d:g} is outside the lens range {lo:g}–{hi:g} D")
     renderer = Renderer(scene, preset.optics, (args.width, args.height), seed=args.seed)
     if args.still:
         image = renderer.render_still(args.t_s, focus_d, exposure_s=preset.timing.still_exposure_s)
@@ -180,9 +188,9 @@ def _af_point(text: str) -> tuple[float, float]:
         x_s, y_s = text.split(",")
         x, y = float(x_s), float(y_s)
     except ValueError:
-        raise AfonError(f"--af-point expects X,Y such as 0.3,0.5; got {text!r}") from None
+        raise UsageError(f"--af-point expects X,Y such as 0.3,0.5; got {text!r}") from None
     if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-        raise AfonError(f"--af-point {text}: X and Y must be within 0..1")
+        raise UsageError(f"--af-point {text}: X and Y must be within 0..1")
     return x, y
 
 
@@ -334,12 +342,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.inputs:
         inputs = inputs.merged(parse_inline(args.inputs))
     if not inputs.gpio and not inputs.evdev:
-        raise AfonError(
+        raise UsageError(
             "afon run needs buttons: --inputs gpio:af_on=17,shutter=27 (or evdev:...), "
             "or a --keymap file with a [gpio] or [evdev] section"
         )
     if args.duration_s is not None and args.duration_s <= 0:
-        raise AfonError(f"--duration-s must be > 0, got {args.duration_s:g}")
+        raise UsageError(f"--duration-s must be > 0, got {args.duration_s:g}")
     # live buttons need live time, for the simulated camera too
     camera = open_camera(args.camera, clock=RealClock(), preset=args.preset, seed=args.seed)
     try:
@@ -351,12 +359,42 @@ def cmd_run(args: argparse.Namespace) -> int:
         [f"{a}=GPIO{p}" for a, p in inputs.gpio.items()]
         + [f"{a}={k}" for a, k in inputs.evdev.items()]
     )
-    runner = HeadlessRunner(camera, hub, args.profile, out=args.out, emit=print)
-    print(f"afon run: {args.camera}, profile {runner.body.profile.name}; {bound}; Ctrl-C ends")
+
+    def ndjson(event: dict[str, Any]) -> None:
+        print(json.dumps(event, default=str), flush=True)
+
+    if args.json:
+        runner = HeadlessRunner(
+            camera, hub, args.profile, out=args.out, emit=lambda _line: None, on_event=ndjson
+        )
+        ndjson(
+            {
+                "event": "start",
+                "camera": args.camera,
+                "profile": runner.body.profile.name,
+                "gpio": inputs.gpio,
+                "evdev": inputs.evdev,
+            }
+        )
+    else:
+        runner = HeadlessRunner(camera, hub, args.profile, out=args.out, emit=print)
+        print(f"afon run: {args.camera}, profile {runner.body.profile.name}; {bound}; Ctrl-C ends")
     sys.stdout.flush()
     result = runner.run(duration_s=args.duration_s)
     shots = runner.body.shots
     ok = sum(1 for s in shots if s.ok)
+    if args.json:
+        ndjson(
+            {
+                "event": "end",
+                "interrupted": result.interrupted,
+                "shots": ok,
+                "failures": len(shots) - ok,
+                "frames": result.steps,
+                "out": args.out,
+            }
+        )
+        return 0
     print(
         f"{'interrupted; ' if result.interrupted else ''}{ok} shot(s), "
         f"{len(shots) - ok} failure record(s) kept in {args.out}; {result.steps} frames"
@@ -375,10 +413,10 @@ def _boot_files(camera: str, folder: str) -> int:
 
     scheme, _, device = camera.partition(":")
     if scheme != "v4l2" or not device.strip():
-        raise AfonError(f"--boot-files needs a v4l2:/dev/v4l/by-id/... camera (got {camera!r})")
+        raise UsageError(f"--boot-files needs a v4l2:/dev/v4l/by-id/... camera (got {camera!r})")
     device = device.strip()
     if not device.startswith("/dev/v4l/by-id/"):
-        raise AfonError(
+        raise UsageError(
             f"--boot-files: {device} changes its name between boots and re-plugging; give the "
             "persistent name from `ls /dev/v4l/by-id/` (e.g. v4l2:/dev/v4l/by-id/usb-046d_HD_"
             "Pro_Webcam_C920_XXXX-video-index0)"
@@ -597,6 +635,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="out/run", help="folder for the shots (default out/run)")
     p.add_argument("--duration-s", type=float, help="stop after this many seconds (default: run)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print events as NDJSON, one object a line: start, af_state, shot, notice, end",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser(
@@ -637,17 +680,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_focus)
+    return _finish(parser)
+
+
+def _finish(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Every command's help: --seed explained, camera URL forms where --camera is taken, and
+    the exit status."""
+    commands: list[argparse.ArgumentParser] = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            commands += list(dict.fromkeys(action.choices.values()))
+    for command in commands:
+        command.formatter_class = _Formatter
+        dests = {a.dest for a in command._actions}
+        for action in command._actions:
+            if action.dest == "seed" and not action.help:
+                action.help = SEED_HELP
+        epilog = [URL_FORMS] if "camera" in dests else []
+        command.epilog = "\n\n".join([*epilog, EXIT_CODES])
     return parser
+
+
+SEED_HELP = (
+    "random seed of the simulation (sensor noise, textures): the same seed gives the same "
+    "frames (default 0)"
+)
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Descriptions filled as usual; the epilog's lists kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def exit_code(exc: BaseException) -> int:
+    """2 for usage errors (bad options or files, requests the camera cannot honour), 1 else."""
+    if isinstance(exc, UsageError | ConfigError):
+        return EXIT_USAGE
+    return EXIT_FAILURE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # exits 2 on a usage error of its own
     try:
         return int(args.func(args))
     except AfonError as exc:
         print(f"afon: error: {exc}", file=sys.stderr)
-        return 2
+        return exit_code(exc)
+    except KeyboardInterrupt:
+        print("afon: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -9,6 +9,12 @@ class AfonError(Exception):
     """Base class for errors that are reported to the user without a traceback."""
 
 
+class UsageError(AfonError):
+    """The request cannot run as given: a bad option value, options that exclude each other, or
+    something the named camera cannot do. The command line exits 2 for it (and for a
+    `ConfigError`); any other failure exits 1."""
+
+
 class ConfigError(AfonError):
     """A user-written file (scene, profile, scenario, key map) is invalid.
 

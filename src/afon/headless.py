@@ -2,7 +2,9 @@
 
 The loop runs on one thread: each tick it takes the queued input edges (`InputHub.poll`: debounce,
 level check, watchdog), applies them to the body, and steps the body one frame. AF state changes,
-shots and input warnings are printed as one line each. Ctrl-C ends the run cleanly: a pending
+shots and input warnings are printed as one line each, or as one JSON object each
+(NDJSON, ``afon run --json``: ``{"event": "af_state" | "shot" | "notice", ...}``, between the
+command's ``start`` and ``end`` events). Ctrl-C ends the run cleanly: a pending
 release is recorded, the camera closed, and every shot already taken is kept.
 """
 
@@ -37,6 +39,41 @@ def af_line(change: AfStateChange) -> str:
     return f"{change.t_s:.3f}s AF {change.old.value} -> {change.new.value} ({change.cause.value})"
 
 
+def af_event(change: AfStateChange) -> dict[str, Any]:
+    return {
+        "event": "af_state",
+        "t_s": round(change.t_s, 6),
+        "from": change.old.value,
+        "to": change.new.value,
+        "cause": change.cause.value,
+    }
+
+
+def shot_event(record: ShotRecord) -> dict[str, Any]:
+    return {
+        "event": "shot",
+        "t_s": round(record.release_s, 6),
+        "index": record.index,
+        "ok": record.ok,
+        "failure": record.failure,
+        "lag_s": record.lag_s,
+        "lens_d": record.lens_d,
+        "af_state": record.af_state,
+        "image": record.image_path,
+        "record": record.record_path,
+    }
+
+
+def notice_event(notice: Notice) -> dict[str, Any]:
+    return {
+        "event": "notice",
+        "t_s": round(notice.t_s, 6),
+        "kind": notice.kind,
+        "action": notice.action,
+        "message": notice.message,
+    }
+
+
 def shot_line(record: ShotRecord) -> str:
     if not record.ok:
         return f"{record.release_s:.3f}s shot {record.index} FAILED: {record.failure}"
@@ -60,9 +97,11 @@ class HeadlessRunner:
         out: str | Path | None = None,
         save_images: bool = True,
         emit: Callable[[str], None] = print,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.hub = hub
         self.emit = emit
+        self.on_event = on_event
         self.result = HeadlessResult()
         self._closed = False
         self.body = Body(
@@ -70,20 +109,23 @@ class HeadlessRunner:
             profile,
             shots_dir=out,
             save_images=save_images,
-            on_af_state=lambda c: self._line(af_line(c)),
-            on_shot=lambda s: self._line(shot_line(s)),
+            on_af_state=lambda c: self._line(af_line(c), af_event(c)),
+            on_shot=lambda s: self._line(shot_line(s), shot_event(s)),
         )
 
-    def _line(self, text: str) -> None:
+    def _line(self, text: str, event: dict[str, Any]) -> None:
+        """One thing that happened: a line for people (`emit`) and an event dict (`on_event`)."""
         self.result.lines.append(text)
         self.emit(text)
+        if self.on_event is not None:
+            self.on_event(event)
 
     def apply_inputs(self) -> None:
         """Apply queued input edges, the level check and the watchdog to the body."""
         events, notices = self.hub.poll(self.body.clock.now_s())
         for notice in notices:
             self.result.notices.append(notice)
-            self._line(str(notice))
+            self._line(str(notice), notice_event(notice))
         for event in events:
             self.body.handle(event)
 

@@ -21,7 +21,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from afon.bench.oracle import CAUSAL, CLAIRVOYANT
 from afon.bench.photographer import TECHNIQUES
@@ -475,7 +475,7 @@ def terminal_table(result: BenchResult) -> Any:
         "rev",
         "err med/p90 DoF",
     ):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, no_wrap=col not in ("scenario", "technique"))
     last = None
     for r in result.rows:
         scen = r["scenario"] if r["scenario"] != last else ""
@@ -497,6 +497,16 @@ def terminal_table(result: BenchResult) -> Any:
             err,
         )
     return table
+
+
+def print_table(result: BenchResult, stream: TextIO) -> None:
+    """The table on a terminal as wide as it is; piped or redirected, as wide as the rows need
+    (never folded), so no number is split across lines."""
+    from rich.console import Console
+
+    piped = not stream.isatty()
+    console = Console(file=stream, width=10_000 if piped else None, no_color=piped)
+    console.print(terminal_table(result), crop=False)
 
 
 def strategies_line() -> str:
@@ -530,7 +540,7 @@ def bench_main(
     if as_json:
         print(json.dumps(result.to_json(), indent=1))
     else:
-        Console().print(terminal_table(result))
+        print_table(result, sys.stdout)
         print(f"strategies per technique: {strategies_line()}")
         for s in result.skipped:
             print(f"skipped {s['scenario']}: {s['reason']}")

@@ -33,11 +33,12 @@ import dataclasses
 import math
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from afon.bench.af_area import area_view
 from afon.bench.metrics import ShotOutcome, TrialResult, limit_violations, summarize
@@ -656,13 +657,19 @@ def _execute_on_cluster(
 
 
 class _Progress:
-    """A rich progress bar on stderr (only drawn on a terminal)."""
+    """Progress on stderr: a rich bar on a terminal; else a plain line about every 10% of the
+    trials (for logs and CI, where a bar would be control codes)."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-        console = Console(stderr=True)
+        self._stream = stream if stream is not None else sys.stderr
+        console = Console(file=self._stream)
+        self._total = total
+        self._done = 0
+        self._next_line = 0
+        self._t0 = time.monotonic()
         self._progress: Any = None
         if console.is_terminal:
             self._progress = Progress(
@@ -675,10 +682,25 @@ class _Progress:
             )
             self._progress.start()
             self._task = self._progress.add_task("bench trials", total=total)
+        else:
+            self._line()
+
+    def _line(self) -> None:
+        pct = 100 * self._done // max(1, self._total)
+        elapsed_s = time.monotonic() - self._t0
+        print(
+            f"bench: {self._done}/{self._total} trials ({pct}%), {elapsed_s:.0f} s",
+            file=self._stream,
+            flush=True,
+        )
+        self._next_line = self._done + max(1, self._total // 10)
 
     def advance(self, n: int) -> None:
+        self._done += n
         if self._progress is not None:
             self._progress.advance(self._task, n)
+        elif self._done >= self._next_line or self._done == self._total:
+            self._line()
 
     def close(self) -> None:
         if self._progress is not None:

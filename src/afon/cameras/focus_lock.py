@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from afon.clock import Clock, VirtualClock
-from afon.errors import AfonError
+from afon.errors import UsageError
 
 LOCK_VERSION = 1
 
@@ -212,11 +212,11 @@ def focus_once(
     from afon.focus.hardware import af_method
 
     if timeout_s <= 0:
-        raise AfonError(f"--timeout-s must be positive (got {timeout_s})")
+        raise UsageError(f"--timeout-s must be positive (got {timeout_s})")
     label = _label(camera, url)
     lock_fn = getattr(camera, "lock_focus", None)
     if lock and not callable(lock_fn):
-        raise AfonError(
+        raise UsageError(
             f"{label}: this camera cannot lock its focus (no lock_focus); "
             "focus locking is offered by v4l2: webcams and picamera2: cameras"
         )
@@ -228,7 +228,7 @@ def focus_once(
     elif method == "camera":
         state, frames = _focus_camera(camera, clock, timeout_s)
     else:
-        raise AfonError(
+        raise UsageError(
             f"{label}: cannot focus — the camera has neither a lens afon can drive nor its own "
             "autofocus (a fixed-focus camera?)"
         )
@@ -263,7 +263,7 @@ def clear_saved_lock(camera: Any, *, url: str | None = None) -> FocusResult:
     label = _label(camera, url)
     clear = getattr(camera, "clear_lock", None)
     if not callable(clear):
-        raise AfonError(
+        raise UsageError(
             f"{label}: this camera has no saved focus lock to clear (no clear_lock); "
             "focus locking is offered by v4l2: webcams and picamera2: cameras"
         )
@@ -283,7 +283,7 @@ def apply_saved_lock(
     """
     scheme, _, rest = url.partition(":")
     if scheme != "v4l2":
-        raise AfonError(
+        raise UsageError(
             f"--apply is for v4l2: webcams that another program streams from (got {url!r}); "
             "picamera2: and v4l2: cameras re-apply their saved lock whenever afon opens them"
         )
@@ -317,7 +317,7 @@ def run_focus(
     hardware on the real one. A camera passed in is left open; one opened here is closed.
     """
     if lock and clear:
-        raise AfonError("--lock and --clear are mutually exclusive")
+        raise UsageError("--lock and --clear are mutually exclusive")
     opened = camera is None
     if camera is None:
         from afon.cameras.url import open_camera

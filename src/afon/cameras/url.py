@@ -16,9 +16,19 @@ from __future__ import annotations
 
 from afon.cameras.base import Camera
 from afon.clock import Clock, RealClock
-from afon.errors import AfonError
+from afon.errors import UsageError
 
 SCHEMES = ("sim", "stack", "picamera2", "v4l2", "gphoto2")
+
+URL_FORMS = """camera URLs (--camera):
+  sim:SCENE        the simulated camera: a built-in scene (afon scenes) or a scene TOML;
+                   a bare name means sim:
+  stack:PATH       a focal stack folder replayed as a camera
+  picamera2:N      Raspberry Pi camera N through Picamera2/libcamera (picamera2: = 0)
+  v4l2:DEV         a UVC webcam: v4l2:/dev/video0, or /dev/v4l/by-id/... (survives re-plugging)
+  gphoto2:[PORT]   a tethered camera through libgphoto2: the first found, or PORT
+                   (e.g. gphoto2:usb:001,004 as `gphoto2 --auto-detect` lists it)"""
+"""The URL forms, as the command line's --help lists them."""
 
 
 def open_camera(
@@ -34,7 +44,7 @@ def open_camera(
         return SimCamera(rest or "portrait", preset, clock=clock, seed=seed)
     if scheme == "stack":
         if not rest:
-            raise AfonError("stack: needs a folder, e.g. stack:../shared/data/focal-stacks/ring")
+            raise UsageError("stack: needs a folder, e.g. stack:../shared/data/focal-stacks/ring")
         from afon.cameras.stack import StackCamera
 
         return StackCamera(rest, clock=clock)
@@ -43,7 +53,7 @@ def open_camera(
         try:
             index = int(index_text)
         except ValueError:
-            raise AfonError(
+            raise UsageError(
                 f"picamera2: expects a camera number, e.g. picamera2:0 (got {url!r})"
             ) from None
         from afon.cameras.picamera2 import Picamera2Camera
@@ -59,7 +69,7 @@ def open_camera(
 
         port = rest.strip() or None
         return Gphoto2Camera(port, clock=clock if clock is not None else RealClock())
-    raise AfonError(
+    raise UsageError(
         f"unknown camera {url!r} (use one of: {', '.join(s + ':' for s in SCHEMES)}; "
         "e.g. sim:portrait, picamera2:0, v4l2:/dev/video0, gphoto2:)"
     )

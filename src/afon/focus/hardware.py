@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from afon.cameras.base import Frame
-from afon.errors import AfonError
+from afon.errors import UsageError
 from afon.focus.engine import Acquisition, AfStatus, AfStep, AfWindow
 
 AF_CHOICES = ("auto", "camera", "afon")
@@ -42,19 +42,19 @@ def _has_own_af(camera: Any) -> bool:
 def af_method(camera: Any, choice: str = "auto") -> str | None:
     """ "camera", "afon", or None (nothing can focus: fixed focus) for `choice`."""
     if choice not in AF_CHOICES:
-        raise AfonError(f"unknown AF choice {choice!r} (choices: {', '.join(AF_CHOICES)})")
+        raise UsageError(f"unknown AF choice {choice!r} (choices: {', '.join(AF_CHOICES)})")
     caps = camera.capabilities
     own = _has_own_af(camera)
     if choice == "camera":
         if not own:
-            raise AfonError(
+            raise UsageError(
                 "af=camera: this camera has no AF of its own that afon can trigger "
                 "(use af=afon or af=auto)"
             )
         return "camera"
     if choice == "afon":
         if not caps.lens_drive:
-            raise AfonError(
+            raise UsageError(
                 "af=afon: afon cannot drive this camera's lens (use af=camera or af=auto)"
             )
         return "afon"

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from afon.errors import AfonError
+from afon.errors import AfonError, UsageError
 from afon.web.runner import HOLD_LEASE_S, BodyRunner
 from afon.web.security import Security, is_loopback
 from afon.web.stills import limit_stills
@@ -53,7 +53,7 @@ def browser_keymap(keys: str | None = None, keymap: str | None = None) -> KeyMap
     from afon.web.keys import default_keymap, load_keymap
 
     if keys and keymap:
-        raise AfonError("give --keys or --keymap, not both (both set the browser's keys)")
+        raise UsageError("give --keys or --keymap, not both (both set the browser's keys)")
     if keys:
         return load_keymap(keys)
     if keymap:

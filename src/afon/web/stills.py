@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from afon.errors import AfonError
+from afon.errors import UsageError
 
 
 def limit_stills(camera: Any, still_width: str) -> None:
@@ -14,11 +14,11 @@ def limit_stills(camera: Any, still_width: str) -> None:
     try:
         width = int(still_width)
     except ValueError:
-        raise AfonError(
+        raise UsageError(
             f"--still-width expects a number of pixels or 'full', got {still_width!r}"
         ) from None
     if not 64 <= width <= 20000:
-        raise AfonError(f"--still-width {width}: expected 64–20000 pixels")
+        raise UsageError(f"--still-width {width}: expected 64–20000 pixels")
     optics = getattr(camera, "optics", None)
     native = getattr(optics, "resolution_px", None)
     if native is None:
