@@ -607,7 +607,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenario", nargs="+", metavar="NAME", help="scenarios to run (default: all built-in)"
     )
     p.add_argument(
-        "--scheduler", metavar="ADDRESS",
+        "--scheduler",
+        metavar="ADDRESS",
         help="run the trials on a Dask cluster (tcp://HOST:PORT) instead of local processes",
     )
     p.set_defaults(func=cmd_bench)

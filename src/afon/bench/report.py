@@ -532,7 +532,12 @@ def bench_main(
 
     n = seeds if seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
     result = run_bench(
-        load_scenarios(scenarios), seed=seed, seeds=n, quick=quick, jobs=jobs, progress=True,
+        load_scenarios(scenarios),
+        seed=seed,
+        seeds=n,
+        quick=quick,
+        jobs=jobs,
+        progress=True,
         scheduler=scheduler,
     )
     report = write_report(result, out)

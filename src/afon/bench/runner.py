@@ -62,7 +62,10 @@ from afon.cameras.sim.scene import Layer, Scene, resolve_scene
 from afon.cameras.stack import StackCamera
 from afon.clock import VirtualClock
 from afon.focus.engine import AfContext, AfWindow, ServoAf, SingleShotAf
-from afon.focus.libcamera_scan import NORMAL, LibcameraScan, LibcameraTuning
+from afon.focus.libcamera_scan import (
+    LibcameraScan,
+    libcamera_tuning_for,
+)
 from afon.focus.states import AfState
 
 BENCH_PREVIEW_PX = (480, 360)
@@ -96,23 +99,9 @@ _AF_RUNNING = frozenset(
 )
 """AF states in which the focus engine consumes frames."""
 
-CM3_RANGE_D = 12.0
-"""The lens range libcamera's IMX708 tuning was made for (0–12 D)."""
-
 
 def strategies_for(technique: str) -> tuple[str, ...]:
     return STRATEGIES[TECHNIQUES[technique].focus_mode]
-
-
-def libcamera_tuning_for(ctx: AfContext) -> LibcameraTuning:
-    """libcamera's Camera Module 3 ("normal") tuning rescaled to another lens: coarse and fine
-    steps scale with the lens range (12 D on the CM3), so the scan takes as many steps — and
-    as long — as on the module it was tuned for; frame counts are unchanged. On a 0–12 D lens
-    this is libcamera's tuning itself."""
-    scale = (ctx.lens_max_d - ctx.lens_min_d) / CM3_RANGE_D
-    return dataclasses.replace(
-        NORMAL, step_coarse=NORMAL.step_coarse * scale, step_fine=NORMAL.step_fine * scale
-    )
 
 
 def libcamera_factory(ctx: AfContext) -> SingleShotAf:

@@ -70,6 +70,22 @@ class LibcameraTuning:
 NORMAL = LibcameraTuning()
 """libcamera's "normal" AfSpeed on the Camera Module 3 (imx708.json)."""
 FAST = LibcameraTuning(step_coarse=1.25, step_fine=0.0, step_frames=4)
+
+CM3_RANGE_D = 12.0
+"""The lens range libcamera's IMX708 tuning was made for (0–12 D)."""
+
+
+def libcamera_tuning_for(ctx: AfContext) -> LibcameraTuning:
+    """libcamera's Camera Module 3 ("normal") tuning rescaled to another lens: coarse and fine
+    steps scale with the lens range (12 D on the CM3), so the scan takes as many steps — and
+    as long — as on the module it was tuned for; frame counts are unchanged. On a 0–12 D lens
+    this is libcamera's tuning itself."""
+    scale = (ctx.lens_max_d - ctx.lens_min_d) / CM3_RANGE_D
+    return replace(
+        NORMAL, step_coarse=NORMAL.step_coarse * scale, step_fine=NORMAL.step_fine * scale
+    )
+
+
 """libcamera's "fast" AfSpeed: bigger coarse steps, no fine scan, 4 frames per step."""
 
 MIN_DENOMINATOR = 1.0 / 64.0

@@ -39,30 +39,53 @@ DESCRIPTION = (
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``afon tune`` to the CLI's subcommands."""
     p: argparse.ArgumentParser = sub.add_parser(
-        "tune", help="tune an AF strategy's parameters for a lens (Optuna on Dask)",
+        "tune",
+        help="tune an AF strategy's parameters for a lens (Optuna on Dask)",
         description=DESCRIPTION,
     )
-    p.add_argument("--strategy", required=True,
-                   help=f"strategy to tune: {', '.join(tunable_strategies())}")
+    p.add_argument(
+        "--strategy", required=True, help=f"strategy to tune: {', '.join(tunable_strategies())}"
+    )
     p.add_argument("--preset", default="cm3", help="camera preset name or TOML (default cm3)")
-    p.add_argument("--scenarios", nargs="+", required=True, metavar="NAME",
-                   help="benchmark scenarios to tune on (simulated ones)")
-    p.add_argument("--holdout", nargs="*", default=[], metavar="NAME",
-                   help="scenarios to check the result on, never tuned on")
+    p.add_argument(
+        "--scenarios",
+        nargs="+",
+        required=True,
+        metavar="NAME",
+        help="benchmark scenarios to tune on (simulated ones)",
+    )
+    p.add_argument(
+        "--holdout",
+        nargs="*",
+        default=[],
+        metavar="NAME",
+        help="scenarios to check the result on, never tuned on",
+    )
     p.add_argument("--trials", type=int, default=30, help="parameter sets to try (default 30)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per scenario (default 3)")
-    p.add_argument("--compare-seeds", type=int, default=5,
-                   help="fresh seeds per scenario for the default-vs-tuned comparison "
-                   "(default 5)")
+    p.add_argument(
+        "--compare-seeds",
+        type=int,
+        default=5,
+        help="fresh seeds per scenario for the default-vs-tuned comparison (default 5)",
+    )
     p.add_argument("--seed", type=int, default=0, help="first seed; seeds the sampler too")
     p.add_argument("--workers", type=int, help="local Dask workers (default: all cores)")
     p.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT (a cluster)")
-    p.add_argument("--storage", help="Optuna storage URL (default sqlite:///OUT/study.sqlite3;"
-                   " postgresql://… to share a study between machines)")
-    p.add_argument("--study", help="study name (default STRATEGY-PRESET-SCENARIOS); a stored "
-                   "study of this name resumes")
-    p.add_argument("--libcamera-tuning", metavar="FILE",
-                   help="a libcamera sensor tuning JSON to merge the tuned rpi.af keys into")
+    p.add_argument(
+        "--storage",
+        help="Optuna storage URL (default sqlite:///OUT/study.sqlite3;"
+        " postgresql://… to share a study between machines)",
+    )
+    p.add_argument(
+        "--study",
+        help="study name (default STRATEGY-PRESET-SCENARIOS); a stored study of this name resumes",
+    )
+    p.add_argument(
+        "--libcamera-tuning",
+        metavar="FILE",
+        help="a libcamera sensor tuning JSON to merge the tuned rpi.af keys into",
+    )
     p.add_argument("--out", help="output folder (default out/tune/STRATEGY-PRESET)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.set_defaults(func=main)
@@ -78,8 +101,13 @@ class _ProgressView:
         if self.tty:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-            self.bar = Progress(TextColumn("tuning"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[info]}"), transient=True)
+            self.bar = Progress(
+                TextColumn("tuning"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                transient=True,
+            )
             self.task = self.bar.add_task("tune", total=total, completed=done, info="")
             self.bar.start()
 
@@ -145,12 +173,16 @@ def _markdown(report: dict[str, Any]) -> str:
     ]
     for name, row in report["parameters"].items():
         lines.append(f"| {name} | {row['default']} | {row['tuned']} | {row['unit']} |")
-    lines += ["", "| scenario | set | default cost | tuned cost | default | tuned |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| scenario | set | default cost | tuned cost | default | tuned |",
+        "|---|---|---|---|---|---|",
+    ]
     for scn, row in report["comparison"].items():
         d, t = row["default"], row["tuned"]
-        lines.append(f"| {scn} | {row['set']} | {d['cost']} | {t['cost']} | "
-                     f"{_brief(d)} | {_brief(t)} |")
+        lines.append(
+            f"| {scn} | {row['set']} | {d['cost']} | {t['cost']} | {_brief(d)} | {_brief(t)} |"
+        )
     lines += ["", "![history](history.png)"]
     if "importance.png" in report["plots"]:
         lines.append("![importance](importance.png)")
@@ -159,8 +191,10 @@ def _markdown(report: dict[str, Any]) -> str:
 
 def _brief(s: dict[str, Any]) -> str:
     if "frames_median" in s:
-        return (f"{s['frames_median']:g} frames, {s['error_d_median']} D, "
-                f"{s['in_focus']}/{s['evaluations']} in focus")
+        return (
+            f"{s['frames_median']:g} frames, {s['error_d_median']} D, "
+            f"{s['in_focus']}/{s['evaluations']} in focus"
+        )
     return f"{s.get('keeper_rate')} keepers ({s.get('keepers')}/{s.get('shots')})"
 
 
@@ -169,9 +203,7 @@ def _require_extra() -> None:
 
     missing = [m for m in ("optuna", "distributed") if importlib.util.find_spec(m) is None]
     if missing:
-        raise AfonError(
-            f"afon tune needs {' and '.join(missing)}: pip install 'afon[tune]'"
-        )
+        raise AfonError(f"afon tune needs {' and '.join(missing)}: pip install 'afon[tune]'")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -181,9 +213,15 @@ def main(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     storage = args.storage or f"sqlite:///{(out / 'study.sqlite3').resolve()}"
     spec = TuneSpec(
-        strategy=args.strategy, preset=args.preset, scenarios=tuple(args.scenarios),
-        holdout=tuple(args.holdout), trials=args.trials, seeds=args.seeds, seed=args.seed,
-        storage=storage, study_name=args.study,
+        strategy=args.strategy,
+        preset=args.preset,
+        scenarios=tuple(args.scenarios),
+        holdout=tuple(args.holdout),
+        trials=args.trials,
+        seeds=args.seeds,
+        seed=args.seed,
+        storage=storage,
+        study_name=args.study,
     )
     with open_executor(args.scheduler, args.workers) as executor:
         view = _ProgressView(spec.trials, 0)
@@ -195,9 +233,13 @@ def main(args: argparse.Namespace) -> int:
         workers = executor.workers
     report = build_report(result, comparison, workers)
     (out / "tuning.toml").write_text(
-        tuning_toml(ts, result.best_params, preset=args.preset,
-                    comment=f"afon tune --strategy {args.strategy} --preset {args.preset} "
-                    f"--scenarios {' '.join(args.scenarios)}; study {spec.name()}"),
+        tuning_toml(
+            ts,
+            result.best_params,
+            preset=args.preset,
+            comment=f"afon tune --strategy {args.strategy} --preset {args.preset} "
+            f"--scenarios {' '.join(args.scenarios)}; study {spec.name()}",
+        ),
         encoding="utf-8",
     )
     if args.strategy == "libcamera":
@@ -224,7 +266,9 @@ def build_report(result: StudyResult, comparison: dict[str, Any], workers: int) 
         "mode": mode,
         "cost_rule": (
             f"mean frames to the verdict + {MISS_PENALTY_FRAMES:.0f} per failed or missed "
-            "acquisition (> 1 depth of focus)" if mode == "AF-S" else "1 − keeper rate"
+            "acquisition (> 1 depth of focus)"
+            if mode == "AF-S"
+            else "1 − keeper rate"
         ),
         "trials": result.trials_done,
         "resumed_from": result.resumed_from,
@@ -234,15 +278,21 @@ def build_report(result: StudyResult, comparison: dict[str, Any], workers: int) 
         "best_cost": round(result.best_cost, 4),
         "defaults_cost": None if result.defaults_cost is None else round(result.defaults_cost, 4),
         "parameters": {
-            p.name: {"default": p.default, "tuned": result.best_params[p.name], "unit": p.unit,
-                     "low": p.low, "high": p.high}
+            p.name: {
+                "default": p.default,
+                "tuned": result.best_params[p.name],
+                "unit": p.unit,
+                "low": p.low,
+                "high": p.high,
+            }
             for p in ts.params
         },
         "importance": {k: round(v, 4) for k, v in result.importance.items()},
         "comparison": comparison,
         "pooled": {
-            which: {label: round(pooled(comparison, which, label), 4)
-                    for label in ("default", "tuned")}
+            which: {
+                label: round(pooled(comparison, which, label), 4) for label in ("default", "tuned")
+            }
             for which in ("training", "holdout")
             if any(v["set"] == which for v in comparison.values())
         },
@@ -250,8 +300,9 @@ def build_report(result: StudyResult, comparison: dict[str, Any], workers: int) 
     }
 
 
-def _write_rpi_af(result: StudyResult, args: argparse.Namespace, out: Path,
-                  report: dict[str, Any]) -> None:
+def _write_rpi_af(
+    result: StudyResult, args: argparse.Namespace, out: Path, report: dict[str, Any]
+) -> None:
     from afon.cameras.sim.camera import SimCamera
     from afon.focus.context import context_for
     from afon.tune.export import check_rpi_af, merge_into, rpi_af_section

@@ -26,8 +26,13 @@ from typing import Any
 from afon.errors import ConfigError
 
 SPEED_DOUBLES = (
-    "step_coarse", "step_fine", "contrast_ratio", "retrigger_ratio", "pdaf_gain",
-    "pdaf_squelch", "max_slew",
+    "step_coarse",
+    "step_fine",
+    "contrast_ratio",
+    "retrigger_ratio",
+    "pdaf_gain",
+    "pdaf_squelch",
+    "max_slew",
 )
 SPEED_UINTS = ("retrigger_delay", "pdaf_frames", "dropout_frames", "step_frames")
 TOP_UINTS = ("conf_epsilon", "conf_thresh", "conf_clip", "skip_frames")

@@ -57,7 +57,11 @@ class Evaluation:
 
     @classmethod
     def of(
-        cls, strategy: str, params: Mapping[str, ParamValue], preset: str, scenario: str,
+        cls,
+        strategy: str,
+        params: Mapping[str, ParamValue],
+        preset: str,
+        scenario: str,
         seed: int,
     ) -> Evaluation:
         return cls(strategy, tuple(sorted(params.items())), preset, scenario, seed)
@@ -111,9 +115,7 @@ def _evaluate_af_c(ev: Evaluation) -> dict[str, Any]:
     from afon.bench.runner import TrialJob, run_trial
 
     scn = _scenario(ev.scenario, ev.preset)
-    result = run_trial(
-        TrialJob(scn, "bbf-af-c", ev.strategy, ev.seed, params=ev.params)
-    )
+    result = run_trial(TrialJob(scn, "bbf-af-c", ev.strategy, ev.seed, params=ev.params))
     exposed = [s for s in result.shots if s.exposed]
     return {
         "shots": len(result.shots),
@@ -153,6 +155,7 @@ def summary(mode: str, results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     else:
         shots = sum(int(r["shots"]) for r in results)
         keepers = sum(int(r["keepers"]) for r in results)
-        out.update(shots=shots, keepers=keepers,
-                   keeper_rate=round(keepers / shots, 4) if shots else None)
+        out.update(
+            shots=shots, keepers=keepers, keeper_rate=round(keepers / shots, 4) if shots else None
+        )
     return out

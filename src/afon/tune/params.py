@@ -158,9 +158,7 @@ def _fmt(value: ParamValue) -> str:
     return str(int(value)) if isinstance(value, int) else repr(float(value))
 
 
-def tuning_toml(
-    ts: TunableSet, params: Params, *, preset: str, comment: str = ""
-) -> str:
+def tuning_toml(ts: TunableSet, params: Params, *, preset: str, comment: str = "") -> str:
     """A tuning file for `params` (the values a tuner found) of strategy `ts`."""
     lines = [f"# {line}" for line in comment.splitlines()] if comment else []
     lines += [

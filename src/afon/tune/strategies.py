@@ -4,7 +4,7 @@
 tunables, `afon.tune.params`) over its defaults. Most strategies take their tunables as keyword
 arguments. The libcamera baseline takes libcamera's own tuning keys (``step_coarse`` …) over the
 tuning the benchmark runs — the IMX708's, with steps rescaled to the lens
-(`afon.bench.runner.libcamera_tuning_for`) — and parameters declared with
+(`afon.focus.libcamera_scan.libcamera_tuning_for`) — and parameters declared with
 ``scale = "lens-range"`` are given in the Camera Module 3's units (a 12 D lens) and rescaled the
 same way, so one range serves every lens and "default" is exactly what the benchmark runs.
 """
@@ -37,8 +37,7 @@ def applied(ts: TunableSet, params: Mapping[str, ParamValue], ctx: AfContext) ->
 
 
 def _libcamera(ctx: AfContext, kwargs: dict[str, Any]) -> SingleShotAf:
-    from afon.bench.runner import libcamera_tuning_for
-    from afon.focus.libcamera_scan import LibcameraScan
+    from afon.focus.libcamera_scan import LibcameraScan, libcamera_tuning_for
 
     return LibcameraScan(ctx, dataclasses.replace(libcamera_tuning_for(ctx), **kwargs))
 

@@ -116,8 +116,9 @@ def open_study(spec: TuneSpec) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=spec.seed, constant_liar=True,
-                                         n_startup_trials=min(10, max(2, spec.trials // 3)))
+    sampler = optuna.samplers.TPESampler(
+        seed=spec.seed, constant_liar=True, n_startup_trials=min(10, max(2, spec.trials // 3))
+    )
     try:
         study = optuna.create_study(
             storage=spec.storage,
@@ -175,12 +176,16 @@ def run_study(
             at += len(group)
             value = cost(ts.mode, part)
             trial.set_user_attr("summary", summary(ts.mode, part))
-            study.tell(trial, value if math.isfinite(value) else None,
-                       state=None if math.isfinite(value) else TrialState.FAIL)
+            study.tell(
+                trial,
+                value if math.isfinite(value) else None,
+                state=None if math.isfinite(value) else TrialState.FAIL,
+            )
         finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         if on_progress is not None:
-            on_progress(Progress(finished, spec.trials, float(study.best_value), batch,
-                                 evaluations))
+            on_progress(
+                Progress(finished, spec.trials, float(study.best_value), batch, evaluations)
+            )
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     defaults = ts.defaults()
     defaults_cost = next(
@@ -190,8 +195,7 @@ def run_study(
     if len(complete) >= 4:
         try:
             importance = {
-                k: float(v)
-                for k, v in optuna.importance.get_param_importances(study).items()
+                k: float(v) for k, v in optuna.importance.get_param_importances(study).items()
             }
         except (RuntimeError, ValueError):  # too few distinct values to rank
             importance = {}
@@ -227,8 +231,9 @@ def compare(
     for _, scn in sets:
         for label, p in (("default", {}), ("tuned", params)):
             for k in range(n):
-                plan.append((scn, label, Evaluation.of(spec.strategy, p, spec.preset, scn,
-                                                        base + k)))
+                plan.append(
+                    (scn, label, Evaluation.of(spec.strategy, p, spec.preset, scn, base + k))
+                )
     results = run_all(evaluate, [ev for _, _, ev in plan], executor)
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for (scn, label, _), res in zip(plan, results, strict=True):
@@ -247,4 +252,3 @@ def pooled(comparison: dict[str, dict[str, Any]], which: str, label: str) -> flo
     """The mean cost of `label` ("default"/"tuned") over the `which` scenarios."""
     costs = [v[label]["cost"] for v in comparison.values() if v["set"] == which]
     return sum(costs) / len(costs) if costs else math.nan
-
