@@ -332,3 +332,53 @@ def test_a_score_taken_in_slow_motion_is_flagged(tmp_path: Path) -> None:
     runner.loop.slowed += 1  # the loop slowed down during the drill
     score = trainer._stop()
     assert score["behind"] is True
+
+
+def test_coach_diagnoses_af_on_after_the_recompose(tmp_path: Path) -> None:
+    from afon.web.trainer import drill_named
+
+    runner, _served, trainer = _trainer_on_virtual_clock(tmp_path)
+    trainer._start(drill_named("recompose"), load_builtin_scenario("portrait"))
+    body = runner.body
+    body.af_on.press()  # focus on the face ...
+    body.run_until(2.0)
+    body.af_on.release()
+    body.run_until(3.0)  # ... the recompose at 2.3 s ...
+    body.af_on.press()  # ... and the mistake: AF-ON again, the AF point on the background
+    body.run_until(3.2)
+    for t in (3.2, 3.6):
+        body.run_until(t)
+        body.shutter.press()
+        body.run_for(0.1)
+        body.shutter.release()
+    body.af_on.release()
+    body.run_until(4.5)
+    score = trainer._stop()
+    lines = " ".join(score["coaching"])
+    assert "AF-ON pressed at 3.0 s after the recompose (2.3 s)" in lines, lines
+    assert "out of focus with AF-ON held" in lines, lines
+    assert score["missed"] >= 2
+    tl = score["timeline"]
+    assert tl["recompose_s"] == 2.3 and len(tl["moments"]) == 3
+    assert any(s["af_on"] for s in tl["samples"]) and tl["samples"][0]["t"] < 0.1
+    assert all(s["subject_d"] is not None for s in tl["samples"])
+    assert [s["in_focus"] for s in tl["shots"]] == [False, False]
+
+
+def test_levels_tighten_the_moment_window_and_shutter_af_is_a_technique(tmp_path: Path) -> None:
+    from afon.web.trainer import LEVELS, drill_named, moment_window_s
+
+    scn = load_builtin_scenario("portrait")
+    windows = [moment_window_s(scn, level) for level in sorted(LEVELS)]
+    assert windows == sorted(windows, reverse=True) and windows[0] > windows[-1]
+    runner, _served, trainer = _trainer_on_virtual_clock(tmp_path)
+    trainer._start(drill_named("recompose"), scn, technique="shutter", level=3)
+    assert runner.body.profile.name == "shutter-af"
+    runner.body.run_until(4.5)
+    score = trainer._stop()
+    assert score["technique"] == "shutter" and score["level"] == 3
+    assert trainer.store.list("recompose:shutter:L3")  # its own curve
+    with pytest.raises(AfonError, match="technique"):
+        trainer.start(drill_named("recompose"), technique="eye")
+    with pytest.raises(AfonError, match="level"):
+        trainer.start(drill_named("recompose"), level=7)

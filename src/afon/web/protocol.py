@@ -152,6 +152,10 @@ class DrillStartRequest(Wire):
     """The body of POST /api/trainer/start."""
 
     drill: str = Field(description="a drill name from /api/trainer/drills")
+    technique: Literal["bbf", "shutter"] = Field(
+        "bbf", description="back-button AF (the drill's profile) or shutter-button AF, to compare"
+    )
+    level: int = Field(1, ge=1, le=3, description="1-3: tighter moment windows as you learn")
 
 
 # --- the answers (documented; built by the server) ---------------------------------------------

@@ -215,7 +215,7 @@ class WebApp:
                 drill = drill_named(request_.drill)
             except AfonError as exc:
                 raise ProtocolError(str(exc), "drill") from None
-            return await self._wait(trainer.start(drill))
+            return await self._wait(trainer.start(drill, request_.technique, request_.level))
 
         return await self._json_call(request, act)
 

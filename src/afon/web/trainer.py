@@ -22,11 +22,12 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import logging
+import math
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -45,9 +46,19 @@ log = logging.getLogger("afon.web.trainer")
 DEFAULT_DB = Path("~/.local/share/afon/trainer.sqlite")
 REACTION_ALLOWANCE_S = 0.25
 """Added to a scenario's tolerance: a person reacts to the moment, a script presses ahead."""
+MAX_SAMPLES = 3000
+"""Frames of a drill's event log kept (100 s at 30 fps): a drill left running stays bounded."""
 TAIL_S = 1.0
 """Shots pressed up to this long after the scenario's end still count for the drill."""
 MAX_HISTORY = 500
+LEVELS: dict[int, tuple[float, float]] = {
+    1: (1.0, REACTION_ALLOWANCE_S),
+    2: (0.75, 0.15),
+    3: (0.5, 0.08),
+}
+"""Level -> (share of the scenario's tolerance, reaction allowance in s): tighter as you learn."""
+TECHNIQUES = ("bbf", "shutter")
+"""A drill with back-button AF (its profile) or, for contrast, with shutter-button AF."""
 
 
 @dataclass(frozen=True)
@@ -148,8 +159,17 @@ def outcome(record: ShotRecord) -> ShotOutcome:
     )
 
 
+def moment_window_s(scenario: Scenario, level: int = 1) -> float:
+    """How long after a moment an in-focus exposure still catches it, at `level`."""
+    share, allowance_s = LEVELS[level]
+    return scenario.shoot.tolerance_s * share + allowance_s
+
+
 def score_shots(
-    scenario: Scenario, records: Sequence[ShotRecord], window_end_s: float | None = None
+    scenario: Scenario,
+    records: Sequence[ShotRecord],
+    window_end_s: float | None = None,
+    level: int = 1,
 ) -> dict[str, Any]:
     """Keeper rate, shutter-lag median and missed moments of the shots pressed in the drill
     (drill time: 0 is the start; shots pressed after `window_end_s` are ignored)."""
@@ -160,7 +180,7 @@ def score_shots(
     lags = [s.lag_s for s in shots if s.exposed and s.lag_s is not None]
     lag = percentile(lags, 50)
     moments = scenario.shoot.moments_s
-    missed = missed_moments(moments, shots, scenario.shoot.tolerance_s + REACTION_ALLOWANCE_S)
+    missed = missed_moments(moments, shots, moment_window_s(scenario, level))
     return {
         "shots": n,
         "keepers": keepers,
@@ -301,6 +321,148 @@ class _Active:
     records: list[ShotRecord]
     body: Any = None
     slowed_at_start: int = 0
+    technique: str = "bbf"
+    level: int = 1
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --- the replay and the coach ---------------------------------------------------------------
+def sample(body: Any) -> dict[str, Any]:
+    """One frame of the drill's event log: controls, AF state, lens and (for the judge) the
+    subject's distance, in dioptres."""
+    from afon.controls import Control
+
+    t = float(body.clock.now_s())
+    subject = getattr(body.camera, "subject_distance_m", None)
+    subject_m = float(subject(t)) if callable(subject) else math.nan
+    return {
+        "t": round(t, 4),
+        "af_on": body.controls.held(Control.AF_ON),
+        "half": body.controls.held(Control.SHUTTER_HALF),
+        "full": body.controls.held(Control.SHUTTER_FULL),
+        "af": body.state.value,
+        "lens_d": round(float(body.camera.lens_position_d()), 4),
+        "subject_d": round(1.0 / subject_m, 4) if subject_m > 0 else None,
+    }
+
+
+def _presses(samples: Sequence[dict[str, Any]], key: str) -> list[float]:
+    """When `key` went down (frame resolution)."""
+    out = []
+    prev = False
+    for smp in samples:
+        if smp[key] and not prev:
+            out.append(float(smp["t"]))
+        prev = bool(smp[key])
+    return out
+
+
+def _at(samples: Sequence[dict[str, Any]], t: float) -> dict[str, Any] | None:
+    before = [smp for smp in samples if smp["t"] <= t + 1e-9]
+    return before[-1] if before else (samples[0] if samples else None)
+
+
+def _m(d: float | None) -> str:
+    return "∞" if d is None or d <= 1e-6 else f"{1.0 / d:.1f} m"
+
+
+def coach(
+    scenario: Scenario,
+    records: Sequence[ShotRecord],
+    samples: Sequence[dict[str, Any]],
+    technique: str = "bbf",
+    level: int = 1,
+) -> list[str]:
+    """Coaching lines that diagnose what went wrong, from the drill's event log."""
+    lines: list[str] = []
+    window = moment_window_s(scenario, level)
+    af_on = _presses(samples, "af_on")
+    recompose = scenario.recompose
+    if technique == "bbf" and not af_on:
+        lines.append(
+            "AF-ON was never pressed: with back-button focus the shutter does not focus. "
+            "Hold AF-ON (A) with the AF point on the subject first."
+        )
+    if recompose is not None and technique == "bbf":
+        after = [t for t in af_on if t >= recompose.t_s]
+        if after:
+            smp = _at(samples, after[0] + 0.4)
+            lens = _m(smp["lens_d"]) if smp else "?"
+            lines.append(
+                f"AF-ON pressed at {after[0]:.1f} s after the recompose ({recompose.t_s:.1f} s): "
+                f"AF refocused on what the AF point saw then, {lens}. Lock focus before "
+                "recomposing and keep your thumb off AF-ON afterwards."
+            )
+    exposed = [r for r in records if r.ok and r.exposure_start_s is not None]
+    for m in scenario.shoot.moments_s:
+        near = [r for r in exposed if m - 1e-9 <= float(r.exposure_start_s or 0) <= m + window]
+        if any(r.in_focus for r in near):
+            continue
+        if not near:
+            later = [r for r in exposed if float(r.exposure_start_s or 0) > m]
+            if later:
+                dt = float(later[0].exposure_start_s or 0) - m
+                lines.append(
+                    f"Moment at {m:.2f} s missed: the next exposure came {dt:.2f} s later "
+                    f"(the window is {window:.2f} s). Press the shutter at the cue."
+                )
+            else:
+                lines.append(f"Moment at {m:.2f} s missed: no exposure in its window.")
+            continue
+        r = near[0]
+        t = float(r.exposure_start_s or 0)
+        smp = _at(samples, t)
+        subject_m = r.truth.get("subject_distance_m")
+        subject = f"{float(subject_m):.1f} m" if isinstance(subject_m, int | float) else "?"
+        lens = _m(r.lens_d)
+        if smp is not None and smp["af_on"]:
+            lines.append(
+                f"Shot at {t:.2f} s out of focus with AF-ON held: AF was at {lens}, the "
+                f"subject at {subject}."
+            )
+        elif smp is not None and (smp["half"] and technique == "shutter"):
+            lines.append(
+                f"Shot at {t:.2f} s out of focus: the half-press refocused to {lens} "
+                f"(the subject at {subject}). Back-button focus keeps the lock instead."
+            )
+        else:
+            lines.append(
+                f"Shot at {t:.2f} s out of focus: focus was held at {lens}, the subject was at "
+                f"{subject}. Hold AF-ON to follow it, or lock on it again before the shot."
+            )
+    if not lines:
+        n = len(scenario.shoot.moments_s)
+        lines.append(f"All {n} moments caught in focus.")
+    return lines
+
+
+def timeline(
+    scenario: Scenario,
+    records: Sequence[ShotRecord],
+    samples: Sequence[dict[str, Any]],
+    level: int = 1,
+) -> dict[str, Any]:
+    """What the page's replay draws: the event log, the shots and the moment windows."""
+    window = moment_window_s(scenario, level)
+    return {
+        "duration_s": scenario.duration_s,
+        "samples": list(samples),
+        "moments": [[round(m, 3), round(m + window, 3)] for m in scenario.shoot.moments_s],
+        "shots": [
+            {
+                "pressed_s": round(r.pressed_s, 4),
+                "exposure_s": _round(r.exposure_start_s),
+                "in_focus": r.in_focus,
+                "ok": r.ok,
+            }
+            for r in records
+        ],
+        "recompose_s": scenario.recompose.t_s if scenario.recompose is not None else None,
+    }
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 4)
 
 
 class Trainer:
@@ -328,14 +490,22 @@ class Trainer:
             "last_score": self.last_score,
         }
 
-    def start(self, drill: Drill) -> concurrent.futures.Future[dict[str, Any]]:
-        """Put the drill's scene on the body (in the body thread); the timer starts at 0."""
+    def start(
+        self, drill: Drill, technique: str = "bbf", level: int = 1
+    ) -> concurrent.futures.Future[dict[str, Any]]:
+        """Put the drill's scene on its own body (in the body thread); the timer starts at 0."""
         scenario = load_builtin_scenario(drill.scenario)
         if scenario.stack is not None:
             raise AfonError(f"drill: {drill.name} needs a simulated scene")
-        return self.runner.submit(lambda: self._start(drill, scenario))
+        if technique not in TECHNIQUES:
+            raise AfonError(f"technique: {technique!r} unknown ({', '.join(TECHNIQUES)})")
+        if level not in LEVELS:
+            raise AfonError(f"level: {level} unknown (levels {', '.join(map(str, LEVELS))})")
+        return self.runner.submit(lambda: self._start(drill, scenario, technique, level))
 
-    def _start(self, drill: Drill, scenario: Scenario) -> dict[str, Any]:
+    def _start(
+        self, drill: Drill, scenario: Scenario, technique: str = "bbf", level: int = 1
+    ) -> dict[str, Any]:
         from afon.bench.runner import make_camera
         from afon.body import Body
         from afon.clock import VirtualClock
@@ -348,14 +518,19 @@ class Trainer:
             scenario, 0, cast(VirtualClock, clock), preview_px=(640, 480)
         )
         limit_stills(camera, self.still_width)
-        body = Body(camera, drill.profile, shots_dir=runner.shots_dir)
+        profile = drill.profile if technique == "bbf" else "shutter-af"
+        body = Body(camera, profile, shots_dir=runner.shots_dir)
         body.set_focus_mode(drill.focus_mode)
         burst = scenario.shoot.burst_fps if drill.drive == "continuous" else None
         body.set_drive(drill.drive, burst)  # the scenario's burst rate, as the benchmark shoots
         body.set_af_area(scenario.af_area)
         x, y = scenario.af_point
         body.window = AfWindow(x, y, body.window.w, body.window.h).clamped()
-        active = _Active(drill, scenario, time.time(), [])
+        active = _Active(drill, scenario, time.time(), [], technique=technique, level=level)
+
+        def on_frame(_frame: Any) -> None:
+            if len(active.samples) < MAX_SAMPLES:
+                active.samples.append(sample(body))
 
         def on_shot(record: ShotRecord) -> None:
             if self.active is active:
@@ -370,12 +545,18 @@ class Trainer:
             self._served = (old, runner.camera_name)
         runner._attach(body)
         body.on_shot = on_shot
+        body.on_frame = on_frame
         runner.camera_name = f"sim:{Path(scenario.scene or '').stem} (drill {drill.name})"
         runner._frame = None
         active.body = body
         active.slowed_at_start = runner.loop.slowed
         self.active = active
-        return {"drill": drill_info(drill, scenario), "started_at": active.started_at}
+        return {
+            "drill": drill_info(drill, scenario),
+            "started_at": active.started_at,
+            "technique": technique,
+            "level": level,
+        }
 
     def _end_drill_body(self, active: _Active) -> None:
         """Close a drill's own body (its buffered stills are written first)."""
@@ -416,13 +597,26 @@ class Trainer:
         self._end_drill_body(active)  # every still it took is written (and recorded) first
         self.active = None
         self._give_back()
-        score = score_shots(active.scenario, active.records)
+        score = score_shots(active.scenario, active.records, level=active.level)
         # scored in slow motion: the moments came slower than in life, so say so
         behind = slow or runner.loop.slowed > active.slowed_at_start
         aborted = elapsed_s < active.scenario.duration_s
-        score |= {"behind": behind, "aborted": aborted, "elapsed_s": round(elapsed_s, 3)}
+        score |= {
+            "behind": behind,
+            "aborted": aborted,
+            "elapsed_s": round(elapsed_s, 3),
+            "technique": active.technique,
+            "level": active.level,
+            "coaching": coach(
+                active.scenario, active.records, active.samples, active.technique, active.level
+            ),
+            "timeline": timeline(active.scenario, active.records, active.samples, active.level),
+        }
         row = None
         if not aborted:  # an aborted session stays out of the learning curve
-            row = self.store.add(active.drill.name, active.started_at, score)
+            name = active.drill.name
+            if active.technique != "bbf" or active.level != 1:
+                name = f"{name}:{active.technique}:L{active.level}"
+            row = self.store.add(name, active.started_at, score)
         self.last_score = score | {"drill": active.drill.name, "session": row}
         return self.last_score
