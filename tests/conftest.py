@@ -8,6 +8,17 @@ from typing import Any
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _user_folders(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test sees empty user config/data/state folders (platformdirs reads XDG_*), never
+    the real ones of whoever runs the suite."""
+    home = tmp_path_factory.mktemp("xdg")
+    for kind in ("CONFIG", "DATA", "STATE", "CACHE"):
+        monkeypatch.setenv(f"XDG_{kind}_HOME", str(home / kind.lower()))
+
+
 @pytest.fixture
 def mock_pins() -> Iterator[Any]:
     """gpiozero's MockFactory as the pin factory for one test (restored afterwards)."""

@@ -28,9 +28,12 @@ def _can_mount() -> bool:
         return False
     probe = Path(tempfile.mkdtemp(prefix="afon-mnt-"))
     try:
-        ok = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(probe)], capture_output=True
-        ).returncode == 0
+        ok = (
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(probe)], capture_output=True
+            ).returncode
+            == 0
+        )
         if ok:
             subprocess.run(["umount", str(probe)], check=True)
         return ok

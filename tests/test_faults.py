@@ -46,8 +46,14 @@ def _body(shots_dir: Path, profile: str = "bbf") -> Body:
 
 def _record(i: int = 0, **kw: object) -> ShotRecord:
     base: dict[str, object] = dict(
-        index=i, pressed_s=1.0, release_s=1.01, exposure_start_s=1.05, exposure_end_s=1.06,
-        lens_d=0.4, af_state="FOCUSED_LOCKED", settings={"profile": "bbf"},
+        index=i,
+        pressed_s=1.0,
+        release_s=1.01,
+        exposure_start_s=1.05,
+        exposure_end_s=1.06,
+        lens_d=0.4,
+        af_state="FOCUSED_LOCKED",
+        settings={"profile": "bbf"},
         truth={"subject_distance_m": 2.5, "in_focus": True},
     )
     base.update(kw)
@@ -268,9 +274,10 @@ def test_the_server_answers_a_read_only_folder_with_json_not_500(
 
     folder.break_("read-only")
     options = ServeOptions(port=0, preset="50mm-f1.8", out=str(folder.path), lease_s=2.0)
-    with LiveServer(options) as live, httpx.Client(
-        base_url=live.base_url, timeout=TIMEOUT_S, trust_env=False
-    ) as http:
+    with (
+        LiveServer(options) as live,
+        httpx.Client(base_url=live.base_url, timeout=TIMEOUT_S, trust_env=False) as http,
+    ):
         wait_for(lambda: http.get("/api/state").json()["frame"] is not None, what="a frame")
         for action in ("press", "release"):
             r = http.post("/api/control", json={"control": "SHUTTER", "action": action})

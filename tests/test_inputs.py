@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -347,3 +348,47 @@ def test_evdev_lost_release_is_repaired_by_active_keys() -> None:
     events, notices = hub.poll(2.0)
     assert controls(events) == [(Control.AF_ON, False)]
     assert notices[0].kind == "level-release"
+
+
+# --- one key-map parser: the [keyboard] section, --keys files, the browser's maps --------------
+def test_one_parser_for_every_key_map_file(tmp_path: Path) -> None:
+    from afon.inputs.keymap import ACTION_CONTROLS, load_input_map, load_keyboard_map
+    from afon.web.keys import DEFAULT_KEYS, PAGE_ACTIONS, default_keymap
+
+    # the browser's actions are the bindable controls plus the page's own view toggles
+    assert set(DEFAULT_KEYS) == set(ACTION_CONTROLS) | set(PAGE_ACTIONS)
+    full = tmp_path / "keymap.toml"
+    full.write_text('[gpio]\nAF_ON = 17\n\n[keyboard]\naf-on = "Space"\n')
+    bare = tmp_path / "keys.toml"
+    bare.write_text('af-on = "Space"\n')
+    as_json = tmp_path / "keys.json"
+    as_json.write_text('{"af-on": "Space"}')
+    expected = default_keymap() | {"AF_ON": ["Space"]}
+    for path in (full, bare, as_json):
+        assert load_keyboard_map(path) == expected, path
+    assert load_input_map(full).keyboard == expected
+    gpio_only = tmp_path / "gpio.toml"
+    gpio_only.write_text("[gpio]\nAF_ON = 17\n")
+    assert load_keyboard_map(gpio_only) == default_keymap()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[keyboard]\nAF_ON = "Key A"\n')
+    with pytest.raises(ConfigError, match=r"bad\.toml: keyboard\.AF_ON: 'Key A' is not"):
+        load_keyboard_map(bad)
+    bare_bad = tmp_path / "bare.toml"
+    bare_bad.write_text('AF_ON = "Key A"\n')
+    with pytest.raises(ConfigError, match=r"bare\.toml: AF_ON: 'Key A' is not"):
+        load_keyboard_map(bare_bad)
+
+
+def test_the_default_key_map_file_is_read_from_the_config_folder(tmp_path: Path) -> None:
+    from afon.paths import config_dir, default_keymap_file, trainer_db
+    from afon.web.serve import browser_keymap
+
+    # conftest points XDG_* at empty folders: platformdirs follows them
+    assert os.environ["XDG_CONFIG_HOME"] in str(config_dir())
+    assert trainer_db().name == "trainer.sqlite"
+    assert os.environ["XDG_DATA_HOME"] in str(trainer_db())
+    assert browser_keymap()["AF_ON"] == ["KeyA"]
+    default_keymap_file().parent.mkdir(parents=True)
+    default_keymap_file().write_text('[keyboard]\nAF_ON = "KeyQ"\n')
+    assert browser_keymap()["AF_ON"] == ["KeyQ"]

@@ -105,8 +105,7 @@ def test_tuning_file_for_an_unknown_strategy_or_wrong_mode() -> None:
     with pytest.raises(ConfigError, match=r"strategy\.name: 'nope' has no tunables"):
         parse_tuning('[strategy]\nname = "nope"\nmode = "AF-S"\npreset = "cm3"\n[params]\n', "x")
     with pytest.raises(ConfigError, match=r"strategy\.mode: hybrid is an AF-S strategy"):
-        parse_tuning('[strategy]\nname = "hybrid"\nmode = "AF-C"\npreset = "cm3"\n[params]\n',
-                     "x")
+        parse_tuning('[strategy]\nname = "hybrid"\nmode = "AF-C"\npreset = "cm3"\n[params]\n', "x")
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
@@ -119,8 +118,10 @@ def test_tuning_values_are_accepted_exactly_within_their_declared_range(data: An
         if p.kind == "int"
         else st.floats(p.low - 1, p.high + 1, allow_nan=False)
     )
-    text = (f'[strategy]\nname = "{ts.strategy}"\nmode = "{ts.mode}"\npreset = "cm3"\n'
-            f"[params]\n{p.name} = {value!r}\n")
+    text = (
+        f'[strategy]\nname = "{ts.strategy}"\nmode = "{ts.mode}"\npreset = "cm3"\n'
+        f"[params]\n{p.name} = {value!r}\n"
+    )
     if p.low <= value <= p.high:
         assert parse_tuning(text, "t.toml").params[p.name] == value
     else:
@@ -131,8 +132,7 @@ def test_tuning_values_are_accepted_exactly_within_their_declared_range(data: An
 
 def test_rounding_keeps_values_in_range() -> None:
     ts = load_tunables("hybrid")
-    r = rounded(ts, {"high_confidence": 0.899999999, "low_confidence": 0.123456789,
-                     "max_jumps": 3})
+    r = rounded(ts, {"high_confidence": 0.899999999, "low_confidence": 0.123456789, "max_jumps": 3})
     assert r == {"high_confidence": 0.9, "low_confidence": 0.1235, "max_jumps": 3}
 
 
@@ -165,9 +165,14 @@ def test_merge_into_a_sensor_tuning_file_keeps_its_map_and_ranges(tmp_path: Path
         "target": "bcm2835",
         "algorithms": [
             {"rpi.black_level": {"black_level": 4096}},
-            {"rpi.af": {"ranges": {"normal": {"min": 0.0, "max": 10.0, "default": 1.0}},
-                        "speeds": {"normal": dict(IMX708_NORMAL)},
-                        "skip_frames": 5, "map": [0.0, 420, 10.0, 900]}},
+            {
+                "rpi.af": {
+                    "ranges": {"normal": {"min": 0.0, "max": 10.0, "default": 1.0}},
+                    "speeds": {"normal": dict(IMX708_NORMAL)},
+                    "skip_frames": 5,
+                    "map": [0.0, 420, 10.0, 900],
+                }
+            },
         ],
     }
     path = tmp_path / "imx519.json"
@@ -220,9 +225,15 @@ def cluster() -> Iterator[DaskExecutor]:
 
 
 def _spec(tmp: Path, **kw: Any) -> TuneSpec:
-    base: dict[str, Any] = dict(strategy="libcamera", preset="cm3", scenarios=("portrait",),
-                                trials=4, seeds=1, seed=5,
-                                storage=f"sqlite:///{tmp / 'study.sqlite3'}")
+    base: dict[str, Any] = dict(
+        strategy="libcamera",
+        preset="cm3",
+        scenarios=("portrait",),
+        trials=4,
+        seeds=1,
+        seed=5,
+        storage=f"sqlite:///{tmp / 'study.sqlite3'}",
+    )
     base.update(kw)
     return TuneSpec(**base)
 
@@ -260,8 +271,12 @@ def test_an_interrupted_study_resumes_where_it_stopped(tmp_path: Path) -> None:
     states = [t.state for t in study.trials]
     assert states.count(TrialState.FAIL) == 1
     assert states.count(TrialState.COMPLETE) == 4
-    retried = [t for t in study.trials if t.state is TrialState.COMPLETE
-               and t.params.get("step_coarse") == stale_params["step_coarse"]]
+    retried = [
+        t
+        for t in study.trials
+        if t.state is TrialState.COMPLETE
+        and t.params.get("step_coarse") == stale_params["step_coarse"]
+    ]
     assert retried, "the interrupted trial's parameters were asked again"
     # resuming with other settings is refused
     with pytest.raises(AfonError, match="was made for"):
@@ -270,8 +285,10 @@ def test_an_interrupted_study_resumes_where_it_stopped(tmp_path: Path) -> None:
 
 def test_spec_errors() -> None:
     with pytest.raises(AfonError, match="holdout must not repeat"):
-        run_study(TuneSpec("hybrid", "cm3", ("portrait",), holdout=("portrait",),
-                           storage="sqlite://"), None)
+        run_study(
+            TuneSpec("hybrid", "cm3", ("portrait",), holdout=("portrait",), storage="sqlite://"),
+            None,
+        )
     with pytest.raises(AfonError, match="focal stack"):
         run_study(TuneSpec("hybrid", "cm3", ("stack",), storage="sqlite://"), None)
 
@@ -287,11 +304,30 @@ def test_bench_on_a_dask_scheduler_gives_the_local_rows(cluster: DaskExecutor) -
 
 def test_cli_tune_writes_tuning_and_rpi_af(tmp_path: Path, capsys: Any) -> None:
     out = tmp_path / "out"
-    code = main([
-        "tune", "--strategy", "libcamera", "--preset", "cm3", "--scenarios", "portrait",
-        "--holdout", "low-light", "--trials", "2", "--seeds", "1", "--compare-seeds", "1",
-        "--workers", "1", "--out", str(out), "--json",
-    ])
+    code = main(
+        [
+            "tune",
+            "--strategy",
+            "libcamera",
+            "--preset",
+            "cm3",
+            "--scenarios",
+            "portrait",
+            "--holdout",
+            "low-light",
+            "--trials",
+            "2",
+            "--seeds",
+            "1",
+            "--compare-seeds",
+            "1",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["trials"] == 2
@@ -324,8 +360,10 @@ def postgres() -> Iterator[str]:
     initdb = shutil.which("initdb", path=path)
     pg_ctl = shutil.which("pg_ctl", path=path)
     if initdb is None or pg_ctl is None:
-        pytest.skip("PostgreSQL is not installed (Debian package postgresql; scripts/test.sh "
-                    "installs it when run as root)")
+        pytest.skip(
+            "PostgreSQL is not installed (Debian package postgresql; scripts/test.sh "
+            "installs it when run as root)"
+        )
     pytest.importorskip("psycopg2")
     as_user: list[str] = []
     if os.geteuid() == 0:  # the server refuses to run as root
@@ -342,16 +380,37 @@ def postgres() -> Iterator[str]:
         shutil.chown(base, "postgres")
     port = _free_port()
     env = {**os.environ, "LC_ALL": "C"}
-    subprocess.run([*as_user, initdb, "-D", str(data), "-U", "afon", "--auth=trust", "-E",
-                    "UTF8"], check=True, capture_output=True, env=env)
-    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-                    f"-c listen_addresses=127.0.0.1 -p {port} -k {base}", "start"],
-                   check=True, capture_output=True, env=env)
+    subprocess.run(
+        [*as_user, initdb, "-D", str(data), "-U", "afon", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    subprocess.run(
+        [
+            *as_user,
+            pg_ctl,
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(base / "log"),
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {base}",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     try:
         yield f"postgresql+psycopg2://afon@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, env=env)
+        subprocess.run(
+            [*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            env=env,
+        )
         shutil.rmtree(base, ignore_errors=True)
 
 

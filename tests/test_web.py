@@ -22,7 +22,8 @@ from websockets.sync.client import ClientConnection, connect
 from afon.cli import build_parser
 from afon.controls import Control
 from afon.errors import ConfigError
-from afon.web.keys import DEFAULT_KEYS, default_keymap, load_keymap, parse_keymap
+from afon.inputs.keymap import load_keyboard_map as load_keymap
+from afon.web.keys import DEFAULT_KEYS, default_keymap, parse_keymap
 from afon.web.protocol import (
     MAX_MESSAGE_BYTES,
     ControlMessage,

@@ -337,8 +337,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from afon.clock import RealClock
     from afon.headless import HeadlessRunner, open_inputs
     from afon.inputs.keymap import InputMap, load_input_map, parse_inline
+    from afon.paths import default_keymap_file
 
-    inputs = load_input_map(args.keymap) if args.keymap else InputMap()
+    default = default_keymap_file()
+    keymap = args.keymap or (str(default) if default.is_file() else None)
+    inputs = load_input_map(keymap) if keymap else InputMap()
     if args.inputs:
         inputs = inputs.merged(parse_inline(args.inputs))
     if not inputs.gpio and not inputs.evdev:
@@ -572,7 +575,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--keymap",
         help="input key-map TOML file (as for afon run); its [keyboard] section gives the "
-        "browser's keys (instead of --keys)",
+        "browser's keys (instead of --keys; default: keymap.toml in the user config folder, "
+        "~/.config/afon on Linux, when it exists)",
     )
     p.add_argument(
         "--still-width",
@@ -583,7 +587,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--trainer-db",
         default=None,
-        help="trainer history (SQLite; default ~/.local/share/afon/trainer.sqlite)",
+        help="trainer history (SQLite; default trainer.sqlite in the user data folder, "
+        "~/.local/share/afon on Linux)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_serve)
@@ -626,7 +631,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--camera", default="picamera2:0", help="camera URL (default picamera2:0)")
     p.add_argument("--inputs", help="inline bindings, e.g. gpio:af_on=17,shutter=27")
-    p.add_argument("--keymap", help="key-map TOML file ([gpio], [evdev], [keyboard], limits)")
+    p.add_argument(
+        "--keymap",
+        help="key-map TOML file ([gpio], [evdev], [keyboard], limits; default: keymap.toml in "
+        "the user config folder, ~/.config/afon on Linux, when it exists)",
+    )
     p.add_argument("--profile", default="bbf", help="profile name or TOML file (default bbf)")
     p.add_argument(
         "--preset",

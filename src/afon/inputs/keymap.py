@@ -23,18 +23,22 @@ AF_ON = "KeyA"
 On the command line the same bindings take an inline form: ``gpio:af_on=17,shutter=27`` or
 ``evdev:af_on=KEY_A,shutter=KEY_B,device=/dev/input/event3``.
 
-Every error is a `ConfigError` naming the file (or ``--inputs``) and the field.
+Every error is a `ConfigError` naming the file (or ``--inputs``) and the field. This is afon's
+one key-map parser: the `[keyboard]` section is checked by `afon.web.keys.parse_keymap` (the
+same rules as a map the browser sends), and `load_keyboard_map` reads a `--keys` file too.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from afon.config import Table, load_toml
+from afon.config import Table, load_toml, parse_toml, read_user_file
 from afon.controls import Control
 from afon.errors import ConfigError
+from afon.web.keys import KeyMap, default_keymap, parse_keymap
 
 ACTION_CONTROLS: dict[str, tuple[Control, ...]] = {
     "AF_ON": (Control.AF_ON,),
@@ -150,8 +154,6 @@ def _evdev(table: Table) -> tuple[dict[str, str], str | None]:
 
 
 def _keyboard(table: Table) -> dict[str, list[str]]:
-    from afon.web.keys import parse_keymap
-
     field_prefix = table.field("")
     try:
         return parse_keymap(table.data, table.source)
@@ -186,6 +188,23 @@ def parse_input_map(table: Table) -> InputMap:
 def load_input_map(path: str | Path) -> InputMap:
     """Read and validate a key-map TOML file."""
     return parse_input_map(load_toml(path))
+
+
+def load_keyboard_map(path: str | Path) -> KeyMap:
+    """The browser key map of a file: JSON (action = keys), or TOML, either a key-map file
+    (its `[keyboard]` section; none: the defaults) or bare action = keys lines."""
+    p = Path(path)
+    text = read_user_file(p)
+    if p.suffix.lower() != ".toml":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(p, "", f"invalid JSON: {exc}") from None
+        return parse_keymap(data, str(p))
+    doc = parse_toml(text, str(p))
+    if any(isinstance(doc.data.get(s), dict) for s in SECTIONS) or "debounce_ms" in doc.data:
+        return parse_input_map(doc).keyboard or default_keymap()
+    return parse_keymap(doc.data, str(p))
 
 
 def parse_inline(text: str, source: str = "--inputs") -> InputMap:

@@ -15,20 +15,19 @@ list of keys; an empty list leaves it unbound.
 | `PEAKING` | `KeyP` | toggle focus peaking (page only) |
 | `MAGNIFY` | `KeyM` | toggle the magnified view (page only) |
 
-A key map file is JSON (`{"AF_ON": ["KeyA", "Space"], "SHUTTER": "KeyG"}`) or TOML
-(`AF_ON = ["KeyA", "Space"]`); actions it leaves out keep their defaults. Action names parse like
-controls (`af-on`, `AF_ON`). A key bound to two actions is an error naming both.
+This module validates a key map (`parse_keymap`): the `[keyboard]` section of the one key-map
+file of `afon.inputs.keymap`, a `--keys` file, or a map a client sends. Files are read by
+`afon.inputs.keymap.load_keyboard_map`: JSON (`{"AF_ON": ["KeyA", "Space"], "SHUTTER": "KeyG"}`)
+or TOML (`AF_ON = ["KeyA", "Space"]`, or the `[keyboard]` section of a key-map file); actions it
+leaves out keep their defaults. Action names parse like controls (`af-on`, `AF_ON`). A key bound
+to two actions is an error naming both.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import tomllib
-from pathlib import Path
 from typing import Any
 
-from afon.config import read_user_file
 from afon.errors import ConfigError
 
 DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
@@ -116,24 +115,6 @@ def parse_keymap(data: Any, source: str = "key map", *, base: KeyMap | None = No
                 raise ConfigError(source, action, f"key {key} is already bound to {owner[key]}")
             owner[key] = action
     return result
-
-
-def load_keymap(path: str | Path) -> KeyMap:
-    """Read a key map file: `.toml` as TOML, anything else as JSON."""
-    p = Path(path)
-    text = read_user_file(p)
-    data: Any
-    if p.suffix.lower() == ".toml":
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(p, "", f"invalid TOML: {exc}") from None
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(p, "", f"invalid JSON: {exc}") from None
-    return parse_keymap(data, str(p))
 
 
 def _kind(value: Any) -> str:

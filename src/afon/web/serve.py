@@ -43,22 +43,26 @@ class ServeOptions:
     """Simulated stills this many pixels wide (the sensor's aspect), or "full"."""
     lease_s: float = HOLD_LEASE_S
     trainer_db: str | None = None
-    """The trainer's history (SQLite); None: ~/.local/share/afon/trainer.sqlite."""
+    """The trainer's history (SQLite); None: `afon.paths.trainer_db()`
+    (``~/.local/share/afon/trainer.sqlite`` on Linux)."""
 
 
 def browser_keymap(keys: str | None = None, keymap: str | None = None) -> KeyMap:
     """The browser key bindings: from a `--keys` file, the `[keyboard]` section of a `--keymap`
-    input key-map file (over the defaults; a file without the section gives the defaults), or
-    the defaults."""
-    from afon.web.keys import default_keymap, load_keymap
+    input key-map file (over the defaults; a file without the section gives the defaults), else
+    the `[keyboard]` section of the user's default key map (`afon.paths.default_keymap_file`)
+    when there is one, else the defaults."""
+    from afon.inputs.keymap import load_input_map, load_keyboard_map
+    from afon.paths import default_keymap_file
+    from afon.web.keys import default_keymap
 
     if keys and keymap:
         raise UsageError("give --keys or --keymap, not both (both set the browser's keys)")
+    if not keys and not keymap and default_keymap_file().is_file():
+        keymap = str(default_keymap_file())
     if keys:
-        return load_keymap(keys)
+        return load_keyboard_map(keys)
     if keymap:
-        from afon.inputs.keymap import load_input_map
-
         keyboard = load_input_map(keymap).keyboard
         return keyboard if keyboard else default_keymap()
     return default_keymap()
@@ -115,14 +119,15 @@ class LiveServer:
         from afon.body import Body
         from afon.cameras.url import open_camera
         from afon.clock import PacedClock
+        from afon.paths import trainer_db
         from afon.profile import builtin_profile_names
         from afon.web.server import create_app
-        from afon.web.trainer import DEFAULT_DB, Trainer, TrainerStore
+        from afon.web.trainer import Trainer, TrainerStore
 
         self.options = options
         self.security = Security.for_host(options.host, options.token)
         keymap = browser_keymap(options.keys, options.keymap)
-        self.trainer_store = TrainerStore(options.trainer_db or DEFAULT_DB)
+        self.trainer_store = TrainerStore(options.trainer_db or trainer_db())
         profiles = builtin_profile_names()
         if options.profile not in profiles:
             profiles.append(options.profile)

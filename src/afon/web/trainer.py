@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("afon.web.trainer")
 
-DEFAULT_DB = Path("~/.local/share/afon/trainer.sqlite")
 REACTION_ALLOWANCE_S = 0.25
 """Added to a scenario's tolerance: a person reacts to the moment, a script presses ahead."""
 MAX_SAMPLES = 3000

@@ -279,8 +279,15 @@ class _Field:
     between `min_kx` output pixels and a photo copy spans at most `max_copy_px`.
     """
 
-    def __init__(self, tile: F32, sub: float, modulation: F32 | None, amplitude: float,
-                 min_kx: float, max_copy_px: float) -> None:
+    def __init__(
+        self,
+        tile: F32,
+        sub: float,
+        modulation: F32 | None,
+        amplitude: float,
+        min_kx: float,
+        max_copy_px: float,
+    ) -> None:
         self.sub = sub
         self.modulation = modulation
         self.amplitude = amplitude
@@ -314,7 +321,8 @@ class _Field:
         if e is None:
             src = self.levels[m]
             k = np.ascontiguousarray(
-                disk_kernel(_ladder_diameter(j), {"rgb": 0, "L": -1, "R": 1}[kind])[:, ::-1])
+                disk_kernel(_ladder_diameter(j), {"rgb": 0, "L": -1, "R": 1}[kind])[:, ::-1]
+            )
             r = k.shape[0] // 2
             n = src.shape[0]
             if r:
@@ -337,8 +345,9 @@ class _Field:
         if buf is None:
             buf = np.empty(first.shape, np.uint16)
             self._blend[first.shape] = buf
-        cv2.addWeighted(first, weights[0][1], self.entry(kind, m, weights[1][0]),
-                        weights[1][1], 0.0, dst=buf)
+        cv2.addWeighted(
+            first, weights[0][1], self.entry(kind, m, weights[1][0]), weights[1][1], 0.0, dst=buf
+        )
         for j, wgt in weights[2:]:
             cv2.addWeighted(buf, 1.0, self.entry(kind, m, j), wgt, 0.0, dst=buf)
         return buf
@@ -353,8 +362,9 @@ class _LayerCache:
         if max(h, w) > _MAX_LADDER_PX:
             s = _MAX_LADDER_PX / max(h, w)
             img = _f32(
-                cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
-                           interpolation=cv2.INTER_AREA)
+                cv2.resize(
+                    img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA
+                )
             )
         pm = img.copy()
         if layer.fill:
@@ -376,13 +386,29 @@ class _LayerCache:
             seed = zlib.crc32(f"{layer.name}|{layer.texture}".encode())
             modulation = detail_modulation(img)
             if float(modulation.max()) > 1e-4:
-                self.fields.append(_Field(detail_tile(seed), float(DETAIL_SUB), modulation,
-                                          1.0, _DETAIL_MIN_KX, math.inf))
+                self.fields.append(
+                    _Field(
+                        detail_tile(seed),
+                        float(DETAIL_SUB),
+                        modulation,
+                        1.0,
+                        _DETAIL_MIN_KX,
+                        math.inf,
+                    )
+                )
             amplitude = min(fine_contrast(img), _MACRO_MAX_CONTRAST)
             if layer.fill and amplitude > 1e-4:
                 # a macro texel is 1/MACRO_SUB of a copy: MACRO_SUB / width photo texels
-                self.fields.append(_Field(macro_tile(seed + 1), MACRO_SUB / img.shape[1], None,
-                                          amplitude, 0.0, _MACRO_MAX_COPY_PX))
+                self.fields.append(
+                    _Field(
+                        macro_tile(seed + 1),
+                        MACRO_SUB / img.shape[1],
+                        None,
+                        amplitude,
+                        0.0,
+                        _MACRO_MAX_COPY_PX,
+                    )
+                )
 
     def blend_buffer(self, shape: tuple[int, ...]) -> U16:
         """A work buffer of `shape` (ladder entries of one level and padding)."""
@@ -661,8 +687,9 @@ class Renderer:
         # σ from the 8-bit reflectance level; unit noise: fresh random bytes through the
         # Gaussian quantile table (a tenth of the time of drawing normal deviates)
         level = _u8(cv2.convertScaleAbs(rgb, alpha=255.0))
-        sigma = _f32(cv2.LUT(level, self.sensor.sigma_lut(exp, self.sensor.binned(
-            scale, preview=False))))
+        sigma = _f32(
+            cv2.LUT(level, self.sensor.sigma_lut(exp, self.sensor.binned(scale, preview=False)))
+        )
         del level
         rng = np.random.default_rng(_seq(self.seed, frame_index, _TAG_STILL))
         noise_bytes = np.frombuffer(rng.bytes(h * w * 3), np.uint8).reshape(h, w, 3)
@@ -740,8 +767,9 @@ class Renderer:
         nch = canvas.shape[2]
         if cache.fill:
             src = _blend_entries(cache, entries)
-            self._draw_fill(canvas, src, p.cx - kx * (tw - 1) / 2.0,
-                            p.cy - ky * (th - 1) / 2.0, kx, ky)
+            self._draw_fill(
+                canvas, src, p.cx - kx * (tw - 1) / 2.0, p.cy - ky * (th - 1) / 2.0, kx, ky
+            )
             self._apply_detail(canvas, cache, p, kind, 0, 0)
             return
         reach = max(e.radius for e, _ in entries) + 1  # texels beyond the texture's edge
@@ -769,8 +797,15 @@ class Renderer:
                 np.float64,
             )
             target = layer_img if i == 0 else sc.get(f"warp{nch}", rh, rw, nch, np.uint16)
-            cv2.warpAffine(image, mat, (rw, rh), dst=target, flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            cv2.warpAffine(
+                image,
+                mat,
+                (rw, rh),
+                dst=target,
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
             if i == 0 and wgt != 1.0:
                 cv2.addWeighted(layer_img, wgt, layer_img, 0.0, 0.0, dst=layer_img)
             elif i > 0:
@@ -789,8 +824,16 @@ class Renderer:
         cv2.subtract(roi, alpha_n, dst=alpha_n)
         cv2.add(layer_img, alpha_n, dst=roi)
 
-    def _detail_factor(self, cache: _LayerCache, p: _Placement, kind: str, ox: int, oy: int,
-                       size: tuple[int, int], blurred: bool) -> F32 | None:
+    def _detail_factor(
+        self,
+        cache: _LayerCache,
+        p: _Placement,
+        kind: str,
+        ox: int,
+        oy: int,
+        size: tuple[int, int],
+        blurred: bool,
+    ) -> F32 | None:
         """Product of the layer's fields over an output region (`size` = (w, h) at (ox, oy)),
         or None when no field is drawn at this scale.
 
@@ -831,13 +874,20 @@ class Renderer:
             if field.modulation is not None:
                 mod: F32 = sc.get("detail_mod", h, w, 1, np.float32)
                 if cache.fill:
-                    self._tiled_warp(mod, field.modulation, ox0, oy0, kx0, ky0,
-                                     cv2.BORDER_REFLECT, "mtile")
+                    self._tiled_warp(
+                        mod, field.modulation, ox0, oy0, kx0, ky0, cv2.BORDER_REFLECT, "mtile"
+                    )
                 else:
                     mmat = np.array([[kx0, 0.0, ox0], [0.0, ky0, oy0]], np.float64)
-                    cv2.warpAffine(field.modulation, mmat, (w, h), dst=mod,
-                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                   borderValue=0)
+                    cv2.warpAffine(
+                        field.modulation,
+                        mmat,
+                        (w, h),
+                        dst=mod,
+                        flags=cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_CONSTANT,
+                        borderValue=0,
+                    )
                 cv2.multiply(part, mod, dst=part, scale=field.amplitude / _DETAIL_UNIT)
             else:
                 np.multiply(part, np.float32(field.amplitude / _DETAIL_UNIT), out=part)
@@ -847,8 +897,9 @@ class Renderer:
                 cv2.multiply(factor, part, dst=factor)
         return factor
 
-    def _apply_detail(self, img: U16, cache: _LayerCache, p: _Placement, kind: str,
-                      ox: int, oy: int) -> None:
+    def _apply_detail(
+        self, img: U16, cache: _LayerCache, p: _Placement, kind: str, ox: int, oy: int
+    ) -> None:
         """Multiply a drawn layer's colour (premultiplied, not its alpha) by its detail."""
         h, w = img.shape[:2]
         factor = self._detail_factor(cache, p, kind, ox, oy, (w, h), blurred=True)
@@ -863,8 +914,7 @@ class Renderer:
             cv2.merge([factor, np.ones_like(factor)], dst=f_n)
         cv2.multiply(img, f_n, dst=img, dtype=cv2.CV_16U)
 
-    def _draw_fill(self, canvas: U16, src: U16, tx: float, ty: float, kx: float,
-                   ky: float) -> None:
+    def _draw_fill(self, canvas: U16, src: U16, tx: float, ty: float, kx: float, ky: float) -> None:
         """Cover `canvas` with `src` mirror-tiled, texel (u, v) landing at (tx + kx·u, ...)."""
         if kx < 0.25 or ky < 0.25:  # texture far below pixel size: its mean colour
             mean = src.reshape(-1, src.shape[2]).mean(axis=0)
@@ -872,8 +922,17 @@ class Renderer:
             return
         self._tiled_warp(canvas, src, tx, ty, kx, ky, cv2.BORDER_REFLECT, "tile")
 
-    def _tiled_warp(self, dst: npt.NDArray[Any], src: npt.NDArray[Any], tx: float, ty: float,
-                    kx: float, ky: float, border: int, name: str) -> None:
+    def _tiled_warp(
+        self,
+        dst: npt.NDArray[Any],
+        src: npt.NDArray[Any],
+        tx: float,
+        ty: float,
+        kx: float,
+        ky: float,
+        border: int,
+        name: str,
+    ) -> None:
         """Cover `dst` with `src` tiled by `border` (mirrored or wrapped), texel (u, v) landing
         at (tx + kx·u, ty + ky·v).
 
@@ -901,15 +960,24 @@ class Renderer:
             top, bottom = max(0, -iy0), max(0, iy1 - (th - 1))
         if left or right or top or bottom:
             vh, vw = view.shape[:2]
-            tiled = self._scratch.get(f"{name}{nch}", vh + top + bottom, vw + left + right, nch,
-                                      src.dtype.type)
-            cv2.copyMakeBorder(view, top, bottom, left, right, border | cv2.BORDER_ISOLATED,
-                               dst=tiled)
+            tiled = self._scratch.get(
+                f"{name}{nch}", vh + top + bottom, vw + left + right, nch, src.dtype.type
+            )
+            cv2.copyMakeBorder(
+                view, top, bottom, left, right, border | cv2.BORDER_ISOLATED, dst=tiled
+            )
             view = tiled
         ox, oy = cx0 - left, cy0 - top  # texel index of view[0, 0]
         mat = np.array([[kx, 0.0, tx + kx * ox], [0.0, ky, ty + ky * oy]], np.float64)
-        cv2.warpAffine(view, mat, (w, h), dst=dst, flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        cv2.warpAffine(
+            view,
+            mat,
+            (w, h),
+            dst=dst,
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
 
     # --- exact drawing (stills) ---------------------------------------------------------
     def _draw_exact(self, canvas: F32, layer: Layer, p: _Placement) -> None:
@@ -933,8 +1001,15 @@ class Renderer:
                 ],
                 np.float64,
             )
-            big = _f32(cv2.warpAffine(src, mat, (w + 2 * r, h + 2 * r), flags=cv2.INTER_LINEAR,
-                                      borderMode=cv2.BORDER_REFLECT))
+            big = _f32(
+                cv2.warpAffine(
+                    src,
+                    mat,
+                    (w + 2 * r, h + 2 * r),
+                    flags=cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REFLECT,
+                )
+            )
             self._apply_detail_exact(big, cache, p, -r, -r)
             big = _disk_blur(big, p.blur_px, cv2.BORDER_REFLECT)
             canvas[...] = big[r : r + h, r : r + w]
@@ -956,8 +1031,16 @@ class Renderer:
             ],
             np.float64,
         )
-        placed = _f32(cv2.warpAffine(src, mat, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0))
+        placed = _f32(
+            cv2.warpAffine(
+                src,
+                mat,
+                (x1 - x0, y1 - y0),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
+        )
         self._apply_detail_exact(placed, cache, p, x0, y0)
         placed = _disk_blur(placed, p.blur_px, cv2.BORDER_CONSTANT)
         cx0, cx1, cy0, cy1 = max(x0, 0), min(x1, w), max(y0, 0), min(y1, h)
@@ -968,8 +1051,9 @@ class Renderer:
         roi *= 1.0 - part[..., 3:4]
         roi += part
 
-    def _apply_detail_exact(self, img: F32, cache: _LayerCache, p: _Placement, ox: int,
-                            oy: int) -> None:
+    def _apply_detail_exact(
+        self, img: F32, cache: _LayerCache, p: _Placement, ox: int, oy: int
+    ) -> None:
         """Stills: the sharp detail multiplies the sharp layer before the exact blur."""
         h, w = img.shape[:2]
         factor = self._detail_factor(cache, p, "rgb", ox, oy, (w, h), blurred=False)
@@ -977,8 +1061,7 @@ class Renderer:
             img[..., :3] *= factor[..., None]
 
     # --- noise ----------------------------------------------------------------------------
-    def _unit_noise(self, size: tuple[int, int], channels: int, frame_index: int,
-                    tag: int) -> F32:
+    def _unit_noise(self, size: tuple[int, int], channels: int, frame_index: int, tag: int) -> F32:
         """Unit Gaussian noise, a deterministic function of (seed, frame_index, tag)."""
         w, h = size
         key = (w, h, channels, tag)
@@ -1034,8 +1117,9 @@ def _disk_blur(img: F32, diameters_px: Sequence[float], border: int) -> F32:
     sw, sh = max(1, round(w / f)), max(1, round(h / f))
     small = _f32(cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA))
     fx = w / sw
-    blurred = _f32(cv2.filter2D(small, -1, mean_disk_kernel([d / fx for d in diameters_px]),
-                                borderType=border))
+    blurred = _f32(
+        cv2.filter2D(small, -1, mean_disk_kernel([d / fx for d in diameters_px]), borderType=border)
+    )
     return _f32(cv2.resize(blurred, (w, h), interpolation=cv2.INTER_LINEAR))
 
 
