@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from afon.bench.af_area import area_layer, area_view
 from afon.bench.metrics import (
@@ -87,10 +89,21 @@ def test_wilson_interval_matches_hand_computed_values() -> None:
     assert wilson_ci(0, 0) == (0.0, 1.0)
 
 
-def test_percentile_interpolates_like_numpy() -> None:
-    xs = [0.3, 0.1, 0.4, 0.2, 0.9]
-    for q in (0, 50, 90, 95, 100):
-        assert percentile(xs, q) == pytest.approx(float(np.percentile(xs, q)))
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 400).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_interval_matches_scipy_on_integer_counts(counts: tuple[int, int]) -> None:
+    from scipy.stats import binomtest
+
+    k, n = counts
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert wilson_ci(k, n) == pytest.approx((ci.low, ci.high), abs=1e-9)
+
+
+def test_percentile_interpolates_linearly() -> None:
+    xs = [0.3, 0.1, 0.4, 0.2, 0.9]  # sorted: 0.1 0.2 0.3 0.4 0.9
+    expected = {0: 0.1, 50: 0.3, 90: 0.4 + 0.5 * 0.6, 95: 0.4 + 0.5 * 0.8, 100: 0.9}
+    for q, value in expected.items():
+        assert percentile(xs, q) == pytest.approx(value)
     assert percentile([], 50) is None
 
 

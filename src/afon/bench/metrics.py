@@ -38,6 +38,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 Z95 = 1.959963984540054
 """Two-sided 95% normal quantile."""
 
@@ -45,7 +47,10 @@ Z95 = 1.959963984540054
 def wilson_ci(keepers: float, n: float, z: float = Z95) -> tuple[float, float]:
     """The Wilson score interval for a proportion `keepers`/`n` ((0, 1) when n == 0).
 
-    Non-integer counts are allowed (an effective sample size, see `summarize`)."""
+    Non-integer counts are allowed (an effective sample size, see `summarize`). That is why it
+    is written here: scipy's `binomtest(k, n).proportion_ci(method="wilson")` takes integer
+    counts only, and statsmodels' `proportion_confint` would be a large dependency for these six
+    lines; tests check it against scipy on integer counts."""
     if n <= 0:
         return 0.0, 1.0
     if not -1e-9 <= keepers <= n + 1e-9:
@@ -59,14 +64,10 @@ def wilson_ci(keepers: float, n: float, z: float = Z95) -> tuple[float, float]:
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The `q`-th percentile (0..100, linear interpolation as numpy's default); None if empty."""
+    """The `q`-th percentile (0..100, numpy's linear interpolation); None if empty."""
     if not values:
         return None
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
 
 
 @dataclass(frozen=True)

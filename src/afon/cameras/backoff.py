@@ -1,4 +1,10 @@
-"""Reconnecting a camera that dropped out: retries with exponential backoff on its clock."""
+"""Reconnecting a camera that dropped out: retries with exponential backoff on its clock.
+
+Written here rather than with tenacity or backoff: the waits must run on the camera's `Clock`
+(virtual in the simulation and the tests, so a reconnect costs no wall-clock time), the retry
+is on `CameraError` only and the give-up error must name the camera — with tenacity that is a
+`Retrying` with custom stop, wait, retry, sleep and error translation, longer than this loop.
+"""
 
 from __future__ import annotations
 
