@@ -128,3 +128,94 @@ def test_cli_run_on_mock_pins(
     assert "AF INACTIVE -> PASSIVE_SCAN" in out
     assert "warning: AF_ON held for over 0.2 s" in out  # the watchdog ended the stale press
     assert "0 shot(s)" in out
+
+
+def test_cli_run_with_terminal_keys_focuses_and_shoots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`afon run --inputs keys` on the simulated camera: a toggles AF-ON, space shoots."""
+    import os
+
+    import afon.clock
+    import afon.headless
+    from afon.inputs.terminal import TerminalKeys
+
+    monkeypatch.setattr(afon.clock, "RealClock", VirtualClock)  # no wall-clock time in tests
+    read_fd, write_fd = os.pipe()  # stdin stand-in: not a terminal, nothing typed on it
+    monkeypatch.setattr("sys.stdin", os.fdopen(read_fd, "r"))
+    opened = afon.headless.open_inputs
+    typed: list[str] = []
+
+    def open_and_type(*args: Any, **kwargs: Any) -> Any:
+        hub = opened(*args, **kwargs)
+        (keys,) = [s for s in hub.sources if isinstance(s, TerminalKeys)]
+        keys.feed("a")  # AF-ON held from the start
+        typed.append("a")
+        return hub
+
+    monkeypatch.setattr(afon.headless, "open_inputs", open_and_type)
+    out_dir = tmp_path / "shots"
+    argv = ["run", "--camera", "sim:portrait", "--inputs", "keys", "--out", str(out_dir)]
+    assert main([*argv, "--duration-s", "1.0"]) == 0
+    out = capsys.readouterr().out
+    assert typed == ["a"]
+    assert "terminal keys: a = AF_ON (toggle)" in out and "space = SHUTTER (tap)" in out
+    assert "AF INACTIVE -> PASSIVE_SCAN" in out
+    os.close(write_fd)
+
+
+def test_cli_run_with_gpio_on_a_machine_without_gpio_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import afon.clock
+    from afon.inputs.gpio import gpio_available
+
+    if gpio_available()[0]:
+        pytest.skip("this machine has GPIO")
+    monkeypatch.setattr(afon.clock, "RealClock", VirtualClock)
+    assert main(["run", "--camera", "sim:portrait", "--inputs", "gpio:af_on=17"]) == 2
+    err = capsys.readouterr().err
+    assert "no GPIO on this machine" in err and "--inputs keys" in err
+    assert "PinFactoryFallback" not in err and "Traceback" not in err
+
+
+def test_cli_inputs_lists_devices_and_gpio(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import sys
+
+    from fake_evdev import FakeDeviceSpec, FakeEvdev
+
+    foot = FakeDeviceSpec("/dev/input/event2", "PCsensor FootSwitch", ("KEY_A", "KEY_B"))
+    monkeypatch.setitem(sys.modules, "evdev", FakeEvdev(foot))
+    assert main(["inputs"]) == 0
+    out = capsys.readouterr().out
+    assert "/dev/input/event2  'PCsensor FootSwitch'  (2 keys" in out
+    assert "device=NAME" in out and "GPIO:" in out and "--inputs keys" in out
+    assert main(["inputs", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["evdev"][0]["name"] == "PCsensor FootSwitch"
+    assert isinstance(data["gpio"], bool)
+
+
+def test_run_with_an_evdev_device_by_name_grabs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from fake_evdev import FakeDeviceSpec, FakeEvdev
+
+    keyboard = FakeDeviceSpec("/dev/input/event1", "USB Keyboard", ("KEY_A", "KEY_B"))
+    foot = FakeDeviceSpec("/dev/input/event2", "PCsensor FootSwitch", ("KEY_A", "KEY_B"))
+    monkeypatch.setitem(sys.modules, "evdev", FakeEvdev(keyboard, foot))
+    lines: list[str] = []
+    inputs = parse_inline("evdev:af_on=KEY_A,shutter=KEY_B,device=footswitch")
+    hub = open_inputs(inputs, emit=lines.append)
+    try:
+        assert foot.grabbed and not keyboard.grabbed
+        assert lines == ["input device 'PCsensor FootSwitch' (/dev/input/event2); grabbed: "
+                         "its keys reach only afon"]  # fmt: skip
+    finally:
+        hub.close()
+    assert not foot.grabbed

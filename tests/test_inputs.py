@@ -392,3 +392,206 @@ def test_the_default_key_map_file_is_read_from_the_config_folder(tmp_path: Path)
     default_keymap_file().parent.mkdir(parents=True)
     default_keymap_file().write_text('[keyboard]\nAF_ON = "KeyQ"\n')
     assert browser_keymap()["AF_ON"] == ["KeyQ"]
+
+
+# --- evdev: choosing, grabbing and letting go of a device (python-evdev's API) ----------------
+def evdev_bus() -> tuple[Any, Any, Any, Any]:
+    from fake_evdev import FakeDeviceSpec, FakeEvdev
+
+    power = FakeDeviceSpec("/dev/input/event0", "Power Button", ("KEY_POWER",))
+    keyboard = FakeDeviceSpec("/dev/input/event1", "Logitech USB Keyboard", ("KEY_A", "KEY_B"))
+    foot = FakeDeviceSpec("/dev/input/event2", "PCsensor FootSwitch", ("KEY_A", "KEY_B"))
+    return FakeEvdev(power, keyboard, foot), power, keyboard, foot
+
+
+def test_evdev_device_is_chosen_by_name_and_grabbed_by_default() -> None:
+    from afon.inputs.evdev_input import EvdevInput, open_device
+
+    bus, power, keyboard, foot = evdev_bus()
+    device, info, chosen = open_device("footswitch", ["KEY_A", "KEY_B"], evdev=bus)
+    assert info.path == "/dev/input/event2" and chosen
+    assert power.closed == 1 and keyboard.closed == 1 and foot.closed == 0  # others closed
+    hub = InputHub()
+    codes = {"KEY_A": 30, "KEY_B": 48}
+    keys = {"AF_ON": "KEY_A", "SHUTTER": "KEY_B"}
+    source = EvdevInput(hub, keys, device, grab=chosen, codes=codes)
+    assert foot.grabbed and source.grabbed
+    source.close()
+    assert not foot.grabbed and foot.closed == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "keys", "message"),
+    [
+        (None, ["KEY_A"], "several input devices have all the bound keys"),
+        (None, ["KEY_F13"], "no input device has all the bound keys"),
+        ("o", ["KEY_A"], "matches several input devices"),
+        ("camera remote", ["KEY_A"], "no input device named 'camera remote'"),
+    ],
+)
+def test_evdev_device_choice_never_guesses(spec: str | None, keys: list[str], message: str) -> None:
+    from afon.errors import AfonError
+    from afon.inputs.evdev_input import open_device
+
+    bus, *_ = evdev_bus()
+    with pytest.raises(AfonError, match=message):
+        open_device(spec, keys, evdev=bus)
+
+
+def test_evdev_the_one_device_with_the_keys_is_used_but_not_grabbed() -> None:
+    from afon.inputs.evdev_input import open_device
+
+    bus, *_ = evdev_bus()
+    _, info, chosen = open_device(None, ["KEY_POWER"], evdev=bus)
+    assert info.name == "Power Button" and not chosen  # picked, not chosen: shared
+
+
+def test_evdev_a_device_grabbed_by_another_program_is_a_clear_error() -> None:
+    from afon.errors import AfonError
+    from afon.inputs.evdev_input import EvdevInput, open_device
+    from fake_evdev import FakeDeviceSpec, FakeEvdev
+
+    busy = FakeDeviceSpec("/dev/input/event5", "FootSwitch", ("KEY_A",), grabbed_by_other=True)
+    device, _, _ = open_device("/dev/input/event5", ["KEY_A"], evdev=FakeEvdev(busy))
+    with pytest.raises(AfonError, match="grab=no"):
+        EvdevInput(InputHub(), {"AF_ON": "KEY_A"}, device, grab=True, codes={"KEY_A": 30})
+
+
+def test_evdev_read_thread_feeds_the_hub_and_ends_cleanly_on_close() -> None:
+    from afon.inputs.evdev_input import EvdevInput, open_device
+    from waiting import wait_for
+
+    bus, _, _, foot = evdev_bus()
+    device, _, chosen = open_device("PCsensor FootSwitch", ["KEY_A"], evdev=bus)
+    hub = InputHub()
+    source = EvdevInput(hub, {"AF_ON": "KEY_A"}, device, grab=chosen, codes={"KEY_A": 30})
+    hub.add(source)
+    source.start()
+    foot.press("KEY_A")
+    events: list[ControlEvent] = []
+    wait_for(lambda: events.extend(hub.poll(1.0)[0]) or events, what="the press")
+    assert controls(events) == [(Control.AF_ON, True)]
+    thread = source._thread
+    assert thread is not None and thread.is_alive()
+    hub.close()  # what Ctrl-C ends in: the thread stops, no traceback
+    assert not thread.is_alive() and source.error is None
+
+
+def test_evdev_unplugged_device_ends_the_thread_and_says_so() -> None:
+    from afon.inputs.evdev_input import EvdevInput, open_device
+    from waiting import wait_for
+
+    bus, _, _, foot = evdev_bus()
+    device, _, _ = open_device("footswitch", ["KEY_A"], evdev=bus)
+    hub = InputHub()
+    source = EvdevInput(hub, {"AF_ON": "KEY_A"}, device, codes={"KEY_A": 30})
+    hub.add(source)
+    source.start()
+    foot.press("KEY_A")
+    wait_for(lambda: not hub.queue.empty(), what="the press")
+    hub.poll(1.0)
+    foot.unplug()
+    wait_for(lambda: source.error is not None, what="the read loop to end")
+    assert "input device gone" in str(source.error)
+    events, _ = hub.poll(1.5)  # the level check releases what the unplugged device held
+    assert controls(events) == [(Control.AF_ON, False)]
+    hub.close()
+
+
+def test_list_devices_names_every_readable_device() -> None:
+    from afon.inputs.evdev_input import describe_devices
+    from fake_evdev import FakeDeviceSpec
+
+    bus, *_ = evdev_bus()
+    bus.devices["/dev/input/event9"] = FakeDeviceSpec("/dev/input/event9", "x", unreadable=True)
+    infos = describe_devices(bus)
+    assert [(i.path, i.name, i.keys) for i in infos] == [
+        ("/dev/input/event0", "Power Button", 1),
+        ("/dev/input/event1", "Logitech USB Keyboard", 2),
+        ("/dev/input/event2", "PCsensor FootSwitch", 2),
+    ]
+
+
+def test_keymap_evdev_grab_and_terminal_keys(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[evdev]\ndevice = "FootSwitch"\ngrab = false\nAF_ON = "KEY_A"\n'
+        '[keys]\nAF_ON = "a"\nSHUTTER = "space"\n',
+    )
+    m = load_input_map(path)
+    assert m.evdev_device == "FootSwitch" and m.evdev_grab is False
+    assert m.terminal == {"AF_ON": "a", "SHUTTER": " "}
+    assert parse_inline("evdev:af_on=KEY_A,grab=no").evdev_grab is False
+    assert parse_inline("keys").terminal == {
+        "AF_ON": "a", "AF_OFF": "o", "SHUTTER_HALF": "h", "SHUTTER": " "
+    }  # fmt: skip
+    assert parse_inline("keys:af_on=x,shutter=enter").terminal == {"AF_ON": "x", "SHUTTER": "\n"}
+    with pytest.raises(ConfigError, match=r"keys\.af_on: expected one character"):
+        parse_inline("keys:af_on=ab")
+    with pytest.raises(ConfigError, match=r"evdev\.grab"):
+        parse_inline("evdev:af_on=KEY_A,grab=maybe")
+
+
+# --- terminal keys ----------------------------------------------------------------------------
+def test_terminal_keys_toggle_af_on_and_tap_the_shutter() -> None:
+    from afon.inputs.terminal import TerminalKeys
+
+    now = [0.0]
+    hub = InputHub()
+    keys = TerminalKeys(hub, {"AF_ON": "a", "SHUTTER": " "}, lambda: now[0], tap_s=0.15)
+    hub.add(keys)
+    keys.feed("a")
+    assert controls(hub.poll(0.0)[0]) == [(Control.AF_ON, True)]
+    keys.feed(" ")
+    now[0] = 0.05
+    assert controls(hub.poll(0.05)[0]) == [
+        (Control.SHUTTER_HALF, True), (Control.SHUTTER_FULL, True)
+    ]  # fmt: skip
+    now[0] = 0.1
+    assert hub.poll(0.1) == ([], [])  # still down: no release, no level warning
+    now[0] = 0.2
+    events, notices = hub.poll(0.2)
+    assert controls(events) == [(Control.SHUTTER_FULL, False), (Control.SHUTTER_HALF, False)]
+    assert notices == []
+    keys.feed("a")  # the second press lets AF-ON go
+    assert controls(hub.poll(0.3)[0]) == [(Control.AF_ON, False)]
+    keys.feed("z")  # not bound
+    assert hub.poll(0.4) == ([], [])
+
+
+def test_terminal_keys_read_a_stream_on_a_thread_and_stop_on_close() -> None:
+    import os
+
+    from afon.inputs.terminal import TerminalKeys
+    from waiting import wait_for
+
+    read_fd, write_fd = os.pipe()
+    stream = os.fdopen(read_fd, "r")
+    hub = InputHub()
+    keys = TerminalKeys(hub, {"AF_ON": "a"}, lambda: 0.0, stream=stream)
+    hub.add(keys)
+    keys.start()
+    os.write(write_fd, b"a")
+    wait_for(lambda: not hub.queue.empty(), what="the key")
+    assert controls(hub.poll(0.0)[0]) == [(Control.AF_ON, True)]
+    thread = keys._thread
+    hub.close()
+    assert thread is not None and not thread.is_alive()
+    os.close(write_fd)
+    stream.close()
+
+
+# --- GPIO absent -------------------------------------------------------------------------------
+def test_no_gpio_is_said_plainly_without_gpiozero_fallback_warnings() -> None:
+    import warnings
+
+    from afon.errors import AfonError
+    from afon.inputs.gpio import GpioInput, gpio_available
+
+    if gpio_available()[0]:
+        pytest.skip("this machine has GPIO")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(AfonError, match=r"no GPIO on this machine.*--inputs keys"):
+            GpioInput(InputHub(), {"AF_ON": 17})
+    assert [w for w in caught if "PinFactory" in type(w.message).__name__] == []

@@ -344,44 +344,64 @@ def cmd_run(args: argparse.Namespace) -> int:
     inputs = load_input_map(keymap) if keymap else InputMap()
     if args.inputs:
         inputs = inputs.merged(parse_inline(args.inputs))
-    if not inputs.gpio and not inputs.evdev:
+    if not inputs.gpio and not inputs.evdev and not inputs.terminal:
         raise UsageError(
-            "afon run needs buttons: --inputs gpio:af_on=17,shutter=27 (or evdev:...), "
-            "or a --keymap file with a [gpio] or [evdev] section"
+            "afon run needs buttons: --inputs gpio:af_on=17,shutter=27 (or evdev:..., or keys "
+            "for the terminal's keys), or a --keymap file with a [gpio], [evdev] or [keys] "
+            "section"
         )
     if args.duration_s is not None and args.duration_s <= 0:
         raise UsageError(f"--duration-s must be > 0, got {args.duration_s:g}")
     # live buttons need live time, for the simulated camera too
     camera = open_camera(args.camera, clock=RealClock(), preset=args.preset, seed=args.seed)
     try:
-        hub = open_inputs(inputs)
+        say = (lambda _text: None) if args.json else print
+        hub = open_inputs(inputs, now_s=camera.clock.now_s, emit=say)
     except BaseException:
         camera.close()
         raise
     bound = ", ".join(
         [f"{a}=GPIO{p}" for a, p in inputs.gpio.items()]
         + [f"{a}={k}" for a, k in inputs.evdev.items()]
+        + (["terminal keys"] if inputs.terminal else [])
     )
 
     def ndjson(event: dict[str, Any]) -> None:
         print(json.dumps(event, default=str), flush=True)
 
-    if args.json:
-        runner = HeadlessRunner(
-            camera, hub, args.profile, out=args.out, emit=lambda _line: None, on_event=ndjson
-        )
-        ndjson(
-            {
-                "event": "start",
-                "camera": args.camera,
-                "profile": runner.body.profile.name,
-                "gpio": inputs.gpio,
-                "evdev": inputs.evdev,
-            }
-        )
-    else:
-        runner = HeadlessRunner(camera, hub, args.profile, out=args.out, emit=print)
-        print(f"afon run: {args.camera}, profile {runner.body.profile.name}; {bound}; Ctrl-C ends")
+    try:
+        if args.json:
+            runner = HeadlessRunner(
+                camera,
+                hub,
+                args.profile,
+                out=args.out,
+                emit=lambda _line: None,
+                on_event=ndjson,
+                af=args.af,
+            )
+            ndjson(
+                {
+                    "event": "start",
+                    "camera": args.camera,
+                    "profile": runner.body.profile.name,
+                    "gpio": inputs.gpio,
+                    "evdev": inputs.evdev,
+                    "keys": inputs.terminal,
+                }
+            )
+        else:
+            runner = HeadlessRunner(
+                camera, hub, args.profile, out=args.out, emit=print, af=args.af
+            )
+            print(
+                f"afon run: {args.camera}, profile {runner.body.profile.name}; {bound}; "
+                "Ctrl-C ends"
+            )
+    except BaseException:
+        hub.close()
+        camera.close()
+        raise
     sys.stdout.flush()
     result = runner.run(duration_s=args.duration_s)
     shots = runner.body.shots
@@ -402,6 +422,47 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{'interrupted; ' if result.interrupted else ''}{ok} shot(s), "
         f"{len(shots) - ok} failure record(s) kept in {args.out}; {result.steps} frames"
     )
+    return 0
+
+
+# --- afon inputs ---------------------------------------------------------------------------
+def cmd_inputs(args: argparse.Namespace) -> int:
+    from afon.inputs.gpio import gpio_available
+
+    rows: list[dict[str, Any]] = []
+    evdev_note = ""
+    try:
+        from afon.inputs.evdev_input import describe_devices
+
+        rows = [vars(info) for info in describe_devices()]
+    except AfonError as exc:
+        evdev_note = str(exc)
+    gpio_ok, gpio_note = gpio_available()
+    if args.json:
+        print(
+            json.dumps(
+                {"evdev": rows, "evdev_note": evdev_note, "gpio": gpio_ok, "gpio_note": gpio_note}
+            )
+        )
+        return 0
+    print("input devices (evdev):")
+    if evdev_note:
+        print(f"  {evdev_note}")
+    elif not rows:
+        print(
+            "  none readable: no input devices, or this user is not in the 'input' group "
+            "(sudo usermod -aG input $USER, then log in again)"
+        )
+    for row in rows:
+        kind = f"{row['keys']} keys" if row["keys"] else "no keys"
+        print(f"  {row['path']}  {row['name']!r}  ({kind}; {row['phys'] or 'no phys'})")
+    if rows:
+        print(
+            "  choose one by name: --inputs evdev:af_on=KEY_A,shutter=KEY_B,device=NAME "
+            "(grabbed: its keys then reach only afon; grab=no shares it)"
+        )
+    print(f"GPIO: {'available (' + gpio_note + ')' if gpio_ok else gpio_note}")
+    print("terminal keys: --inputs keys")
     return 0
 
 
@@ -622,11 +683,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_tune_parser(sub)
     p = sub.add_parser(
         "run",
-        help="run a body without a screen, driven by GPIO buttons or an input device",
+        help="run a body without a screen, driven by GPIO buttons, an input device or keys",
         description="Run the camera body headless (for a Pi camera build with two buttons): "
         "AF state changes and shots are printed one per line; Ctrl-C ends the run, keeping "
         "every shot. Buttons come from --inputs (gpio:af_on=17,shutter=27 with BCM pins, "
-        "buttons to ground; or evdev:af_on=KEY_A,shutter=KEY_B[,device=PATH]) and/or a "
+        "buttons to ground; evdev:af_on=KEY_A,shutter=KEY_B[,device=NAME-OR-PATH][,grab=no], "
+        "see afon inputs; or keys: the terminal, a toggles AF-ON and space shoots, to try it "
+        "without hardware, e.g. afon run --camera sim:portrait --inputs keys) and/or a "
         "--keymap TOML file.",
     )
     p.add_argument("--camera", default="picamera2:0", help="camera URL (default picamera2:0)")
@@ -650,8 +713,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print events as NDJSON, one object a line: start, af_state, shot, notice, end",
     )
+    p.add_argument(
+        "--af",
+        choices=("auto", "camera", "afon"),
+        help="who focuses: the camera's own AF or afon's engine (default: the profile's af, "
+        "auto = the camera's on PDAF sensors and bodies afon cannot drive)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser(
+        "inputs",
+        help="list input devices (evdev) and say whether GPIO is available",
+        description="List the Linux input devices afon can read (path, name, number of keys) "
+        "to choose one for afon run by name, and say whether this machine has GPIO.",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_inputs)
     p = sub.add_parser(
         "focus",
         help="focus once (one AF-S), optionally lock the focus there",

@@ -98,12 +98,14 @@ class HeadlessRunner:
         save_images: bool = True,
         emit: Callable[[str], None] = print,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        af: str | None = None,
     ) -> None:
         self.hub = hub
         self.emit = emit
         self.on_event = on_event
         self.result = HeadlessResult()
         self._closed = False
+        self._reported: set[str] = set()
         self.body = Body(
             camera,
             profile,
@@ -111,6 +113,7 @@ class HeadlessRunner:
             save_images=save_images,
             on_af_state=lambda c: self._line(af_line(c), af_event(c)),
             on_shot=lambda s: self._line(shot_line(s), shot_event(s)),
+            af=af,
         )
 
     def _line(self, text: str, event: dict[str, Any]) -> None:
@@ -126,6 +129,13 @@ class HeadlessRunner:
         for notice in notices:
             self.result.notices.append(notice)
             self._line(str(notice), notice_event(notice))
+        for source in self.hub.sources:
+            error = getattr(source, "error", None)
+            if isinstance(error, str) and error not in self._reported:
+                self._reported.add(error)
+                now = self.body.clock.now_s()
+                notice = Notice(now, "input-gone", getattr(source, "name", "input"), error)
+                self._line(str(notice), notice_event(notice))
         for event in events:
             self.body.handle(event)
 
@@ -162,10 +172,22 @@ class HeadlessRunner:
 
 
 def open_inputs(
-    inputs: InputMap, *, pin_factory: Any = None, evdev_device: Any = None, start: bool = True
+    inputs: InputMap,
+    *,
+    pin_factory: Any = None,
+    evdev_device: Any = None,
+    start: bool = True,
+    now_s: Callable[[], float] | None = None,
+    stream: Any = None,
+    emit: Callable[[str], None] | None = None,
 ) -> InputHub:
-    """An `InputHub` with a source for each kind of binding in `inputs`."""
+    """An `InputHub` with a source for each kind of binding in `inputs`.
+
+    `now_s` is the body's clock (the terminal's taps are released on it); `emit` hears which
+    input device was opened and whether it was grabbed.
+    """
     hub = InputHub.from_map(inputs)
+    say = emit if emit is not None else (lambda _text: None)
     try:
         if inputs.gpio:
             from afon.inputs.gpio import GpioInput
@@ -174,12 +196,36 @@ def open_inputs(
         if inputs.evdev:
             from afon.inputs.evdev_input import EvdevInput, open_device
 
-            device = evdev_device if evdev_device is not None else open_device(inputs.evdev_device)
-            source = EvdevInput(hub, inputs.evdev, device)
+            if evdev_device is not None:
+                device, chosen, label = evdev_device, True, "the given device"
+            else:
+                device, info, chosen = open_device(inputs.evdev_device, inputs.evdev.values())
+                label = f"{info.name!r} ({info.path})"
+            grab = chosen if inputs.evdev_grab is None else inputs.evdev_grab
+            source = EvdevInput(hub, inputs.evdev, device, grab=grab)
             hub.add(source)
+            say(
+                f"input device {label}"
+                + ("; grabbed: its keys reach only afon" if source.grabbed else "; shared")
+            )
             if start:
                 source.start()
+        if inputs.terminal:
+            from afon.inputs.terminal import TerminalKeys
+
+            clock_now = now_s if now_s is not None else _monotonic
+            keys = TerminalKeys(hub, inputs.terminal, clock_now, stream=stream)
+            hub.add(keys)
+            say(f"terminal keys: {keys.help_line()}")
+            if start:
+                keys.start()
     except BaseException:
         hub.close()
         raise
     return hub
+
+
+def _monotonic() -> float:
+    import time
+
+    return time.monotonic()

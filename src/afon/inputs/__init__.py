@@ -1,8 +1,10 @@
 """Physical inputs: GPIO buttons, Linux input devices and the browser keyboard, one key map.
 
-Sources (`GpioInput`, `EvdevInput`) run on their own threads (gpiozero callbacks, an evdev read
-loop) and only put raw edges on a thread-safe queue; the body's loop thread calls
-`InputHub.poll(now)` once per tick, which turns them into `ControlEvent`s for `Body.handle`.
+Sources (`GpioInput`, `EvdevInput`, `TerminalKeys`) run on their own threads (gpiozero
+callbacks, an evdev read loop, a terminal reader) and only put raw edges on a thread-safe queue
+(a source with a ``tick(now_s)`` method is ticked first: the terminal releases its taps
+there); the body's loop thread calls `InputHub.poll(now)` once per tick, which turns them into
+`ControlEvent`s for `Body.handle`.
 The body itself is touched from its loop thread only.
 
 A missed release can never leave AF running:
@@ -132,6 +134,10 @@ class InputHub:
         """Drain queued edges, check levels and the watchdog; return events and new notices."""
         events: list[ControlEvent] = []
         first_notice = len(self.notices)
+        for source in self.sources:
+            tick = getattr(source, "tick", None)
+            if callable(tick):
+                tick(now_s)
         while True:
             try:
                 edge = self.queue.get_nowait()

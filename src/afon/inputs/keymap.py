@@ -12,16 +12,22 @@ AF_ON = 17
 SHUTTER = 27              # the two-stage shutter as one button: press = half + full
 
 [evdev]                   # Linux input devices: USB footswitches, keyboards, remotes
-device = "/dev/input/by-id/usb-footswitch-event-kbd"
+device = "FootSwitch"     # a path, or (part of) the name `afon inputs` lists
+grab = true               # the default for a named device: its keys reach only afon
 AF_ON = "KEY_A"
 SHUTTER = "KEY_B"
+
+[keys]                    # the terminal afon runs in: one character (or space / enter / tab)
+AF_ON = "a"               # AF_ON, AF_OFF, SHUTTER_HALF toggle: press once to hold, again to let go
+SHUTTER = "space"         # the others are a press and a release (a tap)
 
 [keyboard]                # the browser viewfinder: KeyboardEvent.code names (see afon.web.keys)
 AF_ON = "KeyA"
 ```
 
-On the command line the same bindings take an inline form: ``gpio:af_on=17,shutter=27`` or
-``evdev:af_on=KEY_A,shutter=KEY_B,device=/dev/input/event3``.
+On the command line the same bindings take an inline form: ``gpio:af_on=17,shutter=27``,
+``evdev:af_on=KEY_A,shutter=KEY_B,device=/dev/input/event3,grab=no``, or ``keys`` (the terminal,
+with `DEFAULT_TERMINAL_KEYS`) / ``keys:af_on=a,shutter=space``.
 
 Every error is a `ConfigError` naming the file (or ``--inputs``) and the field. This is afon's
 one key-map parser: the `[keyboard]` section is checked by `afon.web.keys.parse_keymap` (the
@@ -58,7 +64,10 @@ BCM_PINS = range(0, 28)
 
 DEFAULT_DEBOUNCE_S = 0.020
 DEFAULT_MAX_HOLD_S = 30.0
-SECTIONS = ("gpio", "evdev", "keyboard")
+SECTIONS = ("gpio", "evdev", "keyboard", "keys")
+DEFAULT_TERMINAL_KEYS = {"AF_ON": "a", "AF_OFF": "o", "SHUTTER_HALF": "h", "SHUTTER": " "}
+"""``--inputs keys``: a toggles AF-ON, o AF-OFF, h the half press; space releases the shutter."""
+KEY_NAMES = {"space": " ", "enter": "\n", "return": "\n", "tab": "\t"}
 
 
 @dataclass
@@ -68,7 +77,11 @@ class InputMap:
     gpio: dict[str, int] = field(default_factory=dict)
     evdev: dict[str, str] = field(default_factory=dict)
     evdev_device: str | None = None
+    evdev_grab: bool | None = None
+    """None: grab a device given by name or path, not one picked automatically."""
     keyboard: dict[str, list[str]] = field(default_factory=dict)
+    terminal: dict[str, str] = field(default_factory=dict)
+    """action -> the character that presses it in the terminal (``--inputs keys``)."""
     debounce_s: float = DEFAULT_DEBOUNCE_S
     max_hold_s: float = DEFAULT_MAX_HOLD_S
     max_hold_overrides: dict[str, float] = field(default_factory=dict)
@@ -83,7 +96,9 @@ class InputMap:
             gpio=dict(other.gpio) if other.gpio else dict(self.gpio),
             evdev=dict(other.evdev) if other.evdev else dict(self.evdev),
             evdev_device=other.evdev_device if other.evdev else self.evdev_device,
+            evdev_grab=other.evdev_grab if other.evdev else self.evdev_grab,
             keyboard=dict(other.keyboard) if other.keyboard else dict(self.keyboard),
+            terminal=dict(other.terminal) if other.terminal else dict(self.terminal),
             debounce_s=self.debounce_s,
             max_hold_s=self.max_hold_s,
             max_hold_overrides=dict(self.max_hold_overrides),
@@ -134,12 +149,22 @@ def _gpio(table: Table) -> dict[str, int]:
     return result
 
 
-def _evdev(table: Table) -> tuple[dict[str, str], str | None]:
+def _evdev(table: Table) -> tuple[dict[str, str], str | None, bool | None]:
     codes = _evdev_codes()
     device = table.string("device") if table.has("device") else None
+    grab: bool | None = None
+    if table.has("grab"):
+        if isinstance(table.data["grab"], str):  # the inline form: grab=yes / no
+            raw_grab = table.string("grab")
+            word = raw_grab.strip().lower()
+            if word not in ("yes", "no", "true", "false", "1", "0"):
+                raise table.error("grab", f"expected yes or no, got {raw_grab!r}")
+            grab = word in ("yes", "true", "1")
+        else:
+            grab = table.boolean("grab")
     result: dict[str, str] = {}
     owner: dict[str, str] = {}
-    for raw, action in _actions(table, skip=("device",)):
+    for raw, action in _actions(table, skip=("device", "grab")):
         name = table.string(raw).strip().upper()
         if not name.startswith(("KEY_", "BTN_")):
             raise table.error(raw, f"{name!r} is not an evdev key name (such as KEY_A, BTN_0)")
@@ -150,7 +175,25 @@ def _evdev(table: Table) -> tuple[dict[str, str], str | None]:
         owner[name] = action
         result[action] = name
     table.finish()
-    return result, device
+    return result, device, grab
+
+
+def _terminal(table: Table) -> dict[str, str]:
+    result: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for raw, action in _actions(table):
+        text = table.string(raw)
+        char = KEY_NAMES.get(text.strip().lower(), text if len(text) == 1 else "")
+        if len(char) != 1 or (char.isspace() and char not in KEY_NAMES.values()):
+            raise table.error(
+                raw, f"expected one character, or space / enter / tab; got {text!r}"
+            )
+        if char in owner:
+            raise table.error(raw, f"key {text!r} is already bound to {owner[char]}")
+        owner[char] = action
+        result[action] = char
+    table.finish()
+    return result
 
 
 def _keyboard(table: Table) -> dict[str, list[str]]:
@@ -178,7 +221,9 @@ def parse_input_map(table: Table) -> InputMap:
     if table.has("gpio"):
         result.gpio = _gpio(table.table("gpio"))
     if table.has("evdev"):
-        result.evdev, result.evdev_device = _evdev(table.table("evdev"))
+        result.evdev, result.evdev_device, result.evdev_grab = _evdev(table.table("evdev"))
+    if table.has("keys"):
+        result.terminal = _terminal(table.table("keys"))
     if table.has("keyboard"):
         result.keyboard = _keyboard(table.table("keyboard"))
     table.finish()
@@ -218,9 +263,19 @@ def parse_inline(text: str, source: str = "--inputs") -> InputMap:
             continue
         kind, sep, rest = group.partition(":")
         kind = kind.strip().lower()
-        if not sep or kind not in ("gpio", "evdev"):
+        if kind == "keys" and not rest.strip():
+            if kind in data:
+                raise ConfigError(source, kind, "given twice")
+            data["keys"] = {
+                a: ("space" if c == " " else c) for a, c in DEFAULT_TERMINAL_KEYS.items()
+            }
+            continue
+        if not sep or kind not in ("gpio", "evdev", "keys"):
             raise ConfigError(
-                source, group, "expected gpio:CONTROL=PIN,... or evdev:CONTROL=KEY_NAME,..."
+                source,
+                group,
+                "expected gpio:CONTROL=PIN,..., evdev:CONTROL=KEY_NAME,... "
+                "or keys[:CONTROL=KEY,...]",
             )
         if kind in data:
             raise ConfigError(source, kind, "given twice")
