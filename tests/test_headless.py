@@ -173,7 +173,7 @@ def test_cli_run_with_gpio_on_a_machine_without_gpio_says_so(
     if gpio_available()[0]:
         pytest.skip("this machine has GPIO")
     monkeypatch.setattr(afon.clock, "RealClock", VirtualClock)
-    assert main(["run", "--camera", "sim:portrait", "--inputs", "gpio:af_on=17"]) == 2
+    assert main(["run", "--camera", "sim:portrait", "--inputs", "gpio:af_on=17"]) == 1
     err = capsys.readouterr().err
     assert "no GPIO on this machine" in err and "--inputs keys" in err
     assert "PinFactoryFallback" not in err and "Traceback" not in err
