@@ -251,20 +251,30 @@ def test_trainer_panel_draws_the_learning_curve(server: LiveServer) -> None:
             executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
         )
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            # bypass_csp: the page's CSP forbids eval, which wait_for_function uses
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
             page.goto(server.base_url + "/")
             page.wait_for_selector("#trainer-drill option[value=runner]", state="attached")
             page.select_option("#trainer-drill", "runner")
             page.wait_for_selector("#trainer-curve[data-sessions='3']", state="attached")
             assert page.locator("#trainer-curve circle.point").count() == 3
-            assert page.locator("#trainer-curve polyline").count() == 1
+            assert page.locator("#trainer-curve polyline.keepers").count() == 1
+            assert page.locator("#trainer-curve polyline.lag").count() == 1
+            assert page.locator("#trainer-curve rect.missed").count() == 3
             assert "AF-ON" in page.locator("#trainer-technique").inner_text()
             # a session from the page stopped at once: scored, marked aborted, not charted
             page.click("#trainer-start")
             page.wait_for_selector("#trainer-stop:enabled")
+            # a countdown, then the drill on its own body
+            page.wait_for_function("window.afonTrainer.running && window.afonTrainer.running.started")
+            assert [c["text"] for c in page.evaluate("window.afonTrainer.cueLog")][:3] == [
+                "3",
+                "2",
+                "1",
+            ]
             page.click("#trainer-stop")
-            page.wait_for_selector("#trainer-score:has-text('aborted')")
-            assert "missed 14/14" in page.locator("#trainer-score").inner_text()
+            page.wait_for_selector("#trainer-score:has-text('missed 14/14')")
+            assert "aborted" in page.locator("#trainer-score").inner_text()
             assert page.locator("#trainer-curve").get_attribute("data-sessions") == "3"
             assert len(server.trainer_store.list("runner")) == 3
             panel = page.locator("#trainer-panel")
@@ -378,6 +388,7 @@ def test_levels_tighten_the_moment_window_and_shutter_af_is_a_technique(tmp_path
     score = trainer._stop()
     assert score["technique"] == "shutter" and score["level"] == 3
     assert trainer.store.list("recompose:shutter:L3")  # its own curve
+    assert not trainer.store.list("recompose")
     with pytest.raises(AfonError, match="technique"):
         trainer.start(drill_named("recompose"), technique="eye")
     with pytest.raises(AfonError, match="level"):

@@ -12,9 +12,9 @@
 | `GET /api/shots/{n}/image`, `/thumb` | a shot's JPEG, or a small version of it |
 | `GET /api/keys`, `POST /api/keys` | the key map |
 | `GET /api/trainer/drills` | the trainer's drills, with their techniques |
-| `POST /api/trainer/start` | `{"drill": NAME}`: put the drill's scene on the body, start timing |
+| `POST /api/trainer/start` | `{"drill": NAME, "technique", "level"}`: the drill on its own body |
 | `POST /api/trainer/stop` | end the drill: its score, stored in the history |
-| `GET /api/trainer/history?drill=NAME` | the stored sessions, oldest first |
+| `GET /api/trainer/history?drill=NAME` | stored sessions, oldest first (`&technique=`, `&level=`) |
 
 `/api/` and `/ws` are guarded by `afon.web.security`. Bodies and messages are limited to
 `MAX_MESSAGE_BYTES`; anything malformed gets an error answer (HTTP 400, or an `error` message on
@@ -67,7 +67,7 @@ from afon.web.protocol import (
 )
 from afon.web.runner import BodyRunner, Subscriber
 from afon.web.security import Security
-from afon.web.trainer import Trainer, drill_named
+from afon.web.trainer import Trainer, drill_named, history_key
 
 log = logging.getLogger("afon.web")
 
@@ -228,7 +228,7 @@ class WebApp:
     async def api_trainer_history(self, request: Request) -> Response:
         if self.trainer is None:
             return _error(404, "the trainer is not available on this server")
-        unknown = set(request.query_params) - {"drill", "token"}
+        unknown = set(request.query_params) - {"drill", "token", "technique", "level"}
         if unknown:
             return _error(400, f"unknown query parameters: {', '.join(sorted(unknown))}")
         name = request.query_params.get("drill")
@@ -237,6 +237,14 @@ class WebApp:
                 drill_named(name)
             except AfonError as exc:
                 return _error(400, str(exc), "drill")
+            try:  # shutter-button AF and the levels keep their own curves
+                name = history_key(
+                    name,
+                    request.query_params.get("technique", "bbf"),
+                    int(request.query_params.get("level", "1")),
+                )
+            except (AfonError, ValueError) as exc:
+                return _error(400, str(exc), "level")
         sessions = await run_in_threadpool(self.trainer.store.list, name)
         return JSONResponse({"drill": name, "sessions": sessions})
 

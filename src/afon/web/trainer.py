@@ -118,6 +118,16 @@ DRILLS: tuple[Drill, ...] = (
 DRILLS_BY_NAME = {d.name: d for d in DRILLS}
 
 
+def history_key(drill: str, technique: str = "bbf", level: int = 1) -> str:
+    """The name a drill's sessions are kept under: shutter-button AF and levels above 1 have
+    their own curves (`runner:shutter:L2`)."""
+    if technique not in TECHNIQUES:
+        raise AfonError(f"technique: {technique!r} unknown ({', '.join(TECHNIQUES)})")
+    if level not in LEVELS:
+        raise AfonError(f"level: {level} unknown (levels {', '.join(map(str, LEVELS))})")
+    return drill if technique == "bbf" and level == 1 else f"{drill}:{technique}:L{level}"
+
+
 def drill_named(name: object) -> Drill:
     """The drill called `name`; an `AfonError` naming it and the known drills otherwise."""
     if not isinstance(name, str) or name not in DRILLS_BY_NAME:
@@ -613,9 +623,7 @@ class Trainer:
         }
         row = None
         if not aborted:  # an aborted session stays out of the learning curve
-            name = active.drill.name
-            if active.technique != "bbf" or active.level != 1:
-                name = f"{name}:{active.technique}:L{active.level}"
+            name = history_key(active.drill.name, active.technique, active.level)
             row = self.store.add(name, active.started_at, score)
         self.last_score = score | {"drill": active.drill.name, "session": row}
         return self.last_score
