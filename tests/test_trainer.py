@@ -266,7 +266,7 @@ def test_trainer_panel_draws_the_learning_curve(server: LiveServer) -> None:
             page.click("#trainer-start")
             page.wait_for_selector("#trainer-stop:enabled")
             # a countdown, then the drill on its own body
-            page.wait_for_function("window.afonTrainer.running && window.afonTrainer.running.started")
+            page.wait_for_function("window.afonTrainer.running?.started === true")
             assert [c["text"] for c in page.evaluate("window.afonTrainer.cueLog")][:3] == [
                 "3",
                 "2",
