@@ -86,3 +86,22 @@ def test_no_import_cycles() -> None:
     assert "afon.web.serve" not in graph["afon.web.trainer"]
     new = [c for c in cycles(graph) if c not in KNOWN_CYCLES]
     assert new == []
+
+
+# the one import from the simulation into the engine: the PDAF conversion gain, a calibration
+# constant a real module's tuning file also holds (not the truth of any frame)
+TRUTH_RULE_EXCEPTIONS = {("afon.focus.context", "afon.cameras.sim.render")}
+
+
+def test_the_engine_and_the_body_never_import_the_truth() -> None:
+    """DESIGN.md: focus/ and body.py never import from cameras/sim/ or bench/ (the truth)."""
+    graph = module_graph()
+    crossings = {
+        (m, t)
+        for m, targets in graph.items()
+        if m.startswith("afon.focus") or m == "afon.body"
+        for t in targets
+        if t.startswith(("afon.cameras.sim", "afon.bench"))
+    }
+    assert crossings <= TRUTH_RULE_EXCEPTIONS, crossings - TRUTH_RULE_EXCEPTIONS
+    assert graph["afon.body"] and graph["afon.focus.engine"] is not None
