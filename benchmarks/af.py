@@ -111,7 +111,7 @@ def run_trial(strategy: str, trial: Trial, scenes: dict[str, Scene]) -> dict[str
     ctx = context_for(cam)
     af = make_single_shot(strategy, ctx)
     res = run_single_shot(cam, af, trial.window, max_frames=400)
-    truth = cam.truth(cam.clock.now_s(), res.lens_d)
+    truth = cam.truth(cam.clock.now_s(), cam.true_lens_d())
     return {
         "frames": res.frames,
         "status": res.status.value,

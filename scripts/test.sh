@@ -26,4 +26,5 @@ fi
 scripts/setup.sh dev
 echo "== ruff"; .venv/bin/ruff check src tests benchmarks
 echo "== mypy"; .venv/bin/mypy
+echo "== import contracts"; .venv/bin/lint-imports
 echo "== pytest"; .venv/bin/pytest "$@"

@@ -378,7 +378,7 @@ def _play(technique: str, scenario: str, seed: int = 0) -> tuple[Body, Any]:
     scn = load_builtin_scenario(scenario)
     camera, _ = make_camera(scn, seed, VirtualClock())
     ph = Photographer(technique, scn, Human(f"{scn.name}:{seed}"))
-    body = Body(camera, ph.profile(), window=AfWindow(*scn.af_point))
+    body = Body(camera, ph.profile(), window=AfWindow(*scn.af_point), judge=camera.judge_still)
     log = ph.run(body)
     return body, log
 

@@ -19,7 +19,7 @@ ON_FACE = AfWindow(0.3, 0.5)
 
 def portrait_body(profile: str = "bbf", preset: str = "50mm-f1.8", **kw: object) -> Body:
     cam = SimCamera("portrait", preset, start_d=0.0, seed=3)
-    return Body(cam, profile, window=ON_FACE, **kw)  # type: ignore[arg-type]
+    return Body(cam, profile, window=ON_FACE, judge=cam.judge_still, **kw)  # type: ignore[arg-type]
 
 
 def test_bbf_focus_lock_recompose_shoot(tmp_path: Path) -> None:
@@ -103,10 +103,13 @@ def test_releasing_af_on_in_af_c_holds_the_lens() -> None:
     body.af_on.release()
     assert body.state in (AfState.FOCUSED_LOCKED, AfState.NOT_FOCUSED_LOCKED)
     released_at = body.clock.now_s()
-    frames = [body.step() for _ in range(8)]
-    # the lens stops as soon as the motor can brake; no AF move after that
-    brake_s = cam.preset.motor.max_speed_d_per_s / cam.preset.motor.accel_d_per_s2
-    held = [f for f in frames if f.exposure_start_s >= released_at + brake_s]
+    frames = [body.step() for _ in range(10)]
+    # the lens stops as soon as the hold command takes effect (up to `lens_latency_frames`
+    # frame periods later) and the motor can brake and settle; no AF move after that
+    spec, timing = cam.preset.motor, cam.preset.timing
+    brake_s = spec.max_speed_d_per_s / spec.accel_d_per_s2 + spec.settle_s
+    latency_s = timing.lens_latency_frames / timing.frame_rate_hz
+    held = [f for f in frames if f.exposure_start_s >= released_at + latency_s + brake_s]
     assert len(held) >= 6
     assert (
         len({round(f.lens_start_d, 12) for f in held} | {round(f.lens_end_d, 12) for f in held})
@@ -153,7 +156,7 @@ def test_body_tracks_the_runner_with_prediction() -> None:
     rates = {}
     for servo in ("predictive", "non-predictive"):
         cam = SimCamera("runner", "300mm-f2.8", start_d=1 / 30, seed=1)
-        body = Body(cam, "bbf", window=AfWindow(0.5, 0.5, 0.12, 0.25))
+        body = Body(cam, "bbf", window=AfWindow(0.5, 0.5, 0.12, 0.25), judge=cam.judge_still)
         body.profile = body.profile.with_(af_c_strategy=servo)
         body.af_on.press()
         body.run_until(0.5)
@@ -164,7 +167,9 @@ def test_body_tracks_the_runner_with_prediction() -> None:
         shots = [s for s in body.shots if s.ok]
         assert len(shots) == 19
         rates[servo] = sum(1 for s in shots if s.in_focus) / len(shots)
-    assert rates["predictive"] >= 0.95
+    # 17 of 19 on the honest camera (the lens acts a frame after its command and a frame
+    # reaches the servo 10 ms after readout: the first shot of the burst comes too early)
+    assert rates["predictive"] >= 0.85
     assert rates["non-predictive"] < 0.5
 
 
@@ -179,8 +184,7 @@ def test_lock_on_holds_focus_through_the_obstacle_crossing() -> None:
         bad = 0
         while body.clock.now_s() < 3.0:
             frame = body.step()
-            truth = cam.truth(frame.exposure_end_s, frame.lens_d)
-            if frame.exposure_start_s > 1.0 and not truth["in_focus"]:
+            if frame.exposure_start_s > 1.0 and not cam.truth_of(frame).in_focus:
                 bad += 1
         out_of_focus[lock_on_s] = bad
     assert out_of_focus[0.5] == 0  # lock-on: focus never leaves the subject

@@ -27,7 +27,7 @@ class BodyMachine(RuleBasedStateMachine):
     )
     def start(self, profile: str, mode: str, scene: str) -> None:
         cam = SimCamera(scene, "50mm-f1.8", start_d=0.0, preview_px=(320, 240), seed=1)
-        self.body = Body(cam, profile, window=AfWindow(0.3, 0.5))
+        self.body = Body(cam, profile, window=AfWindow(0.3, 0.5), judge=cam.judge_still)
         self.body.set_focus_mode(mode)
         self.full_presses = 0
         self.records_at_press = 0

@@ -12,8 +12,9 @@ lens on full frame (depth of focus ≈ ±0.00093 D) in a 10 fps burst with a 50 
   different phases of the frame clock) until the runner reaches 5 m;
   ``camera.capture_still(t_release, render=False)`` exposes after the release lag, advances the
   clock to the end of the exposure and blacks out the preview meanwhile;
-- each still is judged by the simulation's ground truth at mid-exposure (``meta["in_focus"]``:
-  the subject inside the depth of field), which the servo never sees.
+- each still is judged by the simulation's ground truth at mid-exposure
+  (``camera.truth_of(still).in_focus``: the subject inside the depth of field), which the servo
+  never sees.
 
 Keeper rate = in-focus stills / all stills over all trials (seeds). `tracking_results` also runs
 the same loop on the Camera Module 3-like preset and the "erratic" scene (a slow subject
@@ -148,10 +149,10 @@ def run_burst(
             camera.move_lens(step.target_d)
         if due:
             still = camera.capture_still(release_s, render=False)
-            meta = still.meta
-            result.in_focus.append(bool(meta["in_focus"]))
-            result.error_d.append(float(meta["focus_error_d"]))  # type: ignore[arg-type]
-            result.subject_m.append(float(meta["subject_distance_m"]))  # type: ignore[arg-type]
+            truth = camera.truth_of(still)
+            result.in_focus.append(truth.in_focus)
+            result.error_d.append(truth.focus_error_d)
+            result.subject_m.append(truth.subject_distance_m)
             release_s += 1.0 / burst_hz
     return result
 

@@ -23,7 +23,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,10 @@ class Body:
         single_shot_factory: Callable[[AfContext], SingleShotAf] | None = None,
         servo_factory: Callable[[AfContext], ServoAf] | None = None,
         af: str | None = None,
+        judge: Callable[[Still], Mapping[str, Any]] | None = None,
     ) -> None:
+        """`judge` (benchmarks, the trainer, tests) gives a still's ground truth for its shot
+        record (``ShotRecord.truth``), e.g. `SimCamera.judge_still`; the body only files it."""
         from afon.focus.context import context_for
 
         self.camera = camera
@@ -129,6 +132,7 @@ class Body:
         self.on_frame = on_frame
         self._single_factory = single_shot_factory
         self._servo_factory = servo_factory
+        self._judge = judge
         self.af_choice = af if af is not None else self.profile.af
         if (
             single_shot_factory is None
@@ -637,7 +641,7 @@ class Body:
             lens_d=still.lens_d,
             af_state=state.value,
             settings=self._settings(),
-            truth=dict(still.meta),
+            truth=dict(self._judge(still)) if self._judge is not None else {},
             exposure=self._exposure_facts(still),
         )
         image = still.image if self.save_images else None

@@ -164,8 +164,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         path = _save_image(out / f"pull_{i:02d}_{frame.lens_d:05.2f}D.png", frame.image)
         files.append(path)
         tiles.append(frame.image[::2, ::2])
-        truth = cam.truth(frame.exposure_end_s, frame.lens_d)
-        mark = "in focus" if truth["in_focus"] else ""
+        mark = "in focus" if cam.truth_of(frame).in_focus else ""
         print(f"{path}  lens {frame.lens_d:5.2f} D  t={frame.exposure_start_s:.3f} s  {mark}")
     cols = 3
     rows = [
@@ -217,6 +216,7 @@ def cmd_shoot(args: argparse.Namespace) -> int:
         on_af_state=lambda c: changes.append(
             {"t_s": round(c.t_s, 4), "from": c.old.value, "cause": c.cause.value, "to": c.new.value}
         ),
+        judge=getattr(camera, "judge_still", None),  # a simulation's truth for the verdict
     )
     try:
         if script is not None and args.af_area:

@@ -114,6 +114,7 @@ class HeadlessRunner:
             on_af_state=lambda c: self._line(af_line(c), af_event(c)),
             on_shot=lambda s: self._line(shot_line(s), shot_event(s)),
             af=af,
+            judge=getattr(camera, "judge_still", None),
         )
 
     def _line(self, text: str, event: dict[str, Any]) -> None:

@@ -76,7 +76,7 @@ class Truth:
     subject_d: Callable[[float], float]
     """The subject's true focus position (dioptres) at time t (s)."""
     lens_d: Callable[[], float]
-    """Where the lens is now (the motor's true position)."""
+    """Where the lens truly is now (the simulation's truth; a focal stack's reported slice)."""
     lens_moving: Callable[[], bool]
     """Whether the lens is moving (or settling) now — the motor's own status line."""
     now_s: Callable[[], float]

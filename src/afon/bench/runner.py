@@ -196,14 +196,14 @@ class BenchStackCamera(StackCamera):
     def subject_d(self) -> float:
         return self.slice_position_d(min(self.subject_slice, self.n_slices - 1))
 
-    def capture_still(self, release_s: float, render: bool = True) -> Still:
-        still = super().capture_still(release_s, render)
+    def judge_still(self, still: Still) -> dict[str, Any]:
+        """A still's truth: the lens nearer the subject's slice than any other slice."""
         pos = float(still.meta["slice_position"])
-        meta = dict(still.meta)
-        meta["in_focus"] = abs(pos - self.subject_slice) < 0.5
-        meta["focus_error_d"] = self.subject_d() - still.lens_d
-        meta["subject_slice"] = self.subject_slice
-        return dataclasses.replace(still, meta=meta)
+        return {
+            "in_focus": abs(pos - self.subject_slice) < 0.5,
+            "focus_error_d": self.subject_d() - still.lens_d,
+            "subject_slice": self.subject_slice,
+        }
 
 
 def make_camera(
@@ -317,9 +317,10 @@ def run_trial(job: TrialJob) -> TrialResult:
     def exposures(confirm_s: float) -> list[float]:
         return [p + lag + 0.5 * still for p in photographer.planned_presses(confirm_s)]
 
+    true_lens = camera.true_lens_d if isinstance(camera, SimCamera) else camera.lens_position_d
     truth = Truth(
         subject_d=subject_d,
-        lens_d=camera.lens_position_d,
+        lens_d=true_lens,
         lens_moving=camera.lens_moving,
         now_s=clock.now_s,
         exposures=exposures,
@@ -345,7 +346,9 @@ def run_trial(job: TrialJob) -> TrialResult:
     frames: list[tuple[float, float]] = []
 
     def on_frame(frame: Frame) -> None:
-        frames.append((0.5 * (frame.exposure_start_s + frame.exposure_end_s), frame.lens_d))
+        # the judge's trace: the true lens position of each frame
+        lens_d = camera.truth_of(frame).lens_d if isinstance(camera, SimCamera) else frame.lens_d
+        frames.append((0.5 * (frame.exposure_start_s + frame.exposure_end_s), lens_d))
 
     body = Body(
         camera,
@@ -354,6 +357,7 @@ def run_trial(job: TrialJob) -> TrialResult:
         single_shot_factory=single,
         servo_factory=servo,
         on_frame=on_frame if job.trace else None,
+        judge=camera.judge_still,
     )
     holder.append(body)
     if isinstance(camera, BenchSimCamera):
@@ -376,7 +380,7 @@ def run_trial(job: TrialJob) -> TrialResult:
                     lag_s=rec.exposure_start_s - decision,
                     release_lag_s=rec.lag_s,
                     error_dof=abs(float(err)) / dof if isinstance(err, int | float) else None,
-                    lens_d=rec.lens_d,
+                    lens_d=float(rec.truth.get("lens_d", rec.lens_d)),
                     mid_s=0.5 * (rec.exposure_start_s + end),
                 )
             )

@@ -1,13 +1,22 @@
 """The camera interface every backend implements, and the data it produces.
 
 A camera delivers preview `Frame`s one at a time (`next_frame` waits, on the camera's clock,
-until the next frame has been read out), drives its lens when the host can (`move_lens`), and
-captures stills (`capture_still`). Each backend declares what it can do in `Capabilities`.
+until the frame's statistics reach the AF engine: readout plus the pipeline's latency), drives
+its lens when the host can (`move_lens`), and captures stills (`capture_still`). Each backend
+declares what it can do in `Capabilities`.
+
+Everything here is what a camera *reports*: the lens positions in a `Frame` or `Still` are the
+ones the hardware reports for that exposure (the commanded DAC value for a voice-coil motor
+without position sensing, the encoder reading for a lens that has one), never the true optical
+position. The truth (true lens position, subject distance, in-focus verdicts) is known only to
+a simulated camera, which hands it out through a separate channel (`SimCamera.truth_of`) for
+the benchmark's judge, the trainer's scorer and tests; the body and the focus engine never see
+it (an import-linter contract keeps `afon.focus` and `afon.body` away from `afon.cameras.sim`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,23 +59,30 @@ class PhaseData:
 
 @dataclass(frozen=True)
 class Frame:
-    """One preview image and what was true while it was exposed."""
+    """One preview image and its metadata, as the camera reports them."""
 
     index: int
     image: Image
     exposure_start_s: float
     exposure_end_s: float
+    """Start and end of the exposure (first row's start to last row's end; auto exposure sets
+    the integration, so in daylight this is far shorter than the frame period)."""
     ready_s: float
-    """When the frame was read out and became available to software."""
+    """When the frame (image and statistics) reached software: readout end plus the camera's
+    pipeline latency (`Capabilities.pipeline_latency_s`)."""
     lens_start_d: float
     lens_end_d: float
+    """Lens position the hardware reports at the start and end of the exposure (dioptres):
+    the commanded value for a lens without position sensing. Not the true optical position."""
     lens_moving: bool
+    """The lens driver reported a move in progress (travelling or settling) during the
+    exposure."""
     phase: PhaseData | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lens_d(self) -> float:
-        """Mean lens position during the exposure."""
+        """Mean reported lens position during the exposure."""
         return 0.5 * (self.lens_start_d + self.lens_end_d)
 
     @property
@@ -77,7 +93,7 @@ class Frame:
 
 @dataclass(frozen=True)
 class Still:
-    """One released exposure as the camera produced it."""
+    """One released exposure as the camera produced it (reported lens positions, as `Frame`)."""
 
     image: Image | None
     exposure_start_s: float
@@ -87,9 +103,12 @@ class Still:
     meta: dict[str, Any] = field(default_factory=dict)
     develop: Callable[[], Image] | None = field(default=None, compare=False, repr=False)
     """Renders the image later (a simulated still captured with `defer=True`), off the loop."""
+    index: int = 0
+    """Number of the still since the camera was opened (0, 1, ...)."""
 
     @property
     def lens_d(self) -> float:
+        """Mean reported lens position during the exposure."""
         return 0.5 * (self.lens_start_d + self.lens_end_d)
 
 
@@ -110,6 +129,15 @@ class Capabilities:
     """Time from a release command to the start of the still exposure."""
     still_exposure_s: float = 0.0
     notes: tuple[str, ...] = ()
+    depth_of_focus_d: float | None = None
+    """Half-width of the depth of focus (dioptres) where the camera knows its optics."""
+    motor_speed_d_per_s: float | None = None
+    motor_accel_d_per_s2: float | None = None
+    """Lens motor figures from the camera's tuning, where known."""
+    pipeline_latency_s: float = 0.0
+    """Time from the end of a frame's readout to its statistics reaching the AF engine."""
+    lens_latency_frames: int = 0
+    """Frame boundaries a lens command waits for before it takes effect (0: at once)."""
 
 
 class Camera(Protocol):
@@ -129,13 +157,30 @@ class Camera(Protocol):
         ...
 
     def lens_position_d(self) -> float:
-        """Current lens position (dioptres)."""
+        """Lens position the hardware reports now (dioptres): the commanded value for a lens
+        without position sensing."""
         ...
 
-    def lens_moving(self) -> bool: ...
+    def lens_moving(self) -> bool:
+        """The lens driver reports a move in progress (travelling or settling)."""
+        ...
 
     def capture_still(self, release_s: float, render: bool = True) -> Still:
         """Release the shutter at `release_s`; the exposure starts after the release lag."""
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class CalibrationRig:
+    """A camera of the same model looking at a calibration chart (a factory's PDAF rig).
+
+    `make_camera()` builds a fresh instance with its own clock that a calibration routine may
+    drive at will; `chart_d` is where the chart stands (dioptres, nominal); `key` identifies the
+    camera model and preview geometry, so one calibration serves every camera with that key.
+    """
+
+    make_camera: Callable[[], Camera]
+    chart_d: float
+    key: Hashable

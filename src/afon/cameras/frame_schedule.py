@@ -1,9 +1,13 @@
-"""When a camera's preview frames are exposed and read out.
+"""When a camera's preview frames are exposed, read out and delivered.
 
-Frame n is exposed from `t0_s + n / frame_rate_hz` for `exposure_s` and is available
-`readout_s` after its exposure ends. A caller that comes late gets the latest frame already read
-out (the ones in between are dropped), and frames exposed while a still was being taken are
-blacked out, as on real sensors. Shared by the simulated and the focal-stack cameras.
+Frame n's first row stops integrating at ``t0_s + n / frame_rate_hz + exposure_s`` (the
+exposure budget: the longest integration the frame allows) and starts `integration_s` before
+that (what the auto exposure chose; the budget when not given). Rows are read out over
+`readout_s`, so the frame's exposure runs from the first row's start to the last row's end,
+``integration_s + readout_s`` in all, and the frame reaches software `pipeline_s` after that
+(ISP and statistics latency). A caller that comes late gets the latest frame already
+delivered (the ones in between are dropped), and frames exposed while a still was being taken
+are blacked out, as on real sensors. Shared by the simulated and the focal-stack cameras.
 """
 
 from __future__ import annotations
@@ -20,12 +24,34 @@ class FrameSchedule:
     readout_s: float
     next_index: int = 0
     blackout_until_s: float = -math.inf
+    integration_s: float | None = None
+    pipeline_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.integration_s is None:
+            self.integration_s = self.exposure_s
+        if not 0 < self.integration_s <= self.exposure_s + 1e-12:
+            raise ValueError(
+                f"integration ({self.integration_s} s) must be in (0, budget {self.exposure_s} s]"
+            )
+        if self.pipeline_s < 0:
+            raise ValueError("pipeline latency must be >= 0")
+
+    @property
+    def _integration(self) -> float:
+        return self.exposure_s if self.integration_s is None else self.integration_s
 
     def exposure_start_s(self, index: int) -> float:
-        return self.t0_s + index / self.frame_rate_hz
+        """First row starts integrating."""
+        return self.t0_s + index / self.frame_rate_hz + self.exposure_s - self._integration
+
+    def exposure_end_s(self, index: int) -> float:
+        """Last row stops integrating (and is read out)."""
+        return self.t0_s + index / self.frame_rate_hz + self.exposure_s + self.readout_s
 
     def ready_s(self, index: int) -> float:
-        return self.exposure_start_s(index) + self.exposure_s + self.readout_s
+        """The frame reaches software."""
+        return self.exposure_end_s(index) + self.pipeline_s
 
     def upcoming(self, now_s: float) -> int:
         """Index of the frame a call at `now_s` would return (blackout and late-caller rules)."""
@@ -34,9 +60,8 @@ class FrameSchedule:
             n += 1
         if self.ready_s(n) < now_s:
             period = 1.0 / self.frame_rate_hz
-            latest = math.floor(
-                (now_s - self.t0_s - self.exposure_s - self.readout_s) / period + 1e-9
-            )
+            latency = self.exposure_s + self.readout_s + self.pipeline_s
+            latest = math.floor((now_s - self.t0_s - latency) / period + 1e-9)
             n = max(n, latest)
         return n
 

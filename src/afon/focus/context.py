@@ -1,20 +1,18 @@
 """What a focus strategy may know about its camera: `context_for(camera) -> AfContext`.
 
 This is the tuning/calibration data a real camera carries (libcamera keeps it in the sensor's
-JSON tuning file): lens range, frame rate, depth of focus, motor speed, and the PDAF gain.
+JSON tuning file): lens range, frame rate, depth of focus, motor speed, pipeline and lens
+latencies, and the PDAF calibration. Everything comes from the camera's `Capabilities` and
+from a calibration routine run on the camera model (`afon.focus.calibration`), never from a
+simulation's internals: this package does not import `afon.cameras.sim`.
 
-Simulated camera (`SimCamera`): derived from its preset with thin-lens optics.
-
-- ``depth_of_focus_d`` (half-width, dioptres) = c·N / f², the image-side depth of focus c·N
-  divided by the image travel per dioptre f² (f in metres). Camera Module 3-like preset:
-  0.005 mm · 1.8 / (4.74 mm)² = 0.40 D.
-- ``phase_d_per_px``: the renderer draws the right sub-aperture image shifted against the left
-  by ``k × signed blur diameter`` (k = `PHASE_K` = 4/(3π): the half-disk centroids'
-  separation, see `afon.cameras.sim.render`; positive when the subject is nearer than the
-  focus, which makes ``phase_d_per_px`` positive); the blur per
-  dioptre at preview scale is f²/(N · pixel pitch) × preview scale. So one pixel of disparity
-  means 1 / (k × blur_px_per_d) dioptres. This is what a factory PDAF calibration measures (e.g.
-  libcamera's ``pdaf_gain``).
+- ``depth_of_focus_d``: the camera's own figure (`Capabilities.depth_of_focus_d`; the simulated
+  camera gives c·N/f², e.g. 0.005 mm · 1.8 / (4.74 mm)² = 0.40 D), else
+  `DEFAULT_DEPTH_OF_FOCUS_D`, or half the slice spacing for a focal stack.
+- ``phase_d_per_px`` and ``phase_offset_d``: measured by `calibrated_pdaf` (a lens sweep over a
+  chart on the camera's `calibration_rig()`: disparity against reported lens position, zero
+  disparity against the contrast peak), like a factory PDAF calibration (libcamera's
+  ``pdaf_gain`` is such a figure). None when the camera has no phase detection or no rig.
 
 Focal stacks (`StackCamera`: anything with ``n_slices`` and ``slice_position_d``): a
 `DiscreteAfContext` listing the slice positions, no phase detection, and ``depth_of_focus_d`` =
@@ -22,9 +20,9 @@ half the slice spacing (neighbouring slices are one "focus step" apart; a stack 
 has no better-defined depth of focus in its own lens units).
 
 Other cameras: from `Capabilities` — lens range and frame rate, no phase detection, the
-motor's speed when the camera exposes a `motor_spec`, and ``depth_of_focus_d`` =
-`DEFAULT_DEPTH_OF_FOCUS_D` (0.25 D: libcamera's fine step on the Camera Module 3, about one
-depth of focus there) unless the camera has its own ``depth_of_focus_d`` attribute.
+motor's speed when the camera exposes a `motor_spec` (or its capabilities give it), and
+``depth_of_focus_d`` = `DEFAULT_DEPTH_OF_FOCUS_D` (0.25 D: libcamera's fine step on the Camera
+Module 3, about one depth of focus there) unless the camera says otherwise.
 """
 
 from __future__ import annotations
@@ -34,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from afon.cameras.base import Frame
-from afon.cameras.sim.render import PHASE_K
 from afon.focus.engine import AfContext
 
 DEFAULT_DEPTH_OF_FOCUS_D = 0.25
@@ -68,21 +65,6 @@ class MoveGate:
         return self.command_s is None or frame.exposure_start_s >= self.command_s - 1e-9
 
 
-def blur_px_per_d(optics: Any, preview_px: tuple[int, int]) -> float:
-    """Blur-circle diameter (preview pixels) per dioptre of defocus, thin lens near infinity."""
-    f_m = optics.focal_length_mm / 1000.0
-    pitch_m = optics.pixel_pitch_mm / 1000.0
-    return float(f_m * f_m / (optics.f_number * pitch_m) * optics.preview_scale(preview_px))
-
-
-def disparity_factor(renderer: Any) -> float:
-    """The renderer's disparity per signed blur diameter (sign included)."""
-    value = getattr(renderer, "phase_k", None)
-    if isinstance(value, int | float) and value != 0:
-        return float(value)
-    return float(PHASE_K)
-
-
 @dataclass(frozen=True)
 class DiscreteAfContext(AfContext):
     """An `AfContext` for a lens that has images only at discrete positions (a focal stack).
@@ -96,16 +78,14 @@ class DiscreteAfContext(AfContext):
 
 def context_for(camera: Any) -> AfContext:
     """The AF context (tuning data) of `camera`."""
-    optics = getattr(camera, "optics", None)
-    preset = getattr(camera, "preset", None)
-    if optics is not None and preset is not None:
-        return _sim_context(camera)
     caps = camera.capabilities
     lo, hi = caps.lens_range_d
     rate = float(caps.frame_rate_hz) or 30.0
     motor = getattr(camera, "motor_spec", None)
-    speed = float(getattr(motor, "max_speed_d_per_s", math.inf))
-    accel = float(getattr(motor, "accel_d_per_s2", math.inf))
+    speed = caps.motor_speed_d_per_s or float(getattr(motor, "max_speed_d_per_s", math.inf))
+    accel = caps.motor_accel_d_per_s2 or float(getattr(motor, "accel_d_per_s2", math.inf))
+    latency_s = float(caps.pipeline_latency_s)
+    latency_frames = int(caps.lens_latency_frames)
     n = getattr(camera, "n_slices", None)
     if isinstance(n, int) and n >= 2 and hasattr(camera, "slice_position_d"):
         positions = tuple(float(camera.slice_position_d(i)) for i in range(n))
@@ -118,39 +98,30 @@ def context_for(camera: Any) -> AfContext:
             phase_d_per_px=None,
             motor_speed_d_per_s=speed,
             motor_accel_d_per_s2=accel,
+            release_lag_s=float(caps.release_lag_s),
+            pipeline_latency_s=latency_s,
+            lens_latency_frames=latency_frames,
             positions_d=positions,
         )
-    dof = getattr(camera, "depth_of_focus_d", None)
+    dof = caps.depth_of_focus_d
+    if dof is None:
+        own = getattr(camera, "depth_of_focus_d", None)
+        dof = float(own) if isinstance(own, int | float) else DEFAULT_DEPTH_OF_FOCUS_D
+    from afon.focus.calibration import calibrated_pdaf
+
+    cal = calibrated_pdaf(camera)
     return AfContext(
         lens_min_d=float(lo),
         lens_max_d=float(hi),
         frame_rate_hz=rate,
-        depth_of_focus_d=float(dof) if isinstance(dof, int | float) else DEFAULT_DEPTH_OF_FOCUS_D,
-        phase_d_per_px=None,
+        depth_of_focus_d=float(dof),
+        phase_d_per_px=None if cal is None else cal.phase_d_per_px,
+        phase_offset_d=0.0 if cal is None else cal.phase_offset_d,
         motor_speed_d_per_s=speed,
         motor_accel_d_per_s2=accel,
-    )
-
-
-def _sim_context(camera: Any) -> AfContext:
-    optics = camera.optics
-    preset = camera.preset
-    motor = preset.motor
-    f_mm = optics.focal_length_mm
-    dof_d = optics.coc_mm * optics.f_number / (f_mm * f_mm) * 1000.0
-    phase_gain: float | None = None
-    if preset.phase_available:
-        k = disparity_factor(getattr(camera, "renderer", None))
-        phase_gain = 1.0 / (k * blur_px_per_d(optics, tuple(camera.preview_px)))
-    return AfContext(
-        lens_min_d=float(motor.min_d),
-        lens_max_d=float(motor.max_d),
-        frame_rate_hz=float(preset.timing.frame_rate_hz),
-        depth_of_focus_d=dof_d,
-        phase_d_per_px=phase_gain,
-        motor_speed_d_per_s=float(motor.max_speed_d_per_s),
-        motor_accel_d_per_s2=float(motor.accel_d_per_s2),
-        release_lag_s=float(preset.timing.release_lag_s),
+        release_lag_s=float(caps.release_lag_s),
+        pipeline_latency_s=latency_s,
+        lens_latency_frames=latency_frames,
     )
 
 

@@ -78,6 +78,13 @@ class AfContext:
     motor_speed_d_per_s: float = math.inf
     motor_accel_d_per_s2: float = math.inf
     release_lag_s: float = 0.0
+    phase_offset_d: float = 0.0
+    """Calibrated best-contrast minus zero-disparity lens position: added to every PDAF
+    defocus (``defocus_d = disparity_px × phase_d_per_px + phase_offset_d``)."""
+    pipeline_latency_s: float = 0.0
+    """Readout end to the frame reaching the engine (the camera's figure)."""
+    lens_latency_frames: int = 0
+    """Frame boundaries before a lens command takes effect (the camera's figure)."""
 
 
 class Acquisition:

@@ -17,9 +17,9 @@ proportional to the signed blur. `measure_phase` finds that shift in the AF wind
 
 Sign convention: ``disparity_px`` is the shift of the right image against the left one, in
 *preview* pixels (``right(x + disparity) ≈ left(x)``). ``defocus_d = disparity_px ×
-ctx.phase_d_per_px`` is the signed number of dioptres to move the lens by (subject_d − lens_d,
-positive = move nearer). `afon.focus.context.context_for` derives ``phase_d_per_px`` (sign
-included) from the optics and the sensor's disparity factor — the factory calibration.
+ctx.phase_d_per_px + ctx.phase_offset_d`` is the signed number of dioptres to move the lens by
+(best focus − lens_d, positive = move nearer). `afon.focus.context.context_for` takes both from
+the camera's PDAF calibration (`afon.focus.calibration`: a lens sweep over a chart).
 
 Confidence (0..1) multiplies two terms, each 0 when the match is meaningless:
 
@@ -176,7 +176,9 @@ def measure_phase(
 
 
 def _defocus(shift_px: float, ctx: AfContext) -> float | None:
-    return None if ctx.phase_d_per_px is None else shift_px * ctx.phase_d_per_px
+    if ctx.phase_d_per_px is None:
+        return None
+    return shift_px * ctx.phase_d_per_px + ctx.phase_offset_d
 
 
 def _clip01(v: float) -> float:

@@ -136,7 +136,12 @@ class LiveServer:
         )
         try:
             limit_stills(camera, options.still_width)
-            body = Body(camera, options.profile, shots_dir=options.out)
+            body = Body(
+                camera,
+                options.profile,
+                shots_dir=options.out,
+                judge=getattr(camera, "judge_still", None),  # a simulation's truth, shown
+            )
         except BaseException:
             camera.close()
             raise

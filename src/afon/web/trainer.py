@@ -528,7 +528,12 @@ class Trainer:
         )
         limit_stills(camera, self.still_width)
         profile = drill.profile if technique == "bbf" else "shutter-af"
-        body = Body(camera, profile, shots_dir=runner.shots_dir)
+        body = Body(
+            camera,
+            profile,
+            shots_dir=runner.shots_dir,
+            judge=getattr(camera, "judge_still", None),  # the scorer's truth
+        )
         body.set_focus_mode(drill.focus_mode)
         burst = scenario.shoot.burst_fps if drill.drive == "continuous" else None
         body.set_drive(drill.drive, burst)  # the scenario's burst rate, as the benchmark shoots

@@ -1,30 +1,72 @@
 """SimCamera: the physically based simulated camera (afon's default).
 
-Timing follows a real rolling-readout sensor: frame n is exposed from `t0 + n/frame_rate` for
-`exposure_s` and becomes available `readout_s` after its exposure ends. The lens keeps moving on
-its own motor profile while frames expose, so a frame records the lens positions during its
-exposure, a lens that moves during an exposure gives a frame of mixed focus, and a focus
-measurement is only available once its frame is read out.
+Two channels, never mixed (docs/simulated-camera.md, "What the camera reports"):
+
+- What it *reports* (`Frame`, `Still`, `lens_position_d`, `lens_moving`, `capabilities`):
+  exposure times, the lens position the hardware reports (the commanded trajectory for a
+  voice-coil lens without position sensing, the encoder for a lens that has one), the driver's
+  busy flag, and the images. This is all the body and the focus engine get.
+- The *truth* (`truth_of(frame_or_still)`, `true_lens_d`, `subject_distance_m`, `judge_still`):
+  the true lens position during each exposure (ringing, posture offset, hysteresis included)
+  and the subject's distance, for the benchmark's judge, the trainer's scorer and tests.
+
+Timing follows a rolling-readout sensor under auto exposure: frame n's first row stops
+integrating at ``t0 + n / frame_rate + exposure budget`` and starts `integration_s` before (the
+AE's choice for the scene's light: far shorter than the budget in daylight, the whole budget
+plus gain in low light); the rows are read out over `readout_s`, and the frame reaches the AF
+engine `pipeline_latency_s` after its last row (`Frame.ready_s`). A lens command takes effect
+at once, or at the `lens_latency_frames`-th frame boundary after it (as a pipeline that applies
+controls at start of frame does); the lens then moves on its motor's profile while frames
+expose, so a frame exposed while the lens moves has mixed focus.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from afon.cameras.base import Capabilities, Frame, Image, Still
+from afon.cameras.base import CalibrationRig, Capabilities, Frame, Image, Still
 from afon.cameras.frame_schedule import FrameSchedule
 from afon.cameras.sim.motor import LensMotor
 from afon.cameras.sim.preset import CameraPreset, load_preset
 from afon.cameras.sim.render import Renderer
-from afon.cameras.sim.scene import Scene, resolve_scene
+from afon.cameras.sim.scene import Scene, parse_scene, resolve_scene
 from afon.clock import Clock, VirtualClock
 
 _MOVING_SAMPLES = 3
 """Lens positions averaged into a frame exposed while the lens moves."""
+
+TRUTH_FRAMES = 512
+"""Frames whose truth is kept for `truth_of` (the newest ones)."""
+
+CHART_TEXTURE = "pattern:siemens"
+"""Texture of the PDAF calibration chart."""
+
+
+@dataclass(frozen=True)
+class ExposureTruth:
+    """What was true during one exposure (for the judge; never for the focus engine)."""
+
+    lens_start_d: float
+    lens_end_d: float
+    lens_d: float
+    """Mean true lens position over the exposure."""
+    subject_distance_m: float
+    focus_distance_m: float
+    focus_error_d: float
+    """Subject minus mean true lens position (dioptres)."""
+    dof_near_m: float
+    dof_far_m: float
+    in_focus: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class SimCamera:
@@ -57,20 +99,33 @@ class SimCamera:
         self.renderer = Renderer(self.scene, self.optics, preview_px, seed=seed)
         spec = self.preset.motor
         self.motor = LensMotor(spec, start_d if start_d is not None else spec.min_d)
+        # auto exposure: the integration the sensor's AE picks for this scene's light
+        self.integration_s = self.renderer.exposure(self.timing.exposure_s).integration_s
         self.schedule = FrameSchedule(
             self.clock.now_s(),
             self.timing.frame_rate_hz,
             self.timing.exposure_s,
             self.timing.readout_s,
+            integration_s=self.integration_s,
+            pipeline_s=self.timing.pipeline_latency_s,
         )
         self._still_index = 0
         self._still_renderer: Renderer | None = None
+        self._frame_truth: OrderedDict[int, ExposureTruth] = OrderedDict()
+        self._still_truth: dict[int, ExposureTruth] = {}
+        self._pending: list[tuple[float, float]] = []
+        """Lens commands (apply time, target) waiting for their frame boundary."""
+        self._queued: list[tuple[float, float]] = []
+        """(issued, applied) times of recent delayed commands: the pipeline reports the lens
+        as moving from a request until it takes effect (as Android's LENS_STATE does)."""
+        self._commanded_d = self.motor.target_d
 
     # --- capabilities ----------------------------------------------------------------------
     @property
     def capabilities(self) -> Capabilities:
         spec = self.preset.motor
         notes = [] if self.preset.phase_available else ["this preset has no phase-detect pixels"]
+        f_mm = self.optics.focal_length_mm
         return Capabilities(
             lens_drive=True,
             phase_detect=self.preset.phase_available,
@@ -82,6 +137,11 @@ class SimCamera:
             release_lag_s=self.timing.release_lag_s,
             still_exposure_s=self.timing.still_exposure_s,
             notes=tuple(notes),
+            depth_of_focus_d=self.optics.coc_mm * self.optics.f_number / (f_mm * f_mm) * 1000.0,
+            motor_speed_d_per_s=spec.max_speed_d_per_s,
+            motor_accel_d_per_s2=spec.accel_d_per_s2,
+            pipeline_latency_s=self.timing.pipeline_latency_s,
+            lens_latency_frames=self.timing.lens_latency_frames,
         )
 
     # --- frames ----------------------------------------------------------------------------
@@ -90,16 +150,16 @@ class SimCamera:
         return self.schedule.next_ready_s(self.clock.now_s())
 
     def next_frame(self, phase: bool = False) -> Frame:
-        """Wait until the next frame is read out and return it (late callers drop frames)."""
+        """Wait until the next frame reaches software and return it (late callers drop frames)."""
         n = self.schedule.take(self.clock.now_s())
         self.clock.sleep_until(self.schedule.ready_s(n))
+        self._apply_pending(self.clock.now_s())
         start_s = self.schedule.exposure_start_s(n)
-        end_s = start_s + self.timing.exposure_s
-        lens_start = self.motor.position_d(start_s)
-        lens_end = self.motor.position_d(end_s)
-        moving = self.motor.is_moving(start_s) or self.motor.is_moving(end_s)
-        focus = self._focus_samples(start_s, end_s, lens_start, lens_end)
+        end_s = self.schedule.exposure_end_s(n)
         mid_s = 0.5 * (start_s + end_s)
+        # the centre row integrates for `integration_s` around the frame's mid-time
+        half = 0.5 * self.integration_s
+        focus = self._focus_samples(mid_s - half, mid_s + half)
         image = (
             self.renderer.render(mid_s, focus, exposure_s=self.timing.exposure_s, frame_index=n)
             if self.render_frames
@@ -108,45 +168,93 @@ class SimCamera:
         phase_data = None
         if phase and self.preset.phase_available and self.render_frames:
             phase_data = self.renderer.render_phase(
-                mid_s, sum(focus) / len(focus), exposure_s=self.timing.exposure_s, frame_index=n
+                mid_s,
+                sum(focus) / len(focus),
+                exposure_s=self.timing.exposure_s,
+                frame_index=n,
+                gain_ratio=self.preset.phase.gain_ratio,
+                zero_offset_d=self.preset.phase.zero_offset_d,
             )
+        self._frame_truth[n] = self._truth(start_s, end_s, focus)
+        while len(self._frame_truth) > TRUTH_FRAMES:
+            self._frame_truth.popitem(last=False)
         return Frame(
             index=n,
             image=image,
             exposure_start_s=start_s,
             exposure_end_s=end_s,
             ready_s=self.schedule.ready_s(n),
-            lens_start_d=lens_start,
-            lens_end_d=lens_end,
-            lens_moving=moving,
+            lens_start_d=self.motor.reported_d(start_s),
+            lens_end_d=self.motor.reported_d(end_s),
+            lens_moving=self._moving_during(start_s, end_s),
             phase=phase_data,
+            meta={"integration_s": self.integration_s},
         )
 
-    def _focus_samples(
-        self, start_s: float, end_s: float, lens_start: float, lens_end: float
-    ) -> list[float]:
-        if (
-            abs(lens_end - lens_start) < 1e-9
-            and abs(self.motor.position_d(0.5 * (start_s + end_s)) - lens_start) < 1e-9
-        ):
-            return [lens_start]
+    def _focus_samples(self, start_s: float, end_s: float) -> list[float]:
+        """True lens positions across an exposure (one when the lens stood still)."""
         times = [
             start_s + (end_s - start_s) * k / (_MOVING_SAMPLES - 1) for k in range(_MOVING_SAMPLES)
         ]
-        return [self.motor.position_d(t) for t in times]
+        samples = [self.motor.position_d(t) for t in times]
+        if max(samples) - min(samples) < 1e-9:
+            return [samples[0]]
+        return samples
+
+    def _moving_during(self, start_s: float, end_s: float) -> bool:
+        """The driver's busy flag at either end of the exposure, or a command queued during it."""
+        if self.motor.is_moving(start_s) or self.motor.is_moving(end_s):
+            return True
+        return any(issued <= end_s and applied > start_s for issued, applied in self._queued)
 
     def _blank(self) -> Image:
         return np.zeros((self.preview_px[1], self.preview_px[0], 3), np.uint8)
 
     # --- lens ------------------------------------------------------------------------------
+    def _apply_time_s(self, now_s: float) -> float:
+        """When a command issued at `now_s` takes effect (frame boundaries, as delayed controls)."""
+        k = self.timing.lens_latency_frames
+        if k <= 0:
+            return now_s
+        period = 1.0 / self.timing.frame_rate_hz
+        t0 = self.schedule.t0_s
+        boundary = math.floor((now_s - t0) / period + 1e-9) + k
+        return t0 + boundary * period
+
+    def _apply_pending(self, now_s: float) -> None:
+        """Hand the motor every queued command whose frame boundary has come."""
+        while self._pending and self._pending[0][0] <= now_s + 1e-12:
+            t_s, target = self._pending.pop(0)
+            self.motor.command(target, t_s)
+
     def move_lens(self, target_d: float) -> float:
-        return self.motor.command(target_d, self.clock.now_s())
+        """Command the lens to `target_d`; it takes effect after the lens latency."""
+        now = self.clock.now_s()
+        self._apply_pending(now)
+        target = self.preset.motor.quantise(target_d)
+        t_apply = self._apply_time_s(now)
+        if t_apply <= now:
+            self.motor.command(target, now)
+        else:
+            # a later command for the same boundary replaces the earlier one
+            self._pending = [(t, d) for t, d in self._pending if t < t_apply - 1e-12]
+            self._pending.append((t_apply, target))
+            self._queued = [q for q in self._queued if q[1] > now - 1.0]
+            self._queued.append((now, t_apply))
+        self._commanded_d = target
+        return target
 
     def lens_position_d(self) -> float:
-        return self.motor.position_d(self.clock.now_s())
+        """The lens position the hardware reports now."""
+        now = self.clock.now_s()
+        self._apply_pending(now)
+        return self.motor.reported_d(now)
 
     def lens_moving(self) -> bool:
-        return self.motor.is_moving(self.clock.now_s())
+        """The driver's busy flag now (a queued command counts as a move)."""
+        now = self.clock.now_s()
+        self._apply_pending(now)
+        return bool(self._pending) or self.motor.is_moving(now)
 
     # --- stills ----------------------------------------------------------------------------
     def capture_still(self, release_s: float, render: bool = True, defer: bool = False) -> Still:
@@ -155,15 +263,15 @@ class SimCamera:
         start_s = max(release_s, self.clock.now_s()) + self.timing.release_lag_s
         end_s = start_s + self.timing.still_exposure_s
         self.clock.sleep_until(end_s)
+        self._apply_pending(end_s)
         self.schedule.black_out_until(end_s)
-        lens_start = self.motor.position_d(start_s)
-        lens_end = self.motor.position_d(end_s)
-        focus = self._focus_samples(start_s, end_s, lens_start, lens_end)
+        focus = self._focus_samples(start_s, end_s)
         mid_s = 0.5 * (start_s + end_s)
         image: Image | None = None
         develop: Callable[[], Image] | None = None
+        index = self._still_index
         if render:
-            index = 1_000_000 + self._still_index
+            frame_index = 1_000_000 + index
             size_px = self.still_px
             # deferred stills develop in another thread: they get their own renderer (its
             # scratch buffers and blur caches are not shared with the preview's)
@@ -175,7 +283,7 @@ class SimCamera:
                     focus,
                     size_px=size_px,
                     exposure_s=self.timing.still_exposure_s,
-                    frame_index=index,
+                    frame_index=frame_index,
                 )
 
             if defer:
@@ -183,13 +291,14 @@ class SimCamera:
             else:
                 image = _develop()
         self._still_index += 1
+        self._still_truth[index] = self._truth(start_s, end_s, focus)
         return Still(
             image=image,
             exposure_start_s=start_s,
             exposure_end_s=end_s,
-            lens_start_d=lens_start,
-            lens_end_d=lens_end,
-            meta=self.truth(mid_s, sum(focus) / len(focus)),
+            lens_start_d=self.motor.reported_d(start_s),
+            lens_end_d=self.motor.reported_d(end_s),
+            index=index,
             develop=develop,
         )
 
@@ -200,12 +309,49 @@ class SimCamera:
             )
         return self._still_renderer
 
-    # --- ground truth (for judging shots; never used by the focus engine) -----------------
+    # --- ground truth (for the judge, the scorer and tests; never for the focus engine) ----
+    def _truth(self, start_s: float, end_s: float, focus: list[float]) -> ExposureTruth:
+        mid_s = 0.5 * (start_s + end_s)
+        lens_d = sum(focus) / len(focus)
+        t = self.truth(mid_s, lens_d)
+        return ExposureTruth(
+            lens_start_d=self.motor.position_d(start_s),
+            lens_end_d=self.motor.position_d(end_s),
+            lens_d=lens_d,
+            subject_distance_m=float(t["subject_distance_m"]),  # type: ignore[arg-type]
+            focus_distance_m=float(t["focus_distance_m"]),  # type: ignore[arg-type]
+            focus_error_d=float(t["focus_error_d"]),  # type: ignore[arg-type]
+            dof_near_m=float(t["dof_near_m"]),  # type: ignore[arg-type]
+            dof_far_m=float(t["dof_far_m"]),  # type: ignore[arg-type]
+            in_focus=bool(t["in_focus"]),
+        )
+
+    def truth_of(self, item: Frame | Still) -> ExposureTruth:
+        """The truth of a frame (one of the newest `TRUTH_FRAMES`) or a still of this camera."""
+        table: dict[int, ExposureTruth] | OrderedDict[int, ExposureTruth]
+        if isinstance(item, Still):
+            table, key = self._still_truth, item.index
+        else:
+            table, key = self._frame_truth, item.index
+        if key not in table:
+            raise KeyError(f"no truth kept for {type(item).__name__.lower()} {key}")
+        return table[key]
+
+    def judge_still(self, still: Still) -> dict[str, Any]:
+        """The truth of a still as a shot record's ``truth`` (give it to `Body(judge=...)`)."""
+        return self.truth_of(still).as_dict()
+
+    def true_lens_d(self, t_s: float | None = None) -> float:
+        """True optical lens position at `t_s` (default: now)."""
+        t = self.clock.now_s() if t_s is None else t_s
+        self._apply_pending(max(t, self.clock.now_s()))
+        return self.motor.position_d(t)
+
     def subject_distance_m(self, t_s: float) -> float:
         return self.scene.subject_distance_m(t_s)
 
     def truth(self, t_s: float, lens_d: float) -> dict[str, object]:
-        """What the simulation knows at `t_s`: subject distance, focus error, in-focus verdict."""
+        """What the simulation knows at `t_s` for a true lens position `lens_d`."""
         subject_m = self.subject_distance_m(t_s)
         near_m, far_m = self.optics.depth_of_field_m(lens_d)
         return {
@@ -216,6 +362,45 @@ class SimCamera:
             "dof_far_m": far_m,
             "in_focus": self.optics.in_focus(subject_m, lens_d),
         }
+
+    # --- factory calibration ---------------------------------------------------------------
+    def calibration_rig(self) -> CalibrationRig:
+        """A camera of this model (preset and preview size) facing a chart, for calibration.
+
+        The chart (a Siemens star half the frame wide on a grey wall, in bright light) stands
+        at the middle of the lens range (dioptres).
+        """
+        spec = self.preset.motor
+        chart_d = 0.5 * (spec.min_d + spec.max_d)
+        preset, preview_px = self.preset, self.preview_px
+        distance_m = 1.0 / chart_d
+        mag = self.optics.magnification(distance_m, chart_d)
+        frame_w_m = self.optics.sensor_width_mm / 1000.0 / mag
+
+        def make() -> SimCamera:
+            chart = parse_scene(
+                f"""
+name = "pdaf-chart"
+light_lux = 3000
+[[layers]]
+name = "wall"
+kind = "background"
+texture = "flat:0.5"
+width_m = {frame_w_m * 4.0}
+distance_m = {distance_m * 1.5}
+fill = true
+[[layers]]
+name = "chart"
+kind = "subject"
+texture = "{CHART_TEXTURE}"
+width_m = {frame_w_m * 0.5}
+distance_m = {distance_m}
+""",
+                source="<pdaf chart>",
+            )
+            return SimCamera(chart, preset, preview_px=preview_px, seed=7, start_d=chart_d)
+
+        return CalibrationRig(make, chart_d, ("sim", preset, tuple(preview_px)))
 
     def close(self) -> None:
         """Nothing to release for a simulation."""

@@ -623,12 +623,20 @@ class Renderer:
         exposure_s: float = 1 / 60,
         frame_index: int = 0,
         noise: bool = True,
+        gain_ratio: float = 1.0,
+        zero_offset_d: float = 0.0,
     ) -> PhaseData:
         """Left/right half-pupil luminance images (float32, DN scale 0..255).
 
-        Rendered at `phase_scale` × the preview size (recorded in `PhaseData.scale`).
+        Rendered at `phase_scale` × the preview size (recorded in `PhaseData.scale`). A real
+        sensor's photodiodes each see some light of the other half pupil (angular crosstalk):
+        each image is ``a·own + (1 − a)·other`` with ``a = (1 + gain_ratio) / 2``, which scales
+        the disparity by `gain_ratio`. `zero_offset_d` moves the lens position of zero
+        disparity that far from the one of best contrast (spherical aberration).
         """
-        focus = (float(focus_d),)
+        if not 0 < gain_ratio <= 1:
+            raise ValueError(f"gain_ratio must be in (0, 1], got {gain_ratio}")
+        focus = (float(focus_d) - float(zero_offset_d),)
         ps = self.phase_scale
         w, h = self.size_px
         size = (max(2, round(w * ps)), max(2, round(h * ps)))
@@ -647,8 +655,11 @@ class Renderer:
         exp = self.exposure(exposure_s, 1.0)
         n = self.sensor.binned(self.preview_scale, preview=True) * (w / size[0]) ** 2
         out: list[F32] = []
-        for img, tag in ((left, _TAG_PHASE_L), (right, _TAG_PHASE_R)):
-            x = img[..., 0].astype(np.float32) * np.float32(exp.white_dn / _FULL)
+        own = np.float32((1.0 + gain_ratio) / 2.0 * exp.white_dn / _FULL)
+        other = np.float32((1.0 - gain_ratio) / 2.0 * exp.white_dn / _FULL)
+        lum_l, lum_r = left[..., 0].astype(np.float32), right[..., 0].astype(np.float32)
+        for img, tag in (((lum_l, lum_r), _TAG_PHASE_L), ((lum_r, lum_l), _TAG_PHASE_R)):
+            x = img[0] * own + img[1] * other
             if noise:
                 sigma = self.sensor.sigma_dn(x, exp, n, sub_aperture=0.5)
                 x = x + sigma * self._unit_noise(size, 1, frame_index, tag)

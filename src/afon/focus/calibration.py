@@ -1,0 +1,178 @@
+"""PDAF calibration: measure a camera's disparity gain and phase-zero offset on a chart.
+
+What a factory (or a phone's first-boot routine) does before PDAF can drive a lens: put a
+chart in front of the camera, step the lens through focus, and at each step read the phase
+disparity and the contrast in the AF window. Then:
+
+- the contrast peak (a parabola through the best step and its neighbours) is where the lens is
+  sharpest, in the lens's own (reported) units;
+- a straight line fitted to disparity against lens position near the peak (steps whose phase
+  confidence is at least `MIN_CONFIDENCE`) gives the gain, ``phase_d_per_px = −1 / slope``
+  (dioptres per preview pixel of disparity), and the lens position of zero disparity;
+- ``phase_offset_d`` = contrast peak − zero-disparity position: what a PDAF move must add so
+  that phase zero lands on best contrast (spherical aberration and the like put them apart).
+
+Only the camera's interface is used (`move_lens`, `next_frame(phase=True)`, `capabilities`),
+the same measures the engine uses (`measure_phase`, `tenengrad`), and the lens positions the
+camera reports: nothing about the renderer's internals. A camera offers a rig for this with
+`calibration_rig()` (a second camera of the same model looking at a chart); `calibrated_pdaf`
+runs the routine once per camera model and keeps the result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from afon.cameras.base import CalibrationRig, Camera, Frame
+from afon.focus.engine import AfContext, AfWindow
+from afon.focus.measures import tenengrad
+from afon.focus.phase import measure_phase
+
+MIN_CONFIDENCE = 0.5
+"""Phase confidence a calibration step needs to enter the disparity fit."""
+
+SWEEP_STEPS = 17
+SWEEP_HALF_DOF = 8.0
+"""The sweep covers the chart ± this many depth-of-focus half-widths."""
+
+FIT_HALF_DOF = 3.0
+"""Steps within this many depth-of-focus half-widths of the contrast peak enter the fit."""
+
+
+class CalibrationError(RuntimeError):
+    """The calibration sweep did not give a usable fit (too few confident steps, no peak)."""
+
+
+@dataclass(frozen=True)
+class PdafCalibration:
+    """The result of a PDAF calibration sweep."""
+
+    phase_d_per_px: float
+    """Dioptres of defocus per preview pixel of disparity (sign included)."""
+    phase_offset_d: float
+    """Contrast peak minus the zero-disparity lens position (dioptres)."""
+    contrast_peak_d: float
+    phase_zero_d: float
+    steps: int
+    """Sweep steps that entered the disparity fit."""
+    rms_residual_px: float
+
+
+def _wait_still(camera: Camera, command_s: float, max_frames: int = 60) -> Frame:
+    """The first frame exposed wholly after `command_s` with the lens reported still."""
+    frame = camera.next_frame(phase=True)
+    for _ in range(max_frames):
+        if (
+            frame.exposure_start_s >= command_s
+            and not frame.lens_moving
+            and abs(frame.lens_end_d - frame.lens_start_d) < 1e-9
+        ):
+            return frame
+        frame = camera.next_frame(phase=True)
+    raise CalibrationError(f"the lens did not settle within {max_frames} frames")
+
+
+def calibrate_pdaf(
+    rig: CalibrationRig, window: AfWindow | None = None, *, steps: int = SWEEP_STEPS
+) -> PdafCalibration:
+    """Sweep the rig's lens through the chart's focus and fit disparity against lens position."""
+    camera = rig.make_camera()
+    try:
+        return _sweep(camera, rig.chart_d, window, steps)
+    finally:
+        camera.close()
+
+
+def _sweep(
+    camera: Camera, chart_d: float, window: AfWindow | None, steps: int
+) -> PdafCalibration:
+    caps = camera.capabilities
+    if not caps.phase_detect:
+        raise CalibrationError("the camera has no phase detection")
+    win = window if window is not None else AfWindow(0.5, 0.5, 0.3, 0.3)
+    lo, hi = caps.lens_range_d
+    dof = caps.depth_of_focus_d or 0.25
+    half = SWEEP_HALF_DOF * dof
+    a, b = max(lo, chart_d - half), min(hi, chart_d + half)
+    ctx = AfContext(lo, hi, caps.frame_rate_hz or 30.0, dof)
+    positions = np.linspace(a, b, steps)
+    # approach the sweep from below so every step comes from the same side (hysteresis)
+    camera.move_lens(max(lo, a - dof))
+    lens: list[float] = []
+    disparity: list[float] = []
+    confidence: list[float] = []
+    contrast: list[float] = []
+    box = (win.cx - win.w / 2, win.cy - win.h / 2, win.w, win.h)
+    for p in positions:
+        camera.move_lens(float(p))
+        frame = _wait_still(camera, camera.clock.now_s())
+        if frame.phase is None:
+            raise CalibrationError("the camera gave no phase data")
+        m = measure_phase(frame.phase, win, ctx)
+        lens.append(frame.lens_d)
+        disparity.append(m.disparity_px)
+        confidence.append(m.confidence)
+        contrast.append(tenengrad(frame.luma, box))
+    x = np.asarray(lens)
+    peak = _contrast_peak(x, np.asarray(contrast))
+    near = (np.abs(x - peak) <= FIT_HALF_DOF * dof) & (np.asarray(confidence) >= MIN_CONFIDENCE)
+    if int(near.sum()) < 4:
+        raise CalibrationError(f"only {int(near.sum())} confident steps near the contrast peak")
+    slope, intercept = np.polyfit(x[near], np.asarray(disparity)[near], 1)
+    if slope >= 0 or not math.isfinite(slope):
+        raise CalibrationError(f"disparity does not fall through focus (slope {slope:g} px/D)")
+    zero = -intercept / slope
+    resid = np.asarray(disparity)[near] - (slope * x[near] + intercept)
+    return PdafCalibration(
+        phase_d_per_px=float(-1.0 / slope),
+        phase_offset_d=float(peak - zero),
+        contrast_peak_d=float(peak),
+        phase_zero_d=float(zero),
+        steps=int(near.sum()),
+        rms_residual_px=float(np.sqrt(np.mean(resid * resid))),
+    )
+
+
+def _contrast_peak(x: Any, c: Any) -> float:
+    """Lens position of best contrast: a parabola through the steps in the upper half of the
+    curve (its vertex), the contrast-weighted centroid of those steps if that is not concave."""
+    lo, hi = float(np.min(c)), float(np.max(c))
+    if hi <= lo:
+        raise CalibrationError("the contrast does not change through the sweep")
+    top = c >= lo + 0.5 * (hi - lo)
+    i = int(np.argmax(c))
+    if i == 0 or i == len(c) - 1:
+        raise CalibrationError("the contrast peak is at the end of the sweep")
+    xs, ys = x[top], c[top]
+    if len(xs) >= 3:
+        coef = np.polyfit(xs, ys, 2)
+        if coef[0] < 0:
+            vertex = -coef[1] / (2 * coef[0])
+            if float(np.min(xs)) <= vertex <= float(np.max(xs)):
+                return float(vertex)
+    w = ys - lo
+    return float(np.sum(xs * w) / np.sum(w))
+
+
+_CACHE: dict[Hashable, PdafCalibration | None] = {}
+
+
+def calibrated_pdaf(camera: Any) -> PdafCalibration | None:
+    """The PDAF calibration of `camera`'s model (run once, on its rig), None when the camera
+    has no phase detection or offers no rig."""
+    if not camera.capabilities.phase_detect:
+        return None
+    factory = getattr(camera, "calibration_rig", None)
+    if not callable(factory):
+        return None
+    rig = factory()
+    if not isinstance(rig, CalibrationRig):
+        return None
+    if rig.key not in _CACHE:
+        _CACHE[rig.key] = calibrate_pdaf(rig)
+    return _CACHE[rig.key]
