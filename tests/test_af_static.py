@@ -62,7 +62,8 @@ def run(strategy: str, trial: Trial) -> tuple[int, AfStatus, float]:
     cam = SimCamera(trial.scene, "cm3", seed=trial.seed, start_d=trial.start_d)
     af = make_single_shot(strategy, context_for(cam))
     res = run_single_shot(cam, af, trial.window, max_frames=300)
-    err = float(cam.truth(cam.clock.now_s(), res.lens_d)["focus_error_d"])  # type: ignore[arg-type]
+    # judged on the true lens position (the reported one misses the VCM's sag and hysteresis)
+    err = float(cam.truth(cam.clock.now_s(), cam.true_lens_d())["focus_error_d"])  # type: ignore[arg-type]
     return res.frames, res.status, abs(err)
 
 
@@ -95,8 +96,9 @@ def test_featureless_wall_fails_fast_and_within_the_documented_bound() -> None:
         cam = SimCamera("wall", "cm3", seed=7, start_d=start)
         af = ContrastAf(context_for(cam))
         bound = af.featureless_bound(start)
-        # at most 6 probe positions 3 D apart on a 0–12 D lens: the first frame + 2 per probe
-        assert bound <= 11
+        # at most 6 probe positions 3 D apart on a 0–12 D lens: the first frame + 3 per probe
+        # (a frame reaches the engine one frame period after its readout on this module)
+        assert bound <= 16
         res = run_single_shot(cam, af, AfWindow(), max_frames=300)
         assert res.status is AfStatus.FAILED
         assert res.frames <= bound
@@ -175,7 +177,11 @@ def test_context_for_cm3_by_hand() -> None:
     # blur per dioptre at 640×480: f²/(N·pitch) · scale = 22.47e-6/(1.8·1.3997e-6) · 0.18519
     blur_px_per_d = 22.4676e-6 / (1.8 * (6.45e-3 / 4608)) * (480 / 2592)
     assert blur_px_per_d == pytest.approx(1.651, abs=2e-3)
-    assert ctx.phase_d_per_px == pytest.approx(1.0 / (PHASE_K * blur_px_per_d), rel=1e-3)
+    # the PDAF gain is measured by the calibration sweep: the ideal half-pupil gain over the
+    # preset's crosstalk ratio, to the estimator's accuracy
+    ideal = 1.0 / (PHASE_K * blur_px_per_d)
+    assert ctx.phase_d_per_px == pytest.approx(ideal / cam.preset.phase.gain_ratio, rel=0.15)
+    assert ctx.phase_offset_d == pytest.approx(-cam.preset.phase.zero_offset_d, abs=0.2)
     assert (ctx.lens_min_d, ctx.lens_max_d, ctx.frame_rate_hz) == (0.0, 12.0, 30.0)
 
 

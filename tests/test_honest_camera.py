@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -145,11 +147,15 @@ def test_cm3_ringing_after_the_reported_settle_is_small_but_real() -> None:
     assert 1e-4 < err < 0.5 * 0.40  # under half the depth of focus (0.40 D), not zero
 
 
-def test_posture_offset_is_the_spring_sag_by_hand() -> None:
+def test_posture_offset_is_the_spring_sag_by_hand(tmp_path: Path) -> None:
     """cm3: a 100 Hz spring-held lens sags g/ω² = 9.81/(2π·100)² = 24.85 µm pointing straight
     down; aimed 10° down, 24.85 · sin 10° = 4.315 µm on the image side, over f² = 22.47 µm/D:
-    0.192 D nearer than commanded."""
-    p = load_preset("cm3")
+    0.192 D nearer than commanded. Level (the built-in preset, as calibrated): none."""
+    assert load_preset("cm3").motor.posture_offset_d == 0.0
+    text = (resources.files("afon.cameras.sim") / "presets" / "cm3.toml").read_text()
+    tilted = tmp_path / "cm3-tilted.toml"
+    tilted.write_text(text.replace("posture_pitch_deg = 0.0", "posture_pitch_deg = 10.0"))
+    p = load_preset(tilted)
     sag_um = 9.81 / (2 * math.pi * 100.0) ** 2 * 1e6
     assert sag_um == pytest.approx(24.85, abs=0.01)
     assert p.motor.posture_offset_d == pytest.approx(
@@ -157,6 +163,11 @@ def test_posture_offset_is_the_spring_sag_by_hand() -> None:
     )
     assert p.motor.posture_offset_d == pytest.approx(0.192, abs=1e-3)
     assert p.motor.hysteresis_d == pytest.approx(3.0 / 4.74**2)
+    m = LensMotor(p.motor, 1.0)
+    m.command(3.0, 0.0)
+    assert m.position_d(1.0) - m.reported_d(1.0) == pytest.approx(
+        p.motor.posture_offset_d - p.motor.hysteresis_d / 2
+    )
 
 
 def test_hysteresis_ends_short_on_the_side_the_lens_came_from() -> None:

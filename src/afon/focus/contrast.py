@@ -309,8 +309,11 @@ class ContrastAf(Acquisition):
         exposed while the lens moves and settles, then one still frame — at least 2."""
         move_s = self._move_s(self.probe_d if distance_d is None else distance_d)
         # A move commanded when frame n is read out has until frame n+2 starts exposing,
-        # about 1.2 frame periods later, to arrive and settle (10 ms assumed).
-        return 1 + max(1, math.ceil((move_s + 0.01) * self.ctx.frame_rate_hz - 0.2))
+        # about 1.2 frame periods later, to arrive and settle (10 ms assumed); the camera's
+        # pipeline latency and lens latency come on top.
+        rate = self.ctx.frame_rate_hz
+        delay_s = self.ctx.pipeline_latency_s + self.ctx.lens_latency_frames / rate
+        return 1 + max(1, math.ceil((move_s + 0.01 + delay_s) * rate - 0.2))
 
     def probe_positions(self, start_d: float) -> list[float]:
         """The probe grid through `start_d`, `probe_d` apart, plus the range ends when the
