@@ -161,6 +161,8 @@ def _motor(m: Table, optics: Optics) -> MotorSpec:
     span = max_d - min_d
     kind = m.string("kind", choices=MOTOR_KINDS)
     resonance = m.number("resonance_hz", 0.0, min=0.0, max=5000.0)
+    if 0 < resonance < 10:
+        raise m.error("resonance_hz", f"0 (no resonance) or 10..5000 Hz, got {resonance:g}")
     damping = m.number("damping_ratio", 0.5 if resonance > 0 else 1.0, min=0.0, max=1.0)
     if resonance > 0 and not 0 < damping < 1:
         raise m.error("damping_ratio", "must be in (0, 1) for a resonant (voice-coil) motor")
@@ -174,7 +176,18 @@ def _motor(m: Table, optics: Optics) -> MotorSpec:
         # a spring-held lens sags by g/ω² along its axis (pointing down: away from the sensor)
         sag_um = GRAVITY_M_S2 / (2.0 * math.pi * resonance) ** 2 * 1e6
     posture_um = sag_um * math.sin(math.radians(pitch))
+    if abs(posture_um / um_per_d) > 0.25 * span:
+        raise m.error(
+            "posture_pitch_deg",
+            f"the lens would sag {posture_um:.3g} µm ({posture_um / um_per_d:.3g} D), more than "
+            "a quarter of its travel",
+        )
     hysteresis_um = m.number("hysteresis_um", 0.0, min=0.0, max=100.0)
+    if hysteresis_um / um_per_d > 0.25 * span:
+        raise m.error(
+            "hysteresis_um",
+            f"{hysteresis_um / um_per_d:.3g} D is more than a quarter of the travel",
+        )
     motor = MotorSpec(
         kind=kind,
         min_d=min_d,
