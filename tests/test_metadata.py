@@ -24,7 +24,7 @@ def _shot(tmp_path: Path) -> tuple[ShotRecord, float]:
     """One AF-S shot on the simulated 50 mm f/1.8, saved with a small image."""
     camera = SimCamera("portrait", "50mm-f1.8")
     before_s = time.time()  # the virtual clock's 0 is when the body is made
-    body = Body(camera, "bbf", window=AfWindow(0.3, 0.5))
+    body = Body(camera, "bbf", window=AfWindow(0.3, 0.5), judge=camera.judge_still)
     body.set_focus_mode("AF-S")
     body.af_on.press_for(0.5)
     body.shutter.press()

@@ -78,7 +78,7 @@ def _run_obstacle(lock_on_s: float) -> tuple[list[tuple[float, float, float]], f
         step = servo.update(frame, window, mid + period)  # the next frame's mid-exposure
         if step.target_d is not None:
             cam.move_lens(step.target_d)
-        err = float(cam.truth(mid, frame.lens_d)["focus_error_d"])  # type: ignore[arg-type]
+        err = cam.truth_of(frame).focus_error_d
         rows.append((mid, frame.lens_d, err / ctx.depth_of_focus_d))
     return rows, ctx.depth_of_focus_d
 
@@ -128,8 +128,7 @@ def _run_static(
             cam.move_lens(step.target_d)
             commands.append(i)
         statuses.append(step.status)
-        mid = 0.5 * (frame.exposure_start_s + frame.exposure_end_s)
-        err = float(cam.truth(mid, frame.lens_d)["focus_error_d"])  # type: ignore[arg-type]
+        err = cam.truth_of(frame).focus_error_d
         errors.append(err / ctx.depth_of_focus_d)
     return statuses, errors, commands, ctx.depth_of_focus_d
 

@@ -114,7 +114,7 @@ def run_burst(
         truth = CausalTruth(
             area_view=lambda t_s, w: area_view(camera, t_s, w),
             window=lambda: area[0],
-            lens_d=camera.lens_position_d,
+            lens_d=camera.true_lens_d,  # the causal limit knows the present truth
             lens_moving=camera.lens_moving,
             now_s=clock.now_s,
             # the shutter is held from the first release on: the body knows the next one
@@ -149,10 +149,10 @@ def run_burst(
             camera.move_lens(step.target_d)
         if due:
             still = camera.capture_still(release_s, render=False)
-            truth = camera.truth_of(still)
-            result.in_focus.append(truth.in_focus)
-            result.error_d.append(truth.focus_error_d)
-            result.subject_m.append(truth.subject_distance_m)
+            judged = camera.truth_of(still)
+            result.in_focus.append(judged.in_focus)
+            result.error_d.append(judged.focus_error_d)
+            result.subject_m.append(judged.subject_distance_m)
             release_s += 1.0 / burst_hz
     return result
 

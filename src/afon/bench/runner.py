@@ -337,7 +337,7 @@ def run_trial(job: TrialJob) -> TrialResult:
     causal = CausalTruth(
         area_view=area,
         window=lambda: holder[0].window,
-        lens_d=camera.lens_position_d,
+        lens_d=true_lens,
         lens_moving=camera.lens_moving,
         now_s=clock.now_s,
         release_due_s=lambda: holder[0].release_due_s,

@@ -36,8 +36,8 @@ from afon.focus.phase import measure_phase
 MIN_CONFIDENCE = 0.5
 """Phase confidence a calibration step needs to enter the disparity fit."""
 
-SWEEP_STEPS = 17
-SWEEP_HALF_DOF = 8.0
+SWEEP_STEPS = 13
+SWEEP_HALF_DOF = 6.0
 """The sweep covers the chart ± this many depth-of-focus half-widths."""
 
 FIT_HALF_DOF = 3.0
@@ -65,15 +65,16 @@ class PdafCalibration:
 
 def _wait_still(camera: Camera, command_s: float, max_frames: int = 60) -> Frame:
     """The first frame exposed wholly after `command_s` with the lens reported still."""
-    frame = camera.next_frame(phase=True)
     for _ in range(max_frames):
+        # the frame after a still one is still too (nothing moves the lens meanwhile): take
+        # the phase images only then
+        frame = camera.next_frame(phase=False)
         if (
             frame.exposure_start_s >= command_s
             and not frame.lens_moving
             and abs(frame.lens_end_d - frame.lens_start_d) < 1e-9
         ):
-            return frame
-        frame = camera.next_frame(phase=True)
+            return camera.next_frame(phase=True)
     raise CalibrationError(f"the lens did not settle within {max_frames} frames")
 
 
@@ -139,16 +140,24 @@ def _sweep(
 
 
 def _contrast_peak(x: Any, c: Any) -> float:
-    """Lens position of best contrast: a parabola through the steps in the upper half of the
-    curve (its vertex), the contrast-weighted centroid of those steps if that is not concave."""
+    """Lens position of best contrast: a parabola through the steps around the maximum in the
+    upper half of the curve (its vertex), their contrast-weighted centroid if not concave."""
     lo, hi = float(np.min(c)), float(np.max(c))
     if hi <= lo:
         raise CalibrationError("the contrast does not change through the sweep")
-    top = c >= lo + 0.5 * (hi - lo)
     i = int(np.argmax(c))
     if i == 0 or i == len(c) - 1:
         raise CalibrationError("the contrast peak is at the end of the sweep")
-    xs, ys = x[top], c[top]
+    # the contiguous run of steps around the maximum in the upper half of the curve (a side
+    # bump, e.g. the background coming into focus, stays out)
+    floor = lo + 0.5 * (hi - lo)
+    a, b = i, i
+    while a > 0 and c[a - 1] >= floor:
+        a -= 1
+    while b < len(c) - 1 and c[b + 1] >= floor:
+        b += 1
+    a, b = min(a, i - 1), max(b, i + 1)
+    xs, ys = x[a : b + 1], c[a : b + 1]
     if len(xs) >= 3:
         coef = np.polyfit(xs, ys, 2)
         if coef[0] < 0:

@@ -98,7 +98,7 @@ def _evaluate_af_s(ev: Evaluation) -> dict[str, Any]:
     ctx = context_for(cam)
     af = build(ev.strategy, dict(ev.params), ctx)
     res = run_single_shot(cam, af, AfWindow(*scn.af_point), max_frames=MAX_FRAMES)
-    truth = cam.truth(cam.clock.now_s(), res.lens_d)
+    truth = cam.truth(cam.clock.now_s(), cam.true_lens_d())
     error_d = abs(float(truth["focus_error_d"]))  # type: ignore[arg-type]
     error_dof = error_d / max(ctx.depth_of_focus_d, 1e-12)
     failed = res.status is AfStatus.FAILED
