@@ -115,8 +115,8 @@ def test_security_rules() -> None:
     assert Security.for_host("127.0.0.1").token is None
     remote = Security.for_host("0.0.0.0")
     assert remote.token is not None and len(remote.token) >= 16
-    assert Security.for_host("0.0.0.0", "mine").token == "mine"
-    assert Security.for_host("127.0.0.1", "mine").token == "mine"
+    assert Security.for_host("0.0.0.0", "mine-and-only-mine").token == "mine-and-only-mine"
+    assert Security.for_host("127.0.0.1", "mine-and-only-mine").token == "mine-and-only-mine"
 
     local = Security()
     ok = {"host": "127.0.0.1:8000", "origin": "http://127.0.0.1:8000"}
@@ -129,14 +129,14 @@ def test_security_rules() -> None:
     assert local.check(ok | {"origin": "http://evil.example"}, "")[0] == 403
     assert local.check(ok | {"origin": "null"}, "")[0] == 403
 
-    paired = Security("s3cret")
+    paired = Security("s3cret-pairing")
     lan = {"host": "192.168.1.4:8000", "origin": "http://192.168.1.4:8000"}
     assert paired.check(lan, "")[0] == 401
     assert paired.check(lan, "token=wrong")[0] == 401
-    assert paired.check(lan, "token=s3cret") is None
-    assert paired.check(lan | {"authorization": "Bearer s3cret"}, "") is None
+    assert paired.check(lan, "token=s3cret-pairing") is None
+    assert paired.check(lan | {"authorization": "Bearer s3cret-pairing"}, "") is None
     foreign = lan | {"origin": "http://192.168.1.4:9999"}
-    assert paired.check(foreign, "token=s3cret")[0] == 403
+    assert paired.check(foreign, "token=s3cret-pairing")[0] == 403
 
 
 def test_serve_help_says_loopback_needs_no_token() -> None:
@@ -397,20 +397,20 @@ def test_websocket_silent_client_is_let_go(server: LiveServer, http: httpx.Clien
 @pytest.fixture(scope="module")
 def paired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     out = tmp_path_factory.mktemp("paired")
-    with LiveServer(ServeOptions(port=0, token="pair-me", out=str(out))) as live:
+    with LiveServer(ServeOptions(port=0, token="pair-me-please", out=str(out))) as live:
         yield live
 
 
 def test_remote_requests_need_the_token(paired: LiveServer) -> None:
     base = paired.base_url
-    assert paired.local_url.endswith("/#token=pair-me")
+    assert paired.local_url.endswith("/#token=pair-me-please")
     with httpx.Client(base_url=base, timeout=TIMEOUT_S, trust_env=False) as c:
         assert c.get("/").status_code == 200  # the page itself is public
         r = c.get("/api/state")
         assert r.status_code == 401 and "token" in r.json()["error"]
         assert c.get("/api/state", params={"token": "nope"}).status_code == 401
-        assert c.get("/api/state", params={"token": "pair-me"}).status_code == 200
-        auth = {"authorization": "Bearer pair-me"}
+        assert c.get("/api/state", params={"token": "pair-me-please"}).status_code == 200
+        auth = {"authorization": "Bearer pair-me-please"}
         assert c.get("/api/shots", headers=auth).status_code == 200
         r = c.post(
             "/api/control",
@@ -423,10 +423,10 @@ def test_remote_requests_need_the_token(paired: LiveServer) -> None:
         open_ws(ws_url(paired))
     assert refused.value.response.status_code == 401
     with pytest.raises(InvalidStatus) as foreign:
-        open_ws(ws_url(paired, "pair-me"), origin="http://evil.example")
+        open_ws(ws_url(paired, "pair-me-please"), origin="http://evil.example")
     assert foreign.value.response.status_code == 403
     own_origin = base.replace("/ws", "")
-    with open_ws(ws_url(paired, "pair-me"), origin=own_origin) as ws:
+    with open_ws(ws_url(paired, "pair-me-please"), origin=own_origin) as ws:
         assert Stream(ws).next_json("hello")["token_required"] is True
 
 

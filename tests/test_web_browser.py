@@ -297,7 +297,7 @@ def test_keys_are_configurable_from_the_page(server: LiveServer, browser: Any) -
 def paired() -> Iterator[LiveServer]:
     with (
         tempfile.TemporaryDirectory() as out,
-        LiveServer(ServeOptions(port=0, token="browser-pair", out=out)) as live,
+        LiveServer(ServeOptions(port=0, token="browser-pairing-token", out=out)) as live,
     ):
         yield live
 
@@ -310,7 +310,7 @@ def test_remote_page_without_token_is_refused(
     assert "pairing token needed" in page.locator("#conn").inner_text()
     assert paired.runner.hub.viewers == 0
     assert page.locator("#token-form").is_visible()
-    page.locator("#token-input").fill("browser-pair")
+    page.locator("#token-input").fill("browser-pairing-token")
     page.locator("#token-form button").click()
     wait_live(page)
     assert paired.runner.hub.viewers == 1

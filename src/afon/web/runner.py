@@ -67,6 +67,9 @@ BUFFER_POLL_S = 0.005
 """While the still buffer is full, a due release is retried this often."""
 GIL_SWITCH_S = 0.001
 
+JOBS_PER_FRAME = 32
+"""Jobs applied once a frame is due before the loop takes it; the rest wait for the next."""
+
 MAX_PENDING_JOBS = 1000
 """Jobs waiting for the body thread beyond this are refused (a flooding client)."""
 
@@ -94,9 +97,13 @@ class Subscriber:
     wake: Any  # asyncio.Event, set from the body thread through loop.call_soon_threadsafe
     events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=512))
     last_seq: int = -1
+    dropped: int = 0
+    """Messages pushed out of the full `events` deque since the last send (said to the viewer)."""
 
     def post(self, message: dict[str, Any]) -> None:
         """Queue a message for this viewer (from any thread)."""
+        if self.events.maxlen is not None and len(self.events) >= self.events.maxlen:
+            self.dropped += 1
         self.events.append(message)
         self._wake()
 
@@ -322,12 +329,15 @@ class BodyRunner:
             scale = float(getattr(clock, "scale", 1.0))
             wait_s = (min(ready_s, due_s) - now) / scale
             if wait_s <= 0:
-                while True:  # apply what is already queued, then take the frame / release
+                # apply what is already queued, up to the per-frame budget, then take the frame
+                # (or release): a flood of jobs delays the rest, never the frames
+                for _ in range(JOBS_PER_FRAME):
                     try:
                         job = self._jobs.get_nowait()
                     except queue.Empty:
-                        return release
+                        break
                     self._do(job)
+                return release
             try:
                 job = self._jobs.get(timeout=min(wait_s, 0.1))
             except queue.Empty:

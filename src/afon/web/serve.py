@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 from afon.errors import AfonError, UsageError
+from afon.web.connections import LimitedH11Protocol
 from afon.web.runner import HOLD_LEASE_S, BodyRunner
 from afon.web.security import Security, is_loopback
 from afon.web.stills import limit_stills
@@ -160,6 +161,7 @@ class LiveServer:
             ws_max_size=WS_MAX_BYTES,
             ws_per_message_deflate=False,  # JPEGs do not compress; deflate only costs CPU
             timeout_graceful_shutdown=2,
+            http=LimitedH11Protocol,  # connection caps and a first-request deadline
         )
         self.server = uvicorn.Server(self.config)
         self._thread: threading.Thread | None = None

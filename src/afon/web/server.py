@@ -30,6 +30,7 @@ import io
 import itertools
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
@@ -41,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from afon import __version__
@@ -49,6 +50,7 @@ from afon.body import AF_AREA_SIZES
 from afon.errors import AfonError, ConfigError
 from afon.profile import FOCUS_MODES
 from afon.web.keys import PAGE_ACTIONS, KeyMap, default_keymap, parse_keymap
+from afon.web.limits import RATE_PER_S, RateLimiter, TokenBucket
 from afon.web.protocol import (
     CONTROL_NAMES,
     DRIVES,
@@ -66,13 +68,17 @@ from afon.web.protocol import (
     parse_settings,
 )
 from afon.web.runner import BodyRunner, Subscriber
-from afon.web.security import Security
+from afon.web.security import FailedAttempts, Security
 from afon.web.trainer import Trainer, drill_named, history_key
 
 log = logging.getLogger("afon.web")
 
 STATIC_DIR = Path(__file__).parent / "static"
 JOB_TIMEOUT_S = 5.0
+SEND_STALL_S = 10.0
+"""A viewer whose socket takes no data for this long is closed (it stopped reading)."""
+BODY_TIMEOUT_S = 10.0
+"""A request body must arrive within this (slowloris)."""
 THUMB_PX = 320
 CSP = (
     "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; "
@@ -88,11 +94,14 @@ PAGE_HEADERS = {
 
 
 class Guard:
-    """ASGI middleware applying `Security` to `/api/` and `/ws`, and the Host rule everywhere."""
+    """ASGI middleware applying `Security` to `/api/` and `/ws`, and the Host rule everywhere;
+    wrong-token and per-address request limits; the session cookie after pairing."""
 
     def __init__(self, app: ASGIApp, security: Security) -> None:
         self.app = app
         self.security = security
+        self.failed = FailedAttempts()
+        self.http_rate = RateLimiter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -101,16 +110,31 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         path: str = scope.get("path", "")
         guarded = path.startswith("/api/") or path == "/ws"
-        problem = self.security.check(
-            headers, scope.get("query_string", b"").decode("latin-1"), scope.get("scheme", "http")
-        )
-        if problem is not None and not guarded and problem[0] == 401:
-            problem = None  # the page itself is public; only the Host rule applies to it
+        client = (scope.get("client") or ("",))[0] or ""
+        problem: tuple[int, str] | None = None
+        if guarded and (wait_s := self.failed.blocked_for_s(client)) > 0:
+            problem = (429, f"too many wrong pairing tokens: try again in {math.ceil(wait_s)} s")
+        elif guarded and scope["type"] == "http" and not self.http_rate.allow(client):
+            problem = (429, f"rate limited: more than {RATE_PER_S:g} requests/s from {client}")
+        else:
+            problem = self.security.check(
+                headers,
+                scope.get("query_string", b"").decode("latin-1"),
+                scope.get("scheme", "http"),
+                api=guarded,
+            )
+            if problem is not None and not guarded and problem[0] == 401:
+                problem = None  # the page itself is public; only the Host rule applies to it
+            if problem is not None and problem[1] == "wrong pairing token":
+                self.failed.failed(client)
         if problem is None:
+            cookie = self.security.session_cookie()
+            if cookie is not None and guarded and not self.security.session_ok(headers):
+                send = _with_cookie(send, cookie)  # paired: the token can leave the URLs
             await self.app(scope, receive, send)
             return
         status, reason = problem
-        response = JSONResponse({"error": reason}, status_code=status)
+        response = JSONResponse({"error": reason, "field": ""}, status_code=status)
         if scope["type"] == "http":
             await response(scope, receive, send)
             return
@@ -120,6 +144,18 @@ class Guard:
             await ws.send_denial_response(response)
         else:
             await ws.close(code=1008, reason=reason)
+
+
+def _with_cookie(send: Send, cookie: str) -> Send:
+    """`send` adding a Set-Cookie header to the HTTP response (or the WebSocket's 101)."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] in ("http.response.start", "websocket.accept"):
+            message = dict(message)
+            message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode())]
+        await send(message)
+
+    return wrapped
 
 
 class WebApp:
@@ -137,6 +173,8 @@ class WebApp:
         self.security = security
         self.keymap = keymap if keymap is not None else default_keymap()
         self._ids = itertools.count(1)
+        self.evicted = 0
+        """Viewers closed because they stopped reading."""
         self._thumbs: dict[int, bytes] = {}
 
     # --- app -------------------------------------------------------------------------------
@@ -325,6 +363,7 @@ class WebApp:
     ) -> Response:
         try:
             raw = await _read_body(request)
+            _check_numbers(raw)
             obj = decode_json(raw) if raw.strip() or not allow_empty else {}
             return JSONResponse(await act(obj))
         except _TooLarge as exc:
@@ -337,6 +376,13 @@ class WebApp:
             return _error(503, "the body loop did not answer in time")
         except AfonError as exc:
             return _error(400, str(exc))
+        except RecursionError:
+            return _error(400, "JSON nested too deeply")
+        except (OverflowError, ValueError) as exc:
+            return _error(400, f"invalid value: {exc}")
+        except Exception:  # a bug: logged here, a JSON answer (no traceback) to the client
+            log.exception("%s %s failed", request.method, request.url.path)
+            return _error(500, "internal error (logged on the server)")
 
     async def _wait(self, future: Any) -> Any:
         return await asyncio.wait_for(asyncio.wrap_future(future), JOB_TIMEOUT_S)
@@ -354,21 +400,32 @@ class WebApp:
         sub.post({"type": "hello"} | self.info() | {"shots": list(self.runner.shots)})
         sub.post(self.runner.state)
         sender = asyncio.create_task(self._send_loop(websocket, sub))
+        receiver = asyncio.create_task(self._receive_loop(websocket, owner, sub))
         try:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                try:
-                    self._on_message(owner, sub, message)
-                except Exception as exc:  # never let one message end the connection
-                    log.exception("WebSocket message failed")
-                    sub.post({"type": "error", "error": f"internal error: {exc}", "field": ""})
+            # either ends the connection: the client leaves, or stops reading (evicted)
+            await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.runner.hub.unsubscribe(sub)
             sender.cancel()
+            receiver.cancel()
             # the watchdog: a closed connection lets go of everything it held
             self.runner.release_all(owner)
+
+    async def _receive_loop(self, websocket: WebSocket, owner: str, sub: Subscriber) -> None:
+        bucket = TokenBucket()
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if not bucket.allow():
+                # a flood stops here, before the body loop: each message is answered
+                sub.post(_rate_limited(message))
+                continue
+            try:
+                self._on_message(owner, sub, message)
+            except Exception as exc:  # never let one message end the connection
+                log.exception("WebSocket message failed")
+                sub.post({"type": "error", "error": f"internal error: {exc}", "field": ""})
 
     def _on_message(self, owner: str, sub: Subscriber, message: Mapping[str, Any]) -> None:
         text = message.get("text")
@@ -377,9 +434,16 @@ class WebApp:
             sub.post(raise_error.reply())
             return
         try:
+            _check_numbers(text)
             msg = parse_message(text)
         except ProtocolError as exc:
             sub.post(exc.reply())
+            return
+        except RecursionError:
+            sub.post(ProtocolError("JSON nested too deeply").reply())
+            return
+        except (OverflowError, ValueError) as exc:
+            sub.post(ProtocolError(f"invalid value: {exc}").reply())
             return
         if isinstance(msg, ControlMessage):
             self._reply_when_done(sub, self.runner.control(owner, msg), msg.id)
@@ -415,22 +479,99 @@ class WebApp:
         future.add_done_callback(done)
 
     async def _send_loop(self, websocket: WebSocket, sub: Subscriber) -> None:
+        """Events in order, then the latest frame only: a slow viewer skips frames, and one that
+        stops reading for `SEND_STALL_S` is closed (its buffers are bounded meanwhile)."""
         hub = self.runner.hub
+
+        async def send(data: str | bytes) -> None:
+            if isinstance(data, bytes):
+                await asyncio.wait_for(websocket.send_bytes(data), SEND_STALL_S)
+            else:
+                await asyncio.wait_for(websocket.send_text(data), SEND_STALL_S)
+
         try:
             while True:
                 await sub.wake.wait()
                 sub.wake.clear()
+                dropped, sub.dropped = sub.dropped, 0
+                if dropped:
+                    await send(json.dumps(_dropped(dropped)))
                 while sub.events:
-                    await websocket.send_text(json.dumps(sub.events.popleft()))
+                    await send(json.dumps(sub.events.popleft()))
                 frame = hub.frame
                 if frame is not None and frame[0] != sub.last_seq:
                     sub.last_seq = frame[0]
-                    await websocket.send_text(frame[2])
-                    await websocket.send_bytes(frame[1])
+                    await send(frame[2])
+                    await send(frame[1])
         except asyncio.CancelledError:
             raise
+        except TimeoutError:
+            self.evicted += 1
+            log.warning("a viewer stopped reading for %.0f s: closed", SEND_STALL_S)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(websocket.close(1008, "not reading"), 1.0)
+            return
         except Exception:  # the client went away; the receive loop notices and cleans up
             return
+
+
+MAX_NUMBER_DIGITS = 30
+"""Longest number literal accepted in a message (epoch milliseconds have 13 digits)."""
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise ProtocolError(
+            f"number too long ({len(text)} digits, at most {MAX_NUMBER_DIGITS}): {text[:12]}..."
+        )
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or len(text) > 2 * MAX_NUMBER_DIGITS:
+        raise ProtocolError(f"number out of range: {text[:24]}")
+    return value
+
+
+def _check_numbers(raw: str | bytes) -> None:
+    """Refuse number literals no client sends (400 digits, 1e400) before the message is read.
+
+    The message itself is parsed and validated by `afon.web.protocol`; this pass only bounds
+    numbers and nesting (a RecursionError becomes a 400 in the callers)."""
+    if len(raw) > MAX_MESSAGE_BYTES or not raw.strip():
+        return  # the size check and the empty-body rule answer these
+    try:
+        json.loads(raw, parse_int=_bounded_int, parse_float=_bounded_float)
+    except ProtocolError:
+        raise
+    except (ValueError, UnicodeDecodeError):
+        return  # not JSON: decode_json says so in its own words
+
+
+def _rate_limited(message: Mapping[str, Any]) -> dict[str, Any]:
+    msg_id: Any = None
+    text = message.get("text")
+    if isinstance(text, str) and len(text) <= MAX_MESSAGE_BYTES:
+        with contextlib.suppress(Exception):
+            obj = json.loads(text)
+            if isinstance(obj, dict) and isinstance(obj.get("id"), int | str):
+                msg_id = obj["id"]
+    return {
+        "type": "error",
+        "error": f"rate limited: more than {RATE_PER_S:g} messages/s; this one was not applied",
+        "field": "",
+        "id": msg_id,
+    }
+
+
+def _dropped(count: int) -> dict[str, Any]:
+    return {
+        "type": "error",
+        "error": f"{count} messages to this viewer were dropped: it was not reading fast enough",
+        "field": "",
+        "dropped": count,
+    }
 
 
 class _TooLarge(Exception):
@@ -439,14 +580,23 @@ class _TooLarge(Exception):
 
 async def _read_body(request: Request) -> bytes:
     length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and len(length) > 12:
+        raise _TooLarge(f"body too large ({length[:20]}... bytes, limit {MAX_MESSAGE_BYTES})")
     if length is not None and length.isdigit() and int(length) > MAX_MESSAGE_BYTES:
         raise _TooLarge(f"body too large ({length} bytes, limit {MAX_MESSAGE_BYTES})")
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_MESSAGE_BYTES:
-            raise _TooLarge(f"body too large (over {MAX_MESSAGE_BYTES} bytes)")
-    return bytes(data)
+
+    async def read() -> bytes:
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > MAX_MESSAGE_BYTES:
+                raise _TooLarge(f"body too large (over {MAX_MESSAGE_BYTES} bytes)")
+        return bytes(data)
+
+    try:  # a body sent a byte at a time (slowloris) does not hold the connection
+        return await asyncio.wait_for(read(), BODY_TIMEOUT_S)
+    except TimeoutError:
+        raise ProtocolError(f"request body not complete within {BODY_TIMEOUT_S:g} s") from None
 
 
 def _error(status: int, message: str, field: str = "") -> JSONResponse:
