@@ -26,7 +26,7 @@ never fail).
 Featureless trials: the "wall" scene from several start positions; the right answer is FAILED,
 and ``frames_*`` says how long it took.
 
-"tracking" (AF-C keeper rates) comes from `afon.bench_tracking.tracking_results()` when that
+"tracking" (AF-C keeper rates) comes from `afon.bench.tracking.tracking_results()` when that
 module is importable, and is omitted otherwise.
 
 Usage: python benchmarks/af.py [--trials N] [--seed S] [--strategies a,b,...]
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.no_tracking:
         try:
-            from afon.bench_tracking import tracking_results
+            from afon.bench.tracking import tracking_results
         except ImportError:
             pass
         else:

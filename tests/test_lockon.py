@@ -1,25 +1,26 @@
-"""Lock-on: an abrupt jump is ignored for the lock-on delay, a persistent one is followed."""
+"""Lock-on: an abrupt jump is ignored for the lock-on delay, a persistent one is followed, a
+subject that accelerates is not an obstacle, and the AF area's content tells them apart."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from afon.focus.estimator import DistanceEstimator
 from afon.focus.lockon import LOCK_ON_PRESETS, LockOn, Verdict, lock_on_seconds
-from afon.focus.predict import Observation, SubjectPredictor
+from afon.focus.predict import Observation
 
 DOF = 0.02  # 50 mm f/1.8 depth of focus (D)
 SUBJECT_D = 1 / 6.0
 OBSTACLE_D = 1 / 3.0
 
 
-def run(
-    lock_on_s: float, obstacle: tuple[float, float], seconds: float = 2.0, seed: int = 0
-) -> tuple[list[Verdict], SubjectPredictor, np.ndarray]:
+def run(lock_on_s: float, obstacle: tuple[float, float], seconds: float = 2.0,
+        seed: int = 0) -> tuple[list[Verdict], DistanceEstimator, np.ndarray]:
     """Static subject at 6 m, an obstacle at 3 m in the window during `obstacle` (t0, t1)."""
     rng = np.random.default_rng(seed)
-    track = SubjectPredictor()
-    lock = LockOn(lock_on_s, min_gate_d=3 * DOF)
+    track = DistanceEstimator()
+    lock = LockOn(lock_on_s)
     verdicts = []
     times = np.arange(0.0, seconds, 1 / 30)
     for t in times:
@@ -27,7 +28,7 @@ def run(
         obs = Observation(float(t), d + rng.normal(0, 0.2 * DOF), 0.3 * DOF)
         v = lock.check(obs, track)
         if v is Verdict.ACCEPT:
-            track.add(obs)
+            track.update(obs)
         verdicts.append(v)
     return verdicts, track, times
 
@@ -66,10 +67,71 @@ def test_a_persistent_jump_is_taken_after_the_delay() -> None:
 
 
 def test_no_gate_while_acquiring() -> None:
-    track = SubjectPredictor()
-    lock = LockOn(0.5, min_gate_d=3 * DOF)
+    track = DistanceEstimator()
+    lock = LockOn(0.5)
     # the very first readings are far apart (lens converging): all accepted
     for i, d in enumerate([0.5, 0.2, 0.17]):
         obs = Observation(i / 30, d, 0.01)
         assert lock.check(obs, track) is Verdict.ACCEPT
-        track.add(obs)
+        track.update(obs)
+
+
+def _takeoff(lock: LockOn, accel_m_s2: float, content: float | None = None
+             ) -> list[tuple[float, Verdict]]:
+    """A subject at 12 m (300 mm f/2.8: DoF 0.00093 D, readings ±0.3 DoF) accelerating away
+    from t = 1 s; every reading judged, the accepted ones used."""
+    dof = 0.00093
+    rng = np.random.default_rng(3)
+    track = DistanceEstimator()
+    out = []
+    for t in np.arange(0.0, 1.8, 1 / 30):
+        tau = max(0.0, float(t) - 1.0)
+        d = 1.0 / (12.0 + 0.5 * accel_m_s2 * tau * tau)
+        obs = Observation(float(t), d + rng.normal(0, 0.3 * dof), 0.3 * dof)
+        v = lock.check(obs, track, content)
+        if v in (Verdict.ACCEPT, Verdict.MANOEUVRE):
+            track.update(obs)
+        out.append((float(t), v))
+    return out
+
+
+def test_a_take_off_is_not_an_obstacle() -> None:
+    # 8 m/s²: a bird leaving its perch. Every reading stays on the track (the IMM's
+    # constant-acceleration model takes it up), none is rejected, nothing is re-seeded
+    verdicts = _takeoff(LockOn(0.5), 8.0)
+    assert all(v is Verdict.ACCEPT for _, v in verdicts)
+
+
+def test_an_implausible_acceleration_is_gated_and_the_content_decides() -> None:
+    # 2000 m/s² is no subject: the readings leave every model's gate within frames ...
+    verdicts = _takeoff(LockOn(0.5), 2000.0)
+    assert any(v is Verdict.REJECT for t, v in verdicts if t < 1.2)
+    # ... unless the AF area still shows the same subject (tracking): then it is followed
+    same = _takeoff(LockOn(0.5), 2000.0, content=0.99)
+    assert Verdict.REJECT not in [v for _, v in same]
+    assert Verdict.MANOEUVRE in [v for _, v in same]
+    # and with a different content it is an obstacle
+    other = _takeoff(LockOn(0.5), 2000.0, content=0.1)
+    assert any(v is Verdict.REJECT for _, v in other)
+
+
+def test_reacquisition_waits_for_the_subjects_content() -> None:
+    # an obstacle (3 m) in front of a subject at 6 m from 1.0 s; at 1.2 s the readings are
+    # back near the track but the AF area does not show the subject yet (the obstacle's edge)
+    track = DistanceEstimator()
+    lock = LockOn(0.5)
+    rng = np.random.default_rng(0)
+    verdicts = {}
+    for t in np.arange(0.0, 1.6, 1 / 30):
+        t = float(t)
+        d = OBSTACLE_D if 1.0 <= t < 1.2 else SUBJECT_D
+        content = 0.2 if 1.0 <= t < 1.35 else 0.99
+        obs = Observation(t, d + rng.normal(0, 0.2 * DOF), 0.3 * DOF)
+        v = lock.check(obs, track, content)
+        if v in (Verdict.ACCEPT, Verdict.MANOEUVRE):
+            track.update(obs)
+        verdicts[round(t, 3)] = v
+    back = [v for t, v in verdicts.items() if 1.2 <= t < 1.35]
+    assert back and all(v is Verdict.REJECT for v in back)
+    after = [v for t, v in verdicts.items() if t >= 1.35]
+    assert after and all(v is Verdict.ACCEPT for v in after)

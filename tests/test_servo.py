@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from afon.bench_tracking import run_burst
+from afon.bench.tracking import run_burst
 from afon.cameras.sim.camera import SimCamera
 from afon.cameras.sim.scene import Crossing, Scene, resolve_scene
 from afon.clock import VirtualClock

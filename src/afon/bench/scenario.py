@@ -199,7 +199,10 @@ def _builtin_dir() -> Path:
     return Path(str(importlib.resources.files("afon.bench").joinpath("scenarios")))
 
 
-LIBRARY_ORDER = ("portrait", "runner", "bird", "obstacle", "low-light", "erratic", "stack")
+LIBRARY_ORDER = (
+    "portrait", "runner", "bird", "bird-tracking", "obstacle", "low-light", "erratic", "stop",
+    "turn", "crossing", "stack",
+)
 """The order the built-in scenarios are run and reported in (others follow by name)."""
 
 

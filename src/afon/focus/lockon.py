@@ -7,27 +7,34 @@ focus for the whole crossing *and* the recovery. Bodies therefore ignore an abru
 change for a set time ("lock-on") and keep driving the lens along the predicted path of the
 subject; only if the new distance *persists* longer than that is it taken as the new subject.
 
-`LockOn.check` judges each observation against the current track (`SubjectPredictor`):
+`LockOn.check` judges each reading against the subject-distance estimator
+(`afon.focus.estimator.DistanceEstimator`) and, when it has one, the AF area's content:
 
-- inside the gate (``max(gate_sigmas × spread, min_gate_d)``, where the spread combines the
-  track's prediction uncertainty, the reading's noise and the track's own residual scatter):
-  ACCEPT;
-- outside, with lock-on off (``lock_on_s == 0``): SWITCH at once (the track is re-seeded with the
-  new reading: follow immediately);
-- outside, with lock-on on: REJECT (the servo holds/extrapolates the prediction) and remember the
-  reading as a candidate; once readings have stayed off the track for `lock_on_s` (measured from
-  the first off-track reading), SWITCH to the new distance, re-seeding the track with the recent
-  candidates. One reading back on the track clears the candidates.
-- except a *smooth* departure: a subject that speeds up or brakes also leaves a constant-velocity
-  track, but gradually. When the track's last `continuity_s` of readings and two or more
-  candidates fit one constant-acceleration trajectory (in metres, reduced χ² ≤
-  `continuity_chi2`) with a physically plausible acceleration (≤ `max_accel_m_s2`), it is the
-  same subject: SWITCH at once, re-seeding the track with them. An obstacle is a step, which no
-  smooth trajectory fits; one that slides into the AF window makes a ramp in the readings, but a
-  far steeper one than any real subject's acceleration.
+- **innovation gate**: the reading minus each motion model's prediction, against that model's
+  own innovation spread ``√S`` (prediction uncertainty and reading noise). A reading within
+  ``gate_sigmas × √S`` of *any* model, plus the distance a subject accelerating at
+  `max_accel_m_s2` covers since the last reading, is on the track: ACCEPT.
+  A subject that speeds up or brakes stays inside the constant-acceleration model's gate — the
+  IMM's growing innovations move the weight to that model frame by frame — while an obstacle is
+  a step that no model's spread covers.
+- **AF-area content** (`AreaContent`): off the gate, a reading is still the subject when the AF
+  area shows what it showed on the track (zero-mean normalised correlation of a coarse patch ≥
+  `same_content`): with the tracking AF area the window moves with the subject, so a sudden
+  change in distance with the same content is the subject's own manoeuvre. Verdict MANOEUVRE:
+  the servo widens the estimator's speed and acceleration uncertainty and uses the reading.
+  An obstacle changes what the AF area sees.
+- otherwise, with lock-on off (``lock_on_s == 0``): SWITCH at once (the estimator is re-seeded
+  with the new reading: follow immediately);
+- otherwise REJECT (the servo carries on with the prediction) and remember the reading as a
+  candidate; once readings have stayed off the track for `lock_on_s` (from the first off-track
+  reading), SWITCH to the new distance, re-seeding the estimator with the recent candidates.
+- **re-acquisition**: a reading back on the track clears the candidates — unless the AF area
+  still does not show the subject's content (the obstacle's edge is still in the window, and
+  the reading mixes the two distances): then it is a candidate too.
 
 The gate only applies to an established track (`min_track_points` readings spanning
-`min_track_s`): while the servo is still acquiring, every reading is accepted.
+`min_track_s`, the last one less than `stale_s` ago): while the servo acquires, every reading is
+accepted.
 
 Lock-on delays
 --------------
@@ -54,7 +61,14 @@ import enum
 import math
 from dataclasses import dataclass, field
 
-from afon.focus.predict import Observation, SubjectPredictor, fit_observations
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from afon.cameras.base import Frame
+from afon.focus.engine import AfWindow
+from afon.focus.estimator import U_MIN_M, DistanceEstimator
+from afon.focus.predict import Observation
 
 LOCK_ON_PRESETS: dict[str, float] = {"off": 0.0, "short": 0.25, "normal": 0.5, "long": 1.0}
 """Lock-on delays (seconds) by menu name; see the module docstring."""
@@ -79,45 +93,100 @@ def lock_on_seconds(setting: str | float) -> float:
 
 class Verdict(enum.Enum):
     ACCEPT = "accept"
-    """On the track (or no track yet): add it."""
+    """On the track (or no track yet): use it."""
+    MANOEUVRE = "manoeuvre"
+    """Off the gate, but the AF area shows the same subject: its motion changed; use it after
+    widening the estimator's speed and acceleration uncertainty."""
     REJECT = "reject"
-    """An abrupt jump being ignored: hold the prediction."""
+    """An abrupt jump being ignored: carry on with the prediction."""
     SWITCH = "switch"
-    """A jump accepted as the new subject distance: the track was re-seeded."""
+    """A jump accepted as the new subject distance: the estimator was re-seeded."""
+
+
+PATCH_PX = 12
+"""Side of the coarse AF-area patch compared by `AreaContent` (defocus barely changes it)."""
+
+
+class AreaContent:
+    """What the AF area shows, remembered from readings on the track.
+
+    `similarity` is the zero-mean normalised correlation (−1..1) between a coarse
+    (`PATCH_PX` square, area-averaged) copy of the luma under the window and the one remembered
+    by `remember`; None before anything was remembered or for a featureless area.
+    """
+
+    def __init__(self) -> None:
+        self._ref: npt.NDArray[np.float32] | None = None
+
+    def reset(self) -> None:
+        self._ref = None
+
+    @staticmethod
+    def _patch(frame: Frame, window: AfWindow) -> npt.NDArray[np.float32] | None:
+        luma = frame.luma
+        h, w = luma.shape
+        x, y, ww, wh = window.to_px(w, h)
+        cut = np.ascontiguousarray(luma[y : y + wh, x : x + ww], np.float32)
+        small = np.asarray(
+            cv2.resize(cut, (PATCH_PX, PATCH_PX), interpolation=cv2.INTER_AREA), np.float32
+        )
+        small -= float(small.mean())
+        norm = float(np.linalg.norm(small))
+        if norm < 1e-6 * small.size:
+            return None
+        out: npt.NDArray[np.float32] = small / norm
+        return out
+
+    def remember(self, frame: Frame, window: AfWindow) -> None:
+        patch = self._patch(frame, window)
+        if patch is not None:
+            self._ref = patch
+
+    def similarity(self, frame: Frame, window: AfWindow) -> float | None:
+        if self._ref is None:
+            return None
+        patch = self._patch(frame, window)
+        if patch is None:
+            return None
+        return float(np.sum(patch * self._ref))
 
 
 @dataclass
 class LockOn:
-    """Gates observations against a track; see the module docstring."""
+    """Gates readings against the estimator; see the module docstring."""
 
     lock_on_s: float = DEFAULT_LOCK_ON_S
     min_gate_d: float = 0.0
-    """Smallest jump (dioptres) ever treated as off-track; the servo uses 3 × depth of focus."""
+    """Smallest jump (dioptres) ever treated as off-track."""
     gate_sigmas: float = 4.0
+    max_accel_m_s2: float = 40.0
+    """The largest acceleration (change) a subject is credited with between two readings, on
+    top of the models' own spread: ~4 g, beyond a sprinter's start (~10 m/s²), a braking car
+    (~10) or a bird's take-off; an obstacle sliding into the AF window moves the reading by
+    metres within a frame, orders of magnitude more."""
+    slack_max_s: float = 0.1
+    """The slack stops growing after this long without a reading (a still's blackout): over a
+    longer gap the models' own spread is the measure (the slack would admit anything)."""
     min_track_points: int = 5
     min_track_s: float = 0.1
     stale_s: float = 1.0
     """A track with no reading for this long is no track: the next reading is accepted."""
     seed_s: float = 0.15
     """On a switch, candidates this recent seed the new track."""
-    continuity_s: float = 0.5
-    """Track readings this far before the first off-track reading join the continuity test."""
-    continuity_chi2: float = 3.0
-    """Reduced χ² below which off-track readings continue the track smoothly (an accelerating
-    subject, not an obstacle)."""
-    max_accel_m_s2: float = 12.0
-    """Largest acceleration a smooth continuation may have: a sprinter's start or a braking car
-    stays under ~10 m/s²; the ramp a partly covering obstacle makes in the readings (metres
-    within a tenth of a second) needs far more, so it is not taken as the subject."""
+    same_content: float = 0.9
+    """Correlation of the AF area's content above which an off-gate reading is the subject."""
     _candidates: list[Observation] = field(default_factory=list, repr=False)
     rejected: int = 0
+    rejected_in_a_row: int = 0
     switches: int = 0
+    manoeuvres: int = 0
 
     def __post_init__(self) -> None:
         self.lock_on_s = lock_on_seconds(self.lock_on_s)
 
     def reset(self) -> None:
         self._candidates.clear()
+        self.rejected_in_a_row = 0
 
     @property
     def holding(self) -> bool:
@@ -128,68 +197,81 @@ class LockOn:
     def holding_since_s(self) -> float | None:
         return self._candidates[0].t_s if self._candidates else None
 
-    def gate_d(self, obs: Observation, track: SubjectPredictor) -> float | None:
-        """Current gate half-width (dioptres) for `obs`, None when there is no established track."""
-        fit = track.fit()
+    def established(self, obs: Observation, track: DistanceEstimator) -> bool:
+        """Whether `track` is established enough to gate `obs`."""
         last = track.last
-        if fit is None or last is None:
-            return None
-        if fit.n < self.min_track_points or fit.span_s < self.min_track_s:
-            return None
-        if obs.t_s - last.t_s > self.stale_s:
-            return None
-        scatter = track.residual_sigma_d()
-        scatter = 0.0 if math.isnan(scatter) else scatter
-        spread = math.sqrt(fit.sigma_d(obs.t_s) ** 2 + obs.sigma_d**2 + scatter**2)
-        return max(self.gate_sigmas * spread, self.min_gate_d)
+        if last is None or track.n < self.min_track_points or track.span_s < self.min_track_s:
+            return False
+        return obs.t_s - last.t_s <= self.stale_s
 
-    def check(self, obs: Observation, track: SubjectPredictor) -> Verdict:
-        """Judge `obs` against `track`; on SWITCH the track has been re-seeded already.
-
-        The caller adds ACCEPTed readings to the track itself.
-        """
-        gate = self.gate_d(obs, track)
-        if gate is None:
-            self._candidates.clear()
-            return Verdict.ACCEPT
+    def slack_d(self, obs: Observation, track: DistanceEstimator) -> float:
+        """How far (dioptres, towards `obs`) a subject could have strayed from every model by
+        accelerating at `max_accel_m_s2` since the last reading (at most `slack_max_s`):
+        ``½·a·dt²`` metres from the predicted distance."""
+        last = track.last
         expected = track.predict_d(obs.t_s)
-        assert expected is not None
-        if abs(obs.focus_d - expected) <= gate:
+        if last is None or expected is None or expected <= 0:
+            return 0.0
+        dt = min(max(obs.t_s - last.t_s, 0.0), self.slack_max_s)
+        move_m = 0.5 * self.max_accel_m_s2 * dt * dt
+        u = 1.0 / expected
+        if obs.focus_d > expected:  # nearer
+            return 1.0 / max(u - move_m, U_MIN_M) - expected
+        return expected - 1.0 / (u + move_m)
+
+    def on_track(self, obs: Observation, track: DistanceEstimator) -> bool:
+        """Within the gate of at least one motion model (plus the physical slack)."""
+        slack = self.slack_d(obs, track)
+        inn = track.innovation(obs)
+        if inn is None:  # far field: compare with the held reading
+            expected = track.predict_d(obs.t_s)
+            spread = track.sigma_d(obs.t_s)
+            if expected is None or spread is None:
+                return True
+            gate = self.gate_sigmas * math.hypot(spread, obs.sigma_d) + slack
+            return abs(obs.focus_d - expected) <= max(gate, self.min_gate_d)
+        return any(
+            abs(y) <= max(self.gate_sigmas * math.sqrt(s) + slack, self.min_gate_d)
+            for y, s in zip(inn.y_d, inn.s_d2, strict=True)
+        )
+
+    def check(
+        self, obs: Observation, track: DistanceEstimator, content: float | None = None
+    ) -> Verdict:
+        """Judge `obs` against `track` (`content`: `AreaContent.similarity` of this frame, if
+        known). On SWITCH the estimator has been re-seeded already; the caller uses ACCEPTed
+        and MANOEUVRE readings itself."""
+        if not self.established(obs, track):
             self._candidates.clear()
+            self.rejected_in_a_row = 0
             return Verdict.ACCEPT
-        if self.lock_on_s <= 0:
+        same = content is not None and content >= self.same_content
+        if self.on_track(obs, track):
+            if not (self._candidates and content is not None and not same):
+                self._candidates.clear()
+                self.rejected_in_a_row = 0
+                return Verdict.ACCEPT
+            # back near the track while the AF area still does not show the subject: the
+            # obstacle is leaving (its edge is in the window); keep waiting
+        elif same:
+            self._candidates.clear()
+            self.rejected_in_a_row = 0
+            self.manoeuvres += 1
+            return Verdict.MANOEUVRE
+        elif self.lock_on_s <= 0:
             self._switch([obs], track)
             return Verdict.SWITCH
         self._candidates.append(obs)
-        smooth = self._continuation(track)
-        if smooth is not None:
-            self._switch(smooth, track)
-            return Verdict.SWITCH
         if obs.t_s - self._candidates[0].t_s >= self.lock_on_s:
             recent = [c for c in self._candidates if c.t_s >= obs.t_s - self.seed_s]
             self._switch(recent, track)
             return Verdict.SWITCH
         self.rejected += 1
+        self.rejected_in_a_row += 1
         return Verdict.REJECT
 
-    def _continuation(self, track: SubjectPredictor) -> list[Observation] | None:
-        """The track's recent readings plus the candidates, if together they are one smooth
-        (constant-acceleration in metres) trajectory; None for a jump."""
-        if len(self._candidates) < 2:
-            return None
-        t_first = self._candidates[0].t_s
-        base = [o for o in track.observations if o.t_s >= t_first - self.continuity_s]
-        if len(base) < 4:
-            return None
-        joined = base + self._candidates
-        fit = fit_observations(joined, 2, robust=False)
-        if fit.chi2_red > self.continuity_chi2:
-            return None
-        if not fit.far_field and len(fit.coef) > 2 and abs(fit.coef[2]) > self.max_accel_m_s2:
-            return None  # too abrupt for a real subject: an obstacle sliding into the window
-        return joined
-
-    def _switch(self, seed: list[Observation], track: SubjectPredictor) -> None:
-        track.reset(seed)
+    def _switch(self, seed: list[Observation], track: DistanceEstimator) -> None:
+        track.seed(seed)
         self._candidates.clear()
+        self.rejected_in_a_row = 0
         self.switches += 1

@@ -8,18 +8,22 @@ Per frame (`ServoAf.update(frame, window, aim_s)`):
    mid-exposure time — independent of where the lens was, so a moving lens does not disturb
    the track. Readings below `min_confidence` are not used. The reading's noise is modelled as
    ``hypot(σ₀, rel·|defocus|) / √confidence`` (a phase reading far from focus is less precise).
-2. **Lock-on** (`afon.focus.lockon.LockOn`): a reading that jumps off the track (an obstacle) is
-   ignored for up to ``lock_on_s`` while the prediction carries on; a persistent jump is taken as
-   the new subject distance.
-3. **Predict** (`afon.focus.predict`): the track is fitted with constant velocity in *metres*
-   (accelerating in dioptres as the subject approaches), and the lens is commanded to the
-   subject's predicted position at ``aim_s`` — the next exposure, which is the still's exposure
-   when the body has a release pending (release-lag compensation) — or, if the motor cannot get
-   there in time, to the intercept. `NonPredictiveServo` is the same code with prediction off:
-   it commands the subject's (smoothed) last measured position.
+   A contrast peak bracketed by the hill-climb (below) is a reading too, with the bracket's
+   half-width as its noise.
+2. **Lock-on** (`afon.focus.lockon.LockOn`): a reading outside every motion model's innovation
+   gate whose AF area no longer shows the tracked content (an obstacle) is ignored for up to
+   ``lock_on_s`` while the prediction carries on; a persistent jump is taken as the new subject
+   distance; off the gate but with the same content (the subject manoeuvred) it is used.
+3. **Estimate and predict** (`afon.focus.estimator.DistanceEstimator`): an IMM Kalman filter
+   over the subject's distance in metres (stationary, constant-velocity and
+   constant-acceleration models mixed by likelihood). The lens is commanded to the subject's
+   predicted position at ``aim_s`` — the next exposure, which is the still's exposure when the
+   body has a release pending (release-lag compensation) — or, if the motor cannot get there in
+   time, to the intercept (`afon.focus.predict.plan_target`). `NonPredictiveServo` commands the
+   last valid reading (one lock-on accepted), as its name says: no motion model, no smoothing.
 4. **Dead-band** (libcamera's ``pdaf_squelch`` idea, scaled to the depth of focus): a new command
-   closer than ``squelch_dof × depth_of_focus`` to the last one is not sent, and a reversal of
-   direction needs ``reverse_dof × depth_of_focus`` — against wobble and backlash.
+   closer than ``squelch_dof × depth_of_focus`` to the last one is not sent. The same dead-band
+   applies to reversals: a larger one would hold the lens while a subject turns round.
 5. **Contrast fallback**: after `fallback_frames` frames without a confident phase reading (or on
    a camera without phase detection), a small hill-climb on the contrast measure (Tenengrad) in the
    AF window: step while contrast rises, reverse and halve the step when it falls, down to half
@@ -29,7 +33,7 @@ Per frame (`ServoAf.update(frame, window, aim_s)`):
 
 Status (Camera2 passive states): FOCUSED (PASSIVE_FOCUSED) when the predicted subject and the
 lens's (kinematically estimated) position at ``aim_s`` differ by less than the depth of focus —
-judged with the motion model for both servos; SCANNING (PASSIVE_SCAN) otherwise; FAILED
+judged with the estimator for both servos; SCANNING (PASSIVE_SCAN) otherwise; FAILED
 (PASSIVE_UNFOCUSED) after `fail_frames` frames with no confident measurement of any kind (no
 confident phase reading and no textured contrast peak). Without a measurement the lens coasts on
 the prediction for at most ``max(lock_on_s, coast_s)`` and then holds.
@@ -38,19 +42,16 @@ the prediction for at most ``max(lock_on_s, coast_s)`` and then holds.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from afon.cameras.base import Frame
 from afon.focus.context import lens_still
 from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow
-from afon.focus.lockon import DEFAULT_LOCK_ON_S, LockOn, Verdict
+from afon.focus.estimator import DistanceEstimator, Snapshot
+from afon.focus.lockon import DEFAULT_LOCK_ON_S, AreaContent, LockOn, Verdict
 from afon.focus.measures import tenengrad, texture_confidence
 from afon.focus.phase import PhaseMeasurement, measure_phase
-from afon.focus.predict import (
-    Observation,
-    SubjectPredictor,
-    lens_position_at,
-    plan_target,
-)
+from afon.focus.predict import Observation, lens_position_at, plan_target
 
 
 def _window_tuple(window: AfWindow) -> tuple[float, float, float, float]:
@@ -137,32 +138,31 @@ class PredictiveServo:
         ctx: AfContext,
         *,
         lock_on_s: float = DEFAULT_LOCK_ON_S,
-        model: str = "cv",
-        window_s: float = 1.0,
         min_confidence: float = 0.3,
         squelch_dof: float = 0.25,
-        reverse_dof: float = 0.75,
-        sigma0_dof: float = 0.3,
+        sigma0_dof: float = 0.05,
         sigma_rel: float = 0.15,
         fallback_frames: int = 4,
         fail_frames: int = 15,
         coast_s: float = 0.3,
-        gate_dof: float = 3.0,
+        manoeuvre_speed_m_s: float = 2.0,
+        manoeuvre_accel_m_s2: float = 10.0,
+        rollback_s: float = 0.15,
     ) -> None:
+        self.rollback_s = rollback_s
         self.ctx = ctx
         self.dof_d = max(ctx.depth_of_focus_d, 1e-9)
         self.min_confidence = min_confidence
         self.squelch_d = squelch_dof * self.dof_d
-        self.reverse_d = reverse_dof * self.dof_d
         self.sigma0_d = sigma0_dof * self.dof_d
         self.sigma_rel = sigma_rel
         self.fallback_frames = fallback_frames
         self.fail_frames = fail_frames
-        self.model = model
-        self.window_s = window_s
-        self.lock_on = LockOn(lock_on_s, min_gate_d=gate_dof * self.dof_d)
+        self.manoeuvre = (manoeuvre_speed_m_s, manoeuvre_accel_m_s2)
+        self.lock_on = LockOn(lock_on_s)
         self.coast_s = max(coast_s, self.lock_on.lock_on_s)
-        self.track = SubjectPredictor(model=model, window_s=window_s)
+        self.track = DistanceEstimator()
+        self.content = AreaContent()
         self.climb = _HillClimb(ctx)
         self.start(ctx.lens_min_d, 0.0)
 
@@ -170,14 +170,19 @@ class PredictiveServo:
     def start(self, lens_d: float, now_s: float) -> float | None:
         self.track.reset()
         self.lock_on.reset()
+        self.content.reset()
         self.climb.reset()
         self.frames = 0
         self.no_phase_frames = 0
         self.no_measure_frames = 0
         self.commanded_d: float | None = None
-        self._last_dir = 0.0
+        self.last_valid: Observation | None = None
+        self._history: deque[tuple[Observation, float, float, Snapshot]] = deque(maxlen=8)
+        """Recent readings used: (reading, mixed innovation, its variance, state before)."""
+        """The last reading lock-on let through (what the non-predictive servo follows)."""
         self.last_phase: PhaseMeasurement | None = None
         self.last_verdict: Verdict | None = None
+        self.last_content: float | None = None
         self.in_fallback = False
         return None
 
@@ -190,27 +195,24 @@ class PredictiveServo:
 
         obs = self._observe(frame, window, mid_s)
         measured = False
+        self.last_verdict = None
         if obs is not None:
             self.no_phase_frames = 0
             if self.in_fallback:
                 self.in_fallback = False
                 self.climb.reset()
-            verdict = self.lock_on.check(obs, self.track)
-            self.last_verdict = verdict
-            if verdict is Verdict.ACCEPT:
-                self.track.add(obs)
+            self._use(obs, frame, window)
             measured = True
         else:
             self.no_phase_frames += 1
-            self.last_verdict = None
 
         command: float | None = None
         if self.no_phase_frames >= self.fallback_frames and not self._coasting(mid_s):
             # contrast steps are deliberate: no dead-band
             self.in_fallback = True
-            command, textured = self._contrast_step(frame, window)
+            command, textured = self._contrast_step(frame, window, mid_s)
             measured = measured or textured
-        elif len(self.track) > 0:
+        elif self.last_valid is not None:
             command = self._squelch(self._servo_target(lens_now, now_s, aim_s))
 
         self.no_measure_frames = 0 if measured else self.no_measure_frames + 1
@@ -230,21 +232,63 @@ class PredictiveServo:
         subject_d = frame.lens_d + m.defocus_d
         return Observation(mid_s, subject_d, sigma)
 
+    def _use(self, obs: Observation, frame: Frame, window: AfWindow) -> None:
+        """Judge a reading with lock-on and feed the estimator."""
+        established = self.lock_on.established(obs, self.track)
+        content = self.content.similarity(frame, window) if established else None
+        verdict = self.lock_on.check(obs, self.track, content)
+        self.last_verdict = verdict
+        self.last_content = content
+        if verdict is Verdict.REJECT:
+            if self.lock_on.rejected_in_a_row == 1:
+                self._roll_back(obs)
+            return
+        if verdict is Verdict.MANOEUVRE:
+            self.track.inflate(*self.manoeuvre)
+        else:
+            # the content the subject shows on the track (a manoeuvre does not move it)
+            self.content.remember(frame, window)
+        if verdict is Verdict.SWITCH:
+            self._history.clear()
+        else:
+            inn = self.track.innovation(obs)
+            if inn is not None:
+                self._history.append((obs, *inn.mixed, self.track.snapshot()))
+            self.track.update(obs)
+        self.last_valid = obs
+
+    def _roll_back(self, jump: Observation) -> None:
+        """An obstacle was just detected: readings of the last `rollback_s` that already led
+        towards it (more than 2σ off the prediction, on the jump's side) were its edge sliding
+        into the AF window; forget them, going back to the estimate before the first."""
+        expected = self.track.predict_d(jump.t_s)
+        if expected is None:
+            return
+        side = math.copysign(1.0, jump.focus_d - expected)
+        for i, (obs, y, s, snap) in enumerate(self._history):
+            if jump.t_s - obs.t_s > self.rollback_s:
+                continue
+            if y * side > 2.0 * math.sqrt(s):
+                self.track.restore(snap)
+                before = [h[0] for h in list(self._history)[:i]]
+                self.last_valid = before[-1] if before else self.last_valid
+                self._history.clear()
+                return
+
     def _coasting(self, t_s: float) -> bool:
         """Still within the time the prediction may carry on without readings."""
-        last = self.track.last
+        last = self.last_valid
         return last is not None and t_s - last.t_s <= self.coast_s and self.predictive
 
     # --- commands -----------------------------------------------------------------------
     def _servo_target(self, lens_now: float, now_s: float, aim_s: float) -> float | None:
-        last = self.track.last
+        last = self.last_valid
         assert last is not None
-        fit = self.track.fit()
-        if self.predictive:
+        if self.predictive and self.track.last is not None:
             # coast on the prediction for at most coast_s past the last reading, then hold
             t_aim = max(min(aim_s, last.t_s + self.coast_s), now_s)
             target = plan_target(
-                self.track,
+                self.track.predict_d,
                 lens_d=lens_now,
                 now_s=now_s,
                 aim_s=t_aim,
@@ -252,7 +296,7 @@ class PredictiveServo:
                 accel_d_per_s2=self.ctx.motor_accel_d_per_s2,
             )
         else:
-            target = fit.focus_d(last.t_s) if fit is not None else last.focus_d
+            target = last.focus_d
         if target is None:
             return None
         return min(max(target, self.ctx.lens_min_d), self.ctx.lens_max_d)
@@ -260,25 +304,26 @@ class PredictiveServo:
     def _squelch(self, target: float | None) -> float | None:
         if target is None:
             return None
-        if self.commanded_d is None:
-            self._last_dir = 0.0
-            return target
-        delta = target - self.commanded_d
-        direction = math.copysign(1.0, delta)
-        reversing = self._last_dir != 0.0 and direction != self._last_dir
-        if abs(delta) < (self.reverse_d if reversing else self.squelch_d):
+        if self.commanded_d is not None and abs(target - self.commanded_d) < self.squelch_d:
             return None
-        self._last_dir = direction
         return target
 
-    def _contrast_step(self, frame: Frame, window: AfWindow) -> tuple[float | None, bool]:
+    def _contrast_step(
+        self, frame: Frame, window: AfWindow, mid_s: float
+    ) -> tuple[float | None, bool]:
         if not lens_still(frame):
             return None, True
         win = _window_tuple(window)
         luma = frame.luma
         if texture_confidence(luma, win) < 0.5:
             return None, False
-        return self.climb.update(frame, tenengrad(luma, win)), True
+        was_peaked = self.climb.peaked
+        target = self.climb.update(frame, tenengrad(luma, win))
+        if self.climb.peaked and not was_peaked and self.climb.best is not None:
+            # the bracketed peak is a reading of the subject, as precise as the bracket
+            peak = Observation(mid_s, self.climb.best[0], max(self.climb.min_step_d, 1e-9))
+            self._use(peak, frame, window)
+        return target, True
 
     # --- status -------------------------------------------------------------------------
     def _lens_at(self, t_s: float, frame: Frame, heading_d: float) -> float:
@@ -296,8 +341,8 @@ class PredictiveServo:
             return AfStatus.FAILED
         if self.in_fallback:
             return AfStatus.FOCUSED if self.climb.peaked else AfStatus.SCANNING
-        fit = self.track.fit()
-        if fit is None or self.commanded_d is None:
+        expected = self.track.predict_d(aim_s)
+        if expected is None or self.commanded_d is None:
             return AfStatus.SCANNING
         lens_aim = lens_position_at(
             aim_s,
@@ -307,13 +352,13 @@ class PredictiveServo:
             speed_d_per_s=self.ctx.motor_speed_d_per_s,
             accel_d_per_s2=self.ctx.motor_accel_d_per_s2,
         )
-        if abs(fit.focus_d(aim_s) - lens_aim) < self.dof_d:
+        if abs(expected - lens_aim) < self.dof_d:
             return AfStatus.FOCUSED
         return AfStatus.SCANNING
 
 
 class NonPredictiveServo(PredictiveServo):
-    """The same servo with prediction off: commands the last measured subject position."""
+    """The same servo with prediction off: commands the last valid reading."""
 
     name = "non-predictive"
     predictive = False

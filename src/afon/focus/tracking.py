@@ -15,6 +15,10 @@ tracking AF, Sony's Tracking focus area):
 - **Scale**: an approaching subject grows. The template is also matched at scales
   ``1 ± scale_step``; the best scale wins (with a small preference for 1), the window's size
   follows it within `min_size`..`max_size`, and the template is re-cut at the new size on refresh.
+- **Focus first**: while the view under the window sharpens (its band-passed energy exceeds
+  `sharpen_ratio` × the template's: the lens is still coming into focus) the window stays and
+  the template is re-cut there: a template cut from a blurred view matches the background as
+  well as the subject.
 - **Lost**: when the best NCC is below `lost_score` the window stays where it is (the servo's
   lock-on decides what to do about the distance), the search area is widened, and `lost` is
   True until a confident match returns.
@@ -82,7 +86,9 @@ class Tracker:
         max_template_px: int = 48,
         min_size: float = 0.03,
         max_size: float = 0.6,
+        sharpen_ratio: float = 1.5,
     ) -> None:
+        self.sharpen_ratio = sharpen_ratio
         self.search_margin = search_margin
         self.refresh_score = refresh_score
         self.lost_score = lost_score
@@ -141,6 +147,17 @@ class Tracker:
         factor = self._factor_used
         img = _prep(luma, factor)
         ih, iw = img.shape
+        here = self._cut(img, current)
+        if here.shape == self._template.shape and float(np.mean(here * here)) > (
+            self.sharpen_ratio * float(np.mean(self._template * self._template))
+        ):
+            # the view under the window came into focus: the template (cut from a blurred
+            # view) is stale, and a blurred view says nothing about where the subject went
+            self._template = here
+            self._last_t = t_s
+            result = TrackResult(current, 1.0, 1.0, False)
+            self.last = result
+            return result
         # predicted centre from the image velocity
         dt = 0.0 if self._last_t is None else max(t_s - self._last_t, 0.0)
         pcx = current.cx + self._velocity[0] * dt

@@ -60,8 +60,9 @@ speeds are in the field's unit: metres for ``distance_m``, frame widths/heights 
 - ``{ motion = "linear", start = 30, speed = -10, accel = 0, start_s = 0, min = 5, max = 100 }``
   — holds ``start`` until ``start_s``, then moves at ``speed`` per second (negative =
   approaching / leftwards / upwards) with optional acceleration ``accel``, clamped to
-  ``[min, max]`` (both optional). "Hold, then go" (a bird taking off) is a linear motion with a
-  ``start_s``. A distance that decreases needs a ``min`` > 0;
+  ``[min, max]`` (both optional), until ``until_s`` (optional; it holds from there: a subject
+  braking to a stop is ``speed < 0, accel > 0, until_s = start_s − speed/accel``). "Hold, then
+  go" (a bird taking off) is a linear motion with a ``start_s``. A distance that decreases needs a ``min`` > 0;
 - ``{ motion = "erratic", mean = 6, amplitude = 2, period_s = 2, seed = 1 }`` — a smooth,
   deterministic wandering within ``mean ± amplitude`` (a sum of four sinusoids with periods
   0.6–2.5 × ``period_s`` (>= 0.05 s), phases from ``seed`` (>= 0)); optional ``min``/``max``
@@ -129,7 +130,8 @@ class Static:
 
 @dataclass(frozen=True)
 class Linear:
-    """Holds `start` until `start_s`, then moves at `speed` (+ `accel`), clamped to [min, max]."""
+    """Holds `start` until `start_s`, then moves at `speed` (+ `accel`) until `until_s` (and
+    holds again), clamped to [min, max]."""
 
     start: float
     speed: float
@@ -137,9 +139,10 @@ class Linear:
     start_s: float = 0.0
     min: float = -math.inf
     max: float = math.inf
+    until_s: float = math.inf
 
     def __call__(self, t_s: float) -> float:
-        tau = max(0.0, t_s - self.start_s)
+        tau = max(0.0, min(t_s, self.until_s) - self.start_s)
         v = self.start + self.speed * tau + 0.5 * self.accel * tau * tau
         return min(max(v, self.min), self.max)
 
@@ -486,8 +489,11 @@ def _linear(mt: Table) -> Motion:
     speed = mt.number("speed")
     accel = mt.number("accel", 0.0)
     start_s = mt.number("start_s", 0.0)
+    until_s = math.inf
+    if mt.has("until_s"):
+        until_s = mt.number("until_s", min=start_s, min_exclusive=True)
     lo, hi = _clamps(mt)
-    return Linear(start, speed, accel, start_s, lo, hi)
+    return Linear(start, speed, accel, start_s, lo, hi, until_s)
 
 
 def _erratic(mt: Table) -> Motion:
