@@ -15,8 +15,9 @@ SUBJECT_D = 1 / 6.0
 OBSTACLE_D = 1 / 3.0
 
 
-def run(lock_on_s: float, obstacle: tuple[float, float], seconds: float = 2.0,
-        seed: int = 0) -> tuple[list[Verdict], DistanceEstimator, np.ndarray]:
+def run(
+    lock_on_s: float, obstacle: tuple[float, float], seconds: float = 2.0, seed: int = 0
+) -> tuple[list[Verdict], DistanceEstimator, np.ndarray]:
     """Static subject at 6 m, an obstacle at 3 m in the window during `obstacle` (t0, t1)."""
     rng = np.random.default_rng(seed)
     track = DistanceEstimator()
@@ -76,8 +77,9 @@ def test_no_gate_while_acquiring() -> None:
         track.update(obs)
 
 
-def _takeoff(lock: LockOn, accel_m_s2: float, content: float | None = None
-             ) -> list[tuple[float, Verdict]]:
+def _takeoff(
+    lock: LockOn, accel_m_s2: float, content: float | None = None
+) -> list[tuple[float, Verdict]]:
     """A subject at 12 m (300 mm f/2.8: DoF 0.00093 D, readings ±0.3 DoF) accelerating away
     from t = 1 s; every reading judged, the accepted ones used."""
     dof = 0.00093

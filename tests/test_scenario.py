@@ -43,7 +43,10 @@ shift = [0.2, 0.0]
 
 def test_builtin_library_has_the_issue_scenarios() -> None:
     names = builtin_scenario_names()
-    for wanted in ("portrait", "runner", "bird", "obstacle", "low-light", "erratic", "stack"):
+    for wanted in (
+        "portrait", "runner", "bird", "bird-tracking", "obstacle", "low-light", "erratic",
+        "stop", "turn", "crossing", "stack",
+    ):  # fmt: skip
         assert wanted in names
     for name in names:
         scn = load_builtin_scenario(name)
@@ -65,6 +68,46 @@ def test_library_choices() -> None:
     stack = load_builtin_scenario("stack")
     assert stack.stack is not None and stack.stack.path == "focal-stacks/pcb-depthmap"
     assert stack.stack.subject_slice == 4
+
+
+def test_tracking_scenarios_move_as_described() -> None:
+    from afon.bench.runner import scene_for
+
+    def distance(name: str, t_s: float) -> float:
+        return scene_for(load_builtin_scenario(name)).subject_distance_m(t_s)
+
+    # stop: braking from 10 m/s at 4 m/s², standing at 17.5 m from 2.5 s on
+    assert distance("stop", 1.0) == pytest.approx(30 - 10 + 2)
+    assert distance("stop", 2.5) == distance("stop", 3.5) == pytest.approx(17.5)
+    # turn: nearest (16 m) at 2 s, receding after
+    assert distance("turn", 2.0) == pytest.approx(16.0)
+    assert distance("turn", 1.5) > 16.0 < distance("turn", 2.5)
+    # crossing and bird-tracking use the tracking area; the bird keeps its single-point twin
+    crossing = load_builtin_scenario("crossing")
+    assert crossing.af_area == "tracking" and crossing.af_point == (0.25, 0.5)
+    assert load_builtin_scenario("bird-tracking").af_area == "tracking"
+    assert load_builtin_scenario("bird").af_area == "single"
+
+
+def test_linear_motion_until_s(tmp_path: Path) -> None:
+    from afon.cameras.sim.scene import load_scene
+
+    scene = tmp_path / "s.toml"
+    body = """
+[[layers]]
+name = "s"
+kind = "subject"
+texture = "flat:0.5"
+width_m = 1
+distance_m = { motion = "linear", start = 20, speed = -8, accel = 4, until_s = UNTIL, min = 1 }
+"""
+    scene.write_text(body.replace("UNTIL", "2.0"))
+    layer = load_scene(scene).layers[0]
+    assert layer.distance_m(1.0) == pytest.approx(14.0)
+    assert layer.distance_m(2.0) == layer.distance_m(9.0) == pytest.approx(12.0)
+    scene.write_text(body.replace("UNTIL", "-1"))
+    with pytest.raises(ConfigError, match=r"s\.toml.*until_s"):
+        load_scene(scene)
 
 
 def test_burst_moments() -> None:

@@ -357,8 +357,14 @@ class DistanceEstimator:
     def snapshot(self) -> Snapshot:
         """The whole filter state, for `restore`."""
         return Snapshot(
-            self.t_s, tuple(x.copy() for x in self.x), tuple(p.copy() for p in self.p),
-            self.mu.copy(), self.far, self.last, self.n, self.first_s,
+            self.t_s,
+            tuple(x.copy() for x in self.x),
+            tuple(p.copy() for p in self.p),
+            self.mu.copy(),
+            self.far,
+            self.last,
+            self.n,
+            self.first_s,
         )
 
     def restore(self, snap: Snapshot) -> None:

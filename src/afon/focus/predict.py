@@ -47,8 +47,9 @@ def travel_time_s(distance_d: float, speed_d_per_s: float, accel_d_per_s2: float
     return dist / v + v / a
 
 
-def travelled_d(dt_s: float, distance_d: float, speed_d_per_s: float,
-                accel_d_per_s2: float) -> float:
+def travelled_d(
+    dt_s: float, distance_d: float, speed_d_per_s: float, accel_d_per_s2: float
+) -> float:
     """How far (unsigned, ≤ |distance_d|) a rest-to-rest trapezoidal move gets in `dt_s`."""
     dist = abs(distance_d)
     if dt_s <= 0:

@@ -62,7 +62,8 @@ speeds are in the field's unit: metres for ``distance_m``, frame widths/heights 
   approaching / leftwards / upwards) with optional acceleration ``accel``, clamped to
   ``[min, max]`` (both optional), until ``until_s`` (optional; it holds from there: a subject
   braking to a stop is ``speed < 0, accel > 0, until_s = start_s − speed/accel``). "Hold, then
-  go" (a bird taking off) is a linear motion with a ``start_s``. A distance that decreases needs a ``min`` > 0;
+  go" (a bird taking off) is a linear motion with a ``start_s``. A distance that decreases
+  needs a ``min`` > 0;
 - ``{ motion = "erratic", mean = 6, amplitude = 2, period_s = 2, seed = 1 }`` — a smooth,
   deterministic wandering within ``mean ± amplitude`` (a sum of four sinusoids with periods
   0.6–2.5 × ``period_s`` (>= 0.05 s), phases from ``seed`` (>= 0)); optional ``min``/``max``
