@@ -31,7 +31,10 @@ import math
 import random
 import statistics
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from afon.bench.af_area import area_view
 from afon.bench.oracle import CAUSAL, CausalServo, CausalTruth
@@ -281,10 +284,94 @@ def tracking_results(seed: int = 0, trials: int = 3, *, erratic: bool = True) ->
     return out
 
 
+TRACE_PLOTS: dict[str, tuple[float, float]] = {"bird": (1.6, 3.1), "erratic": (0.3, 2.8)}
+"""Scenarios whose BBF AF-C focus-error traces go into the docs, with the time span shown."""
+
+
+def plot_focus_error(
+    trace: dict[str, dict[str, Any]], scenario: str, path: Path, span_s: tuple[float, float]
+) -> Path:
+    """A BBF AF-C focus trace as the error that matters: ``(lens − subject) / depth of focus``
+    per preview frame for each strategy (`trace`: strategy → the bench's trace of one trial),
+    with the ±1 band of acceptable focus and each still (● in focus, × not)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {
+        "clairvoyant": "#7f7f7f",
+        "causal": "#2ca02c",
+        "predictive": "#1f77b4",
+        "non-predictive": "#ff7f0e",
+    }
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    t0, t1 = span_s
+    ax.axhspan(-1.0, 1.0, color="#000000", alpha=0.08, linewidth=0, label="in focus (±1 DoF)")
+    for strat, tr in trace.items():
+        dof = float(tr["dof_d"])
+        pts = [
+            (t, (lens - subj) / dof)
+            for t, lens, subj in zip(tr["t_s"], tr["lens_d"], tr["subject_d"], strict=True)
+            if t0 <= t <= t1
+        ]
+        colour = colours.get(strat)
+        style = "--" if strat in ("clairvoyant", "causal") else "-"
+        ax.plot(
+            [p[0] for p in pts],
+            [p[1] for p in pts],
+            style,
+            color=colour,
+            linewidth=1.1,
+            label=strat,
+        )
+        # stills: the lens at mid-exposure against the subject then (from the frame trace's
+        # subject curve, interpolated)
+        for mid, lens, ok in tr["shots"]:
+            if not t0 <= mid <= t1:
+                continue
+            subj = float(np.interp(mid, tr["t_s"], tr["subject_d"]))
+            ax.plot(
+                mid,
+                (lens - subj) / dof,
+                "o" if ok else "x",
+                color=colour,
+                markersize=5 if ok else 6,
+            )
+    ax.set_xlim(t0, t1)
+    ax.set_ylim(-4.0, 4.0)
+    ax.set_xlabel("time (s)  —  ● still in focus, × out of focus")
+    ax.set_ylabel("lens − subject (DoF)")
+    ax.set_title(f"BBF AF-C focus error: {scenario}", fontsize=10, loc="left")
+    ax.legend(fontsize=8, ncol=3, loc="upper left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def trace_plots(out_dir: Path, seed: int = 0) -> list[Path]:
+    """Run the `TRACE_PLOTS` scenarios (BBF AF-C, one seed) and plot their focus errors into
+    `out_dir` as ``tracking_SCENARIO.png``."""
+    from afon.bench.runner import load_scenarios, run_bench
+
+    res = run_bench(load_scenarios(list(TRACE_PLOTS)), seed=seed, seeds=1, techniques=["bbf-af-c"])
+    return [
+        plot_focus_error(res.traces[name]["bbf-af-c"], name, out_dir / f"tracking_{name}.png", span)
+        for name, span in TRACE_PLOTS.items()
+        if name in res.traces
+    ]
+
+
 if __name__ == "__main__":  # pragma: no cover
     import json
     import sys
 
+    if sys.argv[1:2] == ["--plots"]:
+        for written in trace_plots(Path(sys.argv[2] if len(sys.argv) > 2 else "docs/img")):
+            print(written)
+        raise SystemExit(0)
     res = tracking_results()
     print(json.dumps(res, indent=2))
     print("\n".join(summary_lines(res)), file=sys.stderr)
