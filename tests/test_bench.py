@@ -548,7 +548,7 @@ def test_quick_run_writes_the_report_and_no_limit_is_beaten(
 
 
 def test_causal_limit_keeps_the_runner_in_focus_in_the_tracking_benchmark() -> None:
-    from afon.bench_tracking import run_burst
+    from afon.bench.tracking import run_burst
 
     res = run_burst("causal", seed=0)
     assert res.shots >= 15
