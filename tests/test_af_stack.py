@@ -14,8 +14,8 @@ independent ways:
   between); pcb-macro slice 4 has the pads and silk-screen text sharp; ring slice 1 has the
   middle row of stones sharper than slice 0 (which is sharp on the front stones only).
 
-The stacks live in ../shared/data/focal-stacks (not in this repository); the tests skip with
-the path in the reason when the folder is absent.
+The stacks are the downscaled copies (longest side 640 px) in tests/data/focal-stacks, with
+their sources and licences in its README.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from afon.focus.drive import run_single_shot
 from afon.focus.engine import AfStatus, AfWindow
 from afon.focus.strategies import make_single_shot
 
-STACKS = Path(__file__).resolve().parents[2] / "shared/data/focal-stacks"
+STACKS = Path(__file__).resolve().parent / "data" / "focal-stacks"
 
 SHARPEST = {"pcb-depthmap": 4, "pcb-macro": 4, "ring": 1}
 """Sharpest slice (index from 0) in the default centre window; see the module docstring."""
@@ -43,7 +43,7 @@ SHARPEST = {"pcb-depthmap": 4, "pcb-macro": 4, "ring": 1}
 def stack(name: str) -> StackCamera:
     folder = STACKS / name
     if not folder.is_dir():
-        pytest.skip(f"focal stack {folder} not found (../shared/data beside the repository)")
+        pytest.fail(f"focal stack {folder} missing from tests/data")
     return StackCamera(folder)
 
 

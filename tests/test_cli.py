@@ -10,7 +10,7 @@ from PIL import Image
 
 from afon.cli import main
 
-STACKS = Path(__file__).resolve().parents[2] / "shared/data/focal-stacks"
+STACKS = Path(__file__).resolve().parent / "data" / "focal-stacks"
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -99,7 +99,7 @@ def test_shoot_stack_reports_the_slice(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, stack: str, slices: set[int]
 ) -> None:
     if not (STACKS / stack).is_dir():
-        pytest.skip(f"focal stack {STACKS / stack} not found (../shared/data beside the repo)")
+        pytest.fail(f"focal stack {STACKS / stack} missing from tests/data")
     code, out, _ = run(
         capsys,
         "shoot",

@@ -91,9 +91,9 @@ def test_sim_runs_end_to_end_but_cannot_lock(capsys: pytest.CaptureFixture[str])
 
 
 def test_stack_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
-    stacks = Path(__file__).resolve().parents[2] / "shared/data/focal-stacks"
+    stacks = Path(__file__).resolve().parent / "data" / "focal-stacks"
     if not (stacks / "ring").is_dir():
-        pytest.skip("no focal stacks in ../shared/data/focal-stacks")
+        pytest.fail("no focal stacks in tests/data/focal-stacks")
     assert main(["focus", "--camera", f"stack:{stacks / 'ring'}"]) == 0
     assert "by afon AF" in capsys.readouterr().out
 

@@ -14,7 +14,7 @@ import pytest
 
 from afon.focus import measures as M
 
-STACKS = Path(__file__).resolve().parents[2] / "shared/data/focal-stacks"
+STACKS = Path(__file__).resolve().parent / "data" / "focal-stacks"
 PREVIEW_PX = (640, 480)
 FOCUS_MEASURES = ("tenengrad", "brenner", "lapv", "lapm")
 
@@ -217,7 +217,7 @@ def stack_lumas(stack: str) -> tuple[F32, ...]:
     """Preview-scale (640x480) luminance of each slice: decoded at half size, area-resampled."""
     folder = STACKS / stack
     if not folder.is_dir():
-        pytest.skip(f"focal stack {folder} not found (../shared/data beside the repository)")
+        pytest.fail(f"focal stack {folder} missing from tests/data")
     files = sorted(
         p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".tif"}
     )

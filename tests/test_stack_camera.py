@@ -25,7 +25,7 @@ from afon.cameras.stack import (
 from afon.clock import RealClock, VirtualClock
 from afon.errors import AfonError, CameraError
 
-STACKS = Path(__file__).resolve().parents[2] / "shared/data/focal-stacks"
+STACKS = Path(__file__).resolve().parent / "data" / "focal-stacks"
 U8 = npt.NDArray[np.uint8]
 
 SIZE = (160, 120)  # synthetic slices, stored at the preview size: no resampling in the way
@@ -384,7 +384,7 @@ REAL = ("pcb-depthmap", "pcb-macro", "ring")
 def real_camera(name: str) -> StackCamera:
     folder = STACKS / name
     if not folder.is_dir():
-        pytest.skip(f"focal stack {folder} not found (../shared/data beside the repository)")
+        pytest.fail(f"focal stack {folder} missing from tests/data")
     return StackCamera(folder)
 
 

@@ -180,11 +180,15 @@ class Scenario:
 
 # --- the shared data folder ----------------------------------------------------------------
 def data_dir() -> Path | None:
-    """The shared data folder: $AFON_DATA_DIR, else ``shared/data`` in the current folder or
-    one of its parents, or beside the source tree (``../shared/data`` of the repository)."""
+    """The shared data folder: $AFON_DATA_DIR, else the repository's own ``tests/data`` (the
+    downscaled focal stacks: a fresh clone runs the stack scenario), else ``shared/data`` in
+    the current folder or one of its parents, or beside the source tree."""
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env).expanduser()
+    own = Path(__file__).resolve().parents[3] / "tests" / "data"
+    if (own / "focal-stacks").is_dir():
+        return own
     starts = [Path.cwd(), Path(__file__).resolve()]
     for start in starts:
         for base in (start, *start.parents):
