@@ -49,7 +49,10 @@ GREEN = (0x22, 0xDD, 0x44)  # the AF frame and focus confirm when focused (app.j
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     out = tmp_path_factory.mktemp("browser-shots")
     # 50 mm f/1.8: shallow enough that focusing on the background leaves the face out of focus
-    with LiveServer(ServeOptions(port=0, preset="50mm-f1.8", out=str(out))) as live:
+    options = ServeOptions(
+        port=0, preset="50mm-f1.8", out=str(out), trainer_db=str(out / "trainer.sqlite")
+    )
+    with LiveServer(options) as live:
         yield live
 
 
@@ -523,4 +526,53 @@ def test_hud_shows_slow_motion_and_a_full_buffer(server: LiveServer, browser: An
     wait_for(lambda: not body_state(server)["buffer_full"], what="the buffer to empty")
     page.wait_for_function("!window.afon.state.buffer_full")
     runner.settings({"focus_mode": "AF-C"}).result(TIMEOUT_S)
+    page.context.close()
+
+
+# --- the trainer: a full drill played at its cues ----------------------------------------------
+def test_a_drill_played_at_its_cues_scores_like_the_benchmark(
+    server: LiveServer, browser: Any
+) -> None:
+    """The recompose drill played as its text says (hold AF-ON until focus confirms, let go,
+    shoot at each cue): its keeper rate lies in the CI of the benchmark's model photographer
+    (bbf-af-c) on the same scenario, with the strategy the drill's profile uses."""
+    import json
+
+    from afon.bench.metrics import summarize
+    from afon.bench.runner import TrialJob, run_trial
+    from afon.bench.scenario import load_builtin_scenario
+    from afon.profile import load_profile
+
+    settle(server)
+    page = open_page(browser, server.local_url, viewport={"width": 1280, "height": 900})
+    wait_live(page)
+    page.wait_for_selector("#trainer-drill option[value=recompose]", state="attached")
+    page.select_option("#trainer-drill", "recompose")
+    page.click("#trainer-start")
+    page.wait_for_function("window.afonTrainer.running?.started === true")
+    page.keyboard.down("KeyA")  # AF-ON on the face (the AF point is on it at the start)
+    page.wait_for_function("window.afon.state.focused === true && window.afon.state.t_s < 2.2")
+    page.keyboard.up("KeyA")  # focus confirmed: let go, the lens stays (before the recompose)
+    moments = len(load_builtin_scenario("portrait").shoot.moments_s)
+    for k in range(moments):
+        page.wait_for_function(
+            f"window.afonTrainer.cueLog.filter(c => c.text === 'NOW').length > {k}"
+        )
+        tap(page, "KeyG")  # at the cue
+    page.wait_for_function("window.afonTrainer.running === null", timeout=30_000)
+    page.wait_for_function("localStorage.getItem('afon-trainer-last') !== null")
+    score = json.loads(page.evaluate("localStorage.getItem('afon-trainer-last')"))
+    assert score["drill"] == "recompose" and score["aborted"] is False
+    assert score["shots"] == moments
+    coach = page.locator("#trainer-coach li").all_inner_texts()
+    assert coach and page.locator("#trainer-replay circle, #trainer-replay line.shot").count()
+    # the benchmark's photographer on the same scenario
+    scn = load_builtin_scenario("portrait")
+    strategy = load_profile("bbf").af_c_strategy
+    trials = [run_trial(TrialJob(scn, "bbf-af-c", strategy, seed)) for seed in range(4)]
+    bench = summarize(trials)
+    lo, hi = bench["keeper_ci95"]
+    assert lo - 1e-9 <= score["keeper_rate"] <= hi + 1e-9, (score, bench["keeper_ci95"])
+    assert score["missed"] <= max(t.missed for t in trials) + (1 if score["behind"] else 0)
+    assert page.errors == []
     page.context.close()
