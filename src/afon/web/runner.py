@@ -54,8 +54,9 @@ HOLD_LEASE_S = 3.0
 
 JPEG_QUALITY = 70
 
-TIME_SCALES = (1.0, 0.75, 0.5, 0.33, 0.25)
-"""The slow-motion steps the loop can take when it cannot keep up."""
+TIME_SCALES = (1.0, 0.75, 0.5)
+"""The slow-motion steps the loop can take when it cannot keep up; below half speed the
+simulation would stop feeling like a camera, so a still busier machine drops frames again."""
 SLOW_DOWN_LOAD = 0.9
 """Loop work per frame (smoothed) above this share of the frame period: slow down a step."""
 SPEED_UP_LOAD = 0.45
