@@ -178,7 +178,7 @@ def test_drill_over_http_is_scored_and_kept(http: httpx.Client, server: LiveServ
     assert 0.0 < score["lag_median_s"] < 0.5
     assert score["moments"] == 3 and 0 <= score["missed"] <= 3
     # stopped before the scenario's end: aborted, scored but kept out of the history
-    if score["elapsed_s"] < 4.4:
+    if score["elapsed_s"] < load_builtin_scenario("portrait").duration_s:
         assert score["aborted"] is True and score["session"] is None
         assert ok(http.get("/api/trainer/history", params={"drill": "recompose"}))["sessions"] == []
     assert ok(http.get("/api/trainer/history", params={"drill": "runner"}))["sessions"] == []
@@ -316,7 +316,7 @@ def test_a_drill_runs_on_its_own_body_and_gives_the_served_one_back(tmp_path: Pa
     body.shutter.press()
     body.run_for(0.3)
     body.shutter.release()
-    body.run_for(3.5)  # past the scenario's 4.4 s
+    body.run_until(load_builtin_scenario("portrait").duration_s + 0.1)  # past its end
     score = trainer._stop()
     assert score["aborted"] is False and score["session"] is not None
     assert score["shots"] == 1 and score["behind"] is False
@@ -338,7 +338,7 @@ def test_a_score_taken_in_slow_motion_is_flagged(tmp_path: Path) -> None:
 
     runner, _served, trainer = _trainer_on_virtual_clock(tmp_path)
     trainer._start(drill_named("runner"), load_builtin_scenario("runner"))
-    runner.body.run_for(3.2)
+    runner.body.run_until(load_builtin_scenario("runner").duration_s + 0.1)
     runner.loop.slowed += 1  # the loop slowed down during the drill
     score = trainer._stop()
     assert score["behind"] is True
@@ -362,7 +362,7 @@ def test_coach_diagnoses_af_on_after_the_recompose(tmp_path: Path) -> None:
         body.run_for(0.1)
         body.shutter.release()
     body.af_on.release()
-    body.run_until(4.5)
+    body.run_until(load_builtin_scenario("portrait").duration_s + 0.1)
     score = trainer._stop()
     lines = " ".join(score["coaching"])
     assert "AF-ON pressed at 3.0 s after the recompose (2.3 s)" in lines, lines
@@ -384,7 +384,7 @@ def test_levels_tighten_the_moment_window_and_shutter_af_is_a_technique(tmp_path
     runner, _served, trainer = _trainer_on_virtual_clock(tmp_path)
     trainer._start(drill_named("recompose"), scn, technique="shutter", level=3)
     assert runner.body.profile.name == "shutter-af"
-    runner.body.run_until(4.5)
+    runner.body.run_until(scn.duration_s + 0.1)
     score = trainer._stop()
     assert score["technique"] == "shutter" and score["level"] == 3
     assert trainer.store.list("recompose:shutter:L3")  # its own curve
