@@ -421,3 +421,19 @@ def test_a_study_in_postgresql_is_shared_and_resumed(postgres: str, tmp_path: Pa
     second = run_study(dataclasses.replace(spec, trials=3), None)
     assert first.trials_done == 2
     assert second.resumed_from == 2 and second.trials_done == 3
+
+
+def test_an_af_c_evaluation_runs_the_tuned_servo_through_the_benchmark() -> None:
+    """Tuned servo parameters reach the bench's trial, and an AF-C evaluation is the bench's
+    own keeper count, the same every time."""
+    from afon.bench.runner import _factories
+    from afon.cameras.sim.camera import SimCamera
+    from afon.focus.context import context_for
+
+    single, servo = _factories("predictive", None, None, (("min_confidence", 0.8),))  # type: ignore[arg-type]
+    assert single is None and servo is not None
+    ctx = context_for(SimCamera("runner", "300mm-f2.8", render_frames=False))
+    assert servo(ctx).min_confidence == 0.8  # type: ignore[attr-defined]
+    default = evaluate(Evaluation.of("predictive", {}, "300mm-f2.8", "runner", 0))
+    assert default["shots"] > 0 and 0 <= default["keepers"] <= default["shots"]
+    assert evaluate(Evaluation.of("predictive", {}, "300mm-f2.8", "runner", 0)) == default

@@ -59,6 +59,7 @@ BUILDERS: dict[str, Callable[[AfContext, dict[str, Any]], Any]] = {
     "hybrid": _keyword("afon.focus.hybrid.HybridAf"),
     "phase": _keyword("afon.focus.phase.PhaseAf"),
     "libcamera": _libcamera,
+    "predictive": _keyword("afon.focus.servo.PredictiveServo"),
 }
 """How each tunable strategy is built from its (applied) parameters."""
 
@@ -67,6 +68,7 @@ TARGETS: dict[str, str] = {
     "hybrid": "afon.focus.hybrid.HybridAf",
     "phase": "afon.focus.phase.PhaseAf",
     "libcamera": "afon.focus.libcamera_scan.LibcameraTuning",
+    "predictive": "afon.focus.servo.PredictiveServo",
 }
 """Where each strategy's tunables land (a constructor's keywords or a tuning dataclass's
 fields); the tests check every declared tunable against it."""
