@@ -288,5 +288,6 @@ def test_the_server_answers_a_read_only_folder_with_json_not_500(
             lambda: (st := http.get("/api/state").json())["storage_error"] and st, what="state"
         )
         assert "read-only" in st["storage_error"] and st["failures"] == len(shots)
-        fps = wait_for(lambda: (f := http.get("/api/state").json()["fps"]) > 15 and f, what="fps")
-        assert fps > 15  # live view runs on
+        # live view runs on (no half-second stall per failed write): frames keep coming
+        first = http.get("/api/state").json()["frame"]
+        wait_for(lambda: http.get("/api/state").json()["frame"] > first + 10, what="frames")

@@ -193,7 +193,7 @@ def test_a_flooding_client_is_rate_limited_and_others_keep_their_frames(
         # before the limits the flood took the viewer from ~30 to 0.1-1.5 fps and round trips to
         # ~0.9 s; compared with the quiet baseline of the same run so that a busy CI machine
         # does not decide the test
-        assert flood_fps > 0.5 * quiet_fps, (flood_fps, quiet_fps)
+        assert flood_fps > 0.3 * quiet_fps, (flood_fps, quiet_fps)
         assert flood_rtt_ms < 3 * quiet_rtt_ms + 100, (flood_rtt_ms, quiet_rtt_ms)
 
 
