@@ -79,11 +79,22 @@ class Frame:
     exposure."""
     phase: PhaseData | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    readout_s: float = 0.0
+    """Rolling shutter: the last row starts exposing this long after the first (0: global).
+    `exposure_start_s` is the first row's start, `exposure_end_s` the last row's end."""
 
     @property
     def lens_d(self) -> float:
         """Mean reported lens position during the exposure."""
         return 0.5 * (self.lens_start_d + self.lens_end_d)
+
+    def row_window_s(self, y_frac: float) -> tuple[float, float]:
+        """Exposure window of the row at `y_frac` (0 = top, 1 = bottom of the frame): an AF
+        window's exposure time depends on its rows."""
+        shift = min(max(y_frac, 0.0), 1.0) * self.readout_s
+        integration = max(self.exposure_end_s - self.exposure_start_s - self.readout_s, 0.0)
+        start = self.exposure_start_s + shift
+        return start, start + integration
 
     @property
     def luma(self) -> npt.NDArray[np.float32]:

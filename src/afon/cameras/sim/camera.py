@@ -35,12 +35,9 @@ from afon.cameras.base import CalibrationRig, Capabilities, Frame, Image, Still
 from afon.cameras.frame_schedule import FrameSchedule
 from afon.cameras.sim.motor import LensMotor
 from afon.cameras.sim.preset import CameraPreset, load_preset
-from afon.cameras.sim.render import Renderer
+from afon.cameras.sim.render import Renderer, RowTiming, focus_samples
 from afon.cameras.sim.scene import Scene, parse_scene, resolve_scene
 from afon.clock import Clock, VirtualClock
-
-_MOVING_SAMPLES = 3
-"""Lens positions averaged into a frame exposed while the lens moves."""
 
 TRUTH_FRAMES = 512
 """Frames whose truth is kept for `truth_of` (the newest ones)."""
@@ -160,11 +157,15 @@ class SimCamera:
         # the centre row integrates for `integration_s` around the frame's mid-time
         half = 0.5 * self.integration_s
         focus = self._focus_samples(mid_s - half, mid_s + half)
+        # --- renderer call (rolling shutter: each row sees the lens during its own window) ---
+        rows = RowTiming(start_s, self.integration_s, self.timing.readout_s)
         image = (
-            self.renderer.render(mid_s, focus, exposure_s=self.timing.exposure_s, frame_index=n)
+            self.renderer.render(mid_s, focus, exposure_s=self.timing.exposure_s, frame_index=n,
+                                 lens_d=self.motor.position_d, rows=rows)
             if self.render_frames
             else self._blank()
         )
+        # --- end of renderer call ---
         phase_data = None
         if phase and self.preset.phase_available and self.render_frames:
             phase_data = self.renderer.render_phase(
@@ -189,17 +190,15 @@ class SimCamera:
             lens_moving=self._moving_during(start_s, end_s),
             phase=phase_data,
             meta={"integration_s": self.integration_s},
+            readout_s=self.timing.readout_s,
         )
 
     def _focus_samples(self, start_s: float, end_s: float) -> list[float]:
-        """True lens positions across an exposure (one when the lens stood still)."""
-        times = [
-            start_s + (end_s - start_s) * k / (_MOVING_SAMPLES - 1) for k in range(_MOVING_SAMPLES)
-        ]
-        samples = [self.motor.position_d(t) for t in times]
-        if max(samples) - min(samples) < 1e-9:
-            return [samples[0]]
-        return samples
+        """True lens positions integrating [start_s, end_s] with equal weight in time (the
+        renderer's `focus_samples`, spaced for a quarter-pixel blur step on a still)."""
+        size = self.still_px if self.still_px is not None else self.optics.resolution_px
+        step = self.renderer.focus_step_d(self.optics.preview_scale(size))
+        return list(focus_samples(self.motor.position_d, start_s, end_s, step))
 
     def _moving_during(self, start_s: float, end_s: float) -> bool:
         """The driver's busy flag at either end of the exposure, or a command queued during it."""

@@ -74,7 +74,7 @@ from __future__ import annotations
 import math
 import statistics
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,6 +235,77 @@ def mean_disk_kernel(diameters_px: Sequence[float]) -> F32:
         o = (n - k.shape[0]) // 2
         out[o : o + k.shape[0], o : o + k.shape[1]] += k
     return np.asarray(out / np.float32(len(ks)), np.float32)
+
+
+# --- exposure timing ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class RowTiming:
+    """When the rows of a frame integrate light (a rolling shutter).
+
+    Row y (0 at the top, of H rows) integrates from ``start_s + (y + 0.5)/H · readout_s`` for
+    `integration_s`; ``readout_s = 0`` is a global shutter.
+    """
+
+    start_s: float
+    integration_s: float
+    readout_s: float = 0.0
+
+    def window_s(self, y_frac: float) -> tuple[float, float]:
+        """Exposure window of the row at `y_frac` (0 = top edge, 1 = bottom edge)."""
+        t0 = self.start_s + min(max(y_frac, 0.0), 1.0) * self.readout_s
+        return t0, t0 + self.integration_s
+
+
+MAX_FOCUS_SAMPLES = 64
+FOCUS_STEP_PX = 0.25
+"""Lens samples over an exposure are spaced so the blur changes by at most this much."""
+
+
+def focus_samples(lens_d: Callable[[float], float], t0_s: float, t1_s: float,
+                  step_d: float) -> tuple[float, ...]:
+    """Lens positions that integrate the exposure [t0_s, t1_s] with equal weight in time.
+
+    Midpoint rule over equal sub-intervals, as many as keep consecutive samples within
+    `step_d` dioptres (at most `MAX_FOCUS_SAMPLES`): each sample stands for an equal share of
+    the exposure time. (Three samples at start, middle and end with equal weights gave the
+    ends twice their share and put a dip at true focus in a sweep.)
+    """
+    if t1_s <= t0_s:
+        return (float(lens_d(t0_s)),)
+    a, m, b = (float(lens_d(t)) for t in (t0_s, 0.5 * (t0_s + t1_s), t1_s))
+    spread = abs(m - a) + abs(b - m)
+    if spread < 1e-12:
+        return (m,)
+    n = min(MAX_FOCUS_SAMPLES, max(2, math.ceil(spread / max(step_d, 1e-12))))
+    dt = (t1_s - t0_s) / n
+    return tuple(float(lens_d(t0_s + (i + 0.5) * dt)) for i in range(n))
+
+
+def line_kernel(dx: float, dy: float) -> F32:
+    """A line of length (dx, dy) centred on the kernel, normalised: uniform motion blur."""
+    half = math.ceil(max(abs(dx), abs(dy)) / 2.0) + 1
+    n = 2 * half + 1
+    k = np.zeros((n, n), np.float32)
+    steps = max(2, 4 * math.ceil(math.hypot(dx, dy)) + 1)
+    for u in np.linspace(-0.5, 0.5, steps):
+        x, y = half + u * dx, half + u * dy
+        x0, y0 = math.floor(x), math.floor(y)
+        fx, fy = x - x0, y - y0
+        k[y0, x0] += (1 - fx) * (1 - fy)
+        k[y0, x0 + 1] += fx * (1 - fy)
+        k[y0 + 1, x0] += (1 - fx) * fy
+        k[y0 + 1, x0 + 1] += fx * fy
+    return np.asarray(k / k.sum(), np.float32)
+
+
+_MOTION_MIN_PX = 0.5
+"""Motion during an exposure shorter than this is not blurred."""
+_MAX_BANDS = 8
+"""Most horizontal bands a rolling-shutter frame is drawn in (each with its own lens
+positions and scene time)."""
+_BAND_BLUR_PX = 0.5
+_BAND_SHIFT_PX = 1.0
+"""A new band per this much change of blur / of a layer's position over the readout."""
 
 
 # --- ladder -------------------------------------------------------------------------------
@@ -487,6 +558,8 @@ class _Placement:
     width_px: float
     height_px: float
     blur_px: list[float]
+    motion_px: tuple[float, float] = (0.0, 0.0)
+    """How far the layer moves (output px, x and y) during the exposure: motion blur."""
 
     @property
     def drawable(self) -> bool:
@@ -577,6 +650,8 @@ class Renderer:
         gain: float = 1.0,
         frame_index: int = 0,
         noise: bool = True,
+        lens_d: Callable[[float], float] | None = None,
+        rows: RowTiming | None = None,
     ) -> U8:
         """One preview frame, H×W×3 RGB uint8.
 
@@ -584,17 +659,22 @@ class Renderer:
         is their mean). `exposure_s` is the exposure budget; the sensor's auto exposure
         shortens it in bright light and adds gain in low light. `gain` is an exposure
         compensation factor on top (1 = the AE's choice).
+
+        With `lens_d` (lens position as a function of time) and `rows` (when each row
+        integrates), `t_s` and `focus_d` are not used: each row sees the lens positions and the
+        scene of its own exposure window (a rolling shutter; the frame is drawn in horizontal
+        bands, more of them the more the focus or the scene changes during the readout), the
+        lens integrated over each window with equal weight in time (`focus_samples`), and
+        layers that move during the window are motion-blurred.
         """
-        focus = _focus_tuple(focus_d)
         w, h = self.size_px
         sc = self._scratch
         canvas: U16 = sc.get("canvas", h, w, 4, np.uint16)
-        layers = self._visible_layers(t_s)
-        if not layers[0].fill:
-            canvas.fill(0)
-        for layer in layers:
-            p = self._place(layer, t_s, focus, self.size_px, self.preview_scale)
-            self._draw(canvas, layer, p, "rgb")
+        if lens_d is None or rows is None:
+            self._draw_band(canvas, 0, h, t_s, _focus_tuple(focus_d), None)
+        else:
+            for y0, y1, t_mid, focus, window in self._bands(lens_d, rows):
+                self._draw_band(canvas, y0, y1, t_mid, focus, window)
         rgb: U16 = sc.get("rgb", h, w, 3, np.uint16)
         cv2.cvtColor(canvas, cv2.COLOR_RGBA2RGB, dst=rgb)
         exp = self.exposure(exposure_s, gain)
@@ -614,6 +694,48 @@ class Renderer:
         cv2.multiply(sigma, unit, dst=sigma)
         cv2.addWeighted(rgb, exp.white_dn / _FULL, sigma, 1.0, 0.0, dst=out, dtype=cv2.CV_8U)
         return out
+
+    def focus_step_d(self, scale: float) -> float:
+        """Lens change (D) that changes any blur by `FOCUS_STEP_PX` (blur ≈ A·f·ΔD)."""
+        o = self.optics
+        per_d_px = o.aperture_mm * o.focal_length_mm / 1000.0 / o.pixel_pitch_mm * scale
+        return FOCUS_STEP_PX / max(per_d_px, 1e-12)
+
+    def _bands(self, lens_d: Callable[[float], float], rows: RowTiming
+               ) -> list[tuple[int, int, float, tuple[float, ...], tuple[float, float]]]:
+        """Horizontal bands (y0, y1, scene time, lens samples, exposure window) of a frame."""
+        w, h = self.size_px
+        step = self.focus_step_d(self.preview_scale)
+        n = 1
+        if rows.readout_s > 0:
+            top, bottom = rows.window_s(0.0), rows.window_s(1.0)
+            mid = [0.5 * (a + b) for a, b in (top, bottom)]
+            blur_change = abs(lens_d(mid[1]) - lens_d(mid[0])) / step * FOCUS_STEP_PX
+            shift = 0.0
+            for layer in self.scene.layers:
+                (xa, ya), (xb, yb) = layer.position(mid[0]), layer.position(mid[1])
+                shift = max(shift, abs(xb - xa) * w, abs(yb - ya) * h)
+            n = max(math.ceil(blur_change / _BAND_BLUR_PX), math.ceil(shift / _BAND_SHIFT_PX))
+            n = min(max(n, 1), _MAX_BANDS, h)
+        out = []
+        for i in range(n):
+            y0, y1 = round(i * h / n), round((i + 1) * h / n)
+            t0, t1 = rows.window_s((0.5 * (y0 + y1)) / h)
+            out.append((y0, y1, 0.5 * (t0 + t1), focus_samples(lens_d, t0, t1, step), (t0, t1)))
+        return out
+
+    def _draw_band(self, canvas: U16, y0: int, y1: int, t_s: float, focus: tuple[float, ...],
+                   window: tuple[float, float] | None) -> None:
+        """Draw rows y0..y1 of a preview at scene time `t_s` through lens positions `focus`
+        (motion-blurred over `window`, when given)."""
+        band = canvas[y0:y1]
+        layers = self._visible_layers(t_s)
+        if not layers[0].fill:
+            band.fill(0)
+        for layer in layers:
+            p = self._place(layer, t_s, focus, self.size_px, self.preview_scale, window)
+            p.cy -= y0
+            self._draw(band, layer, p, "rgb")
 
     def render_phase(
         self,
@@ -723,6 +845,7 @@ class Renderer:
         focus: tuple[float, ...],
         size: tuple[int, int],
         scale: float,
+        window: tuple[float, float] | None = None,
     ) -> _Placement:
         o = self.optics
         d = self._distance(layer, t_s)
@@ -738,7 +861,12 @@ class Renderer:
         cx = size[0] / 2.0 - 0.5 + off_x * scale
         cy = size[1] / 2.0 - 0.5 + off_y * scale
         blur = [self._signed_blur(d, f, scale) for f in focus]
-        return _Placement(cx, cy, width, height, blur)
+        motion = (0.0, 0.0)
+        if window is not None:
+            (xa, ya), (xb, yb) = layer.position(window[0]), layer.position(window[1])
+            k = scale / self.preview_scale * breathing
+            motion = ((xb - xa) * pw * k, (yb - ya) * ph * k)
+        return _Placement(cx, cy, width, height, blur, motion)
 
     def _visible_layers(self, t_s: float) -> list[Layer]:
         """Back to front; everything behind the nearest frame-filling layer is hidden."""
@@ -776,14 +904,19 @@ class Renderer:
         entries = [(cache.entry(kind, m, j), wgt) for j, wgt in sorted(weights.items())]
         h, w = canvas.shape[:2]
         nch = canvas.shape[2]
+        mx, my = p.motion_px[0] / kx, p.motion_px[1] / ky  # motion in texels
+        moving = math.hypot(*p.motion_px) >= _MOTION_MIN_PX
         if cache.fill:
             src = _blend_entries(cache, entries)
-            self._draw_fill(
-                canvas, src, p.cx - kx * (tw - 1) / 2.0, p.cy - ky * (th - 1) / 2.0, kx, ky
-            )
+            if moving:
+                src = self._smear(src, mx, my, 0, cv2.BORDER_REFLECT)
+            self._draw_fill(canvas, src, p.cx - kx * (tw - 1) / 2.0,
+                            p.cy - ky * (th - 1) / 2.0, kx, ky)
             self._apply_detail(canvas, cache, p, kind, 0, 0)
             return
         reach = max(e.radius for e, _ in entries) + 1  # texels beyond the texture's edge
+        extra = math.ceil(max(abs(mx), abs(my)) / 2.0) + 2 if moving else 0
+        reach += extra
         half_w = kx * (tw / 2.0 + reach) + 1.0
         half_h = ky * (th / 2.0 + reach) + 1.0
         x0 = max(0, math.floor(p.cx - half_w))
@@ -799,6 +932,9 @@ class Renderer:
             groups = [(entries[0][0].pad, _blend_entries(cache, entries), 1.0)]
         else:  # rare (very large blur at the coarsest level): warp each, blend in frame space
             groups = [(e.pad, e.image, wgt) for e, wgt in entries]
+        if moving:
+            groups = [(pad + extra, self._smear(img, mx, my, extra, cv2.BORDER_CONSTANT), wgt)
+                      for pad, img, wgt in groups]
         for i, (pad, image, wgt) in enumerate(groups):
             mat = np.array(
                 [
@@ -908,14 +1044,25 @@ class Renderer:
                 cv2.multiply(factor, part, dst=factor)
         return factor
 
-    def _apply_detail(
-        self, img: U16, cache: _LayerCache, p: _Placement, kind: str, ox: int, oy: int
-    ) -> None:
+    def _smear(self, img: U16, mx: float, my: float, extra: int, border: int) -> U16:
+        """`img` convolved with a line of (mx, my) texels (motion blur), in a new buffer with
+        `extra` transparent texels added around it."""
+        src = img
+        if extra:
+            src = _u16(cv2.copyMakeBorder(img, extra, extra, extra, extra,
+                                          cv2.BORDER_CONSTANT, value=0))
+        return _u16(cv2.filter2D(src, -1, line_kernel(mx, my), borderType=border))
+
+    def _apply_detail(self, img: U16, cache: _LayerCache, p: _Placement, kind: str,
+                      ox: int, oy: int) -> None:
         """Multiply a drawn layer's colour (premultiplied, not its alpha) by its detail."""
         h, w = img.shape[:2]
         factor = self._detail_factor(cache, p, kind, ox, oy, (w, h), blurred=True)
         if factor is None:
             return
+        if math.hypot(*p.motion_px) >= _MOTION_MIN_PX:  # the detail moves with the layer
+            factor = _f32(cv2.filter2D(factor, -1, line_kernel(*p.motion_px),
+                                       borderType=cv2.BORDER_REFLECT))
         nch = img.shape[2]
         sc = self._scratch
         f_n: F32 = sc.get(f"detail_f{nch}", h, w, nch, np.float32)
