@@ -3,7 +3,9 @@
 Prints JSON: for each built-in scene the median time to render one 640×480 preview frame with
 noise (``{"scenes": {"NAME": {"layers": N, "median_ms": X}, ...}}``), the median at large
 defocus over the median near focus (``large_defocus_ratio``, should be about 1: render cost
-does not grow with blur size), and the first (cold) render time.
+does not grow with blur size), the first (cold) render time, and the time of a still per
+megapixel (``still_in_focus_ms_per_mp``, ``still_defocused_ms_per_mp``; 1800×1200 stills of
+the portrait, exact disk convolution).
 
 The lens moves between timed renders (a lens position drawn at random within the motor range
 for every frame, the scene time advancing at 30 frames/s), so no frame repeats. A warm-up
@@ -94,6 +96,28 @@ def defocus_ratio(optics: Optics, frames: int, seed: int) -> dict[str, float]:
     }
 
 
+def still_per_megapixel(optics: Optics, seed: int, size: tuple[int, int] = (1800, 1200),
+                        repeats: int = 3) -> dict[str, float]:
+    """Full-resolution-style stills (exact disk convolution, detail, noise): median ms per
+    megapixel for the portrait with the lens on the subject and 1 D off it."""
+    scene = load_builtin_scene("portrait")
+    renderer = Renderer(scene, optics, SIZE, seed=seed)
+    subject = scene.subject
+    assert subject is not None
+    subject_d = 1.0 / subject.distance_m(0.0)
+    out: dict[str, float] = {"still_px": list(size)}  # type: ignore[dict-item]
+    mp = size[0] * size[1] / 1e6
+    for name, focus in (("still_in_focus_ms_per_mp", subject_d),
+                        ("still_defocused_ms_per_mp", subject_d + 1.0)):
+        ms = []
+        for i in range(repeats):
+            t0 = time.perf_counter()
+            renderer.render_still(0.0, focus, size_px=size, frame_index=i)
+            ms.append((time.perf_counter() - t0) * 1000.0)
+        out[name] = round(statistics.median(ms) / mp, 1)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=200)
@@ -111,6 +135,7 @@ def main() -> None:
         "threads": 1,
         "scenes": scenes,
         **defocus_ratio(optics, args.frames, args.seed),
+        **still_per_megapixel(optics, args.seed),
     }
     print(json.dumps(result, indent=2))
 

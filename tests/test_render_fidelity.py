@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import itertools
 import math
 import statistics
 import sys
@@ -217,8 +218,8 @@ def test_a_lens_sweeping_through_focus_has_no_dip_at_true_focus() -> None:
         values.append(_ten(img, box))
     peak = int(np.argmax(values))
     assert abs(peak - 6) <= 1
-    assert all(a < b for a, b in zip(values[:peak], values[1 : peak + 1], strict=True))
-    assert all(a > b for a, b in zip(values[peak:-1], values[peak + 1 :], strict=True))
+    assert all(a < b for a, b in itertools.pairwise(values[: peak + 1]))
+    assert all(a > b for a, b in itertools.pairwise(values[peak:]))
 
 
 def test_time_weighted_focus_matches_the_integral() -> None:

@@ -372,7 +372,7 @@ def detail_modulation(texture: RGBA, sigma_texels: float = 3.0) -> npt.NDArray[n
     The finest octave is the texture minus its half-resolution copy (a Laplacian-pyramid
     band); its local RMS over the local mean luminance (Gaussian windows of `sigma_texels`) is
     the contrast each synthesized octave continues with: busy regions get busy detail, smooth
-    ones (skin, sky) stay smooth. Clipped to 0..0.3; zero where the texture is transparent.
+    ones (skin, sky) stay smooth. Clipped to 0..0.12; zero where the texture is transparent.
     """
     img = np.asarray(texture, np.float32)
     h, w = img.shape[:2]
@@ -385,4 +385,4 @@ def detail_modulation(texture: RGBA, sigma_texels: float = 3.0) -> npt.NDArray[n
     energy = cv2.GaussianBlur(band * band, (0, 0), sigma_texels)
     mean = cv2.GaussianBlur(luma, (0, 0), sigma_texels)
     m = np.sqrt(np.maximum(energy, 0.0)) / np.maximum(mean, 0.05)
-    return np.asarray(np.clip(m, 0.0, 0.3) * (alpha > 0.5), np.float32)
+    return np.asarray(np.clip(m, 0.0, 0.12) * (alpha > 0.5), np.float32)
