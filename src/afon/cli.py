@@ -391,12 +391,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 }
             )
         else:
-            runner = HeadlessRunner(
-                camera, hub, args.profile, out=args.out, emit=print, af=args.af
-            )
+            runner = HeadlessRunner(camera, hub, args.profile, out=args.out, emit=print, af=args.af)
             print(
-                f"afon run: {args.camera}, profile {runner.body.profile.name}; {bound}; "
-                "Ctrl-C ends"
+                f"afon run: {args.camera}, profile {runner.body.profile.name}; {bound}; Ctrl-C ends"
             )
     except BaseException:
         hub.close()

@@ -281,6 +281,8 @@ def problem_of(error: ErrorDetails, annotation: Any = None) -> str:
     if kind == "extra_forbidden":
         known = sorted(_fields_of(annotation))
         return f"unknown field (known here: {', '.join(known) or 'none'})"
+    if kind == "list_type" and _item_is_table(annotation):
+        return f"expected an array of tables, got {value!r}"
     if kind in _KINDS:
         return f"{_KINDS[kind]}, got {value!r}"
     if kind == "literal_error":
@@ -325,6 +327,14 @@ def _members(annotation: Any) -> list[Any]:
     if origin is Union or origin is types.UnionType:
         return [m for a in typing.get_args(annotation) for m in _members(a)]
     return [annotation]
+
+
+def _item_is_table(annotation: Any) -> bool:
+    return any(
+        isinstance(arg, type) and issubclass(arg, BaseModel)
+        for member in _members(annotation)
+        for arg in typing.get_args(member)
+    )
 
 
 def _literal_choices(annotation: Any) -> list[Any]:

@@ -17,12 +17,51 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
-from afon.config import Table, load_toml, parse_toml
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+
+from afon.config import Table, UserModel, load_toml, parse_toml, validate_user
 from afon.controls import Control, ControlEvent
-from afon.errors import AfonError
+from afon.errors import AfonError, ConfigError
 
 ACTIONS = ("press", "release", "tap")
+MAX_S = 3600.0
+
+
+def controls_of(name: str) -> tuple[Control, ...]:
+    """`SHUTTER` → half + full; another name → its control (AfonError when unknown)."""
+    if name.strip().upper() == "SHUTTER":
+        return (Control.SHUTTER_HALF, Control.SHUTTER_FULL)
+    return (Control.parse(name),)
+
+
+def _control_name(name: str) -> str:
+    try:
+        controls_of(name)
+    except AfonError as exc:
+        raise PydanticCustomError("afon", str(exc)) from None
+    return name
+
+
+Seconds = Annotated[float, Field(ge=0.0, le=MAX_S)]
+
+
+class ScriptEvent(UserModel):
+    """One `[[events]]` table."""
+
+    t_s: Seconds
+    control: Annotated[str, AfterValidator(_control_name)]
+    action: Literal["press", "release", "tap"] = "tap"
+    hold_s: Seconds = 0.1
+
+
+class ScriptFile(UserModel):
+    """A script TOML file."""
+
+    events: list[ScriptEvent]
+    duration_s: Seconds | None = None
 
 
 @dataclass(frozen=True)
@@ -39,34 +78,22 @@ def parse_script_text(text: str, source: str = "script") -> Script:
     return parse_script(parse_toml(text, source))
 
 
-def _controls(t: Table, key: str) -> tuple[Control, ...]:
-    name = t.string(key)
-    if name.strip().upper() == "SHUTTER":
-        return (Control.SHUTTER_HALF, Control.SHUTTER_FULL)
-    try:
-        return (Control.parse(name),)
-    except AfonError as exc:
-        raise t.error(key, str(exc)) from None
-
-
 def parse_script(doc: Table) -> Script:
+    f = validate_user(ScriptFile, doc.data, doc.source, doc.path)
     events: list[ControlEvent] = []
-    for ev in doc.tables("events"):
-        t_s = ev.number("t_s", min=0.0, max=3600.0)
-        controls = _controls(ev, "control")
-        action = ev.string("action", "tap", choices=ACTIONS)
-        hold_s = ev.number("hold_s", 0.1, min=0.0, max=3600.0)
-        ev.finish()
-        if action in ("press", "tap"):
-            events += [ControlEvent(c, True, t_s) for c in controls]
-        if action == "release":
-            events += [ControlEvent(c, False, t_s) for c in reversed(controls)]
-        if action == "tap":
-            events += [ControlEvent(c, False, t_s + hold_s) for c in reversed(controls)]
+    for ev in f.events:
+        controls = controls_of(ev.control)
+        if ev.action in ("press", "tap"):
+            events += [ControlEvent(c, True, ev.t_s) for c in controls]
+        if ev.action == "release":
+            events += [ControlEvent(c, False, ev.t_s) for c in reversed(controls)]
+        if ev.action == "tap":
+            events += [ControlEvent(c, False, ev.t_s + ev.hold_s) for c in reversed(controls)]
     events.sort(key=lambda e: e.t_s)  # stable: same-time order kept
     last = events[-1].t_s if events else 0.0
-    duration = doc.number("duration_s", last + 0.5, min=0.0, max=3600.0)
+    duration = last + 0.5 if f.duration_s is None else f.duration_s
     if duration < last:
-        raise doc.error("duration_s", f"ends at {duration:g} s, before the last event ({last:g} s)")
-    doc.finish()
+        raise ConfigError(
+            doc.source, "duration_s", f"ends at {duration:g} s, before the last event ({last:g} s)"
+        )
     return Script(tuple(events), duration)

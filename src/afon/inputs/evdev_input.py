@@ -120,7 +120,7 @@ def _pick(
         names = ", ".join(repr(i.name) for i, _ in candidates) or listing
         raise AfonError(
             f"{which} all the bound keys ({names}); name the one to use: "
-            "evdev:...,device=NAME (or [evdev] device = \"NAME\"); `afon inputs` lists them"
+            'evdev:...,device=NAME (or [evdev] device = "NAME"); `afon inputs` lists them'
         )
     key = spec.removeprefix("name:").strip().lower()
     exact = [(i, d) for i, d in found if i.name.lower() == key]

@@ -185,9 +185,7 @@ def _terminal(table: Table) -> dict[str, str]:
         text = table.string(raw)
         char = KEY_NAMES.get(text.strip().lower(), text if len(text) == 1 else "")
         if len(char) != 1 or (char.isspace() and char not in KEY_NAMES.values()):
-            raise table.error(
-                raw, f"expected one character, or space / enter / tab; got {text!r}"
-            )
+            raise table.error(raw, f"expected one character, or space / enter / tab; got {text!r}")
         if char in owner:
             raise table.error(raw, f"key {text!r} is already bound to {owner[char]}")
         owner[char] = action
