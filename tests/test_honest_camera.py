@@ -44,8 +44,12 @@ def test_daylight_exposure_is_the_auto_exposure_not_the_frame_budget() -> None:
     rate = 1800 e⁻/(lx·s·µm²) · 10⁴ lx · 0.9 / (4 · 1.8²) · 1.96 µm² = 2.45·10⁶ e⁻/s;
     integration = 3920 / 2.45·10⁶ = 1.60 ms.
     """
-    cam = SimCamera(card_scene(1.0, "skimage:brick", light_lux=10000.0), "cm3",
-                    preview_px=PREVIEW, render_frames=False)
+    cam = SimCamera(
+        card_scene(1.0, "skimage:brick", light_lux=10000.0),
+        "cm3",
+        preview_px=PREVIEW,
+        render_frames=False,
+    )
     rate = 1800.0 * 1e4 * 0.9 / (4 * 1.8**2) * (6.45e3 / 4608) ** 2
     full_well = 2000.0 * (6.45e3 / 4608) ** 2
     assert cam.integration_s == pytest.approx(full_well / rate, rel=1e-6)
@@ -62,8 +66,12 @@ def test_daylight_exposure_is_the_auto_exposure_not_the_frame_budget() -> None:
 
 
 def test_low_light_uses_the_whole_budget_and_gain() -> None:
-    cam = SimCamera(card_scene(1.0, "skimage:brick", light_lux=5.0), "cm3",
-                    preview_px=PREVIEW, render_frames=False)
+    cam = SimCamera(
+        card_scene(1.0, "skimage:brick", light_lux=5.0),
+        "cm3",
+        preview_px=PREVIEW,
+        render_frames=False,
+    )
     assert cam.integration_s == pytest.approx(cam.preset.timing.exposure_s)
     assert cam.renderer.exposure(cam.preset.timing.exposure_s).gain > 1.0
 
@@ -72,8 +80,13 @@ def test_a_move_before_the_integration_does_not_mix_into_the_frame() -> None:
     """With AE at 1.6 ms, a lens move that ends before the centre row integrates leaves the
     frame in focus at the new position (with the 16 ms window it was mixed)."""
     p = still_motor(preset_with("cm3", pipeline_latency_s=0.0))
-    cam = SimCamera(card_scene(1.0, "skimage:brick", light_lux=10000.0), p,
-                    preview_px=PREVIEW, render_frames=False, start_d=1.0)
+    cam = SimCamera(
+        card_scene(1.0, "skimage:brick", light_lux=10000.0),
+        p,
+        preview_px=PREVIEW,
+        render_frames=False,
+        start_d=1.0,
+    )
     cam.next_frame()  # frame 0 ready at 0.026 s
     cam.move_lens(1.5)  # a 0.5 D move takes 0.8 ms + 8 ms settle on the VCM
     f = cam.next_frame()  # frame 1: centre row integrates ~0.047-0.049 s
@@ -97,8 +110,13 @@ def test_a_frame_exposing_when_a_command_arrives_keeps_its_true_focus() -> None:
 
 def test_the_motor_history_through_the_camera() -> None:
     p = still_motor(preset_with("cm3", pipeline_latency_s=0.0))
-    cam = SimCamera(card_scene(1.0, "skimage:brick", light_lux=5.0), p,
-                    preview_px=PREVIEW, render_frames=False, start_d=1.5)
+    cam = SimCamera(
+        card_scene(1.0, "skimage:brick", light_lux=5.0),
+        p,
+        preview_px=PREVIEW,
+        render_frames=False,
+        start_d=1.5,
+    )
     cam.next_frame()
     f = cam.next_frame()  # exposed 0.0333..0.0596 s at 1.5 D, ready 0.0596 s
     cam.move_lens(4.5)
@@ -109,8 +127,9 @@ def test_the_motor_history_through_the_camera() -> None:
 
 # --- what a real lens does ------------------------------------------------------------------
 def vcm(resonance_hz: float, zeta: float, **kw: float) -> MotorSpec:
-    return MotorSpec("vcm", 0.0, 12.0, 1e6, 1e12, resonance_hz=resonance_hz,
-                     damping_ratio=zeta, **kw)
+    return MotorSpec(
+        "vcm", 0.0, 12.0, 1e6, 1e12, resonance_hz=resonance_hz, damping_ratio=zeta, **kw
+    )
 
 
 def test_vcm_rings_like_a_damped_oscillator() -> None:
@@ -187,8 +206,13 @@ def test_a_lens_command_takes_effect_frames_later() -> None:
     the second frame boundary after it; frames exposed meanwhile show the old position and
     report the lens as moving (the request is pending), as Android's LENS_STATE does."""
     p = still_motor(preset_with("cm3", pipeline_latency_s=0.0, lens_latency_frames=2))
-    cam = SimCamera(card_scene(1.0, "skimage:brick", light_lux=5.0), p,
-                    preview_px=PREVIEW, render_frames=False, start_d=1.0)
+    cam = SimCamera(
+        card_scene(1.0, "skimage:brick", light_lux=5.0),
+        p,
+        preview_px=PREVIEW,
+        render_frames=False,
+        start_d=1.0,
+    )
     f0 = cam.next_frame()
     issued = cam.clock.now_s()
     cam.move_lens(3.0)
@@ -208,8 +232,9 @@ def test_a_lens_command_takes_effect_frames_later() -> None:
 
 def test_latency_zero_moves_at_once() -> None:
     p = still_motor(preset_with("cm3", lens_latency_frames=0))
-    cam = SimCamera(card_scene(1.0, "skimage:brick"), p, preview_px=PREVIEW,
-                    render_frames=False, start_d=1.0)
+    cam = SimCamera(
+        card_scene(1.0, "skimage:brick"), p, preview_px=PREVIEW, render_frames=False, start_d=1.0
+    )
     cam.next_frame()
     now = cam.clock.now_s()
     cam.move_lens(3.0)
@@ -218,8 +243,13 @@ def test_latency_zero_moves_at_once() -> None:
 
 # --- what the camera reports ----------------------------------------------------------------
 def test_frames_carry_the_reported_lens_position_never_the_true_one() -> None:
-    cam = SimCamera(card_scene(1.0, "skimage:brick"), "cm3", preview_px=PREVIEW,
-                    render_frames=False, start_d=2.0)
+    cam = SimCamera(
+        card_scene(1.0, "skimage:brick"),
+        "cm3",
+        preview_px=PREVIEW,
+        render_frames=False,
+        start_d=2.0,
+    )
     cam.next_frame()
     cam.move_lens(4.0)
     frames = [cam.next_frame() for _ in range(6)]
@@ -233,8 +263,9 @@ def test_frames_carry_the_reported_lens_position_never_the_true_one() -> None:
     assert cam.lens_position_d() == pytest.approx(4.0)
     # a frame has no truth in it: only reported fields
     names = {f.name for f in dataclasses.fields(Frame)}
-    assert names.isdisjoint({f.name for f in dataclasses.fields(ExposureTruth)} - {
-        "lens_start_d", "lens_end_d"})
+    assert names.isdisjoint(
+        {f.name for f in dataclasses.fields(ExposureTruth)} - {"lens_start_d", "lens_end_d"}
+    )
     assert "subject_distance_m" not in last.meta and "in_focus" not in last.meta
 
 
@@ -248,8 +279,13 @@ def test_a_lens_with_an_encoder_reports_its_measured_position() -> None:
 
 
 def test_stills_carry_no_truth_the_judge_gets_it_separately() -> None:
-    cam = SimCamera(card_scene(2.0, "skimage:brick"), "cm3", preview_px=PREVIEW,
-                    render_frames=False, start_d=0.5)
+    cam = SimCamera(
+        card_scene(2.0, "skimage:brick"),
+        "cm3",
+        preview_px=PREVIEW,
+        render_frames=False,
+        start_d=0.5,
+    )
     still = cam.capture_still(cam.clock.now_s(), render=False)
     assert still.meta == {}
     truth = cam.judge_still(still)
@@ -260,8 +296,7 @@ def test_stills_carry_no_truth_the_judge_gets_it_separately() -> None:
 def test_frames_reach_software_after_the_pipeline_latency() -> None:
     p = load_preset("cm3")
     assert p.timing.pipeline_latency_s == pytest.approx(1 / 30, abs=1e-3)
-    cam = SimCamera(card_scene(1.0, "skimage:brick"), p, preview_px=PREVIEW,
-                    render_frames=False)
+    cam = SimCamera(card_scene(1.0, "skimage:brick"), p, preview_px=PREVIEW, render_frames=False)
     for _ in range(3):
         f = cam.next_frame()
         assert cam.clock.now_s() == pytest.approx(f.exposure_end_s + p.timing.pipeline_latency_s)
@@ -344,8 +379,9 @@ class InterfaceOnly:
 def ideal_gain_d_per_px(p: CameraPreset, preview_px: tuple[int, int]) -> float:
     """1 / (4/(3π) × blur px per dioptre): the ideal half-pupil PDAF (unit focusing)."""
     o = p.optics
-    blur_px_per_d = (o.focal_length_mm**2 / 1000.0 / o.f_number / o.pixel_pitch_mm
-                     * o.preview_scale(preview_px))
+    blur_px_per_d = (
+        o.focal_length_mm**2 / 1000.0 / o.f_number / o.pixel_pitch_mm * o.preview_scale(preview_px)
+    )
     return 1.0 / (4.0 / (3.0 * math.pi) * blur_px_per_d)
 
 
@@ -386,6 +422,7 @@ def test_the_context_takes_pdaf_from_the_calibration_not_the_renderer() -> None:
 
 
 def test_interface_only_is_a_camera() -> None:
-    cam: Camera = InterfaceOnly(SimCamera(card_scene(1.0, "skimage:brick"), "cm3",
-                                          preview_px=PREVIEW, render_frames=False))
+    cam: Camera = InterfaceOnly(
+        SimCamera(card_scene(1.0, "skimage:brick"), "cm3", preview_px=PREVIEW, render_frames=False)
+    )
     assert cam.capabilities.phase_detect

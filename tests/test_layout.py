@@ -12,6 +12,9 @@ KNOWN_CYCLES: list[set[str]] = [
     # focus_lock.py keeps both the lock files (read by picamera2/v4l2) and `afon focus`
     # (which opens cameras by URL): issue #13's to split; listed so a new cycle still fails
     {"afon.cameras.focus_lock", "afon.cameras.picamera2", "afon.cameras.url", "afon.cameras.v4l2"},
+    # context.py imports calibration (lazily), which imports phase, which imports
+    # context.MoveGate: the honest-camera work's to untangle (MoveGate in a module of its own)
+    {"afon.focus.calibration", "afon.focus.context", "afon.focus.phase"},
 ]
 
 
@@ -88,13 +91,12 @@ def test_no_import_cycles() -> None:
     assert new == []
 
 
-# the one import from the simulation into the engine: the PDAF conversion gain, a calibration
-# constant a real module's tuning file also holds (not the truth of any frame)
-TRUTH_RULE_EXCEPTIONS = {("afon.focus.context", "afon.cameras.sim.render")}
+TRUTH_RULE_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 def test_the_engine_and_the_body_never_import_the_truth() -> None:
-    """DESIGN.md: focus/ and body.py never import from cameras/sim/ or bench/ (the truth)."""
+    """DESIGN.md: focus/ and body.py never import from cameras/sim/ or bench/ (the truth);
+    import-linter checks top-level imports, this also those inside functions."""
     graph = module_graph()
     crossings = {
         (m, t)

@@ -166,6 +166,6 @@ def test_readme_pi_loop_with_gpiozero_buttons(
     _run(code, namespace)
     body = namespace["body"]
     assert body.shots and all(s.ok for s in body.shots)
-    assert all(s.in_focus for s in body.shots)
+    assert all(s.in_focus is None for s in body.shots)  # no judge: a Pi knows no truth
     assert sorted(p.name for p in (tmp_path / "shots").glob("*.jpg"))
     assert not body.af_on.is_pressed and body.state is AfState.FOCUSED_LOCKED

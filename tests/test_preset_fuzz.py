@@ -81,11 +81,29 @@ def check_physical(path: Path) -> None:
         return
     o, m, t = p.optics, p.motor, p.timing
     numbers = [
-        o.focal_length_mm, o.f_number, o.sensor_width_mm, o.sensor_height_mm,
-        o.closest_focus_m, o.coc_mm, o.max_focus_d, m.min_d, m.max_d, m.max_speed_d_per_s,
-        m.accel_d_per_s2, m.step_d, m.settle_s, m.posture_offset_d, m.hysteresis_d,
-        t.frame_rate_hz, t.exposure_s, t.readout_s, t.pipeline_latency_s,
-        t.release_lag_s, t.still_exposure_s, p.phase.gain_ratio, p.phase.zero_offset_d,
+        o.focal_length_mm,
+        o.f_number,
+        o.sensor_width_mm,
+        o.sensor_height_mm,
+        o.closest_focus_m,
+        o.coc_mm,
+        o.max_focus_d,
+        m.min_d,
+        m.max_d,
+        m.max_speed_d_per_s,
+        m.accel_d_per_s2,
+        m.step_d,
+        m.settle_s,
+        m.posture_offset_d,
+        m.hysteresis_d,
+        t.frame_rate_hz,
+        t.exposure_s,
+        t.readout_s,
+        t.pipeline_latency_s,
+        t.release_lag_s,
+        t.still_exposure_s,
+        p.phase.gain_ratio,
+        p.phase.zero_offset_d,
     ]
     assert all(math.isfinite(v) for v in numbers)
     assert o.resolution_px[0] * o.resolution_px[1] <= MAX_PIXELS

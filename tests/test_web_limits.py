@@ -64,9 +64,10 @@ def test_weak_tokens_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_pairing_sets_a_strict_session_cookie_and_guesses_are_limited(tmp_path: Path) -> None:
     options = ServeOptions(port=0, token=TOKEN, out=str(tmp_path))
-    with LiveServer(options) as live, httpx.Client(
-        base_url=live.base_url, timeout=TIMEOUT_S, trust_env=False
-    ) as c:
+    with (
+        LiveServer(options) as live,
+        httpx.Client(base_url=live.base_url, timeout=TIMEOUT_S, trust_env=False) as c,
+    ):
         if True:
             r = c.get("/api/info", headers={"authorization": f"Bearer {TOKEN}"})
             assert r.status_code == 200
@@ -101,9 +102,7 @@ def test_cross_site_fetches_are_refused_on_loopback(http: httpx.Client) -> None:
 
 
 # --- pathological JSON -----------------------------------------------------------------------
-def test_deep_json_and_huge_numbers_are_clear_400s(
-    http: httpx.Client, server: LiveServer
-) -> None:
+def test_deep_json_and_huge_numbers_are_clear_400s(http: httpx.Client, server: LiveServer) -> None:
     deep = "[" * 2000 + "]" * 2000
     huge = "9" * 400
     cases = [
