@@ -119,3 +119,46 @@ def test_any_command_sequence_stays_physical(cmds: list[tuple[float, float]]) ->
         assert abs(pos - prev) <= SPEC.max_speed_d_per_s * 0.005 + 1e-9
         prev = pos
     assert motor.position_d(motor.arrival_s() + 1.0) == pytest.approx(last_target, abs=1e-9)
+
+
+VCM = MotorSpec(
+    "vcm", 0.0, 12.0, 600.0, 120000.0, step_d=1 / 32, settle_s=0.008, resonance_hz=100.0,
+    damping_ratio=0.5, posture_offset_d=0.05, hysteresis_d=0.1,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    spec=st.sampled_from([SPEC, VCM]),
+    cmds=st.lists(st.tuples(st.floats(0.0, 0.05), st.floats(-1.0, 13.0)), min_size=1,
+                  max_size=12),
+)
+def test_a_command_never_rewrites_the_past(
+    spec: MotorSpec, cmds: list[tuple[float, float]]
+) -> None:
+    """Whatever commands follow, the position at any time before a command stays what it was
+    (a frame exposed before a command keeps its focus); and the true position of a resonant
+    motor comes to rest on target + posture offset ∓ half the hysteresis."""
+    motor = LensMotor(spec, 1.0)
+    t = 0.0
+    seen: list[tuple[float, float]] = []
+    target = 1.0
+    for gap_s, want in cmds:
+        probe = [t + f * gap_s for f in (0.0, 0.3, 0.7, 0.999)]
+        before = [motor.position_d(x) for x in probe]
+        t += gap_s
+        at_command = motor.position_d(t)
+        target = motor.command(want, t)
+        # the optics never jump at a command (the backlash play, the mechanics' state carry on)
+        assert abs(motor.position_d(t + 1e-6) - at_command) <= spec.max_speed_d_per_s * 3e-6
+        # (at the very instant of a command the new plan starts from the old state: equal to
+        # rounding)
+        assert [motor.position_d(x) for x in probe[:-1]] == pytest.approx(before[:-1], abs=1e-12)
+        seen.extend(zip(probe[:-1], before[:-1], strict=True))
+    assert [motor.position_d(x) for x, _ in seen] == pytest.approx([p for _, p in seen], abs=1e-12)
+    rest = motor.position_d(t + 5.0)
+    if spec is VCM and abs(rest - target - spec.posture_offset_d) > 1e-6:
+        assert abs(abs(rest - target - spec.posture_offset_d) - spec.hysteresis_d / 2) < 1e-6
+    if spec is SPEC:
+        assert rest == pytest.approx(target, abs=1e-9)
+    assert motor.reported_d(t + 5.0) == pytest.approx(target)

@@ -122,6 +122,8 @@ class _Plan:
     """Posture offset plus the hysteresis of this plan's direction."""
     states: tuple[tuple[float, float], ...]
     """True (position, velocity) at the start of each segment (and at `t_s` when none)."""
+    optic_starts: tuple[float, ...] = ()
+    """Optics (before mechanics) at the start of each segment: the backlash play state."""
 
 
 class _Dynamics:
@@ -196,20 +198,29 @@ class LensMotor:
                 return seg.at(t_s)
         return plan.segments[-1].at(t_s)
 
-    def _optic_in(self, plan: _Plan, motor_d: float) -> float:
-        """Optical position (before mechanics and bias) for a motor position: backlash play."""
+    def _pushed(self, optic_d: float, motor_d: float) -> float:
+        """Optics after the motor moved monotonically to `motor_d`: the play of width
+        `backlash_d` drags them along only once it is taken up."""
         half = self.spec.backlash_d / 2.0
+        return min(max(optic_d, motor_d - half), motor_d + half)
+
+    def _optic_at(self, plan: _Plan, t_s: float) -> float:
+        """Optical position (before mechanics and bias) at `t_s`: the motor through the play.
+
+        Each segment moves the motor one way only, so the optics at a time are the segment's
+        starting optics pushed by the motor's position then."""
         o = plan.optic0
-        if plan.direction > 0:
-            o = max(o, motor_d - half)
-        elif plan.direction < 0:
-            o = min(o, motor_d + half)
+        if plan.segments and t_s > plan.segments[0].t0_s:
+            k = next(
+                (i for i, seg in enumerate(plan.segments) if t_s <= seg.t0_s + seg.duration_s),
+                len(plan.segments) - 1,
+            )
+            o = self._pushed(plan.optic_starts[k], plan.segments[k].at(t_s)[0])
         return min(max(o, self.spec.min_d), self.spec.max_d)
 
     def planned_d(self, t_s: float) -> float:
         """The driver's planned optical position at `t_s` (no ringing, offset or hysteresis)."""
-        plan = self._plan_at(t_s)
-        return self._optic_in(plan, self._motor_in(plan, t_s)[0])
+        return self._optic_at(self._plan_at(t_s), t_s)
 
     def _true_state(self, plan: _Plan, t_s: float) -> tuple[float, float]:
         if not plan.segments:
@@ -268,7 +279,7 @@ class LensMotor:
         target = self.spec.quantise(target_d)
         prev = self._plan_at(t_s)
         m0, v0 = self._motor_in(prev, t_s)
-        o0 = self._optic_in(prev, m0)
+        o0 = self._optic_at(prev, t_s)
         y0, dy0 = self._true_state(prev, t_s)
         self._target_d = target
         if abs(target - o0) < 1e-12 and abs(v0) < 1e-12:
@@ -292,9 +303,14 @@ class LensMotor:
         for seg in segs:
             states.append((y, dy))
             y, dy = self._dyn.step(y, dy, seg.p0 + bias, seg.v0, seg.acc, seg.duration_s)
+        optic_starts: list[float] = []
+        o = o0
+        for seg in segs:
+            optic_starts.append(o)
+            o = self._pushed(o, seg.at(seg.t0_s + seg.duration_s)[0])
         plan = _Plan(
             t_s, tuple(segs), m0, o0, new_dir, segs[-1].t0_s, self.spec.settle_s, bias,
-            tuple(states),
+            tuple(states), tuple(optic_starts),
         )
         self._push(plan)
         return target
