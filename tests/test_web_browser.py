@@ -576,3 +576,47 @@ def test_a_drill_played_at_its_cues_scores_like_the_benchmark(
     assert score["missed"] <= max(t.missed for t in trials) + (1 if score["behind"] else 0)
     assert page.errors == []
     page.context.close()
+
+
+# --- manual focus from the page -----------------------------------------------------------------
+def test_manual_focus_by_wheel_keys_and_slider(server: LiveServer, browser: Any) -> None:
+    settle(server)
+    page = open_page(browser, server.local_url, viewport={"width": 1366, "height": 768})
+    wait_live(page)
+    lens = lambda: body_state(server)["lens_d"]  # noqa: E731
+    # AF-C: the ring is not the photographer's (no DMF), the slider is off
+    page.wait_for_function("window.afon.state.manual_focus === false")
+    assert page.locator("#mf-slider").is_disabled()
+    server.runner.settings({"focus_mode": "MF"}).result(TIMEOUT_S)
+    page.wait_for_function("window.afon.state.manual_focus === true")
+    assert page.locator("#mf-slider").is_enabled()
+    lo, hi = body_state(server)["lens_range_d"]
+    target = round(lo + 0.5 * (hi - lo), 3)
+    page.locator("#mf-slider").fill(str(target))
+    wait_for(lambda: abs(lens() - target) < 0.01 * (hi - lo), what="the slider set the lens")
+    page.locator("#mf-slider").blur()  # keys go to the camera again
+    start = lens()
+    box = page.locator("#vf").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    for _ in range(5):
+        page.mouse.wheel(0, -100)  # towards near: more dioptres, 1% of the range a notch
+    wait_for(lambda: lens() > start + 0.005 * (hi - lo), what="the wheel turned the ring")
+    wait_for(lambda: not body_state(server)["lens_moving"], what="the lens to stop")
+    after_wheel = lens()
+    tap(page, "BracketLeft")
+    wait_for(lambda: lens() < after_wheel - 0.005 * (hi - lo), what="[ turned it back")
+    # DMF: AF-S with manual override (the bbf profile has it), after focus locked
+    server.runner.settings({"focus_mode": "AF-S"}).result(TIMEOUT_S)
+    assert server.runner.body.profile.manual_override
+    page.keyboard.down("KeyA")
+    wait_for(lambda: body_state(server)["locked"], what="AF-S locked")
+    page.keyboard.up("KeyA")
+    page.wait_for_function("window.afon.state.manual_focus === true")
+    wait_for(lambda: not body_state(server)["lens_moving"], what="the lens to stop")
+    locked = lens()
+    tap(page, "BracketRight")
+    wait_for(lambda: lens() > locked + 0.005 * (hi - lo), what="DMF after the lock")
+    assert page.errors == []
+    settle(server)
+    server.runner.settings({"focus_mode": "AF-C"}).result(TIMEOUT_S)
+    page.context.close()

@@ -115,6 +115,15 @@ class SettingsRequest(Wire):
     af_point: Annotated[
         list[Annotated[float, Field(ge=0.0, le=1.0)]], Field(min_length=2, max_length=2)
     ] = Field(None, description="[x, y] within 0..1 of the frame")  # type: ignore[arg-type]
+    focus_ring_d: float = Field(  # type: ignore[assignment]
+        None,
+        ge=-20.0,
+        le=20.0,
+        description="turn the focus ring by this many dioptres (MF, or AF-S+M after AF-S locked)",
+    )
+    lens_d: float = Field(  # type: ignore[assignment]
+        None, ge=0.0, le=100.0, description="the focus ring to this position in dioptres (MF/DMF)"
+    )
     id: MessageId = None
 
 
@@ -341,7 +350,16 @@ def _control(msg: ControlRequest) -> ControlMessage:
     return ControlMessage(controls, msg.action == "press", msg.source, msg.t_ms, msg.id)
 
 
-_SETTING_FIELDS = ("profile", "focus_mode", "drive", "burst_fps", "af_area", "af_point")
+_SETTING_FIELDS = (
+    "profile",
+    "focus_mode",
+    "drive",
+    "burst_fps",
+    "af_area",
+    "af_point",
+    "focus_ring_d",
+    "lens_d",
+)
 
 
 def _settings(msg: SettingsRequest) -> SettingsMessage:

@@ -506,6 +506,16 @@ class BodyRunner:
         if "af_point" in changes:
             x, y = changes["af_point"]
             body.window = AfWindow(x, y, body.window.w, body.window.h).clamped()
+        if "focus_ring_d" in changes or "lens_d" in changes:
+            # manual focus: MF always, DMF (AF-S with manual override) once AF-S has locked
+            delta = changes.get("focus_ring_d")
+            if delta is None:
+                delta = float(changes["lens_d"]) - float(body.camera.lens_position_d())
+            if not body.focus_ring(float(delta)):
+                raise AfonError(
+                    "focus_ring_d: manual focus needs MF, or AF-S with manual override "
+                    f"(DMF) after focus locked (now {body.focus_mode}, {body.state.value})"
+                )
         return self._snapshot()
 
     # --- output (body thread) --------------------------------------------------------------
@@ -551,6 +561,8 @@ class BodyRunner:
             "drive": p.drive,
             "burst_fps": p.burst_fps,
             "af_area": p.af_area,
+            "manual_focus": body.focus_mode == "MF"
+            or (p.manual_override and body.focus_mode == "AF-S" and body.state.locked),
             "af_window": [round(v, 4) for v in (win.cx, win.cy, win.w, win.h)],
             "held": self._held_names(),
             "shots": sum(1 for s in self.shots if s["ok"]),

@@ -389,9 +389,31 @@
       el.setAttribute('aria-pressed', String(on || held.has('button:' + el.id) ||
         held.has('focus-key:' + el.id)));
     }
+    const mf = $('mf-slider');
+    mf.disabled = !s.manual_focus;
+    const [lo, hi] = s.lens_range_d;
+    mf.min = String(lo);
+    mf.max = String(hi);
+    mf.step = String((hi - lo) / 1000);
+    if (document.activeElement !== mf) mf.value = String(s.lens_d);
     drawScale();
     if (!bitmap) drawOverlay();
   }
+
+  // --- manual focus: the wheel on the viewfinder, [ and ], the slider ------------------------
+  function turnRing(steps) {
+    if (!state || !state.manual_focus) return false;
+    const [lo, hi] = state.lens_range_d;
+    send({ type: 'settings', id: ++msgId, focus_ring_d: steps * (hi - lo) / 100 });
+    return true;
+  }
+  vf.addEventListener('wheel', (e) => {
+    if (turnRing(e.deltaY < 0 ? 1 : -1)) e.preventDefault();
+  }, { passive: false });
+  $('mf-slider').addEventListener('input', (e) => {
+    send({ type: 'settings', id: ++msgId, lens_d: Number(e.target.value) });
+  });
+  $('mf-slider').addEventListener('change', (e) => e.target.blur());  // keys: the camera's again
 
   function drawScale() {
     const c = $('scale');
@@ -518,6 +540,10 @@
       return;
     }
     if (typing(e.target)) return;
+    if ((e.code === 'BracketLeft' || e.code === 'BracketRight') && !keyToAction[e.code]) {
+      if (turnRing(e.code === 'BracketRight' ? 1 : -1)) e.preventDefault();
+      return;
+    }
     const action = keyToAction[e.code];
     if (!action || e.ctrlKey || e.metaKey || e.altKey) return;
     e.preventDefault();
