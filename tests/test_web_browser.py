@@ -573,6 +573,8 @@ def test_a_drill_played_at_its_cues_scores_like_the_benchmark(
     bench = summarize(trials)
     lo, hi = bench["keeper_ci95"]
     assert lo - 1e-9 <= score["keeper_rate"] <= hi + 1e-9, (score, bench["keeper_ci95"])
+    if os.environ.get("AFON_UPDATE_SCREENSHOTS") == "1":
+        page.locator("#trainer-panel").screenshot(path=str(ROOT / "docs/img/trainer.png"))
     assert score["missed"] <= max(t.missed for t in trials) + (1 if score["behind"] else 0)
     assert page.errors == []
     page.context.close()

@@ -350,8 +350,31 @@
   }
 
   // --- HUD -----------------------------------------------------------------------------------
+  // Focus confirm: a short beep / buzz when focus is found (switch in the trainer panel).
+  let wasFocused = false;
+  let beepCtx = null;
+  function confirmFocus(focused) {
+    const on = focused && !wasFocused;
+    wasFocused = focused;
+    const box = $('focus-beep');
+    if (!on || !box || !box.checked) return;
+    window.afon.confirms = (window.afon.confirms || 0) + 1;
+    if (navigator.vibrate) navigator.vibrate(30);
+    try {
+      beepCtx = beepCtx || new (window.AudioContext || window.webkitAudioContext)();
+      const osc = beepCtx.createOscillator();
+      const gain = beepCtx.createGain();
+      osc.frequency.value = 2000;
+      gain.gain.value = 0.1;
+      osc.connect(gain).connect(beepCtx.destination);
+      osc.start();
+      osc.stop(beepCtx.currentTime + 0.06);
+    } catch (_e) { /* no audio */ }
+  }
+
   function showState() {
     const s = state;
+    confirmFocus(!!s.focused);
     const color = stateColor(s);
     const confirm = $('confirm');
     confirm.style.background = s.focused ? COLORS.focused : 'transparent';
