@@ -2,7 +2,7 @@
 
 Prints JSON on stdout::
 
-    {"static": {"contrast"|"phase"|"hybrid"|"libcamera"|"libcamera-fast":
+    {"static": {"contrast"|"phase"|"hybrid"|"libcamera_cdaf"|"libcamera_pdaf":
                    {"frames_median": F, "frames_p90": F90, "error_d_median": E,
                     "error_d_p90": E90, "failed": K, "trials": N}},
      "featureless": {STRATEGY: {"frames_median": F, "frames_max": M, "failed": K,
@@ -26,8 +26,15 @@ never fail).
 Featureless trials: the "wall" scene from several start positions; the right answer is FAILED,
 and ``frames_*`` says how long it took.
 
-"tracking" (AF-C keeper rates) comes from `afon.bench.tracking.tracking_results()` when that
-module is importable, and is omitted otherwise.
+``libcamera_pdaf`` is libcamera's Raspberry Pi AF as it runs on the Camera Module 3 (PDAF, the
+contrast scan as fall-back), ``libcamera_cdaf`` its contrast-only variant (a module without
+PDAF), both ported from libcamera's source (`afon.focus.libcamera_af`) with the IMX708 tuning
+verbatim; every strategy obeys the same timing rule (`afon.focus.engine.MeasurementGate`).
+Targets (issue 10): hybrid ≤ 0.6 × libcamera_pdaf's frames with no larger error, contrast
+≤ 0.7 × libcamera_cdaf's frames with no larger error; ``targets`` in the JSON says which hold.
+
+"tracking" (AF-C keeper rates) comes from `afon.bench.tracking.tracking_results()`:
+``predictive``, ``non_predictive`` and ``causal_limit`` (the causal limit as the servo).
 
 Usage: python benchmarks/af.py [--trials N] [--seed S] [--strategies a,b,...]
 """
@@ -57,7 +64,7 @@ from afon.focus.drive import run_single_shot
 from afon.focus.engine import AfStatus, AfWindow
 from afon.focus.strategies import make_single_shot
 
-STRATEGIES = ("contrast", "phase", "hybrid", "libcamera", "libcamera-fast")
+STRATEGIES = ("contrast", "phase", "hybrid", "libcamera_cdaf", "libcamera_pdaf")
 PRESET = "cm3"
 
 
@@ -165,6 +172,32 @@ def featureless_results(
     return out
 
 
+TARGETS = (("hybrid", "libcamera_pdaf", 0.6), ("contrast", "libcamera_cdaf", 0.7))
+"""(afon strategy, libcamera baseline, largest frames ratio) of issue 10."""
+
+
+def targets(static: dict[str, Any]) -> dict[str, Any]:
+    """Each target: the frames ratio (medians), the errors (medians), and whether it holds."""
+    out: dict[str, Any] = {}
+    for ours, base, ratio in TARGETS:
+        if ours not in static or base not in static:
+            continue
+        a, b = static[ours], static[base]
+        frames_ratio = a["frames_median"] / b["frames_median"] if b["frames_median"] else None
+        met = (
+            frames_ratio is not None
+            and frames_ratio <= ratio
+            and a["error_d_median"] <= b["error_d_median"]
+        )
+        out[f"{ours}_vs_{base}"] = {
+            "frames_ratio": None if frames_ratio is None else round(frames_ratio, 3),
+            "target_ratio": ratio,
+            "error_d_median": [a["error_d_median"], b["error_d_median"]],
+            "met": met,
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--trials", type=int, default=28, help="static trials (default 28)")
@@ -187,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
         else:
             result["tracking"] = tracking_results(seed=args.seed)
+    result["targets"] = targets(result["static"])
     print(json.dumps(result, indent=2))
     lines = [f"AF-S on preset {PRESET!r}: {args.trials} static trials, seed {args.seed}"]
     for name, s in result["static"].items():

@@ -2,39 +2,27 @@
 
 Sim trials use real rendered frames of the Camera Module 3-like preset ("cm3") and the real
 focus measure; the error is judged with the camera's ground truth once the lens has settled.
-The libcamera state machine is additionally checked against the idealised experiment of
-reference/af-anchors.md §1.6 (a Gaussian FoM of σ = 0.5 D read off the lens position, an
-instant lens), which is how that table was derived — so its frame counts must match exactly.
+libcamera's port is pinned to upstream rule by rule in tests/test_libcamera_af.py.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
-from afon.cameras.base import Frame
 from afon.cameras.sim.camera import SimCamera
 from afon.cameras.sim.render import PHASE_K
 from afon.cameras.sim.scene import Scene, card_scene
-from afon.clock import VirtualClock
 from afon.errors import AfonError
 from afon.focus.context import context_for
 from afon.focus.contrast import ContrastAf, fit_peak
 from afon.focus.drive import run_single_shot
-from afon.focus.engine import AfContext, AfStatus, AfWindow
+from afon.focus.engine import AfStatus, AfWindow
 from afon.focus.hybrid import HybridAf
-from afon.focus.libcamera_scan import (
-    FAST,
-    NORMAL,
-    LibcameraScan,
-    ScanSample,
-    find_peak,
-    with_pdaf_dropout,
-)
+from afon.focus.libcamera_af import libcamera_cdaf
 from afon.focus.phase import PhaseAf
 from afon.focus.strategies import SINGLE_SHOT, make_single_shot
 
@@ -79,14 +67,12 @@ def test_contrast_af_meets_the_targets_on_cm3() -> None:
     assert max(errors) <= 0.4, errors
 
 
-def test_libcamera_baseline_on_real_frames_and_contrast_beats_it() -> None:
+def test_libcamera_contrast_scan_on_real_frames_and_contrast_beats_it() -> None:
     trials = TRIALS[:2]
-    lib = [run("libcamera", t) for t in trials]
+    lib = [run("libcamera_cdaf", t) for t in trials]
     ours = [run("contrast", t) for t in trials]
     for (frames, status, err), t in zip(lib, trials, strict=True):
         assert status is AfStatus.FOCUSED, (t, frames)
-        # §1.6's order: 36–108 frames for normal speed (5 skip frames, 6 per sample here)
-        assert 30 <= frames <= 110
         assert err <= 0.4
     assert max(r[0] for r in ours) < min(r[0] for r in lib)
 
@@ -107,15 +93,6 @@ def test_featureless_wall_fails_fast_and_within_the_documented_bound() -> None:
     cam = SimCamera("wall", "cm3", seed=8, start_d=3.0)
     res = run_single_shot(cam, HybridAf(context_for(cam)), AfWindow(), max_frames=300)
     assert res.status is AfStatus.FAILED and res.frames <= 11 + 4
-
-
-def test_libcamera_fails_on_the_wall_after_a_full_scan() -> None:
-    cam = SimCamera("wall", "cm3", seed=9, start_d=2.0)
-    af = LibcameraScan(context_for(cam))
-    res = run_single_shot(cam, af, AfWindow(), max_frames=300)
-    assert res.status is AfStatus.FAILED
-    # no 25% drop ever: the whole range (13 coarse samples) + 3 fine + settle, 6 frames each
-    assert res.frames == 5 + 6 * (13 + 3 + 1)
 
 
 # --- cancel and timeouts --------------------------------------------------------------------
@@ -149,10 +126,9 @@ def test_timeout_from_the_context_and_from_the_driver() -> None:
     # the default bound comes from the context (lens span, step sizes, motor time per sample)
     bound = ContrastAf(ctx).frame_bound()
     assert 20 <= bound <= 120
-    assert LibcameraScan(ctx).frame_bound() == 5 + 6 * (13 + 3 + 1) + 1
     # the driver's own safety net cancels a strategy that has not decided
     cam = SimCamera(card_scene(0.3, "skimage:chelsea"), "cm3", seed=3, start_d=9.0)
-    res = run_single_shot(cam, LibcameraScan(ctx), AfWindow(), max_frames=10)
+    res = run_single_shot(cam, libcamera_cdaf(ctx), AfWindow(), max_frames=10)
     assert res.timed_out and res.status is AfStatus.FAILED and res.frames == 10
 
 
@@ -195,88 +171,3 @@ def test_fit_peak_finds_the_centre_of_a_flat_topped_curve_from_its_flanks() -> N
     assert fit.c == pytest.approx(c, abs=0.01) and fit.p == 0.4 and fit.k == pytest.approx(k)
     assert fit.distance_for_drop(0.0) == pytest.approx(0.0)
     assert fit_peak(xs[:2], zs[:2], c_range=(0, 5), p_values=(0.4,)) is None
-
-
-# --- libcamera against the anchors' idealised experiment (§1.6) -------------------------------
-class IdealCamera:
-    """The §1.6 idealisation: a lens that moves instantly, a frame every 1/30 s."""
-
-    def __init__(self, start_d: float) -> None:
-        self.clock = VirtualClock()
-        self._lens = start_d
-        self._index = 0
-
-    def next_frame(self, phase: bool = False) -> Frame:
-        t = self.clock.advance(1 / 30)
-        self._index += 1
-        return Frame(
-            self._index,
-            np.zeros((4, 4, 3), np.uint8),
-            t - 0.02,
-            t - 0.01,
-            t,
-            self._lens,
-            self._lens,
-            False,
-        )
-
-    def move_lens(self, target_d: float) -> float:
-        self._lens = min(max(target_d, 0.0), 12.0)
-        return self._lens
-
-    def lens_position_d(self) -> float:
-        return self._lens
-
-    def lens_moving(self) -> bool:
-        return False
-
-
-CTX = AfContext(lens_min_d=0.0, lens_max_d=12.0, frame_rate_hz=30.0, depth_of_focus_d=0.22)
-
-
-def gaussian_meter(subject_d: float):  # type: ignore[no-untyped-def]
-    return lambda frame, window: math.exp(-((frame.lens_d - subject_d) ** 2) / (2 * 0.5**2))
-
-
-@pytest.mark.parametrize(
-    ("subject_d", "frames", "result_d", "fast_frames", "fast_result_d"),
-    [
-        (0.3, 36, 0.25, 19, 0.00),
-        (1.0, 48, 1.00, 24, 1.20),
-        (2.0, 54, 2.00, 29, 2.27),
-        (4.0, 66, 4.00, 34, 3.80),
-        (8.0, 90, 8.00, 49, 7.73),
-        (11.5, 108, 11.50, 64, 11.28),
-    ],
-)
-def test_libcamera_scan_reproduces_the_anchor_table(
-    subject_d: float, frames: int, result_d: float, fast_frames: int, fast_result_d: float
-) -> None:
-    # §1.6: Auto mode, PDAF confidence 0 (so the dropout frames count), lens from 1.0 D
-    for tuning, want_frames, want_d in (
-        (with_pdaf_dropout(NORMAL, 6), frames, result_d),
-        (with_pdaf_dropout(FAST, 4), fast_frames, fast_result_d),
-    ):
-        tuning = type(tuning)(**{**tuning.__dict__, "skip_frames": 0})
-        cam = IdealCamera(1.0)
-        af = LibcameraScan(CTX, tuning, meter=gaussian_meter(subject_d))
-        res = run_single_shot(cam, af, AfWindow())
-        assert res.status is AfStatus.FOCUSED
-        assert res.frames == want_frames
-        assert res.lens_d == pytest.approx(want_d, abs=0.02)
-
-
-def test_find_peak_acceptance_rules() -> None:
-    s = [ScanSample(x, y) for x, y in ((0.0, 0.2), (1.0, 1.0), (2.0, 0.6))]
-    # vertex of the parabola through (0,.2),(1,1),(2,.6): 1 + (.2-.6)/(2(.2-2+.6)) = 1.1667
-    assert find_peak(s, 1.0) == pytest.approx(1.1667, abs=1e-4)
-    assert find_peak([s[0], s[1], ScanSample(2.0, 0.2)], 1.0) == pytest.approx(1.0)
-    # nearly flat (normalised second difference below 1/64): the best sample itself
-    flat = [ScanSample(x, 1.0 - 0.001 * abs(x - 1)) for x in (0.0, 1.0, 2.0)]
-    assert find_peak(flat, 1.0) == 1.0
-    # a valley (wrong curvature) is refused as well
-    valley = [ScanSample(0.0, 1.0), ScanSample(1.0, 0.5), ScanSample(2.0, 0.9)]
-    assert find_peak(valley, 1.0) == 0.0
-    # at a scan end: same-side neighbours, clamped to one step from the best
-    end = [ScanSample(0.0, 1.0), ScanSample(1.0, 0.7), ScanSample(2.0, 0.1)]
-    assert 0.0 - 1.0 <= find_peak(end, 1.0) <= 1.0

@@ -9,8 +9,9 @@ photographer's reaction times with (scenario, seed), so the same seed gives the 
 whichever process runs it, and `run_bench` returns rows in a fixed order.
 
 Strategies per technique (`STRATEGIES`): every technique runs the two limits (`clairvoyant`,
-`causal`: `afon.bench.oracle`); AF-S techniques add the libcamera baseline and afon's hybrid
-AF-S, AF-C techniques afon's predictive and non-predictive servo.
+`causal`: `afon.bench.oracle`) and the libcamera baseline (`afon.focus.libcamera_af`: Auto
+mode for AF-S, Continuous for AF-C); AF-S techniques add afon's hybrid AF-S, AF-C techniques
+afon's predictive and non-predictive servo.
 
 Speed (the full run must fit in a few minutes on two cores):
 
@@ -62,10 +63,7 @@ from afon.cameras.sim.scene import Layer, Scene, resolve_scene
 from afon.cameras.stack import StackCamera
 from afon.clock import VirtualClock
 from afon.focus.engine import AfContext, AfWindow, ServoAf, SingleShotAf
-from afon.focus.libcamera_scan import (
-    LibcameraScan,
-    libcamera_tuning_for,
-)
+from afon.focus.libcamera_af import libcamera_af, libcamera_servo
 from afon.focus.states import AfState
 
 BENCH_PREVIEW_PX = (480, 360)
@@ -76,7 +74,7 @@ QUICK_MOMENTS = 3
 
 STRATEGIES: dict[str, tuple[str, ...]] = {
     "AF-S": (CLAIRVOYANT, CAUSAL, "libcamera", "hybrid"),
-    "AF-C": (CLAIRVOYANT, CAUSAL, "predictive", "non-predictive"),
+    "AF-C": (CLAIRVOYANT, CAUSAL, "libcamera", "predictive", "non-predictive"),
 }
 """Strategies run for each focus mode, in report order."""
 
@@ -87,8 +85,10 @@ STRATEGY_INFO: dict[str, str] = {
     CAUSAL: "causal limit: knows perfectly what the AF area sees up to the present (distance, "
     "velocity, acceleration), nothing of the future or of the next press; same frame loop, "
     "release lag and motor",
-    "libcamera": "libcamera-style contrast scan (baseline; libcamera's Camera Module 3 tuning "
-    "scaled to the lens)",
+    "libcamera": "libcamera's Raspberry Pi AF ported from its source (baseline): PDAF with the "
+    "contrast scan as fall-back where the camera has phase detection, the scan alone "
+    "otherwise; AF-C its continuous mode; the IMX708 tuning verbatim on 0–12 D lenses, its "
+    "dioptre figures scaled with the lens range on others; the same timing rule as afon",
     "hybrid": "afon hybrid AF-S (phase detection to jump, contrast to confirm)",
     "predictive": "afon predictive servo (phase detection, motion model, lock-on)",
     "non-predictive": "afon servo without prediction (follows the last measurement)",
@@ -105,7 +105,14 @@ def strategies_for(technique: str) -> tuple[str, ...]:
 
 
 def libcamera_factory(ctx: AfContext) -> SingleShotAf:
-    return LibcameraScan(ctx, libcamera_tuning_for(ctx))
+    """libcamera's AF-S (Auto mode) as it runs on this camera (`afon.focus.libcamera_af`):
+    the IMX708 tuning verbatim on a 0–12 D lens, scaled to other lens ranges."""
+    return libcamera_af(ctx)
+
+
+def libcamera_servo_factory(ctx: AfContext) -> ServoAf:
+    """libcamera's continuous AF on this camera (same tuning rule)."""
+    return libcamera_servo(ctx)
 
 
 # --- cameras -------------------------------------------------------------------------------
@@ -284,7 +291,7 @@ def _factories(
     if strategy == CAUSAL:
         return causal_factories(causal)
     if strategy == "libcamera":
-        return libcamera_factory, None
+        return libcamera_factory, libcamera_servo_factory
     return None, None
 
 

@@ -31,38 +31,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from afon.cameras.base import Frame
-from afon.focus.engine import AfContext
+from afon.focus.engine import AfContext, MeasurementGate
+from afon.focus.engine import lens_still as lens_still
 
 DEFAULT_DEPTH_OF_FOCUS_D = 0.25
 """Depth of focus assumed for cameras that do not describe their optics."""
 
 
-def lens_still(frame: Frame) -> bool:
-    """True when the lens stood still (and had settled) for the whole exposure of `frame`."""
-    return abs(frame.lens_end_d - frame.lens_start_d) < 1e-9 and not frame.lens_moving
-
-
-class MoveGate:
-    """Which frames show the lens where a strategy last sent it.
-
-    A frame counts when the lens stood still for its whole exposure (`lens_still`) and the
-    exposure began after the last lens command (`moved`), so a frame exposed before a move —
-    possible on pipelined cameras — is never taken for the new position. No tolerance on
-    positions is needed, whatever the motor's step size.
-    """
-
-    def __init__(self) -> None:
-        self.command_s: float | None = None
-
-    def moved(self, t_s: float) -> None:
-        """A lens command was issued at (or just after) clock time `t_s`."""
-        self.command_s = t_s
-
-    def ready(self, frame: Frame) -> bool:
-        if not lens_still(frame):
-            return False
-        return self.command_s is None or frame.exposure_start_s >= self.command_s - 1e-9
+MoveGate = MeasurementGate
+"""The timing rule's old name (`afon.focus.engine.MeasurementGate`)."""
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,11 @@ within a fraction of the depth of focus.
 
 The search (`ContrastAf`), one lens position per still frame
 ------------------------------------------------------------
-Only frames whose lens stood still for the whole exposure, exposed after the last lens command,
-are measured (`afon.focus.context.MoveGate`, reading the frame's recorded lens positions); on
-a VCM module that is every second frame after a move (the frame exposed during the move and
-settling is skipped, not waited for blindly as libcamera's fixed `step_frames` wait does).
+Only frames the timing rule passes are measured (`afon.focus.engine.MeasurementGate`, the same
+rule as every AF-S strategy's, the libcamera port's included: statistics after the camera's
+pipeline latency, exposure after the command took effect and the lens travelled, the lens
+reported at rest for the whole exposure); on a VCM module that is every second frame after a
+move (the frame exposed during the move and settling is skipped).
 
 1. **Probe** while no sample has texture (confidence < `min_texture`): visit a grid of
    positions `probe_d` apart (about 7.5 depths of focus: any subject in range is then within a
@@ -75,8 +76,14 @@ import numpy.typing as npt
 
 from afon.cameras.base import Frame
 from afon.focus import measures
-from afon.focus.context import MoveGate
-from afon.focus.engine import Acquisition, AfContext, AfStatus, AfStep, AfWindow
+from afon.focus.engine import (
+    Acquisition,
+    AfContext,
+    AfStatus,
+    AfStep,
+    AfWindow,
+    MeasurementGate,
+)
 
 Z_FLOOR = 1e-12
 """Smallest signal (fom − floor) taken for a log; below it a frame shows only noise."""
@@ -350,8 +357,9 @@ class ContrastAf(Acquisition):
         self.samples: list[FocusSample] = []
         self.done: AfStatus | None = None
         self.state = "measure"
-        self._gate = MoveGate()
+        self._gate = MeasurementGate(self.ctx)
         self._now_s = 0.0
+        self._cmd_d: float | None = None
         self._step = self.step_d
         self._last_dir = 0
         self._pairs = 0
@@ -367,6 +375,7 @@ class ContrastAf(Acquisition):
         self.cancelled = False
         self._start_d = lens_d
         self._now_s = now_s
+        self._cmd_d = lens_d
         if self.guess_d is not None:
             guess = min(max(self.guess_d, self.lo), self.hi)
             self._start_d = guess
@@ -375,7 +384,9 @@ class ContrastAf(Acquisition):
         return None
 
     def _command(self, target: float) -> float:
-        self._gate.moved(self._now_s)
+        last = self._cmd_d if self._cmd_d is not None else target
+        self._gate.moved(self._now_s, target - last)
+        self._cmd_d = target
         return target
 
     def _update(self, frame: Frame, window: AfWindow) -> AfStep:

@@ -87,6 +87,66 @@ class AfContext:
     """Frame boundaries before a lens command takes effect (the camera's figure)."""
 
 
+def lens_still(frame: Frame) -> bool:
+    """True when the camera reported the lens at rest (and settled) for the whole exposure."""
+    return abs(frame.lens_end_d - frame.lens_start_d) < 1e-9 and not frame.lens_moving
+
+
+def travel_estimate_s(ctx: AfContext, distance_d: float) -> float:
+    """Rest-to-rest time of a trapezoidal move of `distance_d` with the context's motor
+    figures (0 when the camera gives none)."""
+    dist = abs(distance_d)
+    v, a = ctx.motor_speed_d_per_s, ctx.motor_accel_d_per_s2
+    if not (math.isfinite(v) and math.isfinite(a)) or v <= 0 or a <= 0:
+        return 0.0
+    if dist <= v * v / a:
+        return 2.0 * math.sqrt(dist / a)
+    return dist / v + v / a
+
+
+class MeasurementGate:
+    """The one timing rule: which frames measure the lens where a strategy last sent it.
+
+    Every AF-S strategy — afon's contrast, phase and hybrid AF and the libcamera port alike —
+    measures only frames this gate passes, so none uses a frame another would have to wait
+    for. A frame is valid for the last lens command when
+
+    1. its statistics have reached the engine: the camera delivers a frame only after its
+       readout and pipeline latency (`Frame.ready_s`), the same for every strategy;
+    2. its exposure began after the command could take effect: the command time, plus
+       ``ctx.lens_latency_frames`` frame periods (a pipeline that applies lens commands at a
+       later frame boundary), plus the motor's travel time for the move from the context's
+       motor figures (`travel_estimate_s`; 0 when the camera gives none);
+    3. the camera reported the lens at rest for the whole exposure (`lens_still`: no reported
+       motion, travel or settling), so a frame exposed during the move — possible on pipelined
+       cameras — is never taken for the new position.
+
+    No tolerance on positions is needed, whatever the motor's step size.
+    """
+
+    def __init__(self, ctx: AfContext | None = None) -> None:
+        self.ctx = ctx
+        self.command_s: float | None = None
+        self.valid_from_s: float | None = None
+
+    def moved(self, t_s: float, distance_d: float = 0.0) -> None:
+        """A lens command of `distance_d` dioptres was issued at (or just after) `t_s`."""
+        self.command_s = t_s
+        delay = 0.0
+        ctx = self.ctx
+        if ctx is not None:
+            frames = int(getattr(ctx, "lens_latency_frames", 0) or 0)
+            delay = frames / max(ctx.frame_rate_hz, 1e-6) + travel_estimate_s(ctx, distance_d)
+        self.valid_from_s = t_s + delay
+
+    def ready(self, frame: Frame) -> bool:
+        if not lens_still(frame):
+            return False
+        if self.valid_from_s is None:
+            return True
+        return frame.exposure_start_s >= self.valid_from_s - 1e-9
+
+
 class Acquisition:
     """Bookkeeping shared by single-shot strategies: frames counted, the end state, cancel.
 

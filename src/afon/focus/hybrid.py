@@ -24,9 +24,8 @@ contrast search it may hand over to has its own bound (`ContrastAf.frame_bound`)
 from __future__ import annotations
 
 from afon.cameras.base import Frame
-from afon.focus.context import MoveGate
 from afon.focus.contrast import ContrastAf
-from afon.focus.engine import Acquisition, AfContext, AfStatus, AfStep, AfWindow
+from afon.focus.engine import Acquisition, AfContext, AfStatus, AfStep, AfWindow, MeasurementGate
 from afon.focus.phase import PhaseMeasurement, default_tolerance_d, measure_phase
 
 
@@ -70,7 +69,7 @@ class HybridAf(Acquisition):
         self.done: AfStatus | None = None
         self._jumps = 0
         self._dropouts = 0
-        self._gate = MoveGate()
+        self._gate = MeasurementGate(self.ctx)
 
     def start(self, lens_d: float, now_s: float) -> float | None:
         self._reset()
@@ -126,7 +125,7 @@ class HybridAf(Acquisition):
             ok = abs(m.defocus_d) <= self.ctx.depth_of_focus_d
             return self._end(AfStatus.FOCUSED if ok else AfStatus.FAILED)
         self._jumps += 1
-        self._gate.moved(frame.ready_s)
+        self._gate.moved(frame.ready_s, target - lens)
         return self._scanning(target)
 
     def _local_search(self, estimate: float, lens: float) -> AfStep:

@@ -50,8 +50,7 @@ import numpy as np
 import numpy.typing as npt
 
 from afon.cameras.base import Frame, PhaseData
-from afon.focus.context import MoveGate
-from afon.focus.engine import Acquisition, AfContext, AfStatus, AfStep, AfWindow
+from afon.focus.engine import Acquisition, AfContext, AfStatus, AfStep, AfWindow, MeasurementGate
 
 FloatImage = npt.NDArray[np.float32]
 
@@ -206,7 +205,8 @@ class PhaseAf(Acquisition):
     """PDAF one-shot: jump to the measured defocus, confirm with a second measurement.
 
     Uses only frames whose lens stood still during the exposure, exposed after the last move
-    (`MoveGate`: a moving lens mixes disparities). Each jump is limited to `max_jump_d` (the
+    (`MeasurementGate`, the timing rule every AF-S strategy shares: a moving lens mixes
+    disparities). Each jump is limited to `max_jump_d` (the
     slew limit: a wild reading cannot throw the lens across the range in one go). Status
     FOCUSED when a confident measurement puts the lens within `tolerance_d` of the subject
     (after a jump; at the start a reading with confidence ≥ 0.5 suffices), or within the depth
@@ -243,7 +243,7 @@ class PhaseAf(Acquisition):
         self._dropouts = 0
         self._no_phase = 0
         self._moved = False
-        self._gate = MoveGate()
+        self._gate = MeasurementGate(self.ctx)
         self.last: PhaseMeasurement | None = None
         self.done: AfStatus | None = None
 
@@ -282,7 +282,7 @@ class PhaseAf(Acquisition):
             ok = abs(m.defocus_d) <= self.ctx.depth_of_focus_d
             return self._end(AfStatus.FOCUSED if ok else AfStatus.FAILED)
         self._moved = True
-        self._gate.moved(frame.ready_s)
+        self._gate.moved(frame.ready_s, target - lens)
         if self.frames >= self.max_frames:
             return self._end(AfStatus.FAILED)
         return AfStep(AfStatus.SCANNING, target)

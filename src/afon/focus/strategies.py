@@ -6,9 +6,11 @@
 - ``phase`` — phase detection: jump and confirm (`afon.focus.phase.PhaseAf`);
 - ``hybrid`` — phase to jump, contrast to confirm / fine-tune, contrast search without phase
   (`afon.focus.hybrid.HybridAf`);
-- ``libcamera`` — libcamera's Raspberry Pi contrast scan, "normal" speed, as a baseline
-  (`afon.focus.libcamera_scan.LibcameraScan`);
-- ``libcamera-fast`` — the same with libcamera's "fast" tuning.
+- ``libcamera`` — libcamera's Raspberry Pi AF as it runs on this camera, "normal" speed: PDAF
+  with the contrast scan as fall-back on a camera with phase detection, the contrast scan alone
+  otherwise (`afon.focus.libcamera_af`);
+- ``libcamera_pdaf`` / ``libcamera_cdaf`` — the PDAF path / the contrast-only variant by name;
+- ``libcamera-fast`` — libcamera's "fast" tuning.
 """
 
 from __future__ import annotations
@@ -19,15 +21,23 @@ from afon.errors import AfonError
 from afon.focus.contrast import ContrastAf
 from afon.focus.engine import AfContext, SingleShotAf
 from afon.focus.hybrid import HybridAf
-from afon.focus.libcamera_scan import LibcameraScan, libcamera_fast
+from afon.focus.libcamera_af import (
+    IMX708_FAST,
+    LibcameraAf,
+    libcamera_af,
+    libcamera_cdaf,
+    libcamera_pdaf,
+)
 from afon.focus.phase import PhaseAf
 
 SINGLE_SHOT: dict[str, Callable[[AfContext], SingleShotAf]] = {
     "contrast": ContrastAf,
     "phase": PhaseAf,
     "hybrid": HybridAf,
-    "libcamera": LibcameraScan,
-    "libcamera-fast": libcamera_fast,
+    "libcamera": libcamera_af,
+    "libcamera_pdaf": libcamera_pdaf,
+    "libcamera_cdaf": libcamera_cdaf,
+    "libcamera-fast": lambda ctx: LibcameraAf(ctx, IMX708_FAST, name="libcamera-fast"),
 }
 """AF-S strategy factories by name."""
 
