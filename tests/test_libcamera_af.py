@@ -280,3 +280,15 @@ def test_cdaf_fails_on_a_featureless_wall() -> None:
     cam = SimCamera("wall", "cm3", seed=9, start_d=2.0)
     res = run_single_shot(cam, libcamera_cdaf(context_for(cam)), AfWindow(), max_frames=400)
     assert res.status is AfStatus.FAILED
+
+
+def test_pdaf_on_another_lens_keeps_its_loop_gain() -> None:
+    # the 50 mm (0-2.2 D): scaled steps, slew and squelch, the same PDAF loop gain; the
+    # portrait's face within the depth of focus (a scaled PDAF unit oscillated here)
+    cam = SimCamera("portrait", "50mm-f1.8", seed=0, start_d=0.0, preview_px=(480, 360))
+    ctx = context_for(cam)
+    face = AfWindow(cx=0.3, cy=0.5, w=0.15, h=0.2)
+    res = run_single_shot(cam, libcamera_pdaf(ctx), face)
+    err = abs(float(cam.truth(cam.clock.now_s(), res.lens_d)["focus_error_d"]))  # type: ignore[arg-type]
+    assert res.status is AfStatus.FOCUSED and res.frames <= 20
+    assert err <= ctx.depth_of_focus_d

@@ -79,9 +79,9 @@ What differs from the hardware, and why (all stated in docs/autofocus.md):
   ``pdaf_gain`` keeps the loop gain it has on the module; confidence = afon's 0..1 ×
   ``conf_clip``. Contrast per cell is the raw sum of the squared Sobel gradient of the luma on
   an 8×8 grid (PiSP's focus regions), as an ISP's focus statistic is a raw sum.
-- **Other lenses**: `scaled_tuning` multiplies the dioptre figures (steps, ``pdaf_squelch``,
-  ``max_slew``, the PDAF unit) by the lens range over the IMX708's 12 D, so the search takes as
-  many steps as on the module; frame counts stay.
+- **Other lenses**: `scaled_tuning` multiplies the search's dioptre figures (steps,
+  ``pdaf_squelch``, ``max_slew``) by the lens range over the IMX708's 12 D, so the search takes
+  as many steps as on the module; frame counts and the PDAF loop gain stay.
 """
 
 from __future__ import annotations
@@ -124,19 +124,20 @@ MAX_WINDOWS = 10
 
 @dataclass(frozen=True)
 class RpiAfSpeed:
-    """One ``speeds`` entry of the rpi.af tuning (af.h SpeedDependentParams)."""
+    """One ``speeds`` entry of the rpi.af tuning (af.h SpeedDependentParams); the defaults are
+    the IMX708's "normal" speed (imx708.json:705-718)."""
 
-    step_coarse: float
-    step_fine: float
-    contrast_ratio: float
-    retrigger_ratio: float
-    retrigger_delay: int
-    pdaf_gain: float
-    pdaf_squelch: float
-    max_slew: float
-    pdaf_frames: int
-    dropout_frames: int
-    step_frames: int
+    step_coarse: float = 1.0
+    step_fine: float = 0.25
+    contrast_ratio: float = 0.75
+    retrigger_ratio: float = 0.8
+    retrigger_delay: int = 10
+    pdaf_gain: float = -0.016
+    pdaf_squelch: float = 0.125
+    max_slew: float = 1.5
+    pdaf_frames: int = 20
+    dropout_frames: int = 6
+    step_frames: int = 5
 
 
 @dataclass(frozen=True)
@@ -195,9 +196,11 @@ CDAF_ONLY = replace(
 
 
 def scaled_tuning(tuning: RpiAfTuning, lens_min_d: float, lens_max_d: float) -> RpiAfTuning:
-    """`tuning` on another lens: its range, and every dioptre figure (steps, squelch, slew,
-    PDAF unit) scaled by the lens range over the IMX708's 12 D; frame counts unchanged. On a
-    0-12 D lens this is the tuning itself."""
+    """`tuning` on another lens: its range, and the dioptre figures of the search (steps,
+    squelch, slew) scaled by the lens range over the IMX708's 12 D; frame counts unchanged.
+    The PDAF unit stays (`PDAF_D_PER_UNIT`): the phase comes from afon's calibration of this
+    lens, so ``pdaf_gain`` keeps its loop gain of 0.96 on every lens. On a 0-12 D lens this is
+    the tuning itself."""
     k = (lens_max_d - lens_min_d) / CM3_RANGE_D
     sp = tuning.speed
     speed = replace(
@@ -214,7 +217,6 @@ def scaled_tuning(tuning: RpiAfTuning, lens_min_d: float, lens_max_d: float) -> 
         focus_min=lens_min_d,
         focus_max=lens_max_d,
         focus_default=default,
-        pdaf_d_per_unit=tuning.pdaf_d_per_unit * k,
     )
 
 
@@ -716,6 +718,7 @@ class LibcameraAf(Acquisition):
         pdaf: bool = True,
         name: str | None = None,
         step_wait: str = "gate",
+        lens_scaled: bool = False,
     ) -> None:
         self.ctx = ctx
         has_pdaf = pdaf and ctx.phase_d_per_px is not None
@@ -724,7 +727,8 @@ class LibcameraAf(Acquisition):
             if has_pdaf
             else replace(tuning, speed=replace(tuning.speed, pdaf_frames=0, dropout_frames=0))
         )
-        self.tuning = scaled_tuning(base, ctx.lens_min_d, ctx.lens_max_d)
+        # `tuning` is the module's (0-12 D) unless `lens_scaled` says it fits this lens already
+        self.tuning = base if lens_scaled else scaled_tuning(base, ctx.lens_min_d, ctx.lens_max_d)
         self.name = name or ("libcamera_pdaf" if has_pdaf else "libcamera_cdaf")
         self.wants_phase = has_pdaf
         self.stats = Statistics(ctx, self.tuning, has_pdaf)

@@ -3,8 +3,8 @@
 `factory(name, params, ctx)` builds the named strategy with `params` (a subset of its declared
 tunables, `afon.tune.params`) over its defaults. Most strategies take their tunables as keyword
 arguments. The libcamera baseline takes libcamera's own tuning keys (``step_coarse`` …) over the
-tuning the benchmark runs — the IMX708's, with steps rescaled to the lens
-(`afon.focus.libcamera_scan.libcamera_tuning_for`) — and parameters declared with
+tuning the benchmark runs — the IMX708's, with its dioptre figures rescaled to the lens
+(`afon.focus.libcamera_af.scaled_tuning`) — and parameters declared with
 ``scale = "lens-range"`` are given in the Camera Module 3's units (a 12 D lens) and rescaled the
 same way, so one range serves every lens and "default" is exactly what the benchmark runs.
 """
@@ -37,9 +37,11 @@ def applied(ts: TunableSet, params: Mapping[str, ParamValue], ctx: AfContext) ->
 
 
 def _libcamera(ctx: AfContext, kwargs: dict[str, Any]) -> SingleShotAf:
-    from afon.focus.libcamera_scan import LibcameraScan, libcamera_tuning_for
+    from afon.focus.libcamera_af import IMX708_NORMAL, LibcameraAf, scaled_tuning
 
-    return LibcameraScan(ctx, dataclasses.replace(libcamera_tuning_for(ctx), **kwargs))
+    tuning = scaled_tuning(IMX708_NORMAL, ctx.lens_min_d, ctx.lens_max_d)
+    tuning = dataclasses.replace(tuning, speed=dataclasses.replace(tuning.speed, **kwargs))
+    return LibcameraAf(ctx, tuning, name="libcamera", lens_scaled=True)
 
 
 def _keyword(cls_path: str) -> Callable[[AfContext, dict[str, Any]], Any]:
@@ -67,7 +69,7 @@ TARGETS: dict[str, str] = {
     "contrast": "afon.focus.contrast.ContrastAf",
     "hybrid": "afon.focus.hybrid.HybridAf",
     "phase": "afon.focus.phase.PhaseAf",
-    "libcamera": "afon.focus.libcamera_scan.LibcameraTuning",
+    "libcamera": "afon.focus.libcamera_af.RpiAfSpeed",
     "predictive": "afon.focus.servo.PredictiveServo",
 }
 """Where each strategy's tunables land (a constructor's keywords or a tuning dataclass's
