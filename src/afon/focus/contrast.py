@@ -5,8 +5,8 @@ The focus measure (`FocusMeter`)
 Tenengrad (`afon.focus.measures`, the default measure) on the AF window of the frame's
 luminance, plus two numbers from the same window: the noise floor (the Tenengrad value that
 sensor noise alone produces, ``24 σ² / mean²`` with σ from Immerkær's estimator) and the
-texture confidence (0 = noise only .. 1 = clear texture). libcamera's baseline
-(`afon.focus.libcamera_scan`) uses the same meter.
+texture confidence (0 = noise only .. 1 = clear texture). libcamera's port
+(`afon.focus.libcamera_af`) uses ISP-like raw sums on its own grid instead.
 
 The curve it searches
 ---------------------
