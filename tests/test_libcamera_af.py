@@ -270,7 +270,7 @@ def test_pdaf_and_cdaf_focus_a_card_within_the_depth_of_focus() -> None:
         ctx = context_for(cam)
         af = factory(ctx)
         res = run_single_shot(cam, af, AfWindow(), max_frames=300)
-        err = abs(float(cam.truth(cam.clock.now_s(), res.lens_d)["focus_error_d"]))  # type: ignore[arg-type]
+        err = abs(float(cam.truth(cam.clock.now_s(), cam.true_lens_d())["focus_error_d"]))  # type: ignore[arg-type]
         assert res.status is AfStatus.FOCUSED, af.name
         assert res.frames <= most, (af.name, res.frames)
         assert err <= ctx.depth_of_focus_d, (af.name, err)
@@ -289,6 +289,6 @@ def test_pdaf_on_another_lens_keeps_its_loop_gain() -> None:
     ctx = context_for(cam)
     face = AfWindow(cx=0.3, cy=0.5, w=0.15, h=0.2)
     res = run_single_shot(cam, libcamera_pdaf(ctx), face)
-    err = abs(float(cam.truth(cam.clock.now_s(), res.lens_d)["focus_error_d"]))  # type: ignore[arg-type]
+    err = abs(float(cam.truth(cam.clock.now_s(), cam.true_lens_d())["focus_error_d"]))  # type: ignore[arg-type]
     assert res.status is AfStatus.FOCUSED and res.frames <= 20
     assert err <= ctx.depth_of_focus_d
