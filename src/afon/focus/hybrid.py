@@ -5,7 +5,8 @@ measured (`measure_phase`):
 
 - **confident** (confidence ≥ `high_confidence`): jump by the measured defocus (slew-limited to
   `max_jump_d`), then confirm on the next still frame: FOCUSED once a confident reading puts
-  the lens within `tolerance_d` (the same rule as `PhaseAf`). Typically 3 frames (measure,
+  the lens within `tolerance_d` (the same rule as `PhaseAf`), the reading's residual going out
+  with the verdict as the last lens move. Typically 3 frames (measure,
   one frame exposed while the lens moves, confirm), 5 with one correction, 2 more per further
   correction up to `max_jumps` (4).
 - **unsure** (`low_confidence` ≤ confidence < `high_confidence`, or still jumping after
@@ -26,7 +27,12 @@ from __future__ import annotations
 from afon.cameras.base import Frame
 from afon.focus.contrast import ContrastAf
 from afon.focus.engine import Acquisition, AfContext, AfStatus, AfStep, AfWindow, MeasurementGate
-from afon.focus.phase import PhaseMeasurement, default_tolerance_d, measure_phase
+from afon.focus.phase import (
+    PhaseMeasurement,
+    default_tolerance_d,
+    measure_phase,
+    residual_target,
+)
 
 
 class HybridAf(Acquisition):
@@ -117,7 +123,9 @@ class HybridAf(Acquisition):
         if m.confidence < self.high_confidence or self._jumps >= self.max_jumps:
             return self._local_search(estimate, lens)
         if abs(m.defocus_d) <= self.tolerance_d:
-            return self._end(AfStatus.FOCUSED)
+            # confirmed; the reading's residual goes out with the verdict (as in `PhaseAf`)
+            self._end(AfStatus.FOCUSED)
+            return AfStep(AfStatus.FOCUSED, residual_target(lens, m.defocus_d, self.ctx))
         jump = max(-self.max_jump_d, min(self.max_jump_d, m.defocus_d))
         target = min(max(lens + jump, self.ctx.lens_min_d), self.ctx.lens_max_d)
         if abs(target - lens) < 1e-6:

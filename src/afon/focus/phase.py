@@ -35,8 +35,9 @@ AF-S (`PhaseAf`)
 ----------------
 Measure on a frame whose lens stood still during the exposure, jump by the measured defocus
 (slew-limited to `max_jump_d`), measure again on the next still frame to confirm; FOCUSED when
-the confirming measurement says the lens is within `tolerance_d`, otherwise correct and
-re-confirm. Low confidence for `dropout_frames` still frames, no phase data, or the timeout →
+the confirming measurement says the lens is within `tolerance_d` — and the confirming
+reading's residual goes out as the last lens move — otherwise correct and re-confirm.
+Low confidence for `dropout_frames` still frames, no phase data, or the timeout →
 FAILED. `HybridAf` (hybrid.py) is the strategy that falls back to contrast instead of failing.
 """
 
@@ -269,11 +270,11 @@ class PhaseAf(Acquisition):
             return self._timeout_or_scan()
         self._dropouts = 0
         lens = frame.lens_d
-        if abs(m.defocus_d) <= self.tolerance_d and self._moved:
-            return self._end(AfStatus.FOCUSED)
-        if abs(m.defocus_d) <= self.tolerance_d and m.confidence >= 0.5:
-            # already in focus at the start: confirmed by this confident reading
-            return self._end(AfStatus.FOCUSED)
+        if abs(m.defocus_d) <= self.tolerance_d and (self._moved or m.confidence >= 0.5):
+            # confirmed (after a jump, or in focus at the start by a confident reading); the
+            # confirming reading's residual goes out with the verdict (libcamera's PDAF applies
+            # its last reading below the squelch too)
+            return self.focused(lens, m.defocus_d, self.ctx)
         step = max(-self.max_jump_d, min(self.max_jump_d, m.defocus_d))
         target = min(max(lens + step, self.ctx.lens_min_d), self.ctx.lens_max_d)
         if abs(target - lens) < 1e-6:
@@ -287,10 +288,23 @@ class PhaseAf(Acquisition):
             return self._end(AfStatus.FAILED)
         return AfStep(AfStatus.SCANNING, target)
 
+    def focused(self, lens_d: float, defocus_d: float, ctx: AfContext) -> AfStep:
+        """FOCUSED, with the confirming reading's residual correction (`residual_target`)."""
+        self._end(AfStatus.FOCUSED)
+        return AfStep(AfStatus.FOCUSED, residual_target(lens_d, defocus_d, ctx))
+
     def _timeout_or_scan(self) -> AfStep:
         if self.frames >= self.max_frames:
             return self._end(AfStatus.FAILED)
         return AfStep(AfStatus.SCANNING)
+
+
+def residual_target(lens_d: float, defocus_d: float, ctx: AfContext) -> float | None:
+    """The confirming reading's last correction: ``lens + defocus`` within the lens range, or
+    None when it is below a tenth of the depth of focus (not worth a move)."""
+    if abs(defocus_d) < 0.1 * max(ctx.depth_of_focus_d, 1e-12):
+        return None
+    return min(max(lens_d + defocus_d, ctx.lens_min_d), ctx.lens_max_d)
 
 
 def default_tolerance_d(ctx: AfContext) -> float:
