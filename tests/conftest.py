@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# property-based tests run derandomized (the same examples on every run: CI failures reproduce);
+# AFON_HYPOTHESIS_PROFILE=long searches far more, on demand
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("long", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("AFON_HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

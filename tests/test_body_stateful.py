@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from itertools import pairwise
 
 from hypothesis import settings
@@ -101,5 +102,8 @@ class BodyMachine(RuleBasedStateMachine):
                 assert shot.af_state in ("FOCUSED_LOCKED", "PASSIVE_FOCUSED")
 
 
-BodyMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=20, deadline=None)
+_LONG = os.environ.get("AFON_HYPOTHESIS_PROFILE") == "long"
+BodyMachine.TestCase.settings = settings(
+    max_examples=2000 if _LONG else 60, stateful_step_count=50 if _LONG else 20, deadline=None
+)
 TestBody = BodyMachine.TestCase
