@@ -165,6 +165,27 @@ def test_limit_check_catches_a_strategy_above_a_limit() -> None:
     assert limit_violations(af_s) == []  # AF-S: beating it by press-timing luck is possible
 
 
+def _moments_row(strategy: str, keepers: int, shots: int, missed: int, moments: int
+                 ) -> dict[str, Any]:
+    row = _row(strategy, keepers, shots, "bbf-af-s")
+    row.update(moments=moments, missed=missed, missed_rate=missed / moments,
+               caught_ci95=list(wilson_ci(moments - missed, moments)))
+    return row
+
+
+def test_limit_check_bounds_moments_caught_not_the_share_of_fewer_shots() -> None:
+    """A slow AF-S that takes 20 late sharp shots of a 100-frame burst (missing every moment)
+    does not beat a limit that took all 100 with 40 sharp: it caught fewer moments. One that
+    caught more moments than the limit's interval allows does beat it."""
+    limit = _moments_row("clairvoyant", 40, 100, 60, 100)
+    slow = _moments_row("hybrid", 20, 20, 100, 100)
+    assert limit_violations([limit, slow]) == []
+    greedy = _moments_row("hybrid", 60, 100, 40, 100)
+    found = limit_violations([limit, greedy])
+    assert any("caught 0.600 of the moments" in f for f in found)
+    assert any("keeper rate 0.600" in f and "on as many shots" in f for f in found)
+
+
 def _trial(seed: int, errors: list[float]) -> TrialResult:
     t = TrialResult("s", "bbf-af-s", "libcamera", seed, moment_press_s=[1.0] * len(errors))
     t.shots = [ShotOutcome(True, e < 1.0, 1.0, 1.05, error_dof=e) for e in errors]
