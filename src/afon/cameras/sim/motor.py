@@ -290,7 +290,14 @@ class LensMotor:
             )
             self._push(plan)
             return target
-        new_dir = 1 if target > o0 else -1
+        # the optics reach the target from the side of the motor's last approach: a motor still
+        # moving brakes first, so compare with where braking leaves the optics (a reversal
+        # decided from the optics now would take up the play on the wrong side)
+        accel = self.spec.accel_d_per_s2
+        m_stop = m0 + v0 * abs(v0) / (2.0 * accel) if math.isfinite(accel) and accel > 0 else m0
+        o_stop = self._pushed(o0, m_stop)
+        ref = o_stop if abs(target - o_stop) > 1e-12 else o0
+        new_dir = 1 if target > ref else -1
         if prev.direction != 0 and new_dir != prev.direction:
             self.reversals += 1
         self.travel_d += abs(target - o0)
