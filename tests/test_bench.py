@@ -37,7 +37,6 @@ from afon.bench.oracle import (
     LookAheadError,
     Truth,
     best_lock_d,
-    travel_s,
 )
 from afon.bench.photographer import TECHNIQUES, Human, Photographer
 from afon.bench.runner import (
@@ -57,7 +56,7 @@ from afon.cli import main
 from afon.clock import VirtualClock
 from afon.focus.context import context_for
 from afon.focus.drive import run_single_shot
-from afon.focus.engine import AfContext, AfStatus, AfWindow
+from afon.focus.engine import AfContext, AfStatus, AfWindow, travel_estimate_s
 from afon.focus.hybrid import HybridAf
 from afon.focus.states import AfState, Cause
 
@@ -355,7 +354,7 @@ def test_causal_af_s_aims_at_the_earliest_exposure_and_confirms_at_rest() -> Non
     assert target is not None
     # where the approaching subject will be when the lens has arrived, a frame has confirmed
     # and the release lag has passed: 4 m − 1 m/s × (travel + 1.5 frames + 0.05 s)
-    lead = travel_s(_ctx(), target) + 1.5 / 30 + PRESS_AFTER_CONFIRM_S + 0.05
+    lead = travel_estimate_s(_ctx(), target) + 1.5 / 30 + PRESS_AFTER_CONFIRM_S + 0.05
     assert target == pytest.approx(1.0 / (4.0 - lead), rel=2e-3)
     assert af.update(_frame(1.03), AfWindow()).status is AfStatus.SCANNING
     moving[0] = False

@@ -50,7 +50,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from afon.cameras.base import Frame
-from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow
+from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow, travel_estimate_s
 
 CLAIRVOYANT = "clairvoyant"
 CAUSAL = "causal"
@@ -159,17 +159,6 @@ class _Belief:
         return state.extrapolate_m(t_s - t0)
 
 
-def travel_s(ctx: AfContext, distance_d: float) -> float:
-    """Rest-to-rest time of a trapezoidal move of `distance_d` with the context's motor."""
-    dist = abs(distance_d)
-    v, a = ctx.motor_speed_d_per_s, ctx.motor_accel_d_per_s2
-    if not (math.isfinite(v) and math.isfinite(a)) or v <= 0 or a <= 0:
-        return 0.0
-    if dist <= v * v / a:
-        return 2.0 * math.sqrt(dist / a)
-    return dist / v + v / a
-
-
 def best_lock_d(
     subject_d: Callable[[float], float], times_s: Sequence[float], dof_d: float, fallback_d: float
 ) -> float:
@@ -274,7 +263,7 @@ class ClairvoyantSingleShot(_LimitSingleShot):
     def _target(self, now_s: float, lens_d: float) -> float:
         target = self._subject(now_s)
         for _ in range(2):  # the confirmation time depends on how far the lens goes
-            confirm = now_s + travel_s(self.ctx, target - lens_d) + 1.5 * self.period_s
+            confirm = now_s + travel_estimate_s(self.ctx, target - lens_d) + 1.5 * self.period_s
             times = [t for t in self.truth.exposures(confirm) if t >= now_s]
             target = self._clamp(best_lock_d(self._subject, times, self.dof_d, target))
         return target
@@ -363,7 +352,7 @@ class CausalSingleShot(_LimitSingleShot):
         lens = self._lens_d()
         target = self._clamp(_to_d(self.belief.distance_at_m(window, now)))
         for _ in range(2):  # the arrival time depends on how far the lens goes
-            arrive = travel_s(self.ctx, target - lens) + 1.5 * self.period_s
+            arrive = travel_estimate_s(self.ctx, target - lens) + 1.5 * self.period_s
             lead = arrive + PRESS_AFTER_CONFIRM_S + max(self.ctx.release_lag_s, 0.0)
             target = self._clamp(_to_d(self.belief.distance_at_m(window, now + lead)))
         return target
