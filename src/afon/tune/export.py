@@ -18,12 +18,14 @@ The ranges and the ``map`` belong to the real lens and its driver, not to the tu
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from afon.errors import ConfigError
+from afon.focus.libcamera_af import IMX708_NORMAL as _IMX708
 
 SPEED_DOUBLES = (
     "step_coarse",
@@ -39,26 +41,15 @@ TOP_UINTS = ("conf_epsilon", "conf_thresh", "conf_clip", "skip_frames")
 RANGE_DOUBLES = ("min", "max", "default")
 """What af.cpp reads, by type (lines 80–151 of the file named in the module docstring)."""
 
-IMX708_NORMAL: dict[str, float | int] = {
-    "step_coarse": 1.0,
-    "step_fine": 0.25,
-    "contrast_ratio": 0.75,
-    "retrigger_ratio": 0.8,
-    "retrigger_delay": 10,
-    "pdaf_gain": -0.016,
-    "pdaf_squelch": 0.125,
-    "max_slew": 1.5,
-    "pdaf_frames": 20,
-    "dropout_frames": 6,
-    "step_frames": 5,
-}
-"""The IMX708's "normal" speed (src/ipa/rpi/vc4/data/imx708.json)."""
+IMX708_NORMAL: dict[str, float | int] = dataclasses.asdict(_IMX708.speed)
+"""The IMX708's "normal" speed (src/ipa/rpi/vc4/data/imx708.json), as the libcamera port
+transcribed it (`afon.focus.libcamera_af.IMX708_NORMAL`)."""
 
 IMX708_TOP: dict[str, int | bool] = {
-    "conf_epsilon": 8,
-    "conf_thresh": 16,
-    "conf_clip": 512,
-    "skip_frames": 5,
+    "conf_epsilon": _IMX708.conf_epsilon,
+    "conf_thresh": _IMX708.conf_thresh,
+    "conf_clip": _IMX708.conf_clip,
+    "skip_frames": _IMX708.skip_frames,
     "check_for_ir": False,
 }
 
