@@ -85,16 +85,17 @@ def _scenario(name: str, preset: str) -> Any:
 def _evaluate_af_s(ev: Evaluation) -> dict[str, Any]:
     from afon.bench.runner import scene_for
     from afon.cameras.sim.camera import SimCamera
+    from afon.cameras.sim.preset import load_preset
     from afon.focus.context import context_for
     from afon.focus.drive import run_single_shot
     from afon.focus.engine import AfStatus, AfWindow
     from afon.tune.strategies import build
 
     scn = _scenario(ev.scenario, ev.preset)
-    probe = SimCamera(scene_for(scn), ev.preset, render_frames=False)
-    lo, hi = probe.capabilities.lens_range_d
+    preset = load_preset(ev.preset)
+    lo, hi = preset.motor.min_d, preset.motor.max_d
     start_d = float(np.random.default_rng([ev.seed, 7]).uniform(lo, hi))
-    cam = SimCamera(scene_for(scn), ev.preset, seed=ev.seed, start_d=start_d)
+    cam = SimCamera(scene_for(scn), preset, seed=ev.seed, start_d=start_d)
     ctx = context_for(cam)
     af = build(ev.strategy, dict(ev.params), ctx)
     res = run_single_shot(cam, af, AfWindow(*scn.af_point), max_frames=MAX_FRAMES)
