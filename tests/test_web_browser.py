@@ -122,6 +122,12 @@ def test_keyboard_af_on_focuses_then_recompose_and_shoot(server: LiveServer, bro
         page.keyboard.down("KeyA")
         wait_for(lambda: body_state(server)["af_state"] == "PASSIVE_FOCUSED", what="AF focused")
         page.wait_for_function("window.afon.state.focused === true")
+        # as a photographer does, keep holding a moment after the confirm (0.4 s of the
+        # camera's own time, not the wall clock's) and let go while it still says focused
+        t0 = page.evaluate("window.afon.state.t_s")
+        page.wait_for_function(
+            f"window.afon.state.t_s > {t0} + 0.4 && window.afon.state.focused === true"
+        )
         page.keyboard.up("KeyA")
         wait_for(lambda: body_state(server)["af_state"] in locked, what="AF locked")
         # let go during a re-scan, the body locks NOT_FOCUSED (Camera2); a photographer re-presses
