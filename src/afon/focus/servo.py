@@ -31,9 +31,11 @@ Per frame (`ServoAf.update(frame, window, aim_s)`):
    contrast drops by 15% (libcamera's CAF retrigger idea), then climbs again. Phase readings
    resume the tracking as soon as they return.
 
-Status (Camera2 passive states): FOCUSED (PASSIVE_FOCUSED) when the predicted subject and the
-lens's (kinematically estimated) position at ``aim_s`` differ by less than the depth of focus —
-judged with the estimator for both servos; SCANNING (PASSIVE_SCAN) otherwise; FAILED
+Status (Camera2 passive states): FOCUSED (PASSIVE_FOCUSED) when the newest reading used was
+itself in focus (its measured defocus, taken where the lens was during that exposure, below the
+depth of focus: a confirm is a measurement, as on a real body, not a forecast) and the predicted
+subject and the lens's (kinematically estimated) position at ``aim_s`` differ by less than the
+depth of focus — judged with the estimator for both servos; SCANNING (PASSIVE_SCAN) otherwise; FAILED
 (PASSIVE_UNFOCUSED) after `fail_frames` frames with no confident measurement of any kind (no
 confident phase reading and no textured contrast peak). Without a measurement the lens coasts on
 the prediction for at most ``max(lock_on_s, coast_s)`` and then holds.
@@ -177,6 +179,8 @@ class PredictiveServo:
         self.no_measure_frames = 0
         self.commanded_d: float | None = None
         self.last_valid: Observation | None = None
+        self.last_defocus_d: float | None = None
+        """Subject minus lens during the exposure of the newest reading used (the confirm)."""
         self._history: deque[tuple[Observation, float, float, Snapshot]] = deque(maxlen=8)
         """Recent readings used: (reading, mixed innovation, its variance, state before)."""
         """The last reading lock-on let through (what the non-predictive servo follows)."""
@@ -201,7 +205,8 @@ class PredictiveServo:
             if self.in_fallback:
                 self.in_fallback = False
                 self.climb.reset()
-            self._use(obs, frame, window)
+            if self._use(obs, frame, window):
+                self.last_defocus_d = obs.focus_d - frame.lens_d
             measured = True
         else:
             self.no_phase_frames += 1
@@ -232,8 +237,8 @@ class PredictiveServo:
         subject_d = frame.lens_d + m.defocus_d
         return Observation(mid_s, subject_d, sigma)
 
-    def _use(self, obs: Observation, frame: Frame, window: AfWindow) -> None:
-        """Judge a reading with lock-on and feed the estimator."""
+    def _use(self, obs: Observation, frame: Frame, window: AfWindow) -> bool:
+        """Judge a reading with lock-on and feed the estimator; False if it was rejected."""
         established = self.lock_on.established(obs, self.track)
         content = self.content.similarity(frame, window) if established else None
         verdict = self.lock_on.check(obs, self.track, content)
@@ -242,7 +247,7 @@ class PredictiveServo:
         if verdict is Verdict.REJECT:
             if self.lock_on.rejected_in_a_row == 1:
                 self._roll_back(obs)
-            return
+            return False
         if verdict is Verdict.MANOEUVRE:
             self.track.inflate(*self.manoeuvre)
         else:
@@ -256,6 +261,7 @@ class PredictiveServo:
                 self._history.append((obs, *inn.mixed, self.track.snapshot()))
             self.track.update(obs)
         self.last_valid = obs
+        return True
 
     def _roll_back(self, jump: Observation) -> None:
         """An obstacle was just detected: readings of the last `rollback_s` that already led
@@ -344,6 +350,8 @@ class PredictiveServo:
         expected = self.track.predict_d(aim_s)
         if expected is None or self.commanded_d is None:
             return AfStatus.SCANNING
+        if self.last_defocus_d is None or abs(self.last_defocus_d) >= self.dof_d:
+            return AfStatus.SCANNING  # not yet measured in focus
         lens_aim = lens_position_at(
             aim_s,
             from_d=lens_now,
