@@ -35,8 +35,8 @@ Status (Camera2 passive states): FOCUSED (PASSIVE_FOCUSED) when the newest readi
 itself in focus (its measured defocus, taken where the lens was during that exposure, below the
 depth of focus: a confirm is a measurement, as on a real body, not a forecast) and the predicted
 subject and the lens's (kinematically estimated) position at ``aim_s`` differ by less than the
-depth of focus — judged with the estimator for both servos; SCANNING (PASSIVE_SCAN) otherwise; FAILED
-(PASSIVE_UNFOCUSED) after `fail_frames` frames with no confident measurement of any kind (no
+depth of focus — judged with the estimator for both servos; SCANNING (PASSIVE_SCAN) otherwise;
+FAILED (PASSIVE_UNFOCUSED) after `fail_frames` frames with no confident measurement of any kind (no
 confident phase reading and no textured contrast peak). Without a measurement the lens coasts on
 the prediction for at most ``max(lock_on_s, coast_s)`` and then holds.
 """
