@@ -290,3 +290,49 @@ def test_mangled_text_raises_config_error_naming_the_file(data: st.DataObject) -
     _check(outcome, "mangled.toml")
     if isinstance(outcome, Scenario):
         assert math.isfinite(outcome.duration_s) and outcome.shoot.moments_s
+
+
+# --- a bad file found inside a benchmark worker process reaches the parent as itself -----------
+def test_config_error_survives_pickling() -> None:
+    import pickle
+
+    err = ConfigError("s.toml", "shoot.at_s", "must be > 0")
+    back = pickle.loads(pickle.dumps(err))
+    assert isinstance(back, ConfigError)
+    assert (back.source, back.field, back.problem) == ("s.toml", "shoot.at_s", "must be > 0")
+    assert str(back) == str(err)
+
+
+def test_other_afon_errors_with_parts_survive_pickling() -> None:
+    import pickle
+
+    from afon.cameras.gphoto2 import Gphoto2CallError
+    from afon.errors import StorageError
+    from afon.web.protocol import ProtocolError
+
+    storage = pickle.loads(pickle.dumps(StorageError("shots folder full", "/x")))
+    assert (storage.reason, str(storage)) == ("shots folder full", "shots folder full: /x")
+    proto = pickle.loads(pickle.dumps(ProtocolError("bad", "control")))
+    assert (str(proto), proto.field) == ("bad", "control")
+    call = pickle.loads(pickle.dumps(Gphoto2CallError("out of focus", -110)))
+    assert (str(call), call.code) == ("out of focus", -110)
+
+
+def test_bench_worker_reports_a_bad_scene_file_by_name(tmp_path: Path) -> None:
+    """The scenario is valid; the scene file it names is not, which only the worker process
+    finds when it builds the camera. The parent must get that ConfigError, not a pickling
+    error of the process pool."""
+    from afon.bench.runner import run_bench
+
+    scene = tmp_path / "bad-scene.toml"
+    scene.write_text(
+        '[[layers]]\nkind = "subject"\ntexture = "flat:0.5"\nwidth_m = "wide"\ndistance_m = 3\n'
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(VALID.replace('scene = "portrait"', 'scene = "bad-scene.toml"'))
+    scn = load_scenario(path)
+    with pytest.raises(ConfigError) as info:
+        run_bench([scn], seeds=2, jobs=2, techniques=["bbf-af-s"])
+    assert info.value.source == str(scene.resolve())
+    assert info.value.field == "layers[0].width_m"
+    assert info.value.problem == "expected a number, got 'wide'"

@@ -28,6 +28,10 @@ class ConfigError(AfonError):
         where = f"{self.source}: {field}" if field else self.source
         super().__init__(f"{where}: {problem}")
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, str, str]]:
+        # rebuilt from its three parts: a benchmark worker process raises it to the parent
+        return type(self), (self.source, self.field, self.problem)
+
 
 class CameraError(AfonError):
     """A camera failed or vanished; already captured shots are kept."""
@@ -41,4 +45,8 @@ class StorageError(AfonError):
 
     def __init__(self, reason: str, detail: str = "") -> None:
         self.reason = reason
+        self.detail = detail
         super().__init__(f"{reason}: {detail}" if detail else reason)
+
+    def __reduce__(self) -> tuple[type[StorageError], tuple[str, str]]:
+        return type(self), (self.reason, self.detail)

@@ -192,6 +192,9 @@ class Gphoto2CallError(CameraError):
         super().__init__(message)
         self.code = code
 
+    def __reduce__(self) -> tuple[type[Gphoto2CallError], tuple[str, int]]:
+        return type(self), (str(self), self.code)
+
 
 class _Worker:
     """One thread that runs libgphoto2 calls in order; callers wait with a timeout."""

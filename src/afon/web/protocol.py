@@ -62,6 +62,9 @@ class ProtocolError(AfonError):
         super().__init__(message)
         self.field = field
 
+    def __reduce__(self) -> tuple[type[ProtocolError], tuple[str, str]]:
+        return type(self), (str(self), self.field)
+
     def reply(self) -> dict[str, Any]:
         return {"type": "error", "error": str(self), "field": self.field}
 
