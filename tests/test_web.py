@@ -190,7 +190,8 @@ def test_page_and_state(http: httpx.Client) -> None:
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert http.get("/static/app.js").status_code == 200
     s = wait_for(lambda: (st := state(http))["frame"] is not None and st, what="a frame")
-    assert s["frame_size"] == [640, 480]
+    # the live view has the stills' aspect (the 50 mm preset's sensor is 6000 × 4000, 3:2)
+    assert s["frame_size"] == [640, 427]
     assert s["af_state"] in ("INACTIVE", "FOCUSED_LOCKED", "NOT_FOCUSED_LOCKED")
     info = http.get("/api/info").json()
     assert "bbf" in info["profiles"] and info["token_required"] is False
@@ -270,6 +271,40 @@ def test_settings_and_their_errors(http: httpx.Client) -> None:
     assert state(http)["profile"] == "bbf"
 
 
+def test_magnify_streams_the_sensor_region_around_the_af_point(
+    server: LiveServer, http: httpx.Client
+) -> None:
+    """5×/10×: the frames the viewer gets are the region read at the sensor's resolution
+    (10× on the 50 mm preset: 600 × 400 sensor pixels, 1:1), the state says where it is."""
+    import io
+
+    from PIL import Image as PILImage
+
+    settle(http)
+    assert http.post("/api/settings", json={"magnify": 3}).status_code == 400
+    try:
+        r = http.post("/api/settings", json={"magnify": 10, "af_point": [0.3, 0.6]})
+        assert r.status_code == 200, r.text
+        with open_ws(ws_url(server)) as ws:
+            stream = Stream(ws)
+            deadline = time.monotonic() + TIMEOUT_S
+            size = None
+            while time.monotonic() < deadline:
+                data = ws.recv(timeout=TIMEOUT_S)
+                if isinstance(data, bytes):
+                    size = PILImage.open(io.BytesIO(data)).size
+                    if size == (600, 400):
+                        break
+            assert size == (600, 400)
+            s = stream.next_json("state")
+            assert s["magnify"] == 10 and s["magnify_native"] is True
+            assert s["magnify_rect"] == pytest.approx([0.25, 0.55, 0.1, 0.1], abs=1e-3)
+            assert s["frame_size"] == [640, 427]  # the preview the AF engine reads is unchanged
+    finally:
+        http.post("/api/settings", json={"magnify": 0})
+    wait_for(lambda: state(http)["magnify_rect"] is None, what="magnify off")
+
+
 def test_key_map_over_http(http: httpx.Client) -> None:
     r = http.post("/api/keys", json={"keys": {"AF_ON": ["Space"]}})
     assert r.status_code == 200 and r.json()["keys"]["AF_ON"] == ["Space"]
@@ -334,7 +369,7 @@ def test_websocket_stream_and_malformed_messages(server: LiveServer) -> None:
         stream = Stream(ws)
         hello = stream.next_json("hello")
         assert hello["keys"]["AF_ON"] == ["KeyA"] and "bbf" in hello["profiles"]
-        assert stream.next_json("state")["frame_size"] == [640, 480]
+        assert stream.next_json("state")["frame_size"] == [640, 427]
         t0 = time.monotonic()
         stream.frames_after(15)
         fps = 14 / (time.monotonic() - t0)

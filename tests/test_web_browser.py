@@ -170,14 +170,71 @@ def test_keyboard_af_on_focuses_then_recompose_and_shoot(server: LiveServer, bro
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))
 
-    # view toggles: peaking and a 3× magnified view around the AF point
+    # view toggles: peaking, and the magnifier: 5×, 10× (the sensor's region), off
     width = page.evaluate("window.afon.afFrameRect().w")
     tap(page, "KeyM")
     tap(page, "KeyP")
-    page.wait_for_function("window.afon.magnify && window.afon.peaking")
+    page.wait_for_function(
+        "window.afon.magnify === 5 && window.afon.state.magnify_rect && window.afon.peaking"
+    )
     frames = page.evaluate("window.afon.stats.drawn")
     page.wait_for_function(f"window.afon.stats.drawn > {frames + 1}")
-    assert page.evaluate("window.afon.afFrameRect().w") == pytest.approx(3 * width, rel=1e-6)
+    assert page.evaluate("window.afon.afFrameRect().w") == pytest.approx(5 * width, rel=1e-6)
+    assert page.locator("#magnify-btn").get_attribute("aria-pressed") == "true"
+    tap(page, "KeyM")
+    page.wait_for_function("window.afon.magnify === 10 && window.afon.state.magnify_rect")
+    page.wait_for_function("document.getElementById('magnify-label').textContent === '×10 sensor'")
+    assert body_state(server)["magnify_native"] is True
+    tap(page, "KeyM")
+    page.wait_for_function("window.afon.magnify === 0 && !window.afon.state.magnify_rect")
+    tap(page, "KeyP")
+    page.wait_for_function("!window.afon.peaking")
+    assert page.errors == []
+    page.context.close()
+
+
+COUNT_COLOUR = """([r, g, b]) => {
+  const c = document.getElementById('vf');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] === r && d[i + 1] === g && d[i + 2] === b) n++;
+  return n;
+}"""
+
+
+def test_peaking_colour_and_threshold_are_adjustable_and_kept(
+    server: LiveServer, browser: Any
+) -> None:
+    settle(server)
+    page = open_page(browser, server.local_url, viewport={"width": 1280, "height": 860})
+    wait_live(page)
+    yellow = page.evaluate("window.afon.peakColors.yellow")
+    page.locator("#peak-color").select_option("yellow")
+    set_threshold = (
+        "t => { const e = document.getElementById('peak-threshold'); e.value = String(t);"
+        " e.dispatchEvent(new Event('input')); }"
+    )
+    page.evaluate(set_threshold, 16)
+    tap(page, "KeyP")
+    page.wait_for_function("window.afon.peaking && window.afon.peakThreshold === 16")
+
+    def painted() -> int:
+        frames = page.evaluate("window.afon.stats.drawn")
+        page.wait_for_function(f"window.afon.stats.drawn > {frames + 1}")
+        return int(page.evaluate(COUNT_COLOUR, yellow))
+
+    low = painted()
+    page.evaluate(set_threshold, 150)
+    page.wait_for_function("window.afon.peakThreshold === 150")
+    high = painted()
+    assert low > 0 and high < low / 2, (low, high)
+    # kept across a reload, as the page's other viewfinder settings
+    page.reload()
+    wait_live(page)
+    kept = "[window.afon.peaking, window.afon.peakColor, window.afon.peakThreshold]"
+    assert page.evaluate(kept) == [True, "yellow", 150]
+    assert page.locator("#peak-threshold").input_value() == "150"
+    assert page.locator("#peak-color").input_value() == "yellow"
     assert page.errors == []
     page.context.close()
 

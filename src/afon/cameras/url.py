@@ -39,9 +39,12 @@ def open_camera(
     if not sep:
         scheme, rest = "sim", url
     if scheme == "sim":
-        from afon.cameras.sim.camera import SimCamera
+        from afon.cameras.sim.camera import SimCamera, preview_px_for
 
-        return SimCamera(rest or "portrait", preset, clock=clock, seed=seed)
+        # live use: the preview at the stills' aspect (the viewfinder shows what is recorded)
+        return SimCamera(
+            rest or "portrait", preset, clock=clock, seed=seed, preview_px=preview_px_for(preset)
+        )
     if scheme == "stack":
         if not rest:
             raise UsageError("stack: needs a folder, e.g. stack:../shared/data/focal-stacks/ring")

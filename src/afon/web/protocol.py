@@ -5,7 +5,7 @@ Client → server messages are JSON objects of at most `MAX_MESSAGE_BYTES`, with
 | type | fields | meaning |
 |---|---|---|
 | `control` | `control`, `action` (press/release); `source`, `t_ms`, `id` | a control event |
-| `settings` | `profile`, `focus_mode`, `drive`, `burst_fps`, `af_area`, `af_point` | settings |
+| `settings` | `profile`, `focus_mode`, `drive`, `af_point`, `magnify`, … | settings |
 | `keys` | `keys`: a key map (see `afon.web.keys`) | replace the key map |
 | `release_all` | – | let go of all this client holds (page hidden, focus lost) |
 | `ping` | optional `t_ms` | keeps this client's held controls alive; answered by `pong` |
@@ -13,7 +13,8 @@ Client → server messages are JSON objects of at most `MAX_MESSAGE_BYTES`, with
 `control` is a `Control` name or `SHUTTER` (the whole two-stage button: half then full).
 `source` names what pressed it (`key:KeyA`, `button:af-on`): a control is held while any source
 holds it. `t_ms` is the client's wall-clock time of the input (epoch milliseconds), used to
-measure latency. The HTTP API takes the same `control` and `settings` objects without `type`.
+measure latency. `settings` fields: see `SettingsRequest` (also `focus_ring_d`, `lens_d`,
+`magnify`). The HTTP API takes the same `control` and `settings` objects without `type`.
 
 Anything invalid raises `ProtocolError`, whose message names the field; the server answers it with
 `{"type": "error", "error": ..., "field": ...}` and carries on.
@@ -51,6 +52,8 @@ MAX_MESSAGE_BYTES = 4096
 
 SHUTTER = "SHUTTER"
 DRIVES = ("single", "continuous")
+MAGNIFY_ZOOMS = (0, 5, 10)
+"""Focus magnifier settings: off, 5×, 10× (`afon.cameras.sim.magnify`)."""
 CONTROL_NAMES = (*(c.value for c in Control), SHUTTER)
 MESSAGE_TYPES = ("control", "settings", "keys", "release_all", "ping")
 
@@ -126,6 +129,11 @@ class SettingsRequest(Wire):
     )
     lens_d: float = Field(  # type: ignore[assignment]
         None, ge=0.0, le=100.0, description="the focus ring to this position in dioptres (MF/DMF)"
+    )
+    magnify: Literal[MAGNIFY_ZOOMS] = Field(  # type: ignore[valid-type]
+        None,
+        description="focus magnifier: 0 = off, 5 or 10 = that magnification around the AF "
+        "point, read at the sensor's resolution",
     )
     id: MessageId = None
 
@@ -207,6 +215,10 @@ class StateReply(Reply):
     lens_d: float | None
     lens_moving: bool
     held: list[str]
+    magnify: int = Field(0, description="focus magnifier: 0 (off), 5 or 10")
+    magnify_rect: list[float] | None = Field(
+        None, description="[x0, y0, w, h] of the frame the magnified view shows (frame fractions)"
+    )
 
 
 class InfoReply(Reply):
@@ -362,6 +374,7 @@ _SETTING_FIELDS = (
     "af_point",
     "focus_ring_d",
     "lens_d",
+    "magnify",
 )
 
 
@@ -424,6 +437,7 @@ _PROBLEMS: dict[str, Any] = {
     "af_area": _choices(tuple(AF_AREA_SIZES)),
     "burst_fps": lambda v: "expected a number from 0.1 to 120",
     "af_point": lambda v: "expected [x, y] within 0..1 of the frame",
+    "magnify": lambda v: f"expected one of {', '.join(map(str, MAGNIFY_ZOOMS))}, got {v!r}",
     "keys": lambda v: "expected an object of action: [key codes]",
     "drill": lambda v: "required field is missing" if v is None else "expected a drill name",
 }

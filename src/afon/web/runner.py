@@ -35,12 +35,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
 from afon.body import Body
 from afon.cameras.base import Frame, Image
+from afon.cameras.magnify import crop_fraction, magnify_rect
 from afon.controls import Control, ControlEvent
 from afon.errors import AfonError
 from afon.focus.engine import AfWindow
@@ -211,6 +212,11 @@ class BodyRunner:
         self._load = 0.0
         self._room_since: float | None = None
         self._shots_seen = 0
+        self.magnify = 0
+        """Focus magnifier (0 = off, 5, 10): the viewfinder shows a sensor region around the AF
+        point, read at the sensor's resolution where the camera can (`magnified`)."""
+        self.magnify_native: bool | None = None
+        self._magnify_rect: tuple[float, float, float, float] | None = None
         self._attach(body)
 
     def _attach(self, body: Body) -> None:
@@ -516,6 +522,9 @@ class BodyRunner:
                     "focus_ring_d: manual focus needs MF, or AF-S with manual override "
                     f"(DMF) after focus locked (now {body.focus_mode}, {body.state.value})"
                 )
+        if "magnify" in changes:
+            self.magnify = int(changes["magnify"])
+            self._magnify_rect = None
         return self._snapshot()
 
     # --- output (body thread) --------------------------------------------------------------
@@ -526,10 +535,29 @@ class BodyRunner:
             if dt > 0:
                 self._fps = 1.0 / dt if self._fps == 0 else 0.9 * self._fps + 0.1 / dt
         self._last_frame_wall = now
+        image = frame.image
+        if self.magnify and self.hub.viewers:
+            image = self._magnified(frame)
+        else:
+            self._magnify_rect = None
         self.state = state = self._snapshot()
         if self.hub.viewers:
-            jpeg = encode_jpeg(frame.image, self.jpeg_quality)
+            jpeg = encode_jpeg(image, self.jpeg_quality)
             self.hub.publish_frame(frame.index, jpeg, json.dumps(state))
+
+    def _magnified(self, frame: Frame) -> Image:
+        """The magnified view of `frame`: the camera's sensor-resolution region where it has
+        one (`magnified`), else a crop of the frame (the largest stream the loop gets)."""
+        win = self.body.window
+        zoom = float(self.magnify)
+        rect = magnify_rect(win.cx, win.cy, zoom)
+        self._magnify_rect = rect
+        native = getattr(self.body.camera, "magnified", None)
+        if callable(native):
+            self.magnify_native = True
+            return cast(Image, native(frame, rect, zoom))
+        self.magnify_native = False
+        return crop_fraction(frame.image, rect)
 
     def _snapshot(self) -> dict[str, Any]:
         body = self.body
@@ -574,6 +602,11 @@ class BodyRunner:
             "buffer": [buf.pending, buf.depth] if buf is not None else None,
             "buffer_full": body.buffer_full,
             "dropped_frames": self.loop.dropped,
+            "magnify": self.magnify,
+            "magnify_rect": [round(v, 5) for v in self._magnify_rect]
+            if self._magnify_rect is not None
+            else None,
+            "magnify_native": self.magnify_native if self._magnify_rect is not None else None,
         }
 
     def _add_shot(self, record: ShotRecord) -> dict[str, Any]:

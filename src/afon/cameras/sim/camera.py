@@ -33,6 +33,7 @@ import numpy as np
 
 from afon.cameras.base import CalibrationRig, Capabilities, Frame, Image, Still
 from afon.cameras.frame_schedule import FrameSchedule
+from afon.cameras.sim.magnify import Magnifier
 from afon.cameras.sim.motor import LensMotor
 from afon.cameras.sim.preset import CameraPreset, load_preset
 from afon.cameras.sim.render import Renderer, RowTiming, focus_samples
@@ -64,6 +65,14 @@ class ExposureTruth:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def preview_px_for(preset: CameraPreset | str | Path, width_px: int = 640) -> tuple[int, int]:
+    """A preview `width_px` wide at the sensor's aspect: the live view then shows what the
+    still records (no 4:3 centre crop of a 3:2 or 16:9 sensor)."""
+    p = preset if isinstance(preset, CameraPreset) else load_preset(preset)
+    w, h = p.optics.resolution_px
+    return width_px, max(2, round(width_px * h / w))
 
 
 class SimCamera:
@@ -116,6 +125,7 @@ class SimCamera:
         """(issued, applied) times of recent delayed commands: the pipeline reports the lens
         as moving from a request until it takes effect (as Android's LENS_STATE does)."""
         self._commanded_d = self.motor.target_d
+        self._magnifier: Magnifier | None = None
 
     # --- capabilities ----------------------------------------------------------------------
     @property
@@ -191,6 +201,32 @@ class SimCamera:
             phase=phase_data,
             meta={"integration_s": self.integration_s},
             readout_s=self.timing.readout_s,
+        )
+
+    def magnified(
+        self, frame: Frame, rect: tuple[float, float, float, float], zoom: float
+    ) -> Image:
+        """The focus magnifier: region `rect` (preview fractions, `magnify.magnify_rect`) of
+        `frame`'s exposure, rendered at the sensor's resolution (`afon.cameras.sim.magnify`)."""
+        if self._magnifier is None:
+            self._magnifier = Magnifier(self.renderer)
+        if not self.render_frames:
+            w, h = self._magnifier.output_px(zoom)
+            return np.zeros((h, w, 3), np.uint8)
+        start_s, end_s = frame.exposure_start_s, frame.exposure_end_s
+        mid_s = 0.5 * (start_s + end_s)
+        half = 0.5 * self.integration_s
+        return self._magnifier.render(
+            rect,
+            zoom,
+            focus_d=self._focus_samples(mid_s - half, mid_s + half),
+            lens_d=self.motor.position_d,
+            start_s=start_s,
+            integration_s=self.integration_s,
+            readout_s=self.timing.readout_s,
+            exposure_s=self.timing.exposure_s,
+            frame_index=frame.index,
+            mid_s=mid_s,
         )
 
     def _focus_samples(self, start_s: float, end_s: float) -> list[float]:

@@ -11,9 +11,15 @@
     failed: '#ff3333',    // NOT_FOCUSED_LOCKED, PASSIVE_UNFOCUSED
     idle: '#e8e8e8',      // INACTIVE
   };
-  const PEAK_RGB = [255, 40, 200];
-  const PEAK_THRESHOLD = 56;
-  const MAGNIFY = 3;
+  // Focus peaking colours a photographer picks from (as on real bodies), and the default.
+  const PEAK_COLORS = {
+    magenta: [255, 40, 200], red: [255, 30, 30], yellow: [255, 230, 0],
+    blue: [40, 120, 255], white: [255, 255, 255],
+  };
+  const PEAK_DEFAULT = { color: 'magenta', threshold: 56 };
+  const PEAK_THRESHOLDS = [16, 160];  // gradient (0..510) above which an edge is painted
+  const ZOOMS = [0, 5, 10];           // magnify: off, 5×, 10× (the server reads the sensor)
+  const VF_KEY = 'afon-viewfinder';   // peaking on/off, colour and threshold, kept per browser
   const PING_MS = 1000;
   // What a photographer reads, beside the Camera2 / libcamera state name.
   const AF_WORDS = {
@@ -42,7 +48,8 @@
   let keymap = {};
   let keyToAction = {};
   let peaking = false;
-  let magnify = false;
+  let peakColor = PEAK_DEFAULT.color;
+  let peakThreshold = PEAK_DEFAULT.threshold;
   let capture = null;          // action waiting for its new key
   const held = new Map();      // source -> control, what this page holds
   let bitmap = null;
@@ -67,7 +74,10 @@
     get info() { return info; },
     get keymap() { return keymap; },
     get peaking() { return peaking; },
-    get magnify() { return magnify; },
+    get peakColor() { return peakColor; },
+    get peakThreshold() { return peakThreshold; },
+    get magnify() { return state ? state.magnify || 0 : 0; },
+    peakColors: PEAK_COLORS,
     get connected() { return !!ws && ws.readyState === WebSocket.OPEN; },
     colors: COLORS,
     afFrameRect,
@@ -239,25 +249,29 @@
 
   function draw() {
     if (!bitmap) return;
-    const W = bitmap.width;
-    const H = bitmap.height;
+    // the canvas keeps the live view's size; a magnified frame (a region the server read at
+    // the sensor's resolution, `magnify_rect` of the frame) is drawn into the same box
+    const rect = state && state.magnify_rect;
+    const size = state && state.frame_size;
+    const W = size ? size[0] : bitmap.width;
+    const H = size ? size[1] : bitmap.height;
     if (vf.width !== W || vf.height !== H) {
       vf.width = W;
       vf.height = H;
       fitViewfinder();
     }
     view = { sx: 0, sy: 0, sw: W, sh: H, W, H };
-    if (magnify && state) {
-      const [cx, cy] = state.af_window;
-      const sw = W / MAGNIFY;
-      const sh = H / MAGNIFY;
-      view.sx = Math.min(Math.max(cx * W - sw / 2, 0), W - sw);
-      view.sy = Math.min(Math.max(cy * H - sh / 2, 0), H - sh);
-      view.sw = sw;
-      view.sh = sh;
+    if (rect) {
+      view = { sx: rect[0] * W, sy: rect[1] * H, sw: rect[2] * W, sh: rect[3] * H, W, H };
     }
     ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(bitmap, view.sx, view.sy, view.sw, view.sh, 0, 0, W, H);
+    ctx.drawImage(bitmap, 0, 0, bitmap.width, bitmap.height, 0, 0, W, H);
+    const label = $('magnify-label');
+    label.hidden = !rect;
+    if (rect) {
+      label.textContent = `×${state.magnify}` + (state.magnify_native ? ' sensor' : ' (crop)');
+    }
+    $('magnify-btn').setAttribute('aria-pressed', String(!!(state && state.magnify)));
     if (peaking) drawPeaking(W, H);
     drawOverlay();
     stats.drawn += 1;
@@ -288,6 +302,8 @@
   function drawPeaking(W, H) {
     const img = ctx.getImageData(0, 0, W, H);
     const d = img.data;
+    const rgb = PEAK_COLORS[peakColor] || PEAK_COLORS[PEAK_DEFAULT.color];
+    const threshold = peakThreshold;
     const n = W * H;
     const lum = new Uint8ClampedArray(n);
     for (let i = 0, j = 0; i < n; i += 1, j += 4) {
@@ -297,11 +313,11 @@
       let i = y * W + 1;
       for (let x = 1; x < W - 1; x += 1, i += 1) {
         const g = Math.abs(lum[i + 1] - lum[i - 1]) + Math.abs(lum[i + W] - lum[i - W]);
-        if (g > PEAK_THRESHOLD) {
+        if (g > threshold) {
           const j = i * 4;
-          d[j] = PEAK_RGB[0];
-          d[j + 1] = PEAK_RGB[1];
-          d[j + 2] = PEAK_RGB[2];
+          d[j] = rgb[0];
+          d[j + 1] = rgb[1];
+          d[j + 2] = rgb[2];
         }
       }
     }
@@ -572,7 +588,7 @@
     e.preventDefault();
     if (e.repeat) return;  // auto-repeat is not a press
     if (action === 'PEAKING') { setPeaking(!peaking); return; }
-    if (action === 'MAGNIFY') { setMagnify(!magnify); return; }
+    if (action === 'MAGNIFY') { cycleMagnify(); return; }
     press(action, 'key:' + e.code, eventTime(e));
   });
 
@@ -624,21 +640,68 @@
     });
   });
 
+  // Viewfinder settings kept in this browser (localStorage): peaking, its colour, threshold.
+  function saveViewfinder() {
+    try {
+      localStorage.setItem(VF_KEY, JSON.stringify({ peaking, peakColor, peakThreshold }));
+    } catch (_e) { /* storage off or full: the settings last this visit */ }
+  }
+
+  function loadViewfinder() {
+    let saved = null;
+    try { saved = JSON.parse(localStorage.getItem(VF_KEY) || 'null'); } catch (_e) { saved = null; }
+    if (!saved || typeof saved !== 'object') return;
+    if (typeof saved.peaking === 'boolean') peaking = saved.peaking;
+    if (PEAK_COLORS[saved.peakColor]) peakColor = saved.peakColor;
+    const t = Number(saved.peakThreshold);
+    if (Number.isFinite(t)) {
+      peakThreshold = Math.min(Math.max(Math.round(t), PEAK_THRESHOLDS[0]), PEAK_THRESHOLDS[1]);
+    }
+  }
+
+  function showPeaking() {
+    $('peaking-btn').setAttribute('aria-pressed', String(peaking));
+    $('peak-color').value = peakColor;
+    $('peak-threshold').value = String(peakThreshold);
+    $('peak-threshold-value').textContent = String(peakThreshold);
+  }
+
   function setPeaking(on) {
     peaking = on;
-    $('peaking-btn').setAttribute('aria-pressed', String(on));
+    showPeaking();
+    saveViewfinder();
     draw();
   }
 
-  function setMagnify(on) {
-    magnify = on;
-    $('magnify-btn').setAttribute('aria-pressed', String(on));
-    $('magnify-label').hidden = !on;
-    draw();
+  // Magnify is the camera's: off → 5× → 10× → off, asked of the server, which sends the region
+  // read at the sensor's resolution (the state says which: `magnify_rect`, `magnify_native`).
+  function cycleMagnify() {
+    const now = state ? state.magnify || 0 : 0;
+    const next = ZOOMS[(ZOOMS.indexOf(now) + 1) % ZOOMS.length];
+    send({ type: 'settings', id: ++msgId, magnify: next });
   }
 
   $('peaking-btn').addEventListener('click', () => setPeaking(!peaking));
-  $('magnify-btn').addEventListener('click', () => setMagnify(!magnify));
+  $('magnify-btn').addEventListener('click', cycleMagnify);
+  $('peak-color').replaceChildren(...Object.keys(PEAK_COLORS).map((c) => new Option(c, c)));
+  $('peak-color').addEventListener('change', (e) => {
+    if (PEAK_COLORS[e.target.value]) peakColor = e.target.value;
+    showPeaking();
+    saveViewfinder();
+    draw();
+    e.target.blur();
+  });
+  $('peak-threshold').min = String(PEAK_THRESHOLDS[0]);
+  $('peak-threshold').max = String(PEAK_THRESHOLDS[1]);
+  $('peak-threshold').addEventListener('input', (e) => {
+    peakThreshold = Number(e.target.value);
+    showPeaking();
+    saveViewfinder();
+    draw();
+  });
+  $('peak-threshold').addEventListener('change', (e) => e.target.blur());
+  loadViewfinder();
+  showPeaking();
 
   // --- settings ------------------------------------------------------------------------------
   function fillSettings(msg) {
