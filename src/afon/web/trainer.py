@@ -528,12 +528,16 @@ class Trainer:
         )
         limit_stills(camera, self.still_width)
         profile = drill.profile if technique == "bbf" else "shutter-af"
+        made_s = clock.now_s()
         body = Body(
             camera,
             profile,
             shots_dir=runner.shots_dir,
             judge=getattr(camera, "judge_still", None),  # the scorer's truth
         )
+        # a first drill at this preview size calibrates the PDAF on its rig (seconds of CPU):
+        # the drill's time resumes where its camera was made, not that much later
+        clock.t0_s += clock.now_s() - made_s
         body.set_focus_mode(drill.focus_mode)
         burst = scenario.shoot.burst_fps if drill.drive == "continuous" else None
         body.set_drive(drill.drive, burst)  # the scenario's burst rate, as the benchmark shoots
