@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from afon.cameras.base import Frame
 from afon.cameras.sim.camera import SimCamera
@@ -24,6 +26,7 @@ from afon.focus.libcamera_af import (
     CDAF_ONLY,
     IMX708_NORMAL,
     PDAF_D_PER_UNIT,
+    LibcameraServo,
     Mode,
     Report,
     RpiAf,
@@ -33,6 +36,7 @@ from afon.focus.libcamera_af import (
     find_peak,
     libcamera_cdaf,
     libcamera_pdaf,
+    libcamera_servo,
     region_weights,
     scaled_tuning,
 )
@@ -292,3 +296,136 @@ def test_pdaf_on_another_lens_keeps_its_loop_gain() -> None:
     err = abs(float(cam.truth(cam.clock.now_s(), cam.true_lens_d())["focus_error_d"]))  # type: ignore[arg-type]
     assert res.status is AfStatus.FOCUSED and res.frames <= 20
     assert err <= ctx.depth_of_focus_d
+
+
+# --- continuous mode (AF-C) --------------------------------------------------------------------
+def continuous_core(start_d: float, tuning=IMX708_NORMAL) -> RpiAf:  # type: ignore[no-untyped-def]
+    core = RpiAf(tuning)  # step_wait "gate": the adapter's timing rule decides `valid`
+    core.set_lens(start_d)
+    core.set_mode(Mode.CONTINUOUS)
+    return core
+
+
+def test_continuous_same_sign_rule_counts_readings_not_rejected_frames() -> None:
+    # af.cpp:597-602, 616: a move after the 4th reading of one sign (count 0, 1, 2, 3). Frames
+    # the timing rule rejects (exposed before the lens reached fsmooth) are no readings: their
+    # phase, whatever its sign, neither counts nor resets the count
+    core = continuous_core(2.0)
+    seq = [(-100.0, True), (100.0, False), (-100.0, True), (100.0, False), (-100.0, True)]
+    for phase, valid in seq:
+        core.prepare(1.0, phase, 100.0, valid)
+    assert core.fsmooth == 2.0 and core.same_sign_count == 2
+    core.prepare(1.0, -100.0, 100.0, True)
+    step = 0.016 * 100 * 100 / (100 + 8)  # gain × phase × conf / (conf + conf_epsilon)
+    assert core.same_sign_count == 3 and core.fsmooth == pytest.approx(2.0 + step)
+    assert core.report is Report.FOCUSED  # within max_slew (af.cpp:470-471)
+    # a reading of the other sign resets the count: no move until 4 readings agree again
+    core.prepare(1.0, 100.0, 100.0, True)
+    before = core.fsmooth
+    for _ in range(3):
+        core.prepare(1.0, -100.0, 100.0, True)
+    assert core.fsmooth == before
+    core.prepare(1.0, -100.0, 100.0, True)
+    assert core.fsmooth > before
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(-500.0, 500.0), st.floats(0.0, 600.0), st.floats(0.0, 1.0e6)),
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(1, 5),
+)
+def test_continuous_pdaf_ignores_every_rejected_frame(
+    frames: list[tuple[float, float, float]], warmup: int
+) -> None:
+    # the timing rule's "a frame exposed while the lens moved carries no new reading" holds in
+    # the continuous PDAF loop too: nothing a rejected frame says moves the lens, counts a
+    # same-sign or dropout frame, or starts a scan
+    core = continuous_core(5.0)
+    for _ in range(warmup):
+        core.prepare(1000.0, -30.0, 200.0, True)
+    core.ftarget = core.fsmooth  # the lens has arrived: only rejected frames follow
+    keys = ("fsmooth", "ftarget", "same_sign_count", "drop_count", "prev_phase", "scan_state")
+    before = {k: getattr(core, k) for k in keys}
+    for phase, conf, contrast in frames:
+        core.prepare(contrast, phase, conf, False)
+    assert {k: getattr(core, k) for k in keys} == before
+
+
+def frames_until_scan(core: RpiAf, contrast: float, most: int = 40) -> int:
+    """Frames of zero confidence at `contrast` until the core leaves PDAF (`most` + 1: never)."""
+    for n in range(1, most + 1):
+        core.prepare(contrast, 0.0, 0.0, True)
+        if core.scan_state is not ScanState.PDAF:
+            return n
+    return most + 1
+
+
+def test_continuous_dropout_then_a_scene_change_rescans_and_lens_motion_does_not() -> None:
+    # af.cpp:615-657: confident frames keep refreshing the scene's contrast, so the contrast
+    # change the lens's own PDAF moves cause is no scene change; after dropout_frames (6) low-
+    # confidence frames the contrast is compared with the last confident frame's: a change
+    # beyond retrigger_ratio (0.8) counts 1, each later frame +1, and at retrigger_delay (10)
+    # the contrast scan starts — from the lens position, toward far first (af.cpp:747-749)
+    core = continuous_core(2.0)
+    for k in range(6):  # PDAF at work: the lens moves (3 steps) and the contrast with it
+        core.prepare(2000.0 * (k + 1), -30.0, 100.0, True)
+    assert core.scan_state is ScanState.PDAF and 3.0 < core.fsmooth < 4.0
+    for _ in range(100):  # PDAF drops out, the scene stays: wait, never scan
+        core.prepare(12000.0, 0.0, 0.0, True)
+    assert core.scan_state is ScanState.PDAF
+    lens = core.fsmooth
+    # the scene changes (contrast halves) and stays
+    assert frames_until_scan(core, 6000.0) == IMX708_NORMAL.speed.retrigger_delay
+    assert core.scan_state is ScanState.COARSE1 and core.scan_step < 0
+    assert core.report is Report.SCANNING and core.fsmooth == lens
+    # with dropout from the start: the 6th low-confidence frame is the first compared
+    core = continuous_core(2.0)
+    core.prepare(12000.0, -60.0, 100.0, True)
+    sp = IMX708_NORMAL.speed
+    assert frames_until_scan(core, 6000.0) == sp.dropout_frames + sp.retrigger_delay - 1
+
+
+def run_servo(cam: SimCamera, servo: LibcameraServo, frames: int) -> list[tuple[float, AfStatus]]:
+    """The body's AF-C loop (`next_frame → update → move_lens`) for `frames` frames: (focus
+    error, status) per frame, the error the judge's (true lens against the subject)."""
+    out = []
+    for _ in range(frames):
+        frame = cam.next_frame(phase=servo.wants_phase)
+        step = servo.update(frame, AfWindow(), frame.exposure_end_s)
+        if step.target_d is not None:
+            cam.move_lens(step.target_d)
+        err = cam.truth(cam.clock.now_s(), cam.true_lens_d())["focus_error_d"]
+        out.append((abs(float(err)), step.status))  # type: ignore[arg-type]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("preset", "distance_m", "start_d"), [("cm3", 0.3, 9.3), ("50mm-f1.8", 2.5, 0.0)]
+)
+def test_continuous_converges_on_a_static_card_and_stays(
+    preset: str, distance_m: float, start_d: float
+) -> None:
+    # Continuous AF on a still subject: the PDAF loop brings the lens within the depth of
+    # focus and then holds it — af.cpp's loop (a move of gain × phase after 4 same-sign
+    # readings, cubed below the squelch) has nothing left to correct — reporting Focused, and
+    # never starts a contrast scan. Fed the frames exposed while the lens was still on its way
+    # (readings of an old lens position taken as the present one, af.cpp:473) the same loop
+    # applied each correction 2-4 times and hunted ±1.3 D on cm3, ±0.5 D on the 50 mm
+    cam = SimCamera(card_scene(distance_m, "skimage:chelsea"), preset, seed=1, start_d=start_d)
+    ctx = context_for(cam)
+    servo = libcamera_servo(ctx)
+    servo.start(cam.lens_position_d(), cam.clock.now_s())
+    trace = run_servo(cam, servo, 60)
+    dof = ctx.depth_of_focus_d
+    first = next(i for i, (err, _) in enumerate(trace) if err <= dof)
+    assert first <= 20
+    travel, reversals = cam.motor.travel_d, cam.motor.reversals
+    tail = run_servo(cam, servo, 30)
+    assert all(err <= dof for err, _ in trace[first:] + tail)
+    assert cam.motor.reversals - reversals == 0
+    assert cam.motor.travel_d - travel <= 0.25 * dof
+    assert tail[-1][1] is AfStatus.FOCUSED
+    assert servo.core.scan_state is ScanState.PDAF

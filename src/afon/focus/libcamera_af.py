@@ -36,14 +36,17 @@ Upstream: raspberrypi/libcamera ``v0.7.1+rpt20260429`` (commit 26bfadc6),
 - **PDAF dropout** (af.cpp:627-635): ``dropout_frames`` frames in a row with
   ``conf < conf_epsilon`` start the contrast scan (triggered) or wait for a scene change
   (continuous); a confident frame resets the count.
-- **PDAF, continuous** (af.cpp:438-447, 616): a move only after 3 same-sign frames; the step is
-  scaled by ``conf / (conf + conf_epsilon)``, and below ``pdaf_squelch`` by
-  ``(step / squelch)²`` (a cubic near zero, against wobble).
+- **PDAF, continuous** (af.cpp:438-447, 616): a move only once the same-sign count is 3 (the
+  4th reading in a row of one sign); the step is scaled by ``conf / (conf + conf_epsilon)``,
+  and below ``pdaf_squelch`` by ``(step / squelch)²`` (a cubic near zero, against wobble);
+  Focused unless the step hit the slew limit (af.cpp:461-471). Confident frames refresh the
+  scene's contrast (af.cpp:622-625), so the lens's own PDAF moves are never a scene change.
 - **Slew** (af.cpp:692-711): the commanded position moves at most ``max_slew`` per frame toward
   the target, clamped to the range while in PDAF or a scan.
-- **Scan start** (af.cpp:736-757): triggered (or near a range end) from the range's min with
-  ``+step_coarse`` (Coarse2); in continuous mode from the middle of the range, first toward far
-  (Coarse1), reversing if the first sample is not 25% below the maximum.
+- **Scan start** (af.cpp:736-757): triggered from the range's min with ``+step_coarse``
+  (Coarse2); in continuous mode from where the lens is when that is more than 2 coarse steps
+  from both ends, first toward far (Coarse1), reversing if the first sample is not 25% below
+  the maximum; within 2 coarse steps of an end, from that end (Coarse2).
 - **Scan step** (af.cpp:535-586, 658-689): wait until the slew-limited command reached the
   target, then the step wait, then record (position, contrast, phase, conf); the scan ends at
   a range end, after 3 fine samples, or when contrast < ``contrast_ratio`` × the scan's max;
@@ -58,9 +61,11 @@ Upstream: raspberrypi/libcamera ``v0.7.1+rpt20260429`` (commit 26bfadc6),
   interpolated zero-phase position (``-2.5 ≤ param ≤ 3``) and settle.
 - **Settle verdict** (af.cpp:668-682): Focused iff the settled contrast ≥ ratio × max and the
   scan's min ≤ ratio × max; then Idle (triggered) or back to PDAF (continuous with PDAF).
-- **Scene change** (af.cpp:638-657): in continuous mode without PDAF, a contrast (or colour)
-  change beyond ``retrigger_ratio`` followed by ``retrigger_delay`` stable frames starts a scan.
-  The port checks contrast only (afon's frames carry no AWB statistics).
+- **Scene change** (af.cpp:638-657): in continuous mode while PDAF is out (dropped out, or
+  none), a contrast (or colour) change beyond ``retrigger_ratio`` against the reference makes
+  this frame the reference and counts 1, every later frame counts one more, and at
+  ``retrigger_delay`` the scan starts. The port checks contrast only (afon's frames carry no
+  AWB statistics).
 
 What differs from the hardware, and why (all stated in docs/autofocus.md):
 
@@ -71,7 +76,16 @@ What differs from the hardware, and why (all stated in docs/autofocus.md):
   (`afon.focus.engine.MeasurementGate`) passes — the same rule afon's own strategies obey
   (``step_wait="gate"``, the default). ``step_wait="frames"`` keeps upstream's count (for the
   tests that pin upstream behaviour). PDAF iterations likewise run on the frames the rule
-  passes: a frame exposed while the lens moved carries no new reading.
+  passes, in Auto and Continuous mode alike: a frame exposed before the lens got to the last
+  command carries no new reading, and counts neither as a same-sign nor as a dropout frame.
+  Upstream runs the PDAF loop on every frame, but its step is relative to the *commanded*
+  position (``ftarget_ = fsmooth_ + phase``, af.cpp:473): it takes each frame's phase as
+  measured with the lens at ``fsmooth_``, which the IMX708 nearly gives (the lens command goes
+  out from ``prepare()`` to keep PDAF feedback fast, af.cpp:766-773). On afon's cameras 1-4
+  frames are exposed before a command has taken effect (lens latency, motor travel, pipeline
+  latency); fed those, the continuous loop applied each correction 2-4 times and hunted (±1.3 D
+  on cm3 on a still card; the same-sign rule does not stop it: after every reversal it moves
+  again on the 4th reading, and the next, stale, frame doubles the step).
 - **Statistics from afon's measurements**: per-cell phase and confidence from afon's
   `afon.focus.phase.measure_phase` on a 16×12 grid (the IMX708's PDAF grid,
   cam_helper_imx708.cpp:73-74), the phase expressed in libcamera's units — dioptres divided
@@ -776,7 +790,9 @@ class LibcameraAf(Acquisition):
 
 class LibcameraServo:
     """libcamera's AF in Continuous mode (AF-C): the PDAF loop, the contrast scan on a scene
-    change when PDAF drops out. Measurements on every frame, as afon's servo takes them."""
+    change when PDAF drops out. Statistics from every frame the timing rule passes (the
+    module docstring says why not from the others); the core sees every frame (its slew, skip
+    and scene-change counts run per frame, as upstream's ``prepare()``)."""
 
     def __init__(
         self, ctx: AfContext, tuning: RpiAfTuning = IMX708_NORMAL, *, pdaf: bool = True
@@ -804,9 +820,12 @@ class LibcameraServo:
         return None
 
     def update(self, frame: Frame, window: AfWindow, aim_s: float) -> AfStep:
-        valid = self._gate.ready(frame) or self.core.scan_state is ScanState.PDAF
-        contrast = self.stats.contrast(frame, window)
-        phase, conf = self.stats.phase(frame, window) if self.wants_phase else (0.0, 0.0)
+        valid = self._gate.ready(frame)
+        if valid or self.core.scan_state is not ScanState.PDAF:
+            contrast = self.stats.contrast(frame, window)
+            phase, conf = self.stats.phase(frame, window) if self.wants_phase else (0.0, 0.0)
+        else:  # the core skips this frame (no new reading): nothing to measure
+            contrast, phase, conf = 0.0, 0.0, 0.0
         report = self.core.prepare(contrast, phase, conf, valid)
         target: float | None = None
         lens = self.core.fsmooth
