@@ -37,15 +37,16 @@ def test_real_clock_is_monotonic() -> None:
 def test_errors_name_the_file_and_field() -> None:
     doc = parse_toml('name = "x"\n[optics]\nf_number = "fast"\n', "my.toml")
     with pytest.raises(ConfigError, match=r"my\.toml: optics\.f_number: expected a number"):
-        doc.table("optics").number("f_number")
-    with pytest.raises(ConfigError, match=r"my\.toml: optics\.focal_length_mm: required"):
-        doc.table("optics").number("focal_length_mm")
+        doc.validate(_Doc)
+    doc = parse_toml('name = "x"\n[optics]\nf_number = 2\n', "my.toml")
+    with pytest.raises(ConfigError, match=r"my\.toml: optics\.resolution_px: required"):
+        doc.validate(_Doc)
     with pytest.raises(ConfigError, match=r"my\.toml: .*invalid TOML"):
         parse_toml("name = = 1", "my.toml")
-    t = parse_toml("a = 1\nb = 2\n", "f.toml")
-    t.number("a")
-    with pytest.raises(ConfigError, match=r"f\.toml: b: unknown field"):
-        t.finish()
+    t = parse_toml('name = "x"\nnmae = 2\n', "f.toml")
+    known = r"\(known here: layers, name, optics, rate_hz\)"
+    with pytest.raises(ConfigError, match=rf"f\.toml: nmae: unknown field {known}"):
+        t.validate(_Doc)
 
 
 def test_bad_preset_files(tmp_path: pytest.TempPathFactory) -> None:
@@ -67,6 +68,11 @@ def test_bad_preset_files(tmp_path: pytest.TempPathFactory) -> None:
         load_preset("no-such-lens")
 
 
+class _Numbers(UserModel):
+    a: float = 0.0
+    b: float = 0.0
+
+
 @given(st.text(max_size=200))
 def test_parser_only_ever_raises_config_errors(text: str) -> None:
     try:
@@ -74,21 +80,17 @@ def test_parser_only_ever_raises_config_errors(text: str) -> None:
     except ConfigError as exc:
         assert "fuzz.toml" in str(exc)
         return
-    for key in list(doc.data)[:3]:
-        with (
-            pytest.raises(ConfigError)
-            if not isinstance(doc.data[key], int | float) or isinstance(doc.data[key], bool)
-            else _nothing()
-        ):
-            doc.number(key)
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    data = {k: v for k, v in doc.data.items() if k in ("a", "b")}
+    numbers = all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in data.values()
+    )
+    try:
+        validate_user(_Numbers, data, doc.source)
+    except ConfigError as exc:
+        assert not numbers and exc.source == "fuzz.toml" and exc.field in data
+    else:
+        assert numbers
 
 
 # --- models: pydantic validation in the words of the Table getters ---------------------------

@@ -595,3 +595,49 @@ def test_no_gpio_is_said_plainly_without_gpiozero_fallback_warnings() -> None:
         with pytest.raises(AfonError, match=r"no GPIO on this machine.*--inputs keys"):
             GpioInput(InputHub(), {"AF_ON": 17})
     assert [w for w in caught if "PinFactory" in type(w.message).__name__] == []
+
+
+# --- any key-map document or inline text: an InputMap or a ConfigError naming the field --------
+_KEYMAP_KEYS = ["debounce_ms", "max_hold_s", "max_hold", "gpio", "evdev", "keys", "keyboard", "x"]
+_SECTION_KEYS = ["AF_ON", "af-on", "SHUTTER", "AF_OFF", "device", "grab", "FOCUS", "KeyA"]
+_scalars = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=6),
+    st.sampled_from(["KEY_A", "KEY_B", "BTN_0", "KeyA", "Space", "space", "a", "yes", "17"]),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(_SECTION_KEYS), inner)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(_KEYMAP_KEYS), _values, max_size=6))
+def test_any_key_map_document_gives_bindings_or_a_named_error(doc: dict[str, Any]) -> None:
+    from afon.config import TomlDoc
+    from afon.inputs.keymap import ACTION_CONTROLS, parse_input_map
+
+    try:
+        m = parse_input_map(TomlDoc(doc, "fuzz.toml"))
+    except ConfigError as exc:
+        assert exc.source == "fuzz.toml" and exc.problem
+        assert exc.field.split(".")[0].split("[")[0] in doc, str(exc)
+        return
+    assert set(m.gpio) <= set(ACTION_CONTROLS) and len(set(m.gpio.values())) == len(m.gpio)
+    assert all(0 <= pin <= 27 for pin in m.gpio.values())
+    assert all(len(c) == 1 for c in m.terminal.values())
+    assert 0 <= m.debounce_s <= 1.0 and 0 < m.max_hold_s <= 86400
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="gpioevdkysx:;,=_-AFONSHUTERKEY0123456789 ", max_size=40))
+def test_any_inline_text_gives_bindings_or_a_named_error(text: str) -> None:
+    try:
+        parse_inline(text)
+    except ConfigError as exc:
+        assert exc.source == "--inputs" and str(exc).startswith("--inputs")

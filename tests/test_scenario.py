@@ -18,7 +18,7 @@ from afon.bench.scenario import (
     parse_scenario,
     parse_scenario_text,
 )
-from afon.config import Table
+from afon.config import TomlDoc
 from afon.errors import ConfigError
 
 VALID = """
@@ -269,7 +269,7 @@ def _check(outcome: Any, source: str) -> None:
 @given(documents)
 def test_malformed_tables_raise_config_error_naming_the_file(doc: dict[str, Any]) -> None:
     try:
-        outcome: Any = parse_scenario(Table(doc, "fuzz.toml", ""))
+        outcome: Any = parse_scenario(TomlDoc(doc, "fuzz.toml"))
     except ConfigError as exc:
         outcome = exc
     _check(outcome, "fuzz.toml")

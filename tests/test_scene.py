@@ -199,6 +199,12 @@ BAD_CASES = [
     ("light_lux = 300", "light_lux = 0", "light_lux"),
     ("distance_m = 10\n", "", "layers[0].distance_m"),
     ("fill = true", "fill = 1", "layers[0].fill"),
+    # a field of another kind of motion is not one of this motion's
+    ("speed = -1, min = 2", "speed = -1, min = 2, amplitude = 1", "layers[1].distance_m.amplitude"),
+    ("speed = -1, min = 2", "min = 2", "layers[1].distance_m.speed"),
+    ("speed = -1, min = 2", "speed = -1, min = 2, max = 1", "layers[1].distance_m.max"),
+    ("y = 0.4\n", "y = inf\n", "layers[1].y"),
+    ("height_m = 0.8", "height_m = 500", "layers[1].height_m"),
 ]
 
 

@@ -437,3 +437,38 @@ def test_an_af_c_evaluation_runs_the_tuned_servo_through_the_benchmark() -> None
     default = evaluate(Evaluation.of("predictive", {}, "300mm-f2.8", "runner", 0))
     assert default["shots"] > 0 and 0 <= default["keepers"] <= default["shots"]
     assert evaluate(Evaluation.of("predictive", {}, "300mm-f2.8", "runner", 0)) == default
+
+
+# --- any tuning or tunables document: a valid object or a ConfigError naming the field --------
+_tune_scalars = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=5),
+    st.sampled_from(["hybrid", "AF-S", "AF-C", "cm3", "int", "float", "lens-range"]),
+)
+_tune_keys = st.sampled_from(
+    ["strategy", "mode", "name", "preset", "params", "high_confidence", "max_jumps", "low",
+     "high", "default", "unit", "type", "log", "scale"]
+)  # fmt: skip
+_tune_values = st.recursive(
+    _tune_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_tune_keys, inner)),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_tune_keys, _tune_values, max_size=5))
+def test_any_tuning_document_gives_a_tuning_or_a_named_error(doc: dict[str, Any]) -> None:
+    from afon.config import TomlDoc
+    from afon.tune.params import parse_tunables, tuning_of
+
+    for parse in (
+        lambda: tuning_of(TomlDoc(doc, "fuzz.toml")),
+        lambda: parse_tunables(TomlDoc(doc, "fuzz.toml")),
+    ):
+        try:
+            parse()
+        except ConfigError as exc:
+            assert exc.source == "fuzz.toml" and exc.field and exc.problem, str(exc)

@@ -3,15 +3,13 @@
 A typo or a wrong type is reported as e.g.
 ``scenes/runner.toml: layers[1].distance.speed_m_s: expected a number, got 'fast'``.
 
-Two ways to validate, with the same messages:
-
-- **models** (pydantic v2): a `UserModel` subclass declares the fields, types and bounds
-  (``Field(ge=0.5)``, ``Literal["vcm", "dc"]``); `validate_user` (or `Table.model`) checks a
-  table against it and turns the first pydantic error into a `ConfigError` in afon's words
-  (`problem_of`). The same models give JSON Schema (the OpenAPI document of `afon serve` is
-  generated from the HTTP/WebSocket models in `afon.web.protocol`).
-- **`Table`**: typed getters for loaders whose rules depend on each other (scenes, scenarios),
-  where unknown keys are reported by `Table.finish()`.
+Every file (scene, scenario, camera preset, profile, script, key map, tunables, tuning) is a
+pydantic v2 model: a `UserModel` subclass declares the fields, types and bounds
+(``Field(ge=0.5)``, ``Literal["vcm", "dc"]``) and its rules that join fields
+(``model_validator`` raising `FieldProblem` for the field at fault); `validate_user` checks a
+table against it and turns the first pydantic error into a `ConfigError` in afon's words
+(`problem_of`). The same wording serves the HTTP/WebSocket models of `afon.web.protocol`, whose
+JSON Schema is the OpenAPI document of `afon serve`.
 """
 
 from __future__ import annotations
@@ -20,7 +18,8 @@ import math
 import tomllib
 import types
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, Union
 
@@ -29,10 +28,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from afon.errors import ConfigError
 
-T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
-
-_MISSING = object()
 
 
 def read_user_file(path: str | Path) -> str:
@@ -46,147 +42,31 @@ def read_user_file(path: str | Path) -> str:
         raise ConfigError(p, "", f"cannot read file: {exc}") from None
 
 
-def load_toml(path: str | Path) -> Table:
-    """Parse a TOML file into a `Table`; syntax errors name the file and the line."""
+@dataclass(frozen=True)
+class TomlDoc:
+    """A parsed TOML file: its top-level table and the name errors give it (a path, or e.g.
+    ``profile bbf`` for a built-in)."""
+
+    data: dict[str, Any]
+    source: str
+
+    def validate(self, model: type[M]) -> M:
+        """This document checked against `model` (errors name `source` and the field)."""
+        return validate_user(model, self.data, self.source)
+
+
+def load_toml(path: str | Path) -> TomlDoc:
+    """Parse a TOML file; syntax errors name the file and the line."""
     return parse_toml(read_user_file(path), str(path))
 
 
-def parse_toml(text: str, source: str) -> Table:
+def parse_toml(text: str, source: str) -> TomlDoc:
     """Parse TOML text; `source` names it in errors."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "", f"invalid TOML: {exc}") from None
-    return Table(data, source, "")
-
-
-class Table:
-    """A TOML table with typed, validated accessors. Unknown keys are reported by `finish()`."""
-
-    def __init__(self, data: dict[str, Any], source: str, path: str) -> None:
-        self.data = data
-        self.source = source
-        self.path = path
-        self._used: set[str] = set()
-
-    # --- helpers ------------------------------------------------------------------------
-    def field(self, key: str) -> str:
-        """Dotted name of `key` inside this table, for messages."""
-        return f"{self.path}.{key}" if self.path else key
-
-    def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(self.source, self.field(key), problem)
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def _get(self, key: str, default: object) -> object:
-        self._used.add(key)
-        if key in self.data:
-            return self.data[key]
-        if default is _MISSING:
-            raise self.error(key, "required field is missing")
-        return default
-
-    # --- typed getters ------------------------------------------------------------------
-    def number(
-        self,
-        key: str,
-        default: float | object = _MISSING,
-        *,
-        min: float | None = None,
-        max: float | None = None,
-        min_exclusive: bool = False,
-    ) -> float:
-        """A finite number (int or float) within optional bounds."""
-        value = self._get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(key, f"expected a number, got {value!r}")
-        v = float(value)
-        if not math.isfinite(v):
-            raise self.error(key, f"expected a finite number, got {value!r}")
-        if min is not None and (v < min or (min_exclusive and v <= min)):
-            op = ">" if min_exclusive else ">="
-            raise self.error(key, f"must be {op} {min:g}, got {v:g}")
-        if max is not None and v > max:
-            raise self.error(key, f"must be <= {max:g}, got {v:g}")
-        return v
-
-    def integer(
-        self,
-        key: str,
-        default: int | object = _MISSING,
-        *,
-        min: int | None = None,
-        max: int | None = None,
-    ) -> int:
-        value = self._get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"expected an integer, got {value!r}")
-        if min is not None and value < min:
-            raise self.error(key, f"must be >= {min}, got {value}")
-        if max is not None and value > max:
-            raise self.error(key, f"must be <= {max}, got {value}")
-        return value
-
-    def string(
-        self, key: str, default: str | object = _MISSING, *, choices: Sequence[str] | None = None
-    ) -> str:
-        value = self._get(key, default)
-        if not isinstance(value, str):
-            raise self.error(key, f"expected a string, got {value!r}")
-        if choices is not None and value not in choices:
-            raise self.error(key, f"must be one of {', '.join(choices)}; got {value!r}")
-        return value
-
-    def boolean(self, key: str, default: bool | object = _MISSING) -> bool:
-        value = self._get(key, default)
-        if not isinstance(value, bool):
-            raise self.error(key, f"expected true or false, got {value!r}")
-        return value
-
-    def number_pair(
-        self, key: str, default: tuple[float, float] | object = _MISSING
-    ) -> tuple[float, float]:
-        value = self._get(key, default)
-        if (
-            not isinstance(value, list | tuple)
-            or len(value) != 2
-            or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value)
-        ):
-            raise self.error(key, f"expected a pair of numbers like [1.0, 2.0], got {value!r}")
-        return float(value[0]), float(value[1])
-
-    def table(self, key: str, default: dict[str, Any] | object = _MISSING) -> Table:
-        value = self._get(key, default)
-        if not isinstance(value, dict):
-            raise self.error(key, f"expected a table, got {value!r}")
-        return Table(value, self.source, self.field(key))
-
-    def tables(self, key: str, default: list[Any] | object = _MISSING) -> Iterator[Table]:
-        """An array of tables (`[[key]]`)."""
-        value = self._get(key, default)
-        if not isinstance(value, list):
-            raise self.error(key, f"expected an array of tables, got {value!r}")
-        for i, item in enumerate(value):
-            if not isinstance(item, dict):
-                raise ConfigError(
-                    self.source, f"{self.field(key)}[{i}]", f"expected a table, got {item!r}"
-                )
-            yield Table(item, self.source, f"{self.field(key)}[{i}]")
-
-    def model(self, model: type[M]) -> M:
-        """Validate this whole table against a `UserModel` (every key counts as used)."""
-        self._used.update(self.data)
-        return validate_user(model, self.data, self.source, self.path)
-
-    def finish(self) -> None:
-        """Raise for keys nobody asked for (typos such as `distanse_m`)."""
-        unknown = sorted(set(self.data) - self._used)
-        if unknown:
-            raise self.error(
-                unknown[0], f"unknown field (known here: {', '.join(sorted(self._used)) or 'none'})"
-            )
+    return TomlDoc(data, source)
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -216,6 +96,16 @@ NumberPair = Annotated[tuple[float, float], BeforeValidator(_number_pair)]
 """``[x, y]`` of two finite numbers (TOML arrays are lists; strict tuples would refuse them)."""
 
 
+class FieldProblem(ValueError):
+    """Raised by a model validator: `problem` with the field at `loc` (relative to the model
+    being validated, e.g. ``("shoot", "at_s")``), reported as that field's ConfigError."""
+
+    def __init__(self, loc: str | tuple[str | int, ...], problem: str) -> None:
+        super().__init__(problem)
+        self.loc: tuple[str | int, ...] = (loc,) if isinstance(loc, str) else loc
+        self.problem = problem
+
+
 def validate_user(model: type[M], data: Any, source: str | Path, path: str = "") -> M:
     """`data` checked against `model`; the first problem is a ConfigError naming the field."""
     try:
@@ -227,10 +117,14 @@ def validate_user(model: type[M], data: Any, source: str | Path, path: str = "")
 def config_error(
     exc: ValidationError, model: type[BaseModel], source: str | Path, path: str = ""
 ) -> ConfigError:
-    """The first error of `exc` (unknown fields first, as `Table.finish` would) in afon's words."""
+    """The first error of `exc` (an unknown field first: most likely a typo of a field that is
+    then reported missing) in afon's words."""
     errors = exc.errors(include_url=False)
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [part for part in first["loc"] if not _is_union_tag(model, part)]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldProblem):
+        return ConfigError(source, field_path([*loc, *cause.loc], path), cause.problem)
     name = field_path(loc, path)
     return ConfigError(source, name, problem_of(first, _annotation_at(model, loc)))
 
@@ -349,7 +243,7 @@ def _literal_choices(annotation: Any) -> list[Any]:
 def _fields_of(annotation: Any) -> list[str]:
     for member in _members(annotation):
         if isinstance(member, type) and issubclass(member, BaseModel):
-            return list(member.model_fields)
+            return [f.alias or name for name, f in member.model_fields.items()]
     return []
 
 
@@ -362,18 +256,20 @@ def _annotation_at(model: type[BaseModel], loc: Sequence[int | str]) -> Any:
             args = [typing.get_args(m) for m in _members(current)]
             current = next((a[-1] for a in args if a), None)
             continue
-        target = next(
+        found = next(
             (
-                m
+                f
                 for m in _members(current)
-                if isinstance(m, type) and issubclass(m, BaseModel) and part in m.model_fields
+                if isinstance(m, type) and issubclass(m, BaseModel)
+                for name, f in m.model_fields.items()
+                if part in (name, f.alias)
             ),
             None,
         )
-        if target is None:
+        if found is None:
             # an unknown key: the table that holds it
             return current if last else None
-        current = target.model_fields[part].annotation
+        current = found.annotation
         if last:
             return current
     return current

@@ -33,7 +33,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from afon.config import Table, UserModel, load_toml, parse_toml
+from afon.config import TomlDoc, UserModel, load_toml, parse_toml
 from afon.errors import ConfigError
 
 LOCK_ON_S = {"off": 0.0, "short": 0.25, "normal": 0.5, "long": 1.0}
@@ -108,9 +108,9 @@ def load_profile(name_or_path: str | Path) -> Profile:
     )
 
 
-def parse_profile(doc: Table) -> Profile:
+def parse_profile(doc: TomlDoc) -> Profile:
     """Validate a profile table; errors name the file and field."""
-    f = doc.model(ProfileFile)
+    f = doc.validate(ProfileFile)
     return Profile(
         name=f.name,
         description=f.description,

@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from afon.config import Table, UserModel, load_toml, parse_toml, validate_user
+from afon.config import TomlDoc, UserModel, load_toml, parse_toml
 from afon.controls import Control, ControlEvent
 from afon.errors import AfonError, ConfigError
 
@@ -78,8 +78,8 @@ def parse_script_text(text: str, source: str = "script") -> Script:
     return parse_script(parse_toml(text, source))
 
 
-def parse_script(doc: Table) -> Script:
-    f = validate_user(ScriptFile, doc.data, doc.source, doc.path)
+def parse_script(doc: TomlDoc) -> Script:
+    f = doc.validate(ScriptFile)
     events: list[ControlEvent] = []
     for ev in f.events:
         controls = controls_of(ev.control)

@@ -2,7 +2,8 @@
 
 A scenario is a scene (simulated camera) or a real focal stack, a camera preset, an AF point,
 the moments to shoot, an optional recompose, and a duration. Scenarios are TOML files, read
-through `afon.config.Table` like scenes and profiles: every error names the file and the field
+through pydantic models (`ScenarioFile`) like scenes and profiles: every error names the file
+and the field
 (``scenarios/runner.toml: shoot.burst_fps: must be > 0, got -1``) and unknown fields are
 rejected.
 
@@ -58,11 +59,16 @@ import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Annotated, Any, Literal, Self
 
-from afon.config import Table, load_toml, parse_toml
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from afon.config import FieldProblem, NumberPair, TomlDoc, UserModel, load_toml, parse_toml
 from afon.errors import ConfigError
 
 AF_AREAS = ("single", "zone", "tracking")
+"""The body AF areas a scenario may ask for (`ScenarioFile.af_area`)."""
 MAX_DURATION_S = 60.0
 MAX_MOMENTS = 1000
 DEFAULT_TOLERANCE_S = 0.15
@@ -204,8 +210,17 @@ def _builtin_dir() -> Path:
 
 
 LIBRARY_ORDER = (
-    "portrait", "runner", "bird", "bird-tracking", "obstacle", "low-light", "erratic", "stop",
-    "turn", "crossing", "stack",
+    "portrait",
+    "runner",
+    "bird",
+    "bird-tracking",
+    "obstacle",
+    "low-light",
+    "erratic",
+    "stop",
+    "turn",
+    "crossing",
+    "stack",
 )
 """The order the built-in scenarios are run and reported in (others follow by name)."""
 
@@ -253,173 +268,248 @@ def parse_scenario_text(
     )
 
 
-# --- parsing -------------------------------------------------------------------------------
-def _numbers(t: Table, key: str, *, min: float, max: float) -> tuple[float, ...]:
-    value = t._get(key, None)  # marks the key used (as scene.py's crop does)
+# --- the file, field by field ----------------------------------------------------------------
+def _number_list(value: Any) -> tuple[float, ...]:
     if (
         not isinstance(value, list)
         or not value
         or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value)
     ):
-        raise t.error(key, f"expected a non-empty list of numbers like [1.0, 2.0], got {value!r}")
+        raise PydanticCustomError(
+            "afon",
+            "expected a non-empty list of numbers like [1.0, 2.0], got {value}",
+            {"value": repr(value)},
+        )
     if len(value) > MAX_MOMENTS:
-        raise t.error(key, f"at most {MAX_MOMENTS} values, got {len(value)}")
-    out = tuple(float(v) for v in value)
-    for v in out:
-        if not math.isfinite(v) or v < min or v > max:
-            raise t.error(key, f"values must be within {min:g}..{max:g}, got {v!r}")
-    return out
+        raise PydanticCustomError(
+            "afon", "at most {n} values, got {got}", {"n": MAX_MOMENTS, "got": len(value)}
+        )
+    for v in value:
+        if not math.isfinite(v):
+            raise PydanticCustomError("afon", "values must be finite, got {v}", {"v": repr(v)})
+    return tuple(float(v) for v in value)
 
 
-def _point(t: Table, key: str, default: tuple[float, float]) -> tuple[float, float]:
-    x, y = t.number_pair(key, default)
-    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-        raise t.error(key, f"must be within 0..1 (fractions of the frame), got {[x, y]}")
-    return x, y
+Moments = Annotated[tuple[float, ...], BeforeValidator(_number_list)]
 
 
-def _scene_ref(t: Table, base_dir: Path | None) -> str:
-    from afon.cameras.sim.scene import builtin_scene_names
+class StackFile(UserModel):
+    """The ``[stack]`` table."""
 
-    ref = t.string("scene")
-    if ref in builtin_scene_names():
+    path: str
+    subject_slice: int = Field(ge=0, le=10_000)
+    lens_range_d: NumberPair | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        rel = Path(self.path)
+        if not self.path.strip() or rel.is_absolute() or ".." in rel.parts or "\x00" in self.path:
+            raise FieldProblem(
+                "path", f"expected a folder relative to the shared data folder, got {self.path!r}"
+            )
+        if self.lens_range_d is not None:
+            lo, hi = self.lens_range_d
+            if not 0.0 <= lo < hi <= 1000.0:
+                raise FieldProblem("lens_range_d", f"need 0 <= lo < hi <= 1000, got {[lo, hi]}")
+        return self
+
+
+class ShootFile(UserModel):
+    """The ``[shoot]`` table: single moments (`at_s`) or a burst."""
+
+    at_s: Moments | None = None
+    burst_fps: float | None = Field(None, ge=0.1, le=120.0)
+    from_s: float | None = Field(None, ge=0.0)
+    until_s: float | None = Field(None, ge=0.0)
+    tolerance_s: float = Field(DEFAULT_TOLERANCE_S, gt=0.0, le=5.0)
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        burst = (self.burst_fps, self.from_s, self.until_s)
+        if self.at_s is not None and burst != (None, None, None):
+            raise FieldProblem(
+                "at_s",
+                "give either at_s (single moments) or a burst (burst_fps, from_s, until_s), "
+                "not both",
+            )
+        if self.at_s is not None:
+            if any(b <= a for a, b in itertools.pairwise(self.at_s)):
+                raise FieldProblem(
+                    "at_s", f"moments must be in increasing order, got {list(self.at_s)}"
+                )
+            return self
+        if burst == (None, None, None):
+            raise FieldProblem(
+                "at_s", "required field is missing (or give a burst: burst_fps, from_s, until_s)"
+            )
+        for key, value in zip(("burst_fps", "from_s", "until_s"), burst, strict=True):
+            if value is None:
+                raise FieldProblem(key, "required field is missing")
+        assert self.from_s is not None and self.until_s is not None and self.burst_fps
+        if self.until_s < self.from_s:
+            raise FieldProblem(
+                "until_s", f"must be >= from_s ({self.from_s:g}), got {self.until_s:g}"
+            )
+        if self.count() > MAX_MOMENTS:
+            raise FieldProblem("burst_fps", f"{self.count()} frames: at most {MAX_MOMENTS} moments")
+        return self
+
+    def count(self) -> int:
+        """Frames of the burst."""
+        assert self.from_s is not None and self.until_s is not None and self.burst_fps
+        return math.floor((self.until_s - self.from_s) * self.burst_fps + 1e-9) + 1
+
+    def moments_s(self) -> tuple[float, ...]:
+        if self.at_s is not None:
+            return self.at_s
+        assert self.from_s is not None and self.burst_fps
+        return tuple(self.from_s + k / self.burst_fps for k in range(self.count()))
+
+
+class RecomposeFile(UserModel):
+    """The ``[recompose]`` table."""
+
+    t_s: float = Field(ge=0.0)
+    duration_s: float = Field(gt=0.0)
+    shift: NumberPair
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        dx, dy = self.shift
+        if not (abs(dx) <= 2.0 and abs(dy) <= 2.0):
+            raise FieldProblem("shift", f"must be within ±2 frames, got {[dx, dy]}")
+        return self
+
+
+class ScenarioFile(UserModel):
+    """A scenario TOML file (format in the module docstring)."""
+
+    name: str | None = None
+    description: str = ""
+    duration_s: float = Field(gt=0.0, le=MAX_DURATION_S)
+    scene: str | None = None
+    preset: str | None = None
+    stack: StackFile | None = None
+    start_d: float | None = Field(None, ge=0.0, le=1000.0)
+    start_s: float = Field(DEFAULT_START_S, ge=0.0)
+    af_point: NumberPair = (0.5, 0.5)
+    af_area: Literal["single", "zone", "tracking"] = "single"
+    shoot: ShootFile
+    recompose: RecomposeFile | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if self.name is not None and not self.name.strip():
+            raise FieldProblem("name", "must not be empty")
+        if self.stack is not None:
+            if self.scene is not None or self.preset is not None:
+                key = "scene" if self.scene is not None else "preset"
+                raise FieldProblem(
+                    key, "a stack scenario has no scene or preset (give one or the other)"
+                )
+            if self.recompose is not None:
+                raise FieldProblem(
+                    "recompose", "a focal stack cannot be recomposed (it is a fixed frame)"
+                )
+        else:
+            if self.scene is None:
+                raise FieldProblem("scene", "required field is missing (or give a [stack] table)")
+            if self.preset is None:
+                raise FieldProblem("preset", "required field is missing")
+        duration = self.duration_s
+        _within(duration, self.start_s, "start_s")
+        x, y = self.af_point
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise FieldProblem(
+                "af_point", f"must be within 0..1 (fractions of the frame), got {[x, y]}"
+            )
+        shoot = self.shoot
+        if shoot.at_s is not None:
+            for v in shoot.at_s:
+                if v > duration:
+                    raise FieldProblem(
+                        ("shoot", "at_s"), f"values must be within 0..{duration:g}, got {v!r}"
+                    )
+        else:
+            _within(duration, shoot.from_s, "shoot", "from_s")
+            _within(duration, shoot.until_s, "shoot", "until_s")
+        if self.recompose is not None:
+            _within(duration, self.recompose.t_s, "recompose", "t_s")
+            _within(duration, self.recompose.duration_s, "recompose", "duration_s")
+        return self
+
+
+def _within(duration_s: float, value: float | None, *loc: str) -> None:
+    if value is not None and value > duration_s:
+        raise FieldProblem(loc, f"must be <= {duration_s:g}, got {value:g}")
+
+
+def _file_ref(
+    ref: str, base_dir: Path | None, builtin: list[str], suffix: str | None
+) -> str | None:
+    """A built-in name as it is, an existing file as its absolute path, else None."""
+    if ref in builtin:
         return ref
     try:
         p = Path(ref).expanduser()
         if not p.is_absolute() and base_dir is not None:
             p = base_dir / p
-        found = str(p.resolve()) if p.is_file() else None
+        ok = p.is_file() and (suffix is None or p.suffix == suffix)
+        return str(p.resolve()) if ok else None
     except (OSError, ValueError, RuntimeError):
-        found = None
-    if found is None:
-        known = ", ".join(builtin_scene_names())
-        raise t.error(
-            "scene", f"no built-in scene or scene file {ref!r} (built-in scenes: {known})"
-        )
-    return found
-
-
-def _preset_ref(t: Table, base_dir: Path | None) -> str:
-    from afon.cameras.sim.preset import builtin_preset_names
-
-    ref = t.string("preset")
-    if ref in builtin_preset_names():
-        return ref
-    try:
-        p = Path(ref).expanduser()
-        if not p.is_absolute() and base_dir is not None:
-            p = base_dir / p
-        found = str(p.resolve()) if p.suffix == ".toml" and p.is_file() else None
-    except (OSError, ValueError, RuntimeError):
-        found = None
-    if found is None:
-        known = ", ".join(builtin_preset_names())
-        raise t.error("preset", f"no built-in preset or preset file {ref!r} (built-in: {known})")
-    return found
-
-
-def _stack(t: Table) -> StackSpec:
-    path = t.string("path")
-    rel = Path(path)
-    if not path.strip() or rel.is_absolute() or ".." in rel.parts or "\x00" in path:
-        raise t.error("path", f"expected a folder relative to the shared data folder, got {path!r}")
-    subject = t.integer("subject_slice", min=0, max=10_000)
-    lens_range: tuple[float, float] | None = None
-    if t.has("lens_range_d"):
-        lo, hi = t.number_pair("lens_range_d")
-        if not (math.isfinite(lo) and math.isfinite(hi) and 0.0 <= lo < hi <= 1000.0):
-            raise t.error("lens_range_d", f"need 0 <= lo < hi <= 1000, got {[lo, hi]}")
-        lens_range = (lo, hi)
-    t.finish()
-    return StackSpec(path, subject, lens_range)
-
-
-def _shoot(t: Table, duration_s: float) -> Shoot:
-    tolerance = t.number("tolerance_s", DEFAULT_TOLERANCE_S, min=0.0, min_exclusive=True, max=5.0)
-    burst = t.has("burst_fps") or t.has("from_s") or t.has("until_s")
-    if t.has("at_s") and burst:
-        raise t.error(
-            "at_s",
-            "give either at_s (single moments) or a burst (burst_fps, from_s, until_s), not both",
-        )
-    if burst:
-        fps = t.number("burst_fps", min=0.1, max=120.0)
-        start = t.number("from_s", min=0.0, max=duration_s)
-        until = t.number("until_s", min=0.0, max=duration_s)
-        if until < start:
-            raise t.error("until_s", f"must be >= from_s ({start:g}), got {until:g}")
-        count = math.floor((until - start) * fps + 1e-9) + 1
-        if count > MAX_MOMENTS:
-            raise t.error("burst_fps", f"{count} frames: at most {MAX_MOMENTS} moments")
-        moments = tuple(start + k / fps for k in range(count))
-        t.finish()
-        return Shoot(moments, fps, tolerance)
-    if not t.has("at_s"):
-        raise t.error(
-            "at_s", "required field is missing (or give a burst: burst_fps, from_s, until_s)"
-        )
-    moments = _numbers(t, "at_s", min=0.0, max=duration_s)
-    if any(b <= a for a, b in itertools.pairwise(moments)):
-        raise t.error("at_s", f"moments must be in increasing order, got {list(moments)}")
-    t.finish()
-    return Shoot(moments, None, tolerance)
-
-
-def _recompose(t: Table, duration_s: float) -> Recompose:
-    t_s = t.number("t_s", min=0.0, max=duration_s)
-    dur = t.number("duration_s", min=0.0, min_exclusive=True, max=duration_s)
-    dx, dy = t.number_pair("shift")
-    if not (abs(dx) <= 2.0 and abs(dy) <= 2.0):
-        raise t.error("shift", f"must be within ±2 frames, got {[dx, dy]}")
-    t.finish()
-    return Recompose(t_s, dur, (dx, dy))
+        return None
 
 
 def parse_scenario(
-    doc: Table, *, base_dir: Path | None = None, default_name: str = "scenario"
+    doc: TomlDoc, *, base_dir: Path | None = None, default_name: str = "scenario"
 ) -> Scenario:
-    """Validate a scenario table (errors name the file and the field)."""
-    name = doc.string("name", default_name)
-    if not name.strip():
-        raise doc.error("name", "must not be empty")
-    description = doc.string("description", "")
-    duration = doc.number("duration_s", min=0.0, min_exclusive=True, max=MAX_DURATION_S)
+    """Validate a scenario document (errors name the file and the field)."""
+    from afon.cameras.sim.preset import builtin_preset_names
+    from afon.cameras.sim.scene import builtin_scene_names
+
+    f = doc.validate(ScenarioFile)
     scene: str | None = None
     preset: str | None = None
-    stack: StackSpec | None = None
-    if doc.has("stack"):
-        if doc.has("scene") or doc.has("preset"):
-            key = "scene" if doc.has("scene") else "preset"
-            raise doc.error(key, "a stack scenario has no scene or preset (give one or the other)")
-        stack = _stack(doc.table("stack"))
-    else:
-        if not doc.has("scene"):
-            raise doc.error("scene", "required field is missing (or give a [stack] table)")
-        scene = _scene_ref(doc, base_dir)
-        preset = _preset_ref(doc, base_dir)
-    start_d: float | None = None
-    if doc.has("start_d"):
-        start_d = doc.number("start_d", min=0.0, max=1000.0)
-    start_s = doc.number("start_s", DEFAULT_START_S, min=0.0, max=duration)
-    af_point = _point(doc, "af_point", (0.5, 0.5))
-    af_area = doc.string("af_area", "single", choices=AF_AREAS)
-    shoot = _shoot(doc.table("shoot"), duration)
-    recompose = _recompose(doc.table("recompose"), duration) if doc.has("recompose") else None
-    if recompose is not None and stack is not None:
-        raise doc.error("recompose", "a focal stack cannot be recomposed (it is a fixed frame)")
-    doc.finish()
+    if f.scene is not None and f.preset is not None:
+        scenes = builtin_scene_names()
+        scene = _file_ref(f.scene, base_dir, scenes, None)
+        if scene is None:
+            raise ConfigError(
+                doc.source,
+                "scene",
+                f"no built-in scene or scene file {f.scene!r} (built-in scenes: "
+                f"{', '.join(scenes)})",
+            )
+        presets = builtin_preset_names()
+        preset = _file_ref(f.preset, base_dir, presets, ".toml")
+        if preset is None:
+            raise ConfigError(
+                doc.source,
+                "preset",
+                f"no built-in preset or preset file {f.preset!r} (built-in: {', '.join(presets)})",
+            )
+    stack = (
+        None
+        if f.stack is None
+        else StackSpec(f.stack.path, f.stack.subject_slice, f.stack.lens_range_d)
+    )
+    recompose = (
+        None
+        if f.recompose is None
+        else Recompose(f.recompose.t_s, f.recompose.duration_s, f.recompose.shift)
+    )
     return Scenario(
-        name=name,
-        description=description,
-        duration_s=duration,
-        shoot=shoot,
+        name=default_name if f.name is None else f.name,
+        description=f.description,
+        duration_s=f.duration_s,
+        shoot=Shoot(f.shoot.moments_s(), f.shoot.burst_fps, f.shoot.tolerance_s),
         scene=scene,
         preset=preset,
         stack=stack,
-        start_d=start_d,
-        start_s=start_s,
-        af_point=af_point,
-        af_area=af_area,
+        start_d=f.start_d,
+        start_s=f.start_s,
+        af_point=f.af_point,
+        af_area=f.af_area,
         recompose=recompose,
         source=doc.source,
     )

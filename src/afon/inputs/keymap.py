@@ -39,9 +39,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from afon.config import Table, load_toml, parse_toml, read_user_file
+from pydantic import ConfigDict, Field
+
+from afon.config import TomlDoc, UserModel, load_toml, parse_toml, read_user_file
 from afon.controls import Control
 from afon.errors import ConfigError
 from afon.web.keys import KeyMap, default_keymap, parse_keymap
@@ -119,112 +121,136 @@ def _evdev_codes() -> set[str] | None:
     return {name for name in dir(ecodes) if name.startswith(("KEY_", "BTN_"))}
 
 
-def _actions(table: Table, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    """(raw key, action) pairs of a section; unknown names are errors naming the field."""
-    out: list[tuple[str, str]] = []
+# --- the file, section by section -------------------------------------------------------------
+Pin = Annotated[int, Field(ge=BCM_PINS.start, le=BCM_PINS.stop - 1)]
+HoldSeconds = Annotated[float, Field(gt=0.0, le=86400.0)]
+
+
+class EvdevSection(UserModel):
+    """``[evdev]``: the device, whether to grab it, and ACTION = "KEY_NAME" lines."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, str]
+
+    device: str | None = None
+    grab: bool | str | None = None
+    """true / false; the inline form writes yes / no."""
+
+
+class KeyMapFile(UserModel):
+    """A key-map TOML file. Section keys are action names (any case, ``-`` or ``_``), checked
+    after the types by `_actions` (unknown ones, one action given twice, one key bound twice)."""
+
+    debounce_ms: float | None = Field(None, ge=0.0, le=1000.0)
+    max_hold_s: HoldSeconds | None = None
+    max_hold: dict[str, HoldSeconds] = Field(default_factory=dict)
+    gpio: dict[str, Pin] = Field(default_factory=dict)
+    evdev: EvdevSection | None = None
+    keys: dict[str, str] = Field(default_factory=dict)
+    keyboard: dict[str, Any] | None = None
+
+
+def _actions(section: dict[str, Any], source: str, prefix: str) -> list[tuple[str, str, Any]]:
+    """(raw key, action, value) of a section; unknown names are errors naming the field."""
+    out: list[tuple[str, str, Any]] = []
     seen: dict[str, str] = {}
-    for raw in table.data:
-        if raw in skip:
-            continue
+    for raw, value in section.items():
         action = action_name(raw)
         if action is None:
-            raise table.error(raw, f"unknown control (controls: {', '.join(ACTION_CONTROLS)})")
+            raise ConfigError(
+                source,
+                f"{prefix}.{raw}",
+                f"unknown control (controls: {', '.join(ACTION_CONTROLS)})",
+            )
         if action in seen:
-            raise table.error(raw, f"given twice (also as {seen[action]!r})")
+            raise ConfigError(source, f"{prefix}.{raw}", f"given twice (also as {seen[action]!r})")
         seen[action] = raw
-        out.append((raw, action))
+        out.append((raw, action, value))
     return out
 
 
-def _gpio(table: Table) -> dict[str, int]:
+def _gpio(section: dict[str, int], source: str) -> dict[str, int]:
     result: dict[str, int] = {}
     owner: dict[int, str] = {}
-    for raw, action in _actions(table):
-        pin = table.integer(raw, min=BCM_PINS.start, max=BCM_PINS.stop - 1)
+    for raw, action, pin in _actions(section, source, "gpio"):
         if pin in owner:
-            raise table.error(raw, f"pin {pin} is already bound to {owner[pin]}")
+            raise ConfigError(source, f"gpio.{raw}", f"pin {pin} is already bound to {owner[pin]}")
         owner[pin] = action
         result[action] = pin
-    table.finish()
     return result
 
 
-def _evdev(table: Table) -> tuple[dict[str, str], str | None, bool | None]:
+def _evdev(section: EvdevSection, source: str) -> tuple[dict[str, str], str | None, bool | None]:
     codes = _evdev_codes()
-    device = table.string("device") if table.has("device") else None
     grab: bool | None = None
-    if table.has("grab"):
-        if isinstance(table.data["grab"], str):  # the inline form: grab=yes / no
-            raw_grab = table.string("grab")
-            word = raw_grab.strip().lower()
-            if word not in ("yes", "no", "true", "false", "1", "0"):
-                raise table.error("grab", f"expected yes or no, got {raw_grab!r}")
-            grab = word in ("yes", "true", "1")
-        else:
-            grab = table.boolean("grab")
+    if isinstance(section.grab, str):  # the inline form: grab=yes / no
+        word = section.grab.strip().lower()
+        if word not in ("yes", "no", "true", "false", "1", "0"):
+            raise ConfigError(source, "evdev.grab", f"expected yes or no, got {section.grab!r}")
+        grab = word in ("yes", "true", "1")
+    else:
+        grab = section.grab
     result: dict[str, str] = {}
     owner: dict[str, str] = {}
-    for raw, action in _actions(table, skip=("device", "grab")):
-        name = table.string(raw).strip().upper()
+    for raw, action, value in _actions(section.__pydantic_extra__, source, "evdev"):
+        name = value.strip().upper()
+        where = f"evdev.{raw}"
         if not name.startswith(("KEY_", "BTN_")):
-            raise table.error(raw, f"{name!r} is not an evdev key name (such as KEY_A, BTN_0)")
+            raise ConfigError(
+                source, where, f"{name!r} is not an evdev key name (such as KEY_A, BTN_0)"
+            )
         if codes is not None and name not in codes:
-            raise table.error(raw, f"unknown evdev key name {name!r} (see `evtest` for names)")
+            raise ConfigError(
+                source, where, f"unknown evdev key name {name!r} (see `evtest` for names)"
+            )
         if name in owner:
-            raise table.error(raw, f"key {name} is already bound to {owner[name]}")
+            raise ConfigError(source, where, f"key {name} is already bound to {owner[name]}")
         owner[name] = action
         result[action] = name
-    table.finish()
-    return result, device, grab
+    return result, section.device, grab
 
 
-def _terminal(table: Table) -> dict[str, str]:
+def _terminal(section: dict[str, str], source: str) -> dict[str, str]:
     result: dict[str, str] = {}
     owner: dict[str, str] = {}
-    for raw, action in _actions(table):
-        text = table.string(raw)
+    for raw, action, text in _actions(section, source, "keys"):
         char = KEY_NAMES.get(text.strip().lower(), text if len(text) == 1 else "")
+        where = f"keys.{raw}"
         if len(char) != 1 or (char.isspace() and char not in KEY_NAMES.values()):
-            raise table.error(raw, f"expected one character, or space / enter / tab; got {text!r}")
+            raise ConfigError(
+                source, where, f"expected one character, or space / enter / tab; got {text!r}"
+            )
         if char in owner:
-            raise table.error(raw, f"key {text!r} is already bound to {owner[char]}")
+            raise ConfigError(source, where, f"key {text!r} is already bound to {owner[char]}")
         owner[char] = action
         result[action] = char
-    table.finish()
     return result
 
 
-def _keyboard(table: Table) -> dict[str, list[str]]:
-    field_prefix = table.field("")
+def _keyboard(section: dict[str, Any], source: str) -> dict[str, list[str]]:
     try:
-        return parse_keymap(table.data, table.source)
+        return parse_keymap(section, source)
     except ConfigError as exc:
-        raise ConfigError(exc.source, f"{field_prefix}{exc.field}", exc.problem) from None
+        raise ConfigError(exc.source, f"keyboard.{exc.field}", exc.problem) from None
 
 
-def parse_input_map(table: Table) -> InputMap:
+def parse_input_map(doc: TomlDoc) -> InputMap:
     """Validate a parsed key-map document."""
+    f = doc.validate(KeyMapFile)
+    source = doc.source
     result = InputMap()
-    if table.has("debounce_ms"):
-        result.debounce_s = table.number("debounce_ms", min=0.0, max=1000.0) / 1000.0
-    if table.has("max_hold_s"):
-        result.max_hold_s = table.number("max_hold_s", min=0.0, max=86400.0, min_exclusive=True)
-    if table.has("max_hold"):
-        holds = table.table("max_hold")
-        for raw, action in _actions(holds):
-            result.max_hold_overrides[action] = holds.number(
-                raw, min=0.0, max=86400.0, min_exclusive=True
-            )
-        holds.finish()
-    if table.has("gpio"):
-        result.gpio = _gpio(table.table("gpio"))
-    if table.has("evdev"):
-        result.evdev, result.evdev_device, result.evdev_grab = _evdev(table.table("evdev"))
-    if table.has("keys"):
-        result.terminal = _terminal(table.table("keys"))
-    if table.has("keyboard"):
-        result.keyboard = _keyboard(table.table("keyboard"))
-    table.finish()
+    if f.debounce_ms is not None:
+        result.debounce_s = f.debounce_ms / 1000.0
+    if f.max_hold_s is not None:
+        result.max_hold_s = f.max_hold_s
+    for _, action, hold_s in _actions(f.max_hold, source, "max_hold"):
+        result.max_hold_overrides[action] = hold_s
+    result.gpio = _gpio(f.gpio, source)
+    if f.evdev is not None:
+        result.evdev, result.evdev_device, result.evdev_grab = _evdev(f.evdev, source)
+    result.terminal = _terminal(f.keys, source)
+    if f.keyboard is not None:
+        result.keyboard = _keyboard(f.keyboard, source)
     return result
 
 
@@ -299,4 +325,4 @@ def parse_inline(text: str, source: str = "--inputs") -> InputMap:
         data[kind] = section
     if not data:
         raise ConfigError(source, "", "no bindings given")
-    return parse_input_map(Table(data, source, ""))
+    return parse_input_map(TomlDoc(data, source))

@@ -30,9 +30,11 @@ import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Self
 
-from afon.config import Table, load_toml, parse_toml
+from pydantic import Field, model_validator
+
+from afon.config import FieldProblem, TomlDoc, UserModel, load_toml, parse_toml
 from afon.errors import ConfigError
 
 ParamValue = float | int
@@ -57,19 +59,21 @@ class Tunable:
     """``"lens-range"``: given in the Camera Module 3's units (a 0–12 D lens) and rescaled to
     the lens it runs on (see `afon.tune.strategies`); empty: used as it is."""
 
-    def check(self, value: object, where: Table, key: str) -> ParamValue:
-        """`value` as this parameter's type, within its range, or a ConfigError at `key`."""
+    def check(self, value: object, source: str, field: str) -> ParamValue:
+        """`value` as this parameter's type, within its range, or a ConfigError at `field`."""
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise where.error(key, f"expected a number, got {value!r}")
+            raise ConfigError(source, field, f"expected a number, got {value!r}")
         if not math.isfinite(float(value)):
-            raise where.error(key, f"expected a finite number, got {value!r}")
+            raise ConfigError(source, field, f"expected a finite number, got {value!r}")
         if self.kind == "int":
             if float(value) != int(value):
-                raise where.error(key, f"expected a whole number, got {value!r}")
+                raise ConfigError(source, field, f"expected a whole number, got {value!r}")
             value = int(value)
         if not self.low <= float(value) <= self.high:
-            raise where.error(
-                key, f"must be within {self.low:g}..{self.high:g} ({self.unit}), got {value!r}"
+            raise ConfigError(
+                source,
+                field,
+                f"must be within {self.low:g}..{self.high:g} ({self.unit}), got {value!r}",
             )
         return value if self.kind == "int" else float(value)
 
@@ -105,38 +109,55 @@ def tunable_strategies() -> list[str]:
     return sorted(p.stem for p in _tunables_dir().glob("*.toml"))
 
 
-def parse_tunables(table: Table) -> TunableSet:
+class TunableSpec(UserModel):
+    """One ``[params.NAME]`` table of a tunables declaration."""
+
+    type: Literal["float", "int"] = "float"
+    low: float
+    high: float
+    default: float
+    unit: str
+    log: bool = False
+    scale: Literal["", "lens-range"] = ""
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if self.high <= self.low:
+            raise FieldProblem("high", f"must be > low ({self.low:g}), got {self.high:g}")
+        if self.log and self.low <= 0:
+            raise FieldProblem("low", f"must be > 0 on a log scale, got {self.low:g}")
+        if not self.low <= self.default <= self.high:
+            raise FieldProblem(
+                "default", f"must be within {self.low:g}..{self.high:g}, got {self.default:g}"
+            )
+        return self
+
+
+class TunablesFile(UserModel):
+    """A tunables declaration (``afon/focus/tunables/*.toml``)."""
+
+    strategy: str
+    mode: Literal["AF-S", "AF-C"]
+    params: dict[str, TunableSpec] = Field(min_length=1)
+
+
+def parse_tunables(doc: TomlDoc) -> TunableSet:
     """Read one tunables declaration (see the module docstring)."""
-    strategy = table.string("strategy")
-    mode = table.string("mode")
-    if mode not in MODES:
-        raise table.error("mode", f"expected one of {', '.join(MODES)}, got {mode!r}")
-    params_t = table.table("params")
-    params: list[Tunable] = []
-    for name in list(params_t.data):
-        p = params_t.table(name)
-        kind = p.string("type", "float")
-        if kind not in ("float", "int"):
-            raise p.error("type", f"expected 'float' or 'int', got {kind!r}")
-        low = p.number("low")
-        high = p.number("high")
-        if high <= low:
-            raise p.error("high", f"must be > low ({low:g}), got {high:g}")
-        log = p.boolean("log", False)
-        if log and low <= 0:
-            raise p.error("low", f"must be > 0 on a log scale, got {low:g}")
-        default = p.number("default", min=low, max=high)
-        unit = p.string("unit")
-        scale = p.string("scale", "")
-        if scale not in ("", "lens-range"):
-            raise p.error("scale", f"expected 'lens-range' or nothing, got {scale!r}")
-        p.finish()
-        value: ParamValue = int(default) if kind == "int" else default
-        params.append(Tunable(name, low, high, value, unit, kind, log, scale))
-    table.finish()
-    if not params:
-        raise table.error("params", "declares no parameters")
-    return TunableSet(strategy, mode, tuple(params), table.source)
+    f = doc.validate(TunablesFile)
+    params = tuple(
+        Tunable(
+            name,
+            p.low,
+            p.high,
+            int(p.default) if p.type == "int" else p.default,
+            p.unit,
+            p.type,
+            p.log,
+            p.scale,
+        )
+        for name, p in f.params.items()
+    )
+    return TunableSet(f.strategy, f.mode, params, doc.source)
 
 
 def load_tunables(strategy: str) -> TunableSet:
@@ -185,33 +206,50 @@ class Tuning:
     params: Params
 
 
+class TuningHead(UserModel):
+    """The ``[strategy]`` table of a tuning file."""
+
+    name: str
+    mode: str
+    preset: str
+
+
+class TuningFile(UserModel):
+    """A tuning file; `params` are checked against the strategy's declared ranges."""
+
+    strategy: TuningHead
+    params: dict[str, Any]
+
+
 def parse_tuning(text: str, source: str) -> Tuning:
     """Read a tuning file; every value is checked against the strategy's declared range."""
-    table = parse_toml(text, source)
-    head = table.table("strategy")
-    values = table.table("params")
-    name = head.string("name")
-    mode = head.string("mode")
-    preset = head.string("preset")
-    head.finish()
+    return tuning_of(parse_toml(text, source))
+
+
+def tuning_of(doc: TomlDoc) -> Tuning:
+    """A parsed tuning file, checked."""
+    source = doc.source
+    f = doc.validate(TuningFile)
+    name, mode = f.strategy.name, f.strategy.mode
     try:
         ts = load_tunables(name)
     except ConfigError:
         known = ", ".join(tunable_strategies())
-        raise head.error("name", f"{name!r} has no tunables; known: {known}") from None
+        raise ConfigError(
+            source, "strategy.name", f"{name!r} has no tunables; known: {known}"
+        ) from None
     if mode != ts.mode:
-        raise head.error("mode", f"{name} is an {ts.mode} strategy, got {mode!r}")
+        raise ConfigError(source, "strategy.mode", f"{name} is an {ts.mode} strategy, got {mode!r}")
     params: Params = {}
-    for key, value in list(values.data.items()):
+    for key, value in f.params.items():
         try:
             tunable = ts.by_name(key)
         except KeyError:
-            raise values.error(
-                key, f"not a tunable of {name}; known: {', '.join(ts.names())}"
+            raise ConfigError(
+                source, f"params.{key}", f"not a tunable of {name}; known: {', '.join(ts.names())}"
             ) from None
-        params[key] = tunable.check(value, values, key)
-    table.finish()
-    return Tuning(name, mode, preset, params)
+        params[key] = tunable.check(value, source, f"params.{key}")
+    return Tuning(name, mode, f.strategy.preset, params)
 
 
 def load_tuning(path: str | Path) -> Tuning:

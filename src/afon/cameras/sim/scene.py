@@ -79,12 +79,13 @@ from __future__ import annotations
 
 import importlib.resources
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Literal, Protocol, Self, get_args
 
 import numpy as np
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from afon.cameras.sim.textures import (
     MAX_ASPECT,
@@ -95,11 +96,15 @@ from afon.cameras.sim.textures import (
     load_texture,
     prepare_texture,
 )
-from afon.config import Table, load_toml, parse_toml
+from afon.config import FieldProblem, TomlDoc, UserModel, load_toml, parse_toml
 from afon.errors import ConfigError
 
-KINDS: tuple[str, ...] = ("background", "subject", "obstacle")
-MOTIONS: tuple[str, ...] = ("static", "linear", "erratic", "crossing")
+Kind = Literal["background", "subject", "obstacle"]
+KINDS: tuple[str, ...] = get_args(Kind)
+MotionKind = Literal["static", "linear", "erratic", "crossing"]
+MOTIONS: tuple[str, ...] = get_args(MotionKind)
+Shape = Literal["rect", "ellipse"]
+assert get_args(Shape) == SHAPES
 DEFAULT_LIGHT_LUX = 10000.0
 MAX_LIGHT_LUX = 200_000.0
 MIN_ERRATIC_PERIOD_S = 0.05
@@ -321,7 +326,7 @@ def load_scene(path: str | Path) -> Scene:
     """Load a scene from a TOML file (format in the module docstring)."""
     p = Path(path)
     table = load_toml(p)
-    return _scene_from_table(table, p.resolve().parent, p.stem)
+    return _scene_from_doc(table, p.resolve().parent, p.stem)
 
 
 def parse_scene(
@@ -329,7 +334,7 @@ def parse_scene(
 ) -> Scene:
     """Parse scene TOML text; `source` names it in errors, `base_dir` resolves image paths."""
     table = parse_toml(text, source)
-    return _scene_from_table(table, Path(base_dir) if base_dir is not None else None, name)
+    return _scene_from_doc(table, Path(base_dir) if base_dir is not None else None, name)
 
 
 def _builtin_dir() -> Path:
@@ -363,157 +368,220 @@ def resolve_scene(name_or_path: str | Path) -> Scene:
     return load_builtin_scene(text)
 
 
-def _scene_from_table(table: Table, base_dir: Path | None, default_name: str) -> Scene:
-    name = table.string("name", default_name)
-    description = table.string("description", "")
-    light_lux = table.number(
-        "light_lux", DEFAULT_LIGHT_LUX, min=0.0, min_exclusive=True, max=MAX_LIGHT_LUX
-    )
-    if not table.has("layers"):
-        raise table.error("layers", "required field is missing (add at least one [[layers]])")
-    layers: list[Layer] = []
-    names: set[str] = set()
-    for i, lt in enumerate(table.tables("layers")):
-        layer = _layer_from_table(lt, i, base_dir)
-        if layer.name in names:
-            raise lt.error("name", f"duplicate layer name {layer.name!r}")
-        names.add(layer.name)
-        layers.append(layer)
-    if not layers:
-        raise table.error("layers", "a scene needs at least one layer")
-    table.finish()
-    return Scene(name, description, light_lux, tuple(layers), table.source)
+# --- the file, field by field ----------------------------------------------------------------
+MOTION_FIELDS: dict[str, tuple[set[str], set[str]]] = {
+    # kind: (required, optional)
+    "static": ({"value"}, set()),
+    "linear": ({"start", "speed"}, {"accel", "start_s", "until_s", "min", "max"}),
+    "erratic": ({"mean", "amplitude"}, {"period_s", "seed", "min", "max"}),
+    "crossing": ({"from", "to", "t0_s", "t1_s"}, set()),
+}
 
 
-def _layer_from_table(lt: Table, index: int, base_dir: Path | None) -> Layer:
-    kind = lt.string("kind", choices=KINDS)
-    name = lt.string("name", f"{kind}{index}")
-    ref = lt.string("texture")
-    width_m = lt.number("width_m", min=0.0, min_exclusive=True)
-    height_m: float | None = None
-    if lt.has("height_m"):
-        height_m = lt.number("height_m", min=0.0, min_exclusive=True)
-    fill = lt.boolean("fill", False)
-    contrast = lt.number("contrast", 1.0, min=0.0, max=1.0)
-    shape = lt.string("shape", "rect", choices=SHAPES)
-    crop: tuple[float, float, float, float] | None = None
-    if lt.has("crop"):
-        crop = _crop(lt)
-    distance = _motion(lt, "distance_m", None)
-    lo, _ = distance.bounds()
-    if not lo > 0:
-        hint = " (give the motion a min > 0)" if math.isinf(lo) else ""
-        raise lt.error("distance_m", f"distance can reach {lo:g} m; it must stay > 0{hint}")
-    x = _motion(lt, "x", 0.5)
-    y = _motion(lt, "y", 0.5)
-    lt.finish()
-    try:
-        raw = load_texture(ref, base_dir)
-    except TextureError as exc:
-        raise lt.error("texture", str(exc)) from None
-    aspect = None if height_m is None else height_m / width_m
-    if aspect is not None and not MIN_ASPECT <= aspect <= MAX_ASPECT:
-        raise lt.error(
-            "height_m",
-            f"height_m/width_m must be within {MIN_ASPECT:g}..{MAX_ASPECT:g}, got {aspect:g}",
+def _number_or_motion(value: Any) -> Any:
+    """A plain number is a static motion; a table is checked by `MotionFile`."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError(
+            "afon",
+            'expected a number or a motion table like { motion = "linear", ... }, got {value}',
+            {"value": repr(value)},
         )
-    try:
-        image = prepare_texture(
-            raw, crop=crop, contrast=contrast, shape=shape, aspect=aspect, opaque=fill
+    if not math.isfinite(value):
+        raise PydanticCustomError(
+            "afon", "expected a finite number, got {value}", {"value": repr(value)}
         )
-    except TextureError as exc:
-        raise lt.error("crop" if crop is not None else "texture", str(exc)) from None
-    return Layer(name, kind, image, width_m, distance, x, y, fill, ref)
+    return {"motion": "static", "value": value}
 
 
-def _crop(lt: Table) -> tuple[float, float, float, float]:
-    value = lt.data["crop"]
-    lt._get("crop", None)  # mark used
+class MotionFile(UserModel):
+    """A motion table (``{ motion = "linear", ... }``) or a plain number (static). Which fields
+    a motion takes depends on its kind (`MOTION_FIELDS`)."""
+
+    motion: MotionKind
+    value: float | None = None
+    start: float | None = None
+    speed: float | None = None
+    accel: float = 0.0
+    start_s: float = 0.0
+    until_s: float | None = None
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    amplitude: float | None = Field(None, ge=0.0)
+    period_s: float = Field(2.0, ge=MIN_ERRATIC_PERIOD_S)
+    seed: int = Field(0, ge=0)
+    from_: float | None = Field(None, alias="from")
+    to: float | None = None
+    t0_s: float | None = None
+    t1_s: float | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        required, optional = MOTION_FIELDS[self.motion]
+        fields = type(self).model_fields
+        given = {fields[name].alias or name for name in self.model_fields_set} - {"motion"}
+        for key in sorted(given - required - optional):
+            known = ", ".join(sorted({"motion"} | required | optional))
+            raise FieldProblem(key, f"unknown field for a {self.motion} motion (known: {known})")
+        for key in sorted(required - given):
+            raise FieldProblem(key, "required field is missing")
+        if self.until_s is not None and not self.until_s > self.start_s:
+            raise FieldProblem("until_s", f"must be > {self.start_s:g}, got {self.until_s:g}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise FieldProblem("max", f"must be >= min ({self.min:g}), got {self.max:g}")
+        if self.motion == "crossing":
+            assert self.t0_s is not None and self.t1_s is not None
+            if not self.t1_s > self.t0_s:
+                raise FieldProblem("t1_s", f"must be > t0_s ({self.t0_s:g}), got {self.t1_s:g}")
+        return self
+
+    def build(self) -> Motion:
+        lo = -math.inf if self.min is None else self.min
+        hi = math.inf if self.max is None else self.max
+        if self.motion == "static":
+            assert self.value is not None
+            return Static(self.value)
+        if self.motion == "linear":
+            assert self.start is not None and self.speed is not None
+            until_s = math.inf if self.until_s is None else self.until_s
+            return Linear(self.start, self.speed, self.accel, self.start_s, lo, hi, until_s)
+        if self.motion == "erratic":
+            assert self.mean is not None and self.amplitude is not None
+            return Erratic(self.mean, self.amplitude, self.period_s, self.seed, lo, hi)
+        assert self.from_ is not None and self.to is not None
+        assert self.t0_s is not None and self.t1_s is not None
+        return Crossing(self.from_, self.to, self.t0_s, self.t1_s)
+
+
+MotionField = Annotated[MotionFile, BeforeValidator(_number_or_motion)]
+CENTRE = MotionFile.model_validate({"motion": "static", "value": 0.5})
+
+
+def _crop(value: Any) -> tuple[float, float, float, float]:
     if (
         not isinstance(value, list)
         or len(value) != 4
         or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value)
     ):
-        raise lt.error("crop", f"expected [x0, y0, x1, y1] (fractions 0..1), got {value!r}")
+        raise PydanticCustomError(
+            "afon",
+            "expected [x0, y0, x1, y1] (fractions 0..1), got {value}",
+            {"value": repr(value)},
+        )
     x0, y0, x1, y1 = (float(v) for v in value)
     if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
-        raise lt.error("crop", f"need 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1, got {value!r}")
+        raise PydanticCustomError(
+            "afon",
+            "need 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1, got {value}",
+            {"value": repr(value)},
+        )
     return x0, y0, x1, y1
 
 
-def _motion(lt: Table, key: str, default: float | None) -> Motion:
-    """A motion field: a plain number (static) or a motion table."""
-    if not lt.has(key):
-        if default is None:
-            lt.number(key)  # raises "required field is missing"
-        return Static(lt.number(key, default))
-    value = lt.data[key]
-    if isinstance(value, dict):
-        mt = lt.table(key)
-        motion = _motion_from_table(mt)
-        mt.finish()
-        return motion
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        lt._get(key, None)
-        raise lt.error(
-            key,
-            f'expected a number or a motion table like {{ motion = "linear", ... }}, got {value!r}',
+Crop = Annotated[tuple[float, float, float, float], BeforeValidator(_crop)]
+
+
+class LayerFile(UserModel):
+    """One ``[[layers]]`` table."""
+
+    kind: Kind
+    name: str | None = None
+    texture: str
+    width_m: float = Field(gt=0.0)
+    height_m: float | None = Field(None, gt=0.0)
+    fill: bool = False
+    contrast: float = Field(1.0, ge=0.0, le=1.0)
+    shape: Shape = "rect"
+    crop: Crop | None = None
+    distance_m: MotionField
+    x: MotionField = CENTRE
+    y: MotionField = CENTRE
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        lo, _ = self.distance_m.build().bounds()
+        if not lo > 0:
+            hint = " (give the motion a min > 0)" if math.isinf(lo) else ""
+            raise FieldProblem("distance_m", f"distance can reach {lo:g} m; it must stay > 0{hint}")
+        aspect = self.aspect()
+        if aspect is not None and not MIN_ASPECT <= aspect <= MAX_ASPECT:
+            raise FieldProblem(
+                "height_m",
+                f"height_m/width_m must be within {MIN_ASPECT:g}..{MAX_ASPECT:g}, got {aspect:g}",
+            )
+        return self
+
+    def aspect(self) -> float | None:
+        return None if self.height_m is None else self.height_m / self.width_m
+
+
+class SceneFile(UserModel):
+    """A scene TOML file (format in the module docstring)."""
+
+    name: str | None = None
+    description: str = ""
+    light_lux: float = Field(DEFAULT_LIGHT_LUX, gt=0.0, le=MAX_LIGHT_LUX)
+    layers: list[LayerFile] | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if self.layers is None:
+            raise FieldProblem("layers", "required field is missing (add at least one [[layers]])")
+        if not self.layers:
+            raise FieldProblem("layers", "a scene needs at least one layer")
+        names: set[str] = set()
+        for i, layer in enumerate(self.layers):
+            name = layer_name(layer, i)
+            if name in names:
+                raise FieldProblem(("layers", i, "name"), f"duplicate layer name {name!r}")
+            names.add(name)
+        return self
+
+
+def layer_name(layer: LayerFile, index: int) -> str:
+    """The layer's name, or KIND + index."""
+    return f"{layer.kind}{index}" if layer.name is None else layer.name
+
+
+def _scene_from_doc(doc: TomlDoc, base_dir: Path | None, default_name: str) -> Scene:
+    f = doc.validate(SceneFile)
+    assert f.layers is not None
+    layers = tuple(_layer(lf, i, base_dir, doc.source) for i, lf in enumerate(f.layers))
+    name = default_name if f.name is None else f.name
+    return Scene(name, f.description, f.light_lux, layers, doc.source)
+
+
+def _layer(lf: LayerFile, index: int, base_dir: Path | None, source: str) -> Layer:
+    """The layer of a validated table, with its texture loaded and prepared."""
+    try:
+        raw = load_texture(lf.texture, base_dir)
+    except TextureError as exc:
+        raise ConfigError(source, f"layers[{index}].texture", str(exc)) from None
+    try:
+        image = prepare_texture(
+            raw,
+            crop=lf.crop,
+            contrast=lf.contrast,
+            shape=lf.shape,
+            aspect=lf.aspect(),
+            opaque=lf.fill,
         )
-    return Static(lt.number(key))
-
-
-def _motion_from_table(mt: Table) -> Motion:
-    kind = mt.string("motion", choices=MOTIONS)
-    makers: dict[str, Callable[[Table], Motion]] = {
-        "static": _static,
-        "linear": _linear,
-        "erratic": _erratic,
-        "crossing": _crossing,
-    }
-    return makers[kind](mt)
-
-
-def _static(mt: Table) -> Motion:
-    return Static(mt.number("value"))
-
-
-def _clamps(mt: Table) -> tuple[float, float]:
-    lo = mt.number("min", -math.inf) if mt.has("min") else -math.inf
-    hi = mt.number("max", math.inf) if mt.has("max") else math.inf
-    if lo > hi:
-        raise mt.error("max", f"must be >= min ({lo:g}), got {hi:g}")
-    return lo, hi
-
-
-def _linear(mt: Table) -> Motion:
-    start = mt.number("start")
-    speed = mt.number("speed")
-    accel = mt.number("accel", 0.0)
-    start_s = mt.number("start_s", 0.0)
-    until_s = math.inf
-    if mt.has("until_s"):
-        until_s = mt.number("until_s", min=start_s, min_exclusive=True)
-    lo, hi = _clamps(mt)
-    return Linear(start, speed, accel, start_s, lo, hi, until_s)
-
-
-def _erratic(mt: Table) -> Motion:
-    mean = mt.number("mean")
-    amplitude = mt.number("amplitude", min=0.0)
-    period_s = mt.number("period_s", 2.0, min=MIN_ERRATIC_PERIOD_S)
-    seed = mt.integer("seed", 0, min=0)
-    lo, hi = _clamps(mt)
-    return Erratic(mean, amplitude, period_s, seed, lo, hi)
-
-
-def _crossing(mt: Table) -> Motion:
-    start = mt.number("from")
-    end = mt.number("to")
-    t0_s = mt.number("t0_s")
-    t1_s = mt.number("t1_s")
-    if not t1_s > t0_s:
-        raise mt.error("t1_s", f"must be > t0_s ({t0_s:g}), got {t1_s:g}")
-    return Crossing(start, end, t0_s, t1_s)
+    except TextureError as exc:
+        key = "crop" if lf.crop is not None else "texture"
+        raise ConfigError(source, f"layers[{index}].{key}", str(exc)) from None
+    return Layer(
+        layer_name(lf, index),
+        lf.kind,
+        image,
+        lf.width_m,
+        lf.distance_m.build(),
+        lf.x.build(),
+        lf.y.build(),
+        lf.fill,
+        lf.texture,
+    )
 
 
 def describe(scene: Scene) -> dict[str, Any]:
