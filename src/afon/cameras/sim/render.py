@@ -370,7 +370,6 @@ class _Field:
             n = prev.shape[0] // 2
             self.levels.append(_f32(cv2.resize(prev, (n, n), interpolation=cv2.INTER_AREA)))
         self._entries: dict[tuple[str, int, int], U16] = {}
-        self._blend: dict[tuple[int, ...], U16] = {}
 
     def pick_level(self, kx0: float, blur_px: float) -> int:
         """Like `_LayerCache.pick_level`: coarsest level with a texel ≤ max(√2, blur/6) px."""
@@ -407,21 +406,12 @@ class _Field:
             self._entries[key] = e
         return e
 
-    def blend(self, kind: str, m: int, weights: list[tuple[int, float]]) -> U16:
-        """Weighted sum of entries (the field's share of a ladder blend)."""
-        first = self.entry(kind, m, weights[0][0])
-        if len(weights) == 1:
-            return first
-        buf = self._blend.get(first.shape)
-        if buf is None:
-            buf = np.empty(first.shape, np.uint16)
-            self._blend[first.shape] = buf
-        cv2.addWeighted(
-            first, weights[0][1], self.entry(kind, m, weights[1][0]), weights[1][1], 0.0, dst=buf
-        )
-        for j, wgt in weights[2:]:
-            cv2.addWeighted(buf, 1.0, self.entry(kind, m, j), wgt, 0.0, dst=buf)
-        return buf
+    def blend(self, kind: str, m: int, weights: list[tuple[int, float]],
+              scratch: _Scratch) -> _Blend:
+        """Weighted sum of entries (the field's share of a ladder blend), summed only where
+        it is read (see `_Blend`)."""
+        return _Blend([self.entry(kind, m, j) for j, _ in weights], [w for _, w in weights],
+                      scratch, "blend_field")
 
 
 class _LayerCache:
@@ -573,6 +563,54 @@ class _Placement:
             and abs(self.cy) < 1e7
             and max(abs(b) for b in self.blur_px) < 1e5
         )
+
+
+class _Blend:
+    """A weighted sum of same-shaped images, computed only over the texels a warp reads.
+
+    A band of a rolling-shutter frame, or a layer much larger than the frame, needs a small part
+    of a ladder level: blending the whole level (``cv2.addWeighted`` per entry) cost as much as
+    the rest of the frame. The sum is per texel, so a region of it is the same region of the
+    whole sum, bit for bit.
+    """
+
+    def __init__(self, images: list[npt.NDArray[Any]], weights: list[float],
+                 scratch: _Scratch, name: str) -> None:
+        self.images = images
+        self.weights = weights
+        self.shape: tuple[int, ...] = images[0].shape
+        self.dtype = images[0].dtype
+        self._scratch = scratch
+        self._name = name
+
+    def _buffer(self, h: int, w: int) -> npt.NDArray[Any]:
+        nch = 1 if len(self.shape) == 2 else self.shape[2]
+        return self._scratch.get(self._name, h, w, nch, self.dtype.type)  # type: ignore[no-any-return]
+
+    def _sum(self, parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+        w0 = self.weights[0]
+        if len(parts) == 1 and w0 == 1.0:
+            return parts[0]
+        out = self._buffer(parts[0].shape[0], parts[0].shape[1])
+        if len(parts) == 1:
+            cv2.addWeighted(parts[0], w0, parts[0], 0.0, 0.0, dst=out)
+            return out
+        cv2.addWeighted(parts[0], w0, parts[1], self.weights[1], 0.0, dst=out)
+        for img, wgt in zip(parts[2:], self.weights[2:], strict=True):
+            cv2.addWeighted(out, 1.0, img, wgt, 0.0, dst=out)
+        return out
+
+    def region(self, y0: int, y1: int, x0: int, x1: int) -> npt.NDArray[Any]:
+        """The sum over rows y0..y1-1, columns x0..x1-1."""
+        return self._sum([img[y0:y1, x0:x1] for img in self.images])
+
+    def whole(self) -> npt.NDArray[Any]:
+        return self.region(0, self.shape[0], 0, self.shape[1])
+
+    def gather(self, rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]) -> npt.NDArray[Any]:
+        """The sum at rows × cols (indices into the periodic image: a wrapped tiling)."""
+        return self._sum([np.take(np.take(img, rows, axis=0), cols, axis=1)
+                          for img in self.images])
 
 
 class _Scratch:
@@ -907,9 +945,11 @@ class Renderer:
         mx, my = p.motion_px[0] / kx, p.motion_px[1] / ky  # motion in texels
         moving = math.hypot(*p.motion_px) >= _MOTION_MIN_PX
         if cache.fill:
-            src = _blend_entries(cache, entries)
+            lazy = _Blend([e.image for e, _ in entries], [w for _, w in entries],
+                          self._scratch, "blend_fill")
+            src: U16 | _Blend = lazy
             if moving:
-                src = self._smear(src, mx, my, 0, cv2.BORDER_REFLECT)
+                src = self._smear(lazy.whole(), mx, my, 0, cv2.BORDER_REFLECT)
             self._draw_fill(canvas, src, p.cx - kx * (tw - 1) / 2.0,
                             p.cy - ky * (th - 1) / 2.0, kx, ky)
             self._apply_detail(canvas, cache, p, kind, 0, 0)
@@ -1010,7 +1050,7 @@ class Renderer:
             for b in blur_abs:
                 for j, wgt in _ladder_weights(b / kdx):
                     weights[j] = weights.get(j, 0.0) + wgt / len(blur_abs)
-            tile = field.blend(kind, md, sorted(weights.items()))
+            tile = field.blend(kind, md, sorted(weights.items()), sc)
             # field texel s of level md covers photo coordinates [s, s + 1)·2^md / sub
             sx = (2**md / (2.0 * field.sub) - 0.5) * kx0
             sy = (2**md / (2.0 * field.sub) - 0.5) * ky0
@@ -1072,10 +1112,12 @@ class Renderer:
             cv2.merge([factor, np.ones_like(factor)], dst=f_n)
         cv2.multiply(img, f_n, dst=img, dtype=cv2.CV_16U)
 
-    def _draw_fill(self, canvas: U16, src: U16, tx: float, ty: float, kx: float, ky: float) -> None:
+    def _draw_fill(self, canvas: U16, src: U16 | _Blend, tx: float, ty: float, kx: float,
+                   ky: float) -> None:
         """Cover `canvas` with `src` mirror-tiled, texel (u, v) landing at (tx + kx·u, ...)."""
         if kx < 0.25 or ky < 0.25:  # texture far below pixel size: its mean colour
-            mean = src.reshape(-1, src.shape[2]).mean(axis=0)
+            whole = src.whole() if isinstance(src, _Blend) else src
+            mean = whole.reshape(-1, whole.shape[2]).mean(axis=0)
             canvas[...] = np.round(mean).astype(canvas.dtype)
             return
         self._tiled_warp(canvas, src, tx, ty, kx, ky, cv2.BORDER_REFLECT, "tile")
@@ -1083,7 +1125,7 @@ class Renderer:
     def _tiled_warp(
         self,
         dst: npt.NDArray[Any],
-        src: npt.NDArray[Any],
+        src: npt.NDArray[Any] | _Blend,
         tx: float,
         ty: float,
         kx: float,
@@ -1095,37 +1137,49 @@ class Renderer:
         at (tx + kx·u, ty + ky·v).
 
         ``warpAffine`` with a reflecting or wrapping border is several times slower than with
-        a constant one, so the texture is first tiled (``copyMakeBorder``, a copy) or cropped
-        to exactly the texels the output needs.
+        a constant one, so the texture is first cropped to exactly the texels the output needs
+        and tiled (``copyMakeBorder``, a copy), or, wrapped, gathered at those texels modulo
+        its period. A `_Blend` is summed over those texels only.
         """
         h, w = dst.shape[:2]
         th, tw = src.shape[:2]
-        nch = 1 if src.ndim == 2 else src.shape[2]
+        nch = 1 if len(src.shape) == 2 else src.shape[2]
         ix0 = math.floor((-0.5 - tx) / kx) - 1
         ix1 = math.ceil((w - 0.5 - tx) / kx) + 1
         iy0 = math.floor((-0.5 - ty) / ky) - 1
         iy1 = math.ceil((h - 0.5 - ty) / ky) + 1
-        cx0, cx1 = max(ix0, 0), min(ix1, tw - 1)
-        cy0, cy1 = max(iy0, 0), min(iy1, th - 1)
-        view = src[cy0 : cy1 + 1, cx0 : cx1 + 1] if cx1 >= cx0 and cy1 >= cy0 else src
-        if view is src:  # the output sees none of the texture itself: only its copies
-            cx0, cy0 = 0, 0
-        left, right = max(0, -ix0), max(0, ix1 - (tw - 1))
-        top, bottom = max(0, -iy0), max(0, iy1 - (th - 1))
-        if border == cv2.BORDER_WRAP and view is not src:  # wrap needs the whole period
-            view, cx0, cy0 = src, 0, 0
+        view: npt.NDArray[Any]
+        if border == cv2.BORDER_WRAP:
+            # from texel min(i0, 0): the origin of the whole tiled period (the warp's
+            # fixed-point coordinates, and so its output, stay bit for bit those of a full tiling)
+            ox, oy = min(ix0, 0), min(iy0, 0)
+            rows = np.arange(oy, iy1 + 1, dtype=np.intp) % th
+            cols = np.arange(ox, ix1 + 1, dtype=np.intp) % tw
+            if isinstance(src, _Blend):
+                view = src.gather(rows, cols)
+            else:
+                view = np.take(np.take(src, rows, axis=0), cols, axis=1)
+        else:
+            cx0, cx1 = max(ix0, 0), min(ix1, tw - 1)
+            cy0, cy1 = max(iy0, 0), min(iy1, th - 1)
+            if cx1 >= cx0 and cy1 >= cy0:
+                view = (src.region(cy0, cy1 + 1, cx0, cx1 + 1) if isinstance(src, _Blend)
+                        else src[cy0 : cy1 + 1, cx0 : cx1 + 1])
+            else:  # the output sees none of the texture itself: only its copies
+                view = src.whole() if isinstance(src, _Blend) else src
+                cx0, cy0 = 0, 0
             left, right = max(0, -ix0), max(0, ix1 - (tw - 1))
             top, bottom = max(0, -iy0), max(0, iy1 - (th - 1))
-        if left or right or top or bottom:
-            vh, vw = view.shape[:2]
-            tiled = self._scratch.get(
-                f"{name}{nch}", vh + top + bottom, vw + left + right, nch, src.dtype.type
-            )
-            cv2.copyMakeBorder(
-                view, top, bottom, left, right, border | cv2.BORDER_ISOLATED, dst=tiled
-            )
-            view = tiled
-        ox, oy = cx0 - left, cy0 - top  # texel index of view[0, 0]
+            if left or right or top or bottom:
+                vh, vw = view.shape[:2]
+                tiled = self._scratch.get(
+                    f"{name}{nch}", vh + top + bottom, vw + left + right, nch, view.dtype.type
+                )
+                cv2.copyMakeBorder(
+                    view, top, bottom, left, right, border | cv2.BORDER_ISOLATED, dst=tiled
+                )
+                view = tiled
+            ox, oy = cx0 - left, cy0 - top  # texel index of view[0, 0]
         mat = np.array([[kx, 0.0, tx + kx * ox], [0.0, ky, ty + ky * oy]], np.float64)
         cv2.warpAffine(
             view,

@@ -1,0 +1,112 @@
+"""The renderer's fast paths give the images of the straightforward ones, bit for bit.
+
+Speed-ups of `afon.cameras.sim.render` must not change what the camera shows (the benchmark's
+rows for fixed seeds depend on every pixel): a ladder or field blend summed only over the texels
+a warp reads (`_Blend`) and a wrapped tiling gathered at those texels are compared here with
+the whole blend and a full ``copyMakeBorder`` tiling.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from afon.cameras.sim.optics import Optics
+from afon.cameras.sim.render import Renderer, _Blend, _Scratch
+from afon.cameras.sim.scene import load_builtin_scene
+
+
+def _images(rng: np.random.Generator, n: int, shape: tuple[int, ...]) -> list[np.ndarray]:
+    return [rng.integers(0, 65536, shape, dtype=np.uint16) for _ in range(n)]
+
+
+def _whole_sum(images: list[np.ndarray], weights: list[float]) -> np.ndarray:
+    out = np.empty_like(images[0])
+    if len(images) == 1:
+        if weights[0] == 1.0:
+            return images[0]
+        cv2.addWeighted(images[0], weights[0], images[0], 0.0, 0.0, dst=out)
+        return out
+    cv2.addWeighted(images[0], weights[0], images[1], weights[1], 0.0, dst=out)
+    for img, w in zip(images[2:], weights[2:], strict=True):
+        cv2.addWeighted(out, 1.0, img, w, 0.0, dst=out)
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_blend_region_and_gather_are_those_of_the_whole_sum(n: int) -> None:
+    rng = np.random.default_rng(n)
+    images = _images(rng, n, (37, 53, 4))
+    weights = list(rng.dirichlet(np.ones(n))) if n > 1 else [0.6]
+    whole = _whole_sum(images, weights)
+    blend = _Blend(images, weights, _Scratch(), "t")
+    np.testing.assert_array_equal(blend.region(5, 30, 7, 41), whole[5:30, 7:41])
+    np.testing.assert_array_equal(blend.whole(), whole)
+    rows = np.arange(-40, 20) % 37
+    cols = np.arange(10, 130) % 53
+    np.testing.assert_array_equal(blend.gather(rows, cols), whole[np.ix_(rows, cols)])
+
+
+def _old_wrap_warp(dst_shape: tuple[int, int], src: np.ndarray, tx: float, ty: float,
+                   kx: float, ky: float) -> np.ndarray:
+    """The wrapped tiling as it was: the whole period, padded by ``copyMakeBorder``."""
+    h, w = dst_shape
+    th, tw = src.shape[:2]
+    ix0 = math.floor((-0.5 - tx) / kx) - 1
+    ix1 = math.ceil((w - 0.5 - tx) / kx) + 1
+    iy0 = math.floor((-0.5 - ty) / ky) - 1
+    iy1 = math.ceil((h - 0.5 - ty) / ky) + 1
+    left, right = max(0, -ix0), max(0, ix1 - (tw - 1))
+    top, bottom = max(0, -iy0), max(0, iy1 - (th - 1))
+    tiled = cv2.copyMakeBorder(src, top, bottom, left, right, cv2.BORDER_WRAP)
+    mat = np.array([[kx, 0.0, tx - kx * left], [0.0, ky, ty - ky * top]], np.float64)
+    return np.asarray(cv2.warpAffine(tiled, mat, (w, h), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0))
+
+
+def test_wrapped_tiling_is_bit_for_bit_the_full_tiling() -> None:
+    """Random placements of a periodic tile (a detail field) over an output region: gathering
+    the texels modulo the period gives the old full tiling's output exactly (the warp's
+    fixed-point coordinates depend on where its source starts, so the gather keeps the full
+    tiling's origin)."""
+    renderer = Renderer(load_builtin_scene("wall"), Optics(50.0, 1.8, 36.0, 24.0, (6000, 4000),
+                                                           0.45), (64, 48))
+    rng = np.random.default_rng(7)
+    tile = rng.integers(0, 65536, (32, 32), dtype=np.uint16)
+    tiles = [tile, rng.integers(0, 65536, (32, 32), dtype=np.uint16)]
+    for _ in range(300):
+        w, h = int(rng.integers(20, 120)), int(rng.integers(5, 90))
+        kx = float(rng.uniform(0.6, 3.0))
+        ky = kx * float(rng.uniform(0.9, 1.1))
+        tx, ty = float(rng.uniform(-300, 100)), float(rng.uniform(-300, 100))
+        expected = _old_wrap_warp((h, w), tile, tx, ty, kx, ky)
+        out = np.empty((h, w), np.uint16)
+        renderer._tiled_warp(out, tile, tx, ty, kx, ky, cv2.BORDER_WRAP, "t")
+        np.testing.assert_array_equal(out, expected)
+        weights = [0.3, 0.7]
+        lazy = _Blend(tiles, weights, _Scratch(), "b")
+        renderer._tiled_warp(out, lazy, tx, ty, kx, ky, cv2.BORDER_WRAP, "t")
+        np.testing.assert_array_equal(
+            out, _old_wrap_warp((h, w), _whole_sum(tiles, weights), tx, ty, kx, ky))
+
+
+def test_mirrored_tiling_of_a_lazy_blend_is_that_of_the_whole_blend() -> None:
+    renderer = Renderer(load_builtin_scene("wall"), Optics(50.0, 1.8, 36.0, 24.0, (6000, 4000),
+                                                           0.45), (64, 48))
+    rng = np.random.default_rng(8)
+    images = _images(rng, 3, (40, 60, 4))
+    weights = [0.2, 0.5, 0.3]
+    whole = _whole_sum(images, weights)
+    for _ in range(100):
+        w, h = int(rng.integers(20, 120)), int(rng.integers(5, 90))
+        kx = float(rng.uniform(0.3, 3.0))
+        tx, ty = float(rng.uniform(-150, 60)), float(rng.uniform(-150, 60))
+        a = np.empty((h, w, 4), np.uint16)
+        b = np.empty((h, w, 4), np.uint16)
+        renderer._tiled_warp(a, whole, tx, ty, kx, kx, cv2.BORDER_REFLECT, "t")
+        renderer._tiled_warp(b, _Blend(images, weights, _Scratch(), "b"), tx, ty, kx, kx,
+                             cv2.BORDER_REFLECT, "t")
+        np.testing.assert_array_equal(a, b)
