@@ -204,6 +204,7 @@ BAD_CASES = [
     ("speed = -1, min = 2", "min = 2", "layers[1].distance_m.speed"),
     ("speed = -1, min = 2", "speed = -1, min = 2, max = 1", "layers[1].distance_m.max"),
     ("y = 0.4\n", "y = inf\n", "layers[1].y"),
+    ("min = 2 }", "min = 2, start_s = 2, until_s = 2 }", "layers[1].distance_m.until_s"),
     ("height_m = 0.8", "height_m = 500", "layers[1].height_m"),
 ]
 
