@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from afon.cameras.focus_lock import focus_once, run_focus
 from afon.cameras.v4l2 import V4l2Camera
 from afon.cli import main
 from afon.clock import VirtualClock
 from afon.errors import AfonError
+from afon.focus_once import focus_once, run_focus
 from fake_v4l2 import FakeUvcDevice
 
 AUTO = "focus_automatic_continuous"

@@ -418,7 +418,7 @@ def test_lens_position_right_after_a_move_is_the_target_and_the_still_is_taken_t
 
 # --- the saved lock -----------------------------------------------------------------------------
 def test_focus_lock_on_picamera2_saves_lens_position_and_the_next_start_applies_it() -> None:
-    from afon.cameras.focus_lock import run_focus
+    from afon.focus_once import run_focus
 
     cam, _, _ = make(subject_d=4.5)
     result = run_focus("picamera2:0", lock=True, camera=cam)
@@ -450,7 +450,7 @@ def test_focus_lock_on_picamera2_saves_lens_position_and_the_next_start_applies_
 
 
 def test_focus_with_af_afon_on_picamera2_uses_afons_engine() -> None:
-    from afon.cameras.focus_lock import run_focus
+    from afon.focus_once import run_focus
 
     cam, fake, _ = make(subject_d=4.5)
     result = run_focus("picamera2:0", camera=cam, af="afon")

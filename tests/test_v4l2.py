@@ -415,7 +415,8 @@ def test_without_a_monotonic_clock_the_exposure_end_is_mapped_by_the_smallest_de
 
 # --- afon focus --apply: controls only, no stream ------------------------------------------------
 def test_apply_lock_sets_controls_without_opening_the_stream(tmp_path: Path) -> None:
-    from afon.cameras.focus_lock import apply_saved_lock, default_lock_path
+    from afon.cameras.focus_lock import default_lock_path
+    from afon.focus_once import apply_saved_lock
 
     path = default_lock_path("usb-Fake_Webcam_C920_1234-video-index0")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -430,7 +431,7 @@ def test_apply_lock_sets_controls_without_opening_the_stream(tmp_path: Path) -> 
 
 
 def test_apply_without_a_saved_lock_says_so(tmp_path: Path) -> None:
-    from afon.cameras.focus_lock import apply_saved_lock
+    from afon.focus_once import apply_saved_lock
 
     clock = VirtualClock()
     fake = FakeUvcDevice(clock)

@@ -498,7 +498,7 @@ def _boot_files(camera: str, folder: str) -> int:
 
 
 def cmd_focus(args: argparse.Namespace) -> int:
-    from afon.cameras.focus_lock import apply_saved_lock, run_focus
+    from afon.focus_once import apply_saved_lock, run_focus
 
     if args.boot_files:
         return _boot_files(args.camera, args.boot_files)
