@@ -22,6 +22,7 @@ class _NoRunner:
     """The routes under test never touch the body loop (no lifespan runs: no `with` client)."""
 
     camera_name = "none"
+    profiles = ("bbf", "canon")
 
 
 def build(security: Security) -> Guard:
@@ -70,7 +71,10 @@ def test_document_is_valid_openapi_31() -> None:
 def test_served_with_the_same_token_rules() -> None:
     open_client = TestClient(build(Security()), base_url="http://127.0.0.1:8000")
     r = open_client.get("/api/openapi.json")
-    assert r.status_code == 200 and r.json() == OPENAPI
+    assert r.status_code == 200 and r.json() == openapi_document(["bbf", "canon"])
+    served = r.json()["components"]["schemas"]
+    assert served["Settings"]["properties"]["profile"]["enum"] == ["bbf", "canon"]
+    assert "enum" not in OPENAPI["components"]["schemas"]["Settings"]["properties"]["profile"]
     paired = TestClient(build(Security("s3cret")), base_url="http://192.168.1.5:8000")
     assert paired.get("/api/openapi.json").status_code == 401
     assert paired.get("/api/openapi.json", params={"token": "nope"}).status_code == 401

@@ -199,7 +199,7 @@ def test_trainer_errors_are_clear(http: httpx.Client) -> None:
     r = http.post("/api/trainer/start", content=b"{not json")
     assert r.status_code == 400
     r = http.post("/api/trainer/stop")
-    assert r.status_code == 400 and "no drill is running" in r.json()["error"]
+    assert r.status_code == 409 and "no drill is running" in r.json()["error"]
     r = http.get("/api/trainer/history", params={"drill": "marathon"})
     assert r.status_code == 400 and "'marathon'" in r.json()["error"]
     r = http.get("/api/trainer/history", params={"limit": "3"})

@@ -33,6 +33,11 @@ class ConfigError(AfonError):
         return type(self), (self.source, self.field, self.problem)
 
 
+class StateConflict(AfonError):
+    """A valid request that the body's current state does not allow (manual focus in AF-C, a
+    drill while another runs): HTTP 409, not a malformed request's 400."""
+
+
 class CameraError(AfonError):
     """A camera failed or vanished; already captured shots are kept."""
 

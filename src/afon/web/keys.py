@@ -54,6 +54,25 @@ _KEY_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,31}$")
 KeyMap = dict[str, list[str]]
 
 
+class KeyClash(ConfigError):
+    """A key bound to two actions (with the defaults the map is laid over, or within it)."""
+
+
+def keymap_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a key map as clients send it: action names, each one key code or a
+    list of up to `MAX_KEYS_PER_ACTION`. (`parse_keymap` also takes the spellings people write
+    in files, `af-on`; the schema names each action once, so "given twice" cannot happen. That a
+    key is bound to one action only is beyond JSON Schema: `KeyClash`.)"""
+    code = {"type": "string", "pattern": _KEY_CODE.pattern}
+    return {
+        "type": "object",
+        "propertyNames": {"enum": list(DEFAULT_KEYS)},
+        "additionalProperties": {
+            "anyOf": [code, {"type": "array", "items": code, "maxItems": MAX_KEYS_PER_ACTION}]
+        },
+    }
+
+
 def default_keymap() -> KeyMap:
     return {action: list(keys) for action, keys in DEFAULT_KEYS.items()}
 
@@ -112,7 +131,7 @@ def parse_keymap(data: Any, source: str = "key map", *, base: KeyMap | None = No
         keys = result[action]
         for key in keys:
             if key in owner:
-                raise ConfigError(source, action, f"key {key} is already bound to {owner[key]}")
+                raise KeyClash(source, action, f"key {key} is already bound to {owner[key]}")
             owner[key] = action
     return result
 

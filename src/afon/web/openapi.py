@@ -13,12 +13,14 @@ header must come from the server's own origin (else 403).
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from afon import __version__
+from afon.web.keys import keymap_json_schema
 from afon.web.protocol import (
     ControlRequest,
     DrillStartRequest,
@@ -63,6 +65,12 @@ def _schemas() -> dict[str, Any]:
             # "left out = no change" fields: null is their default here, never a valid value
             if prop.get("default", 0) is None and not _allows_null(prop):
                 del prop["default"]
+    # a settings request changes at least one setting: its `id` alone is no change (the model
+    # says minProperties 1, which `{"id": 1}` meets; the parser answers it 400)
+    settings = out["Settings"]
+    settings.pop("minProperties", None)
+    settings["anyOf"] = [{"required": [name]} for name in settings["properties"] if name != "id"]
+    out["KeyMap"] |= keymap_json_schema()  # the rules of afon.web.keys.parse_keymap
     rewritten: dict[str, Any] = _rewrite_refs(out, text_refs)
     return rewritten
 
@@ -154,7 +162,7 @@ _PATHS: dict[str, Any] = {
             "operationId": "postSettings",
             "summary": "Change profile, focus mode, drive, burst rate, AF area or AF point",
             "requestBody": _body(_ref("Settings")),
-            "responses": _ok(_OBJECT, "the settings after the change", 400, 413, 503),
+            "responses": _ok(_OBJECT, "the settings after the change", 400, 409, 413, 503),
         }
     },
     "/api/shots": {
@@ -184,7 +192,7 @@ _PATHS: dict[str, Any] = {
             "operationId": "setKeys",
             "summary": "Replace the browser key bindings (over the defaults)",
             "requestBody": _body({"oneOf": [_ref("KeysRequest"), _ref("KeyMap")]}),
-            "responses": _ok(_ref("Keys"), "the key map now in force", 400, 413),
+            "responses": _ok(_ref("Keys"), "the key map now in force", 400, 409, 413),
         },
     },
     "/api/trainer/drills": {
@@ -209,7 +217,7 @@ _PATHS: dict[str, Any] = {
             "operationId": "stopDrill",
             "summary": "Stop the running drill (empty body allowed)",
             "requestBody": _body(_OBJECT, required=False),
-            "responses": _ok(_OBJECT, "trainer status and the session result", 400, 413, 503),
+            "responses": _ok(_OBJECT, "trainer status and the session result", 400, 409, 413, 503),
         }
     },
     "/api/trainer/history": {
@@ -217,7 +225,21 @@ _PATHS: dict[str, Any] = {
             "operationId": "trainerHistory",
             "summary": "Past trainer sessions, optionally of one drill",
             "parameters": [
-                {"name": "drill", "in": "query", "required": False, "schema": {"type": "string"}}
+                {"name": "drill", "in": "query", "required": False, "schema": {"type": "string"}},
+                {
+                    "name": "technique",
+                    "in": "query",
+                    "required": False,
+                    "description": "with `drill`: bbf (default) or shutter-button AF's sessions",
+                    "schema": {"type": "string", "enum": ["bbf", "shutter"]},
+                },
+                {
+                    "name": "level",
+                    "in": "query",
+                    "required": False,
+                    "description": "with `drill`: the level's sessions (default 1)",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 3},
+                },
             ],
             "responses": _ok(_ref("History"), "sessions", 400, 404),
         }
@@ -231,6 +253,7 @@ _RESPONSES = {
         (401, "pairing token missing or wrong"),
         (403, "foreign Origin or Host"),
         (404, "not found"),
+        (409, "valid, but in conflict with the current state (manual focus in AF-C, ...)"),
         (413, "body too large"),
         (503, "the body loop did not answer in time"),
     )
@@ -264,6 +287,20 @@ OPENAPI: dict[str, Any] = {
 }
 
 
-def openapi_document() -> dict[str, Any]:
-    """A fresh copy of the description (callers may change it freely)."""
-    return copy.deepcopy(OPENAPI)
+def openapi_document(
+    profiles: Sequence[str] | None = None, drills: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """A fresh copy of the description (callers may change it freely).
+
+    A server passes what it offers: `profiles` (its profile names) and `drills` (its trainer's
+    drill names) become the enums of `profile` and `drill`, so that the served document says
+    exactly which values that server accepts (a request with another is answered 400)."""
+    doc = copy.deepcopy(OPENAPI)
+    schemas = doc["components"]["schemas"]
+    if profiles is not None:
+        schemas["Settings"]["properties"]["profile"]["enum"] = list(profiles)
+    if drills is not None:
+        schemas["DrillStart"]["properties"]["drill"]["enum"] = list(drills)
+        history = doc["paths"]["/api/trainer/history"]["get"]["parameters"]
+        next(p for p in history if p["name"] == "drill")["schema"]["enum"] = list(drills)
+    return doc

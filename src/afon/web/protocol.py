@@ -89,8 +89,22 @@ def _control_name(value: Any) -> Any:
 
 
 ControlName = Annotated[Literal[CONTROL_NAMES], BeforeValidator(_control_name)]  # type: ignore[valid-type]
+def _integral(value: Any) -> Any:
+    """JSON has one number type: 3.0 is the integer 3 (JSON Schema's "integer" says so too)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JSON_SAFE_INT = 2**53
+"""Integers a JavaScript client can hold exactly."""
+JsonInt = Annotated[int, BeforeValidator(_integral)]
+"""An integer field: 3 or 3.0, never "3" (the models are strict otherwise)."""
+
 MessageId = Annotated[
-    int | Annotated[str, Field(max_length=64)] | None,
+    Annotated[JsonInt, Field(ge=-JSON_SAFE_INT, le=JSON_SAFE_INT)]
+    | Annotated[str, Field(max_length=64)]
+    | None,
     Field(description="echoed back in the answer"),
 ]
 
@@ -175,7 +189,7 @@ class DrillStartRequest(Wire):
     technique: Literal["bbf", "shutter"] = Field(
         "bbf", description="back-button AF (the drill's profile) or shutter-button AF, to compare"
     )
-    level: int = Field(1, ge=1, le=3, description="1-3: tighter moment windows as you learn")
+    level: JsonInt = Field(1, ge=1, le=3, description="1-3: tighter moment windows as you learn")
 
 
 # --- the answers (documented; built by the server) ---------------------------------------------
@@ -351,6 +365,14 @@ def parse_control(obj: dict[str, Any]) -> ControlMessage:
 def parse_settings(obj: dict[str, Any]) -> SettingsMessage:
     """Validate a settings change; values are checked here, profile names by the server."""
     return _settings(_validate(SettingsRequest, obj))
+
+
+def parse_keys_request(obj: dict[str, Any]) -> Any:
+    """The key map of a POST /api/keys body: `{"keys": {...}}` (nothing beside it), or a bare
+    key map (its entries are checked by `afon.web.keys.parse_keymap`)."""
+    if "keys" in obj:
+        return _validate(KeysRequest, obj).keys.root
+    return obj
 
 
 def parse_drill_start(obj: dict[str, Any]) -> DrillStartRequest:

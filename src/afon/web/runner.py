@@ -43,7 +43,7 @@ from afon.body import Body
 from afon.cameras.base import Frame, Image
 from afon.cameras.magnify import crop_fraction, magnify_rect
 from afon.controls import Control, ControlEvent
-from afon.errors import AfonError
+from afon.errors import AfonError, StateConflict
 from afon.focus.engine import AfWindow
 from afon.shots import ShotRecord
 from afon.web.protocol import ControlMessage
@@ -518,7 +518,7 @@ class BodyRunner:
             if delta is None:
                 delta = float(changes["lens_d"]) - float(body.camera.lens_position_d())
             if not body.focus_ring(float(delta)):
-                raise AfonError(
+                raise StateConflict(
                     "focus_ring_d: manual focus needs MF, or AF-S with manual override "
                     f"(DMF) after focus locked (now {body.focus_mode}, {body.state.value})"
                 )

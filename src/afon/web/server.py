@@ -38,8 +38,9 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,9 +48,9 @@ from starlette.websockets import WebSocket
 
 from afon import __version__
 from afon.body import AF_AREA_SIZES
-from afon.errors import AfonError, ConfigError
+from afon.errors import AfonError, ConfigError, StateConflict
 from afon.profile import FOCUS_MODES
-from afon.web.keys import PAGE_ACTIONS, KeyMap, default_keymap, parse_keymap
+from afon.web.keys import PAGE_ACTIONS, KeyClash, KeyMap, default_keymap, parse_keymap
 from afon.web.limits import RATE_PER_S, RateLimiter, TokenBucket
 from afon.web.protocol import (
     CONTROL_NAMES,
@@ -64,12 +65,13 @@ from afon.web.protocol import (
     decode_json,
     parse_control,
     parse_drill_start,
+    parse_keys_request,
     parse_message,
     parse_settings,
 )
 from afon.web.runner import BodyRunner, Subscriber
 from afon.web.security import FailedAttempts, Security
-from afon.web.trainer import Trainer, drill_named, history_key
+from afon.web.trainer import DRILLS, Trainer, drill_named, history_key
 
 log = logging.getLogger("afon.web")
 
@@ -210,7 +212,8 @@ class WebApp:
             WebSocketRoute("/ws", self.ws),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ]
-        app = Starlette(routes=routes, lifespan=lifespan)
+        handlers = {404: _http_error, 405: _http_error}
+        app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
         return Guard(app, self.security)
 
     def info(self) -> dict[str, Any]:
@@ -270,19 +273,19 @@ class WebApp:
         if unknown:
             return _error(400, f"unknown query parameters: {', '.join(sorted(unknown))}")
         name = request.query_params.get("drill")
+        technique = request.query_params.get("technique", "bbf")
+        level_text = request.query_params.get("level", "1")
+        try:  # shutter-button AF and the levels keep their own curves
+            level = int(level_text) if level_text.strip().isdigit() else -1
+            key = history_key(name or "", technique, level)
+        except AfonError as exc:
+            return _error(400, str(exc), str(exc).split(":", 1)[0])
         if name is not None:
             try:
                 drill_named(name)
             except AfonError as exc:
                 return _error(400, str(exc), "drill")
-            try:  # shutter-button AF and the levels keep their own curves
-                name = history_key(
-                    name,
-                    request.query_params.get("technique", "bbf"),
-                    int(request.query_params.get("level", "1")),
-                )
-            except (AfonError, ValueError) as exc:
-                return _error(400, str(exc), "level")
+            name = key
         sessions = await run_in_threadpool(self.trainer.store.list, name)
         return JSONResponse({"drill": name, "sessions": sessions})
 
@@ -296,7 +299,8 @@ class WebApp:
     async def api_openapi(self, request: Request) -> Response:
         from afon.web.openapi import openapi_document
 
-        return JSONResponse(openapi_document())
+        drills = [d.name for d in DRILLS] if self.trainer is not None else None
+        return JSONResponse(openapi_document(list(self.runner.profiles), drills))
 
     async def api_control(self, request: Request) -> Response:
         async def act(obj: dict[str, Any]) -> Any:
@@ -318,7 +322,7 @@ class WebApp:
             return JSONResponse({"keys": self.keymap})
 
         async def act(obj: dict[str, Any]) -> Any:
-            keys = obj.get("keys", obj)
+            keys = parse_keys_request(obj)
             self.set_keys(parse_keymap(keys, "keys"))
             return {"keys": self.keymap}
 
@@ -370,10 +374,14 @@ class WebApp:
             return _error(413, str(exc))
         except ProtocolError as exc:
             return _error(400, str(exc), exc.field)
+        except KeyClash as exc:
+            return _error(409, str(exc), exc.field)
         except ConfigError as exc:
             return _error(400, str(exc), exc.field)
         except TimeoutError:
             return _error(503, "the body loop did not answer in time")
+        except StateConflict as exc:
+            return _error(409, str(exc), "")
         except AfonError as exc:
             return _error(400, str(exc))
         except RecursionError:
@@ -600,6 +608,18 @@ async def _read_body(request: Request) -> bytes:
         return await asyncio.wait_for(read(), BODY_TIMEOUT_S)
     except TimeoutError:
         raise ProtocolError(f"request body not complete within {BODY_TIMEOUT_S:g} s") from None
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's 404 / 405 (no such route, wrong method): JSON like every other API answer
+    under `/api/` (the Allow header of a 405 kept), plain text elsewhere."""
+    assert isinstance(exc, HTTPException)
+    if not request.url.path.startswith("/api/"):
+        return PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+    what = "no such route" if exc.status_code == 404 else f"method {request.method} not allowed"
+    return JSONResponse(
+        {"error": f"{what}: {request.url.path}", "field": ""}, exc.status_code, headers=exc.headers
+    )
 
 
 def _error(status: int, message: str, field: str = "") -> JSONResponse:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from afon.bench.metrics import ShotOutcome, missed_moments, percentile
 from afon.bench.scenario import Scenario, load_builtin_scenario
-from afon.errors import AfonError
+from afon.errors import AfonError, StateConflict
 from afon.shots import ShotRecord
 from afon.web.stills import limit_stills
 
@@ -608,7 +608,7 @@ class Trainer:
         """Score the running drill, store it, return the score and the session row."""
         active = self.active
         if active is None:
-            raise AfonError("drill: no drill is running (start one first)")
+            raise StateConflict("drill: no drill is running (start one first)")
         runner = self.runner
         elapsed_s = float(runner.body.clock.now_s())
         slow = float(getattr(runner.body.clock, "scale", 1.0)) < 1.0
