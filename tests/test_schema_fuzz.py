@@ -183,3 +183,10 @@ def test_history_checks_technique_and_level_without_a_drill(client: Any) -> None
     assert client.get("/api/trainer/history", params={"level": "-1"}).status_code == 400
     r = client.get("/api/trainer/history", params={"drill": "recompose", "level": "2"})
     assert r.status_code == 200 and r.json()["drill"] == "recompose:bbf:L2"
+
+
+def test_true_and_false_are_not_the_numbers_1_and_0(client: Any) -> None:
+    for value in (False, True):
+        r = client.post("/api/settings", json={"magnify": value})
+        assert r.status_code == 400 and r.json()["field"] == "magnify", value
+    assert client.post("/api/settings", json={"magnify": 0}).status_code == 200

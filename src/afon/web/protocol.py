@@ -96,6 +96,11 @@ def _integral(value: Any) -> Any:
     return value
 
 
+def _no_bool(value: Any) -> Any:
+    """true/false are not the numbers 1/0 (Python's bool is an int; a Literal of ints takes it)."""
+    return repr(value).lower() if isinstance(value, bool) else value
+
+
 JSON_SAFE_INT = 2**53
 """Integers a JavaScript client can hold exactly."""
 JsonInt = Annotated[int, BeforeValidator(_integral)]
@@ -144,7 +149,7 @@ class SettingsRequest(Wire):
     lens_d: float = Field(  # type: ignore[assignment]
         None, ge=0.0, le=100.0, description="the focus ring to this position in dioptres (MF/DMF)"
     )
-    magnify: Literal[MAGNIFY_ZOOMS] = Field(  # type: ignore[valid-type]
+    magnify: Annotated[Literal[MAGNIFY_ZOOMS], BeforeValidator(_no_bool)] = Field(  # type: ignore[valid-type]
         None,
         description="focus magnifier: 0 = off, 5 or 10 = that magnification around the AF "
         "point, read at the sensor's resolution",
