@@ -37,6 +37,37 @@ def test_runner_burst_predictive_keeps_90_percent_in_focus() -> None:
     assert non.keepers / non.shots < 0.5
 
 
+def test_a_reading_is_placed_where_the_lens_was_during_the_af_windows_rows() -> None:
+    """The 300 mm's encoder reports the lens at the first row's start and the last row's end;
+    a tracking move set off at the frame boundary is over within ~10 ms, so the AF window's
+    rows (mid-frame) saw the lens at its end position, not at the mean of the two reports
+    (0.2-0.6 DoF off here). The servo's reading must use where the lens truly was."""
+    clock = VirtualClock()
+    cam = SimCamera("runner", "300mm-f2.8", clock=clock, seed=0, preview_px=(480, 360))
+    ctx = context_for(cam)
+    servo = PredictiveServo(ctx)
+    window = AfWindow(0.5, 0.5, 0.12, 0.25)
+    dof = ctx.depth_of_focus_d
+    servo.start(cam.lens_position_d(), clock.now_s())
+    period = 1.0 / ctx.frame_rate_hz
+    errors, mean_errors = [], []
+    for i in range(36):
+        frame = cam.next_frame(phase=True)
+        step = servo.update(frame, window, frame.exposure_start_s + period + 0.002)
+        if step.target_d is not None:
+            cam.move_lens(step.target_d)
+        used, phase = servo.last_valid, servo.last_phase
+        if i < 10 or servo.last_verdict is None or used is None or phase is None:
+            continue  # acquisition: the lens crosses the range
+        assert phase.defocus_d is not None
+        true_lens = cam.truth_of(frame).lens_d
+        errors.append(abs(used.focus_d - phase.defocus_d - true_lens) / dof)
+        mean_errors.append(abs(frame.lens_d - true_lens) / dof)
+    assert len(errors) >= 20
+    assert max(mean_errors) > 0.3  # the frame's mean report would be off here
+    assert max(errors) < 0.15, errors
+
+
 def test_prediction_beats_following_the_last_measurement() -> None:
     """Even where the phase signal is coarse, aiming at the exposure beats aiming at the past."""
     pred = run_burst("predictive", seed=3)

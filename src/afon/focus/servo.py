@@ -32,8 +32,10 @@ Per frame (`ServoAf.update(frame, window, aim_s)`):
    resume the tracking as soon as they return.
 
 Status (Camera2 passive states): FOCUSED (PASSIVE_FOCUSED) when the newest reading used was
-itself in focus (its measured defocus, taken where the lens was during that exposure, below the
-depth of focus: a confirm is a measurement, as on a real body, not a forecast) and the predicted
+itself in focus (its measured defocus, taken where the lens was during that exposure, below
+``confirm_dof`` = ⅔ of the depth of focus: a confirm is a measurement, as on a real body, not a
+forecast, and a phase reading is only good to about ⅓ of the depth of focus — its error on the
+simulated lenses' static subjects is 0.2-0.3 DoF, a ringing voice coil adds more) and the predicted
 subject and the lens's (kinematically estimated) position at ``aim_s`` differ by less than the
 depth of focus — judged with the estimator for both servos; SCANNING (PASSIVE_SCAN) otherwise;
 FAILED (PASSIVE_UNFOCUSED) after `fail_frames` frames with no confident measurement of any kind (no
@@ -150,8 +152,10 @@ class PredictiveServo:
         manoeuvre_speed_m_s: float = 2.0,
         manoeuvre_accel_m_s2: float = 10.0,
         rollback_s: float = 0.15,
+        confirm_dof: float = 2.0 / 3.0,
     ) -> None:
         self.rollback_s = rollback_s
+        self.confirm_d = confirm_dof * max(ctx.depth_of_focus_d, 1e-9)
         self.ctx = ctx
         self.dof_d = max(ctx.depth_of_focus_d, 1e-9)
         self.min_confidence = min_confidence
@@ -188,6 +192,7 @@ class PredictiveServo:
         self.last_verdict: Verdict | None = None
         self.last_content: float | None = None
         self.in_fallback = False
+        self._prev_lens_end_d: float | None = None
         return None
 
     def update(self, frame: Frame, window: AfWindow, aim_s: float) -> AfStep:
@@ -195,9 +200,10 @@ class PredictiveServo:
         now_s = frame.ready_s
         mid_s = 0.5 * (frame.exposure_start_s + frame.exposure_end_s)
         heading = self.commanded_d if self.commanded_d is not None else frame.lens_end_d
+        period_s = 1.0 / max(self.ctx.frame_rate_hz, 1e-9)
         lens_now = self._lens_at(now_s, frame, heading)
 
-        obs = self._observe(frame, window, mid_s)
+        obs, lens_d = self._observe(frame, window, heading)
         measured = False
         self.last_verdict = None
         if obs is not None:
@@ -206,7 +212,7 @@ class PredictiveServo:
                 self.in_fallback = False
                 self.climb.reset()
             if self._use(obs, frame, window):
-                self.last_defocus_d = obs.focus_d - frame.lens_d
+                self.last_defocus_d = obs.focus_d - lens_d
             measured = True
         else:
             self.no_phase_frames += 1
@@ -218,7 +224,11 @@ class PredictiveServo:
             command, textured = self._contrast_step(frame, window, mid_s)
             measured = measured or textured
         elif self.last_valid is not None:
-            command = self._squelch(self._servo_target(lens_now, now_s, aim_s))
+            # the command takes effect at the lens_latency_frames-th frame boundary: no later
+            # than that many periods after this frame's exposure started
+            apply_s = max(now_s, frame.exposure_start_s + self.ctx.lens_latency_frames * period_s)
+            lens_apply = self._lens_at(apply_s, frame, heading)
+            command = self._squelch(self._servo_target(lens_apply, apply_s, aim_s))
 
         self.no_measure_frames = 0 if measured else self.no_measure_frames + 1
         if command is not None:
@@ -226,16 +236,59 @@ class PredictiveServo:
         return AfStep(self._status(now_s, aim_s, lens_now), command)
 
     # --- observation --------------------------------------------------------------------
-    def _observe(self, frame: Frame, window: AfWindow, mid_s: float) -> Observation | None:
+    def _lens_during(
+        self, frame: Frame, window: AfWindow, heading_d: float
+    ) -> tuple[float, float, float]:
+        """When the AF window's rows exposed (rolling shutter), where the lens was then, and
+        how uncertain that is (dioptres, 1σ).
+
+        The frame reports the lens at the first row's start and the last row's end only. A
+        lens at rest at the start (where the previous frame left it) was set off by a command
+        at the frame boundary: a short move accelerates, brakes and is over within a few ms,
+        so it is modelled as a rest-to-rest move from the start towards the commanded target,
+        bounded by the reported end. A lens already travelling is taken at constant speed
+        between the two reports. Half the two models' disagreement is the position's spread.
+        """
+        t0, t1 = frame.row_window_s(window.clamped().cy)
+        t_s = 0.5 * (t0 + t1)
+        start, end = frame.lens_start_d, frame.lens_end_d
+        prev = self._prev_lens_end_d
+        self._prev_lens_end_d = end
+        if abs(end - start) < 1e-12:
+            return t_s, start, 0.0
+        span_s = max(frame.exposure_end_s - frame.exposure_start_s, 1e-9)
+        linear = start + (end - start) * min(max((t_s - frame.exposure_start_s) / span_s, 0.0), 1.0)
+        goal = heading_d if (heading_d - start) * (end - start) > 0 else end
+        moved = lens_position_at(
+            t_s,
+            from_d=start,
+            from_s=frame.exposure_start_s,
+            target_d=goal,
+            speed_d_per_s=self.ctx.motor_speed_d_per_s,
+            accel_d_per_s2=self.ctx.motor_accel_d_per_s2,
+        )
+        kinematic = min(max(moved, min(start, end)), max(start, end))
+        at_rest = prev is not None and abs(start - prev) <= 0.1 * self.dof_d
+        lens_d = kinematic if at_rest else linear
+        return t_s, lens_d, 0.5 * abs(kinematic - linear)
+
+    def _observe(
+        self, frame: Frame, window: AfWindow, heading_d: float
+    ) -> tuple[Observation | None, float]:
+        """A phase reading of the subject (None if not confident) and the lens position it
+        was taken at."""
+        t_s, lens_d, lens_sigma_d = self._lens_during(frame, window, heading_d)
         if frame.phase is None or self.ctx.phase_d_per_px is None:
-            return None
+            return None, lens_d
         m = measure_phase(frame.phase, window, self.ctx)
         self.last_phase = m
         if m.defocus_d is None or m.confidence < self.min_confidence:
-            return None
-        sigma = math.hypot(self.sigma0_d, self.sigma_rel * m.defocus_d) / math.sqrt(m.confidence)
-        subject_d = frame.lens_d + m.defocus_d
-        return Observation(mid_s, subject_d, sigma)
+            return None, lens_d
+        sigma = math.hypot(
+            math.hypot(self.sigma0_d, self.sigma_rel * m.defocus_d) / math.sqrt(m.confidence),
+            lens_sigma_d,
+        )
+        return Observation(t_s, lens_d + m.defocus_d, sigma), lens_d
 
     def _use(self, obs: Observation, frame: Frame, window: AfWindow) -> bool:
         """Judge a reading with lock-on and feed the estimator; False if it was rejected."""
@@ -350,7 +403,7 @@ class PredictiveServo:
         expected = self.track.predict_d(aim_s)
         if expected is None or self.commanded_d is None:
             return AfStatus.SCANNING
-        if self.last_defocus_d is None or abs(self.last_defocus_d) >= self.dof_d:
+        if self.last_defocus_d is None or abs(self.last_defocus_d) >= self.confirm_d:
             return AfStatus.SCANNING  # not yet measured in focus
         lens_aim = lens_position_at(
             aim_s,
