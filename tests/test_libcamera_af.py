@@ -327,6 +327,11 @@ def test_continuous_same_sign_rule_counts_readings_not_rejected_frames() -> None
     assert core.fsmooth == before
     core.prepare(1.0, -100.0, 100.0, True)
     assert core.fsmooth > before
+    # a step beyond max_slew: clipped to it, and reported Scanning (af.cpp:462-469)
+    before = core.fsmooth
+    core.prepare(1.0, -300.0, 100.0, True)
+    assert core.fsmooth == pytest.approx(before + IMX708_NORMAL.speed.max_slew)
+    assert core.report is Report.SCANNING
 
 
 @given(
