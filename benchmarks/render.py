@@ -1,7 +1,8 @@
 """Render speed of the simulated camera's preview frames, on one core.
 
 Prints JSON: for each built-in scene the median time to render one 640×480 preview frame with
-noise (``{"scenes": {"NAME": {"layers": N, "median_ms": X}, ...}}``), the median at large
+noise (``{"scenes": {"NAME": {"layers": N, "median_ms": X, "cpu_median_ms": Y}, ...}}``: wall
+and CPU time; on a loaded machine the CPU time is one core's work), the median at large
 defocus over the median near focus (``large_defocus_ratio``, should be about 1: render cost
 does not grow with blur size), the first (cold) render time, and the time of a still per
 megapixel (``still_in_focus_ms_per_mp``, ``still_defocused_ms_per_mp``; 1800×1200 stills of
@@ -12,7 +13,16 @@ for every frame, the scene time advancing at 30 frames/s), so no frame repeats. 
 pass over other random lens positions first fills the per-layer blur ladders, as a camera
 that has been running for a few seconds has.
 
-Usage: python benchmarks/render.py [--frames N] [--optics pi|50mm]
+Bench conditions (``bench_conditions``): each built-in scene through the camera preset the
+benchmark uses (`SCENE_PRESETS`), at the benchmark's preview size, as `afon bench` renders it:
+a rolling-shutter preview while the lens moves (drawn in bands) and the phase (left/right)
+images. Medians of CPU time per frame (``time.process_time``: one core's work, unlike wall time
+on a shared machine) for this renderer and for a baseline in the same run, frame for frame
+interleaved: the renderer module as of `--baseline-rev` (git; default the commit before the
+blend-only-what-is-read speed-up), with ``identical`` saying whether both gave the same pixels.
+``load_1min`` is the load average when the run ended.
+
+Usage: python benchmarks/render.py [--frames N] [--optics pi|50mm] [--baseline-rev REV]
 """
 
 from __future__ import annotations
@@ -24,15 +34,24 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse
+import importlib.util
 import json
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import cv2
 import numpy as np
 
+from afon.bench.runner import BENCH_PREVIEW_PX
 from afon.cameras.sim.optics import Optics
-from afon.cameras.sim.render import Renderer
+from afon.cameras.sim.preset import load_preset
+from afon.cameras.sim.render import Renderer, RowTiming
 from afon.cameras.sim.scene import builtin_scene_names, load_builtin_scene
 
 OPTICS = {
@@ -42,15 +61,24 @@ OPTICS = {
     "50mm": Optics(50.0, 1.8, 36.0, 24.0, (6000, 4000), 0.45),
 }
 SIZE = (640, 480)
+SCENE_PRESETS = {"portrait": "50mm-f1.8", "obstacle": "50mm-f1.8", "low-light": "50mm-f1.8",
+                 "erratic": "50mm-f1.8", "runner": "300mm-f2.8", "bird": "300mm-f2.8",
+                 "wall": "cm3"}
+"""The preset each built-in scene is benchmarked with (`afon bench`'s scenarios; wall: cm3)."""
+BASELINE_REV = "ed3761f"
+"""The renderer before its ladder and field blends were limited to the texels a warp reads."""
 
 
 def _time_renders(renderer: Renderer, times: list[float], focus: list[float],
-                  first_index: int) -> list[float]:
+                  first_index: int, cpu: list[float] | None = None) -> list[float]:
+    """Wall ms per render (and CPU ms appended to `cpu`)."""
     out = []
     for i, (t_s, f_d) in enumerate(zip(times, focus, strict=True)):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         renderer.render(t_s, f_d, frame_index=first_index + i)
         out.append((time.perf_counter() - t0) * 1000.0)
+        if cpu is not None:
+            cpu.append((time.process_time() - c0) * 1000.0)
     return out
 
 
@@ -67,8 +95,10 @@ def bench_scene(name: str, optics: Optics, frames: int, seed: int) -> dict[str, 
     _time_renders(renderer, list(rng.uniform(0, 4, warm)), list(rng.uniform(0, max_d, warm)), 1)
     times = [i / 30.0 for i in range(frames)]
     focus = list(rng.uniform(0.0, max_d, frames))
-    ms = _time_renders(renderer, times, focus, 10_000)
+    cpu: list[float] = []
+    ms = _time_renders(renderer, times, focus, 10_000, cpu)
     return {"layers": len(scene.layers), "median_ms": round(statistics.median(ms), 3),
+            "cpu_median_ms": round(statistics.median(cpu), 3),
             "p90_ms": round(float(np.percentile(ms, 90)), 3), "cold_ms": round(cold_ms, 1)}
 
 
@@ -118,16 +148,102 @@ def still_per_megapixel(optics: Optics, seed: int, size: tuple[int, int] = (1800
     return out
 
 
+def load_baseline(rev: str) -> ModuleType | str:
+    """The renderer module as of git revision `rev` (or why it cannot be had)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        text = subprocess.run(
+            ["git", "-C", str(root), "show", f"{rev}:src/afon/cameras/sim/render.py"],
+            check=True, capture_output=True, text=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        return f"git show {rev} failed: {exc}"
+    path = Path(tempfile.mkdtemp()) / "render_baseline.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location("render_baseline", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["render_baseline"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench_conditions(frames: int, seed: int, baseline: ModuleType | None) -> dict[str, Any]:
+    """Rolling-shutter previews with a moving lens and phase images, as `afon bench` draws
+    them, per scene with its preset: median CPU ms per frame, new and baseline interleaved."""
+    out: dict[str, Any] = {}
+    for name, preset_name in SCENE_PRESETS.items():
+        preset = load_preset(preset_name)
+        scene = load_builtin_scene(name)
+        lo, hi = preset.motor.min_d, preset.motor.max_d
+        timing = preset.timing
+        rigs = [("new", Renderer(scene, preset.optics, BENCH_PREVIEW_PX, seed=seed))]
+        if baseline is not None:
+            rigs.append(("baseline", baseline.Renderer(scene, preset.optics, BENCH_PREVIEW_PX,
+                                                       seed=seed)))
+        ms: dict[str, dict[str, list[float]]] = {k: {"preview": [], "phase": []} for k, _ in rigs}
+        identical = True
+        rng = np.random.default_rng(seed)
+        integration_s = rigs[0][1].exposure(timing.exposure_s).integration_s
+        for i in range(frames + frames // 2):
+            t_s = float(rng.uniform(0.0, 4.0))
+            a, b = (float(v) for v in rng.uniform(lo, hi, 2))
+            move_s = float(rng.uniform(0.01, 0.1))
+
+            def lens(t: float, a: float = a, b: float = b, t0: float = t_s,
+                     move_s: float = move_s) -> float:
+                return a + (b - a) * min(max((t - t0) / move_s, 0.0), 1.0)
+
+            rows = RowTiming(t_s, integration_s, timing.readout_s)
+            images = []
+            for key, r in rigs:
+                rows_k = rows if key == "new" else baseline.RowTiming(  # type: ignore[union-attr]
+                    t_s, integration_s, timing.readout_s)
+                c0 = time.process_time()
+                img = r.render(t_s, a, exposure_s=timing.exposure_s, frame_index=i,
+                               lens_d=lens, rows=rows_k)
+                c1 = time.process_time()
+                ph = r.render_phase(t_s, lens(t_s + 0.5 * integration_s), frame_index=i,
+                                    gain_ratio=preset.phase.gain_ratio,
+                                    zero_offset_d=preset.phase.zero_offset_d)
+                c2 = time.process_time()
+                if i >= frames // 2:  # the first frames fill the ladders
+                    ms[key]["preview"].append((c1 - c0) * 1000.0)
+                    ms[key]["phase"].append((c2 - c1) * 1000.0)
+                images.append((img, ph.left, ph.right))
+            if len(images) == 2:
+                identical &= all(np.array_equal(x, y) for x, y in zip(*images, strict=True))
+        row: dict[str, Any] = {"preset": preset_name, "layers": len(scene.layers)}
+        for part in ("preview", "phase"):
+            new = statistics.median(ms["new"][part])
+            row[f"{part}_cpu_ms"] = round(new, 2)
+            if baseline is not None:
+                old = statistics.median(ms["baseline"][part])
+                row[f"{part}_baseline_cpu_ms"] = round(old, 2)
+                row[f"{part}_speedup"] = round(old / new, 2)
+        if baseline is not None:
+            row["identical"] = identical
+        out[name] = row
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--optics", choices=sorted(OPTICS), default="pi")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--baseline-rev", default=BASELINE_REV,
+                        help="git revision of the baseline renderer ('' for none)")
+    parser.add_argument("--bench-frames", type=int, default=60,
+                        help="frames per scene for the bench conditions")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     optics = OPTICS[args.optics]
     scenes = {name: bench_scene(name, optics, args.frames, args.seed)
               for name in builtin_scene_names()}
+    baseline = load_baseline(args.baseline_rev) if args.baseline_rev else "none asked for"
+    conditions = bench_conditions(args.bench_frames, args.seed,
+                                  baseline if isinstance(baseline, ModuleType) else None)
     result = {
         "size_px": list(SIZE),
         "optics": args.optics,
@@ -136,6 +252,13 @@ def main() -> None:
         "scenes": scenes,
         **defocus_ratio(optics, args.frames, args.seed),
         **still_per_megapixel(optics, args.seed),
+        "bench_conditions": {
+            "size_px": list(BENCH_PREVIEW_PX),
+            "baseline": (f"afon.cameras.sim.render at {args.baseline_rev}"
+                         if isinstance(baseline, ModuleType) else baseline),
+            "scenes": conditions,
+        },
+        "load_1min": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(result, indent=2))
 

@@ -607,10 +607,12 @@ class _Blend:
     def whole(self) -> npt.NDArray[Any]:
         return self.region(0, self.shape[0], 0, self.shape[1])
 
-    def gather(self, rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]) -> npt.NDArray[Any]:
-        """The sum at rows × cols (indices into the periodic image: a wrapped tiling)."""
-        return self._sum([np.take(np.take(img, rows, axis=0), cols, axis=1)
-                          for img in self.images])
+    def gather(self, rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp],
+               out: npt.NDArray[Any]) -> None:
+        """Write the sum at rows × cols (indices into the periodic image: a wrapped tiling)
+        into `out`."""
+        parts = [np.take(np.take(img, rows, axis=0), cols, axis=1) for img in self.images]
+        out[...] = self._sum(parts)
 
 
 class _Scratch:
@@ -969,7 +971,17 @@ class Renderer:
         sc = self._scratch
         layer_img: U16 = sc.get(f"layer{nch}", rh, rw, nch, np.uint16)
         if len({e.pad for e, _ in entries}) == 1:
-            groups = [(entries[0][0].pad, _blend_entries(cache, entries), 1.0)]
+            rect = None
+            if not moving:  # the texels the warp reads (as `_tiled_warp` finds them)
+                pad = entries[0][0].pad
+                eh, ew = entries[0][0].image.shape[:2]
+                tx = p.cx - x0 - kx * (pad + (tw - 1) / 2.0)
+                ty = p.cy - y0 - ky * (pad + (th - 1) / 2.0)
+                rect = (max(0, math.floor((-0.5 - ty) / ky) - 1),
+                        min(eh, math.ceil((rh - 0.5 - ty) / ky) + 2),
+                        max(0, math.floor((-0.5 - tx) / kx) - 1),
+                        min(ew, math.ceil((rw - 0.5 - tx) / kx) + 2))
+            groups = [(entries[0][0].pad, _blend_entries(cache, entries, rect), 1.0)]
         else:  # rare (very large blur at the coarsest level): warp each, blend in frame space
             groups = [(e.pad, e.image, wgt) for e, wgt in entries]
         if moving:
@@ -1150,15 +1162,19 @@ class Renderer:
         iy1 = math.ceil((h - 0.5 - ty) / ky) + 1
         view: npt.NDArray[Any]
         if border == cv2.BORDER_WRAP:
-            # from texel min(i0, 0): the origin of the whole tiled period (the warp's
-            # fixed-point coordinates, and so its output, stay bit for bit those of a full tiling)
+            # The view starts at texel min(i0, 0), the origin of the old full tiling (the warp's
+            # fixed-point coordinates, and so its output, depend on where its source starts: this
+            # keeps them bit for bit), but only texels i0..i1 are filled: the warp reads no other.
             ox, oy = min(ix0, 0), min(iy0, 0)
-            rows = np.arange(oy, iy1 + 1, dtype=np.intp) % th
-            cols = np.arange(ox, ix1 + 1, dtype=np.intp) % tw
+            rows = np.arange(iy0, iy1 + 1, dtype=np.intp) % th
+            cols = np.arange(ix0, ix1 + 1, dtype=np.intp) % tw
+            view = self._scratch.get(f"{name}{nch}", iy1 + 1 - oy, ix1 + 1 - ox, nch,
+                                     src.dtype.type)
+            part = view[iy0 - oy :, ix0 - ox :]
             if isinstance(src, _Blend):
-                view = src.gather(rows, cols)
+                src.gather(rows, cols, part)
             else:
-                view = np.take(np.take(src, rows, axis=0), cols, axis=1)
+                np.take(np.take(src, rows, axis=0), cols, axis=1, out=part)
         else:
             cx0, cx1 = max(ix0, 0), min(ix1, tw - 1)
             cy0, cy1 = max(iy0, 0), min(iy1, th - 1)
@@ -1291,18 +1307,27 @@ class Renderer:
         return _f32(cv2.LUT(bank[oy : oy + h, ox : ox + w], lut))
 
 
-def _blend_entries(cache: _LayerCache, entries: list[tuple[_Entry, float]]) -> U16:
-    """Weighted sum of same-shaped ladder entries (in texture space, before the warp)."""
+def _blend_entries(cache: _LayerCache, entries: list[tuple[_Entry, float]],
+                   rect: tuple[int, int, int, int] | None = None) -> U16:
+    """Weighted sum of same-shaped ladder entries (in texture space, before the warp).
+
+    With `rect` (y0, y1, x0, x1) only those texels are summed (the ones a warp reads; the
+    buffer keeps the entries' shape, so the warp's source origin, and its output, are those
+    of the whole sum).
+    """
     first, w0 = entries[0]
     if len(entries) == 1 and w0 == 1.0:
         return first.image
     blend = cache.blend_buffer(first.image.shape)
+    y0, y1, x0, x1 = rect if rect is not None else (0, blend.shape[0], 0, blend.shape[1])
+    out = blend[y0:y1, x0:x1]
+    images = [e.image[y0:y1, x0:x1] for e, _ in entries]
     if len(entries) == 1:
-        cv2.addWeighted(first.image, w0, first.image, 0.0, 0.0, dst=blend)
+        cv2.addWeighted(images[0], w0, images[0], 0.0, 0.0, dst=out)
         return blend
-    cv2.addWeighted(first.image, w0, entries[1][0].image, entries[1][1], 0.0, dst=blend)
-    for e, wgt in entries[2:]:
-        cv2.addWeighted(blend, 1.0, e.image, wgt, 0.0, dst=blend)
+    cv2.addWeighted(images[0], w0, images[1], entries[1][1], 0.0, dst=out)
+    for img, (_, wgt) in zip(images[2:], entries[2:], strict=True):
+        cv2.addWeighted(out, 1.0, img, wgt, 0.0, dst=out)
     return blend
 
 
