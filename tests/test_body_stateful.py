@@ -25,11 +25,13 @@ class BodyMachine(RuleBasedStateMachine):
         profile=st.sampled_from(["bbf", "nikon", "canon", "shutter-af"]),
         mode=st.sampled_from(["AF-S", "AF-C", "MF"]),
         scene=st.sampled_from(["portrait", "wall"]),
+        trap=st.booleans(),
     )
-    def start(self, profile: str, mode: str, scene: str) -> None:
+    def start(self, profile: str, mode: str, scene: str, trap: bool) -> None:
         cam = SimCamera(scene, "50mm-f1.8", start_d=0.0, preview_px=(320, 240), seed=1)
         self.body = Body(cam, profile, window=AfWindow(0.3, 0.5), judge=cam.judge_still)
         self.body.set_focus_mode(mode)
+        self.body.set_trap_focus(trap)
         self.full_presses = 0
         self.records_at_press = 0
         self.checked_changes = 0
@@ -83,6 +85,17 @@ class BodyMachine(RuleBasedStateMachine):
     def mode(self, mode: str) -> None:
         self.body.set_focus_mode(mode)
 
+    @rule(on=st.booleans())
+    def trap_focus(self, on: bool) -> None:
+        self.body.set_trap_focus(on)
+
+    @rule(d=st.floats(0.0, 2.0))
+    def focus_ring_to(self, d: float) -> None:
+        """Turn the ring (MF/DMF): the trap's reading must follow the lens, not a cache."""
+        body = self.body
+        if body.focus_ring(d - body.camera.lens_position_d()):
+            body.run_for(0.15)  # the command takes effect at a frame boundary (lens latency)
+
     @invariant()
     def af_states_follow_the_camera2_tables(self) -> None:
         history = self.body.af.history
@@ -98,8 +111,25 @@ class BodyMachine(RuleBasedStateMachine):
     @invariant()
     def focus_priority_never_exposes_out_of_focus(self) -> None:
         for shot in self.body.shots:
-            if shot.ok and shot.settings["priority"] == "focus":
+            trap = shot.settings.get("trap", {})
+            if shot.ok and shot.settings["priority"] == "focus" and not trap.get("armed"):
                 assert shot.af_state in ("FOCUSED_LOCKED", "PASSIVE_FOCUSED")
+
+    @invariant()
+    def trap_focus_fires_only_on_an_in_focus_reading_once_per_frame(self) -> None:
+        frames = []
+        for shot in self.body.shots:
+            trap = shot.settings.get("trap", {})
+            if shot.ok and trap.get("armed"):
+                # the reading is the camera's (phase or contrast), of a frame it delivered
+                assert trap["in_focus"] is True and trap["kind"] in ("phase", "contrast")
+                last = self.body.last_frame
+                assert last is not None and trap["frame"] <= last.index
+                frames.append(trap["frame"])
+        assert len(frames) == len(set(frames)), "one trap release per in-focus reading"
+        for r in self.body.trap_readings:
+            if r.kind == "phase" and r.in_focus:
+                assert abs(r.value) <= min(0.5 * self.body.context.depth_of_focus_d, 0.1)
 
 
 _LONG = os.environ.get("AFON_HYPOTHESIS_PROFILE") == "long"

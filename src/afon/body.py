@@ -23,6 +23,7 @@ import math
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from afon.errors import AfonError, CameraError
 from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow, ServoAf, SingleShotAf
 from afon.focus.hardware import CameraAf, CameraServo, has_hardware_af
 from afon.focus.states import AfState, AfStateChange, AfStateMachine, CameraAfMode, Cause
+from afon.focus.trap import TrapFocus, TrapReading
 from afon.profile import FOCUS_MODES, Profile, load_profile
 from afon.shots import ShotRecord, ShotStore
 from afon.still_buffer import DEFAULT_DEPTH, StillBuffer
@@ -43,6 +45,8 @@ AF_AREA_SIZES = {"single": (0.1, 0.12), "zone": (0.5, 1.0 / 3.0), "tracking": (0
 """AF window size (normalised width, height) per AF area; zone is libcamera's default window."""
 
 AF_S_TIMEOUT_S = 4.0
+TRAP_READINGS = 600
+"""Trap focus readings kept (`Body.trap_readings`): 20 s at 30 fps."""
 """An AF-S acquisition that has not ended by then is stopped and reported NOT_FOCUSED_LOCKED."""
 
 
@@ -166,6 +170,10 @@ class Body:
         self._inbox: queue.SimpleQueue[ControlEvent] = queue.SimpleQueue()
         self._loop_thread = threading.get_ident()
         self._storage_error: str | None = None
+        self._trap: TrapFocus | None = None
+        self._trap_ok = False
+        self.trap_readings: deque[TrapReading] = deque(maxlen=TRAP_READINGS)
+        """The trap focus readings of the frames while it was armed (newest last)."""
         self.af_on = Button(self, (Control.AF_ON,))
         self.af_off = Button(self, (Control.AF_OFF,))
         self.shutter_half = Button(self, (Control.SHUTTER_HALF,))
@@ -302,6 +310,7 @@ class Body:
             return
         if c is Control.SHUTTER_FULL:
             if event.pressed:
+                self._trap, self._trap_ok = None, False  # a new press arms a fresh trap
                 self._release = _PendingRelease(pressed_s=event.t_s, due_s=event.t_s)
                 self._update_activation()
                 self._service_release(event.t_s)
@@ -335,6 +344,7 @@ class Body:
         now = self.clock.now_s()
         lens_d = self.camera.lens_position_d()
         self._af_active = True
+        self._trap_ok = False  # a trap re-armed after AF-ON needs a new reading
         self._af_started_s = now
         if self.focus_mode == "AF-S":
             self.af.apply(Cause.AF_TRIGGER, AfState.ACTIVE_SCAN, now)
@@ -432,12 +442,16 @@ class Body:
         if self._af_active:
             self.stats.af_frames += 1
             self._af_frame(frame)
+        if self._trap_armed():
+            self._trap_frame(frame)
         self._service_release(self.clock.now_s())
         if self.on_frame is not None:
             self.on_frame(frame)
         return frame
 
     def _wants_phase(self) -> bool:
+        if self._trap_armed():
+            return self.context.phase_d_per_px is not None
         if not self._af_active:
             return False
         strat: Any = self._single if self.focus_mode == "AF-S" else self._servo
@@ -479,6 +493,29 @@ class Body:
                 if st is not AfState.PASSIVE_SCAN:
                     self.af.apply(Cause.NEW_SCAN, AfState.PASSIVE_SCAN, now)
                 self.af.apply(Cause.SCAN_FAILED, AfState.PASSIVE_UNFOCUSED, now)
+
+    # --- trap focus ------------------------------------------------------------------------
+    def set_trap_focus(self, on: bool) -> None:
+        """Switch the trap focus custom function (`afon.focus.trap`)."""
+        self.profile = self.profile.with_(trap_focus=bool(on))
+        self._trap, self._trap_ok = None, False
+
+    @property
+    def trap_armed(self) -> bool:
+        """The shutter is held with trap focus on and AF not running: waiting for focus."""
+        return self._trap_armed()
+
+    def _trap_armed(self) -> bool:
+        """Trap focus is on, the shutter button is fully pressed and AF is not running: the
+        release waits for the AF point's reading to say "in focus"."""
+        return self.profile.trap_focus and self._release is not None and not self._af_active
+
+    def _trap_frame(self, frame: Frame) -> None:
+        if self._trap is None:
+            self._trap = TrapFocus(self.context)
+        reading = self._trap.update(frame, self.window, self.clock.now_s())
+        self._trap_ok = reading.in_focus
+        self.trap_readings.append(reading)
 
     def _aim_s(self, frame: Frame) -> float:
         """When the next exposure will happen: a due still, else the next preview frame."""
@@ -522,7 +559,7 @@ class Body:
         rel = self._release
         if rel is None:
             return math.inf
-        if rel.due_s <= self.clock.now_s() and self._priority() == "focus" and not self._focus_ok():
+        if rel.due_s <= self.clock.now_s() and not self._may_release():
             return math.inf
         if self.buffer_full:
             return math.inf  # re-checked each frame (a real-time loop polls `release_waiting`)
@@ -549,11 +586,18 @@ class Body:
     def _focus_ok(self) -> bool:
         return self.af.state.focused
 
+    def _may_release(self) -> bool:
+        """Trap focus armed: only on an in-focus reading of this frame; else focus priority
+        waits for the AF state to say focused; release priority never waits."""
+        if self._trap_armed():
+            return self._trap_ok
+        return self._priority() != "focus" or self._focus_ok()
+
     def _service_release(self, now: float) -> None:
         rel = self._release
         if rel is None or now < rel.due_s:
             return
-        if self._priority() == "focus" and not self._focus_ok():
+        if not self._may_release():
             return  # wait for focus; a release of the button without exposure is recorded
         if self.buffer_full:
             # the buffer is full: the burst waits for the card, as a real body's does
@@ -561,6 +605,7 @@ class Body:
             return
         rel.shots += 1  # an attempt: it ends in a shot or a failure record
         self._expose(rel.pressed_s if rel.shots == 1 else rel.due_s, now)
+        self._trap_ok = False  # the next shot of a burst needs a new in-focus reading
         if self.profile.drive == "continuous" and self.controls.held(Control.SHUTTER_FULL):
             rel.due_s = rel.due_s + 1.0 / self.profile.burst_fps
             if rel.due_s < self.clock.now_s():
@@ -571,10 +616,16 @@ class Body:
                 rel.due_s = math.inf  # single drive: one shot per full press
 
     def _end_release(self, now: float) -> None:
+        trap = self._trap_armed()
         rel = self._release
         self._release = None
         if rel is not None and rel.shots == 0:
-            if self._priority() == "focus":
+            if trap:
+                reason = (
+                    "trap focus: the subject under the AF point did not come into focus "
+                    "before the shutter button was let go"
+                )
+            elif self._priority() == "focus":
                 reason = (
                     f"focus priority: not focused (AF state {self.af.state.value}) "
                     "before the shutter button was let go"
@@ -627,6 +678,20 @@ class Body:
             "lock_on_s": p.lock_on_s,
             "af_window": [self.window.cx, self.window.cy, self.window.w, self.window.h],
             "strategy": p.af_s_strategy if self.focus_mode == "AF-S" else p.af_c_strategy,
+        } | ({"trap": self._trap_facts()} if p.trap_focus else {})
+
+    def _trap_facts(self) -> dict[str, Any]:
+        """Whether trap focus released this shot, and the reading it went by."""
+        reading = self._trap.last if self._trap is not None else None
+        armed = self._trap_armed()
+        if not armed or reading is None:
+            return {"armed": armed}
+        return {
+            "armed": True,
+            "kind": reading.kind,
+            "value": reading.value,
+            "in_focus": reading.in_focus,
+            "frame": reading.frame,
         }
 
     def _record_shot(

@@ -2,7 +2,7 @@
 
 Fields (`name`, `af_activation`, `focus_mode`, both priorities, `drive` and `af_area` are
 required; the others default to: description empty, burst_fps 10, lock_on normal,
-manual_override false, af_s_strategy hybrid, af_c_strategy predictive, af auto):
+manual_override false, trap_focus false, af_s_strategy hybrid, af_c_strategy predictive, af auto):
 
 | field            | values                                     | meaning |
 |------------------|--------------------------------------------|---------|
@@ -16,6 +16,7 @@ manual_override false, af_s_strategy hybrid, af_c_strategy predictive, af auto):
 | af_area          | `single` / `zone` / `tracking`             | AF window: small, wide, or following the subject |
 | lock_on          | `off` / `short` / `normal` / `long`, or s  | how long AF-C ignores a sudden jump in distance |
 | manual_override  | true / false                               | after AF-S locks, the focus ring may adjust (AF-S+M) |
+| trap_focus       | true / false                               | with the shutter held and AF not running, fire when the AF point comes into focus (`afon.focus.trap`) |
 | af_s_strategy    | a single-shot strategy name                | e.g. `hybrid`, `contrast`, `phase`, `libcamera` |
 | af_c_strategy    | a servo name                               | `predictive` / `non-predictive` |
 | af               | `auto` / `camera` / `afon`                 | who focuses: the camera's own AF or afon's engine (auto: the camera's where it has PDAF or afon cannot drive the lens) |
@@ -57,6 +58,7 @@ class ProfileFile(UserModel):
         "normal"
     )
     manual_override: bool = False
+    trap_focus: bool = False
     af_s_strategy: str = "hybrid"
     af_c_strategy: str = "predictive"
     af: Literal["auto", "camera", "afon"] = "auto"
@@ -78,6 +80,7 @@ class Profile:
     af_s_strategy: str
     af_c_strategy: str
     af: str = "auto"
+    trap_focus: bool = False
 
     @property
     def bbf(self) -> bool:
@@ -126,4 +129,5 @@ def parse_profile(doc: TomlDoc) -> Profile:
         af_s_strategy=f.af_s_strategy,
         af_c_strategy=f.af_c_strategy,
         af=f.af,
+        trap_focus=f.trap_focus,
     )

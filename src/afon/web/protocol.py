@@ -154,6 +154,11 @@ class SettingsRequest(Wire):
         description="focus magnifier: 0 = off, 5 or 10 = that magnification around the AF "
         "point, read at the sensor's resolution",
     )
+    trap_focus: bool = Field(  # type: ignore[assignment]
+        None,
+        description="trap focus: with the shutter held and AF not running, release when the "
+        "AF point's phase/contrast reading says in focus",
+    )
     id: MessageId = None
 
 
@@ -402,6 +407,7 @@ _SETTING_FIELDS = (
     "focus_ring_d",
     "lens_d",
     "magnify",
+    "trap_focus",
 )
 
 
@@ -465,6 +471,7 @@ _PROBLEMS: dict[str, Any] = {
     "burst_fps": lambda v: "expected a number from 0.1 to 120",
     "af_point": lambda v: "expected [x, y] within 0..1 of the frame",
     "magnify": lambda v: f"expected one of {', '.join(map(str, MAGNIFY_ZOOMS))}, got {v!r}",
+    "trap_focus": lambda v: f"expected true or false, got {v!r}",
     "keys": lambda v: "expected an object of action: [key codes]",
     "drill": lambda v: "required field is missing" if v is None else "expected a drill name",
 }

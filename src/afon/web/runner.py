@@ -522,6 +522,8 @@ class BodyRunner:
                     "focus_ring_d: manual focus needs MF, or AF-S with manual override "
                     f"(DMF) after focus locked (now {body.focus_mode}, {body.state.value})"
                 )
+        if "trap_focus" in changes:
+            body.set_trap_focus(bool(changes["trap_focus"]))
         if "magnify" in changes:
             self.magnify = int(changes["magnify"])
             self._magnify_rect = None
@@ -589,6 +591,8 @@ class BodyRunner:
             "drive": p.drive,
             "burst_fps": p.burst_fps,
             "af_area": p.af_area,
+            "trap_focus": p.trap_focus,
+            "trap_armed": body.trap_armed,
             "manual_focus": body.focus_mode == "MF"
             or (p.manual_override and body.focus_mode == "AF-S" and body.state.locked),
             "af_window": [round(v, 4) for v in (win.cx, win.cy, win.w, win.h)],

@@ -413,7 +413,8 @@
     }
     $('mode-info').textContent = `${s.focus_mode} · ${s.drive}` +
       (s.drive === 'continuous' ? ` ${s.burst_fps} fps` : '') + ` · ${s.af_area} · ${s.profile}`;
-    $('held-info').textContent = s.held.length ? s.held.join(' + ') : '';
+    $('held-info').textContent = (s.held.length ? s.held.join(' + ') : '') +
+      (s.trap_armed ? ' · trap focus: waiting for focus' : '');
     $('shot-count').textContent = `${s.shots} shot${s.shots === 1 ? '' : 's'}` +
       (s.failures ? `, ${s.failures} failed` : '') + (s.error ? ` · ${s.error}` : '');
     for (const el of document.querySelectorAll('select[data-setting]')) {
@@ -428,6 +429,8 @@
       el.setAttribute('aria-pressed', String(on || held.has('button:' + el.id) ||
         held.has('focus-key:' + el.id)));
     }
+    const trap = $('set-trap_focus');
+    if (document.activeElement !== trap) trap.checked = !!s.trap_focus;
     const mf = $('mf-slider');
     mf.disabled = !s.manual_focus;
     const [lo, hi] = s.lens_range_d;
@@ -720,6 +723,11 @@
       el.blur();
     });
   }
+
+  $('set-trap_focus').addEventListener('change', (e) => {
+    send({ type: 'settings', id: ++msgId, trap_focus: e.target.checked });
+    e.target.blur();
+  });
 
   // --- key map -------------------------------------------------------------------------------
   const KEY_NAMES = {
