@@ -119,6 +119,28 @@ def test_refused_write_while_continuous_af_is_on_is_handled(tmp_path: Path, refu
     assert fake.writes[-2:] == [("focus_absolute", 105), ("focus_absolute", 100)]
 
 
+@pytest.mark.parametrize("start", ["continuous", "single"])
+def test_manual_focus_switches_the_cameras_af_off_before_writing_focus(
+    tmp_path: Path, start: str
+) -> None:
+    """uvcvideo refuses focus_absolute while continuous AF is on (EACCES): the adapter switches
+    it off first, so the kernel never has to refuse a write (the refusal fallback is for AF
+    switched on behind afon's back, not the normal path)."""
+    cam, fake, _ = make(tmp_path, subject_value=60)
+    if start == "continuous":
+        cam.af_continuous(True)
+    else:
+        cam.af_trigger()
+    frames(cam, 3)
+    assert fake.values[AUTO] == 1
+    n = len(fake.writes)
+    assert cam.move_lens(2.0) == pytest.approx(2.0)
+    assert fake.writes[n] == (AUTO, 0)  # continuous AF off first
+    assert fake.refused == []  # ... so no write was refused
+    assert fake.writes[-1] == ("focus_absolute", 50) and fake.values["focus_absolute"] == 50
+    assert fake.values[AUTO] == 0
+
+
 def test_a_write_refused_with_af_off_is_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
