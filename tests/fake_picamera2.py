@@ -32,6 +32,15 @@ camera-apis.md §3.1, and Picamera2's job API (``wait=False`` returns a job whos
 - A mode switch to a still configuration applies the configuration's controls before its frame;
   if AF is then in Continuous the switch restarts a scan (the pitfall of user-needs.md §6.2).
 - Images: a random texture blurred in proportion to |lens - subject| (sharpest in focus).
+- Buffers (``picamera2.py`` 0.3.38, ``request.py``): a configuration allocates `buffer_count`
+  request buffers (Picamera2's defaults: 4 for a preview configuration, 1 for a still). A
+  request returned by ``capture_request`` is the application's until it calls ``release()``; only
+  then does its buffer go back to libcamera ("you must release it again to return it to the
+  camera system"). With every buffer held no frame can complete, so ``capture_request`` waits:
+  the job's ``get_result(timeout)`` raises ``TimeoutError`` once `timeout` has passed (on the
+  virtual clock), and without a timeout it would hang (the fake raises instead). Releasing twice
+  raises RuntimeError ("negative ref_count"). A request captured before the camera was stopped
+  is not recycled (``stop_count``): a restart allocates its buffers afresh.
 """
 
 from __future__ import annotations
@@ -134,16 +143,31 @@ def _controls_class() -> Any:
     return REAL_CONTROLS if REAL_CONTROLS is not None else MergedControls
 
 
+class BuffersExhausted(Exception):
+    """Every request buffer is held by the application: no frame can complete."""
+
+
 class FakeJob:
-    def __init__(self, cam: FakePicamera2, fn: Callable[[], Any]) -> None:
+    def __init__(self, cam: FakePicamera2, fn: Callable[[], Any], needs_buffer: bool) -> None:
         self._cam = cam
         self._fn = fn
+        self._needs_buffer = needs_buffer
         self._done = False
         self._result: Any = None
 
     def get_result(self, timeout: float | None = None) -> Any:
         if self._cam.stalled:
             raise TimeoutError("fake: no frame")  # what Future.result(timeout) raises
+        if not self._done and self._needs_buffer and self._cam.buffers_free() == 0:
+            # libcamera has no buffer to fill: the job waits for a frame that never comes
+            if timeout is None:
+                raise BuffersExhausted(
+                    "fake: capture_request would wait for ever: all "
+                    f"{self._cam.buffer_count} request buffers are held (release() them)"
+                )
+            self._cam.clock.sleep_until(self._cam.clock.now_s() + timeout)
+            self._cam.starved += 1
+            raise TimeoutError("fake: no frame (every request buffer is held)")
         if not self._done:
             self._result = self._fn()
             self._done = True
@@ -152,13 +176,20 @@ class FakeJob:
 
 class FakeRequest:
     def __init__(
-        self, arrays: dict[str, Callable[[], np.ndarray]], metadata: dict[str, Any]
+        self,
+        arrays: dict[str, Callable[[], np.ndarray]],
+        metadata: dict[str, Any],
+        cam: FakePicamera2 | None = None,
     ) -> None:
         self._arrays = arrays  # rendered when asked for, as the buffers would be copied
         self._metadata = metadata
+        self._cam = cam
+        self._generation = cam.stop_count if cam is not None else 0
         self.released = False
 
     def make_array(self, name: str) -> np.ndarray:
+        if self.released:
+            raise RuntimeError("fake: request used after release()")
         if name not in self._arrays:
             raise KeyError(f"stream {name!r} is not configured")
         return self._arrays[name]()
@@ -167,7 +198,12 @@ class FakeRequest:
         return dict(self._metadata)
 
     def release(self) -> None:
+        if self.released:
+            raise RuntimeError("CompletedRequest: lock now has negative ref_count")
         self.released = True
+        cam = self._cam
+        if cam is not None and self in cam.held:
+            cam.held.remove(self)
 
 
 class FakePicamera2:
@@ -236,35 +272,58 @@ class FakePicamera2:
         self.requests: list[dict[str, Any]] = []  # the merged controls of each request
         self.controls: Any = _controls_class()(self)
         self._queue: list[tuple[int, dict[str, Any]]] = []
+        self.buffer_count = 0
+        self.held: list[FakeRequest] = []  # requests the application has not released
+        self.handed_out: list[FakeRequest] = []  # every request ever returned (stills too)
+        self.stop_count = 0
+        self.starved = 0  # captures that timed out because every buffer was held
         self.frame_index = 0
         self._next_t = clock.now_s() + self.period
         self.configs: list[dict[str, Any]] = []
 
     # --- configuration -------------------------------------------------------------------
-    def _config(self, use: str, main: Any, lores: Any, controls: Any) -> dict[str, Any]:
+    def _config(
+        self, use: str, main: Any, lores: Any, controls: Any, buffer_count: int
+    ) -> dict[str, Any]:
         self._check_controls(dict(controls or {}))
         return {
             "use_case": use,
             "main": dict(main or {}),
             "lores": dict(lores) if lores else None,
             "controls": dict(controls or {}),
+            "buffer_count": int(buffer_count),
         }
 
     def create_preview_configuration(
-        self, main: Any = None, lores: Any = None, controls: Any = None, **_: Any
+        self,
+        main: Any = None,
+        lores: Any = None,
+        controls: Any = None,
+        buffer_count: int = 4,
+        **_: Any,
     ) -> dict[str, Any]:
-        return self._config("preview", main, lores, controls)
+        return self._config("preview", main, lores, controls, buffer_count)
 
     def create_still_configuration(
-        self, main: Any = None, lores: Any = None, controls: Any = None, **_: Any
+        self,
+        main: Any = None,
+        lores: Any = None,
+        controls: Any = None,
+        buffer_count: int = 1,
+        **_: Any,
     ) -> dict[str, Any]:
-        return self._config("still", main, lores, controls)
+        return self._config("still", main, lores, controls, buffer_count)
+
+    def buffers_free(self) -> int:
+        """Request buffers libcamera can fill (the others are held by the application)."""
+        return max(0, self.buffer_count - len(self.held))
 
     def configure(self, config: dict[str, Any]) -> None:
         if self.started:
             raise RuntimeError("Camera must be stopped before configuring")
         self.config = config
         self.configs.append(config)
+        self.buffer_count = int(config.get("buffer_count", 4))
         # Picamera2.configure_: "Set the controls directly so as to overwrite whatever is there"
         self.controls = _controls_class()(self, controls=dict(config["controls"]))
 
@@ -283,6 +342,10 @@ class FakePicamera2:
     def stop(self) -> None:
         self.started = False
         self._queue.clear()  # requests in flight are cancelled with their controls
+        # requests captured before the stop are never recycled (request.py: stop_count); the
+        # next start has its configuration's buffers afresh
+        self.stop_count += 1
+        self.held = []
 
     def close(self) -> None:
         self.closed = True
@@ -441,10 +504,13 @@ class FakePicamera2:
         main_size = tuple(self.config["main"].get("size") or self.full_size)
         arrays["main"] = lambda: self._render(main_size, lens)
         self.frame_index += 1
-        return FakeRequest(arrays, metadata)
+        request = FakeRequest(arrays, metadata, self)
+        self.held.append(request)
+        self.handed_out.append(request)
+        return request
 
     def capture_request(self, wait: Any = None) -> Any:
-        job = FakeJob(self, self._frame)
+        job = FakeJob(self, self._frame, needs_buffer=True)
         return job if wait is False else job.get_result()
 
     def switch_mode_and_capture_request(self, config: dict[str, Any], wait: Any = None) -> Any:
@@ -460,7 +526,7 @@ class FakePicamera2:
             self.start()
             return request
 
-        job = FakeJob(self, run)
+        job = FakeJob(self, run, needs_buffer=False)  # the still mode has its own buffers
         return job if wait is False else job.get_result()
 
     def cancel_all_and_flush(self) -> None:

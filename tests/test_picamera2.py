@@ -200,7 +200,7 @@ def test_the_fake_reproduces_the_mode_switch_pitfall() -> None:
     fake.start()
     fake.set_controls({"AfMode": AF_MODE_CONTINUOUS})
     for _ in range(30):
-        fake.capture_request()
+        fake.capture_request().release()
     before = fake.scan_starts
     fake.switch_mode_and_capture_request(fake.create_still_configuration())
     assert fake.scan_starts > before
@@ -217,6 +217,52 @@ def test_still_during_af_c_freezes_the_lens_then_resumes_tracking() -> None:
     assert still.lens_d == pytest.approx(4.0)
     assert fake.sent[-1] == {"AfMode": AF_MODE_CONTINUOUS}  # AF-ON still held: AF-C resumes
     assert cam.af_state() == "PASSIVE_SCAN"
+
+
+def test_the_fakes_buffers_run_out_when_requests_are_never_released() -> None:
+    """Sanity check of the fake: Picamera2's preview configuration has 4 request buffers; a
+    request held by the application is not refilled, so with all 4 held capture_request waits
+    until its timeout; a release hands one back; a second release is an error."""
+    clock = VirtualClock()
+    fake = FakePicamera2(clock)
+    fake.configure(fake.create_preview_configuration(lores={"size": LORES}))
+    fake.start()
+    held = [fake.capture_request() for _ in range(4)]
+    t0 = clock.now_s()
+    with pytest.raises(TimeoutError):
+        fake.capture_request(wait=False).get_result(timeout=0.5)
+    assert clock.now_s() - t0 == pytest.approx(0.5)
+    held.pop(0).release()
+    fresh = fake.capture_request(wait=False).get_result(timeout=0.5)
+    fresh.release()
+    with pytest.raises(RuntimeError, match="negative ref_count"):
+        fresh.release()
+    fake.stop()  # requests captured before a stop are not recycled; a restart has all 4 again
+    fake.start()
+    for _ in range(4):
+        fake.capture_request()
+
+
+def test_the_adapter_releases_every_request_it_captures() -> None:
+    """Frames, AF, stills in AF-S and AF-C, for far longer than the buffer pool lasts: every
+    request afon took is back with the camera after each call (none held, none starved)."""
+    cam, fake, clock = make(subject_d=4.0)
+    assert fake.buffer_count == 4
+    for _ in range(3):
+        cam.af_trigger(wait=True)
+        frames(cam, 10)
+        cam.capture_still(clock.now_s())
+        assert fake.held == []
+    cam.af_continuous(True)
+    for _ in range(3):
+        frames(cam, 10)
+        cam.capture_still(clock.now_s())
+        assert fake.held == []
+    cam.af_continuous(False)
+    frames(cam, 20)
+    assert fake.held == [] and fake.starved == 0
+    # a still's request holds a full-resolution buffer: released as well, not left to the GC
+    assert len(fake.handed_out) > 80 and all(r.released for r in fake.handed_out)
 
 
 # --- afon's own AF through LensPosition ---------------------------------------------------------
@@ -392,13 +438,13 @@ def test_configure_drops_controls_set_before_it() -> None:
     config = fake.create_preview_configuration(controls={"AfMode": AF_MODE_MANUAL})
     fake.configure(config)
     fake.start()
-    fake.capture_request()
+    fake.capture_request().release()
     fake.set_controls({"LensPosition": 7.0})  # pending: no request has carried it yet
     fake.stop()
     fake.configure(config)  # replaces the pending controls with the configuration's
     fake.start()
     for _ in range(10):
-        fake.capture_request()
+        fake.capture_request().release()
     assert fake.lens == pytest.approx(1.0)
 
 
