@@ -140,3 +140,20 @@ def test_piped_bench_table_does_not_wrap_numbers() -> None:
     assert len(row_lines) == len(result.rows)  # one line per row: nothing folded
     for row, line in zip(result.rows, row_lines, strict=True):
         assert fmt_rate(row) in line and row["strategy"] in line
+
+
+def test_a_reader_that_goes_away_is_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`afon scenes --json | head -c 1`: the pipe closes under afon's output."""
+    import os
+    import sys
+
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)  # the reader is gone: every write now fails with EPIPE
+    pipe = os.fdopen(write_fd, "w")
+    monkeypatch.setattr(sys, "stdout", pipe)
+    assert main(["scenes", "--json"]) == 1
+    monkeypatch.undo()
+    pipe.close()  # flushes to /dev/null now: main pointed the descriptor there
+    assert "Traceback" not in capsys.readouterr().err
