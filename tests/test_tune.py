@@ -472,3 +472,28 @@ def test_any_tuning_document_gives_a_tuning_or_a_named_error(doc: dict[str, Any]
             parse()
         except ConfigError as exc:
             assert exc.source == "fuzz.toml" and exc.field and exc.problem, str(exc)
+
+
+def test_a_tunables_declaration_names_its_bad_field() -> None:
+    from afon.config import TomlDoc
+    from afon.tune.params import parse_tunables
+
+    base: dict[str, Any] = {"strategy": "x", "mode": "AF-S"}
+    cases = [
+        ({"params": {}}, "params", "declares no parameters"),
+        ({"mode": "AF-X", "params": {}}, "mode", "must be one of AF-S, AF-C; got 'AF-X'"),
+        (
+            {"params": {"g": {"low": 1, "high": 0.5, "default": 1, "unit": "x"}}},
+            "params.g.high",
+            "must be > low (1), got 0.5",
+        ),
+        (
+            {"params": {"g": {"low": 0, "high": 1, "default": 0.5, "unit": "x", "log": True}}},
+            "params.g.low",
+            "must be > 0 on a log scale, got 0",
+        ),
+    ]
+    for change, field, problem in cases:
+        with pytest.raises(ConfigError) as err:
+            parse_tunables(TomlDoc({**base, **change}, "t.toml"))
+        assert (err.value.field, err.value.problem) == (field, problem)

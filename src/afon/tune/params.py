@@ -32,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from afon.config import FieldProblem, TomlDoc, UserModel, load_toml, parse_toml
 from afon.errors import ConfigError
@@ -138,7 +138,13 @@ class TunablesFile(UserModel):
 
     strategy: str
     mode: Literal["AF-S", "AF-C"]
-    params: dict[str, TunableSpec] = Field(min_length=1)
+    params: dict[str, TunableSpec]
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if not self.params:
+            raise FieldProblem("params", "declares no parameters")
+        return self
 
 
 def parse_tunables(doc: TomlDoc) -> TunableSet:
