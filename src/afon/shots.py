@@ -339,6 +339,33 @@ class ShotStore:
         return f"rebuilt the sidecar of {jpeg.name} from its EXIF as {side.name}"
 
 
+def delete_shot_files(folder: str | Path, record: ShotRecord) -> list[str]:
+    """Delete a shot's sidecar, then its JPEG (a crash between them leaves the JPEG, whose
+    sidecar `ShotStore.repair` rebuilds: a delete can be lost, never a photo not deleted).
+
+    Only files named like shots (`shot_NNNNN.jpg/json`) directly inside `folder` are touched:
+    a record whose paths point elsewhere raises `AfonError`. Returns the names deleted."""
+    base = Path(folder).resolve()
+    paths: list[Path] = []
+    for name in (record.record_path, record.image_path):
+        if not name:
+            continue
+        path = Path(name).resolve()
+        if path.parent != base or not _NUMBER.match(path.name):
+            raise AfonError(f"refusing to delete {name}: not a shot file in {base}")
+        paths.append(path)
+    deleted: list[str] = []
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise storage_error(exc, base) from None
+        deleted.append(path.name)
+    return deleted
+
+
 def _whole_jpeg(path: Path) -> bool:
     """True when `path` is a complete JPEG (PIL decodes it to the end)."""
     try:

@@ -31,6 +31,8 @@ from afon.web.protocol import (
     KeysReply,
     KeysRequest,
     SettingsRequest,
+    ShotDeletedReply,
+    ShotReply,
     ShotsReply,
     StateReply,
 )
@@ -48,6 +50,8 @@ _MODELS: dict[str, tuple[type[BaseModel], JsonSchemaMode]] = {
     "Info": (InfoReply, "serialization"),
     "Keys": (KeysReply, "serialization"),
     "Shots": (ShotsReply, "serialization"),
+    "Shot": (ShotReply, "serialization"),
+    "ShotDeleted": (ShotDeletedReply, "serialization"),
     "History": (HistoryReply, "serialization"),
 }
 """Component name → (model, which side of it the schema describes)."""
@@ -170,12 +174,35 @@ _PATHS: dict[str, Any] = {
             "listShots", "Shots taken since the server started", _ref("Shots"), "shot records"
         )
     },
+    "/api/shots/{n}": {
+        "get": {
+            "operationId": "getShot",
+            "summary": "One shot: its gallery entry and its whole record (the sidecar)",
+            "parameters": [_N],
+            "responses": _ok(_ref("Shot"), "the shot", 404),
+        },
+        "delete": {
+            "operationId": "deleteShot",
+            "summary": "Delete a shot's JPEG and sidecar (the gallery is told)",
+            "parameters": [_N],
+            "responses": _ok(_ref("ShotDeleted"), "what was deleted", 404, 409),
+        },
+    },
     "/api/shots/{n}/image": {
         "get": {
             "operationId": "getShotImage",
-            "summary": "A shot's JPEG",
-            "parameters": [_N],
-            "responses": {"200": {"description": "the image", "content": _JPEG}} | _errors(404),
+            "summary": "A shot's JPEG (download=1: as an attachment, Content-Disposition)",
+            "parameters": [
+                _N,
+                {
+                    "name": "download",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["0", "1"]},
+                },
+            ],
+            "responses": {"200": {"description": "the image", "content": _JPEG}}
+            | _errors(400, 404),
         }
     },
     "/api/shots/{n}/thumb": {

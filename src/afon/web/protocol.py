@@ -275,6 +275,20 @@ class ShotsReply(BaseModel):
     shots: list[dict[str, Any]] = Field(description="shot records (afon.shots.ShotRecord)")
 
 
+class ShotReply(BaseModel):
+    """One shot, for the review viewer."""
+
+    shot: dict[str, Any] = Field(description="its gallery entry (as in /api/shots)")
+    record: dict[str, Any] = Field(description="its whole record, as in its sidecar")
+
+
+class ShotDeletedReply(BaseModel):
+    """A deleted shot."""
+
+    deleted: int = Field(description="the shot's number")
+    files: list[str] = Field(description="the files deleted (JPEG and sidecar)")
+
+
 class HistoryReply(Reply):
     """Past trainer sessions, optionally of one drill."""
 

@@ -45,7 +45,7 @@ from afon.cameras.magnify import crop_fraction, magnify_rect
 from afon.controls import Control, ControlEvent
 from afon.errors import AfonError, StateConflict
 from afon.focus.engine import AfWindow
-from afon.shots import ShotRecord
+from afon.shots import ShotRecord, delete_shot_files
 from afon.web.protocol import ControlMessage
 
 log = logging.getLogger("afon.web")
@@ -193,6 +193,8 @@ class BodyRunner:
         self.hub = Hub()
         self.shots: list[dict[str, Any]] = []
         self.shot_files: dict[int, Path] = {}
+        self.shot_records: dict[int, ShotRecord] = {}
+        self._shots_lock = threading.Lock()
         self.shots_dir = body.store.folder if body.store is not None else None
         self.latency: deque[dict[str, Any]] = deque(maxlen=10_000)
         """Control events with a client time: t_ms (client input) and body_ms (body received)."""
@@ -597,8 +599,8 @@ class BodyRunner:
             or (p.manual_override and body.focus_mode == "AF-S" and body.state.locked),
             "af_window": [round(v, 4) for v in (win.cx, win.cy, win.w, win.h)],
             "held": self._held_names(),
-            "shots": sum(1 for s in self.shots if s["ok"]),
-            "failures": sum(1 for s in self.shots if not s["ok"]),
+            "shots": sum(1 for s in self.shots if s["ok"] and not s.get("deleted")),
+            "failures": sum(1 for s in self.shots if not s["ok"] and not s.get("deleted")),
             "watchdog_releases": self.watchdog_releases,
             "error": self.error or body.storage_error,
             "storage_error": body.storage_error,
@@ -614,12 +616,33 @@ class BodyRunner:
         }
 
     def _add_shot(self, record: ShotRecord) -> dict[str, Any]:
-        n = len(self.shots)
-        if record.image_path:
-            self.shot_files[n] = Path(record.image_path)
-        shot = shot_json(n, record)
-        self.shots.append(shot)
+        with self._shots_lock:
+            n = len(self.shots)
+            if record.image_path:
+                self.shot_files[n] = Path(record.image_path)
+            self.shot_records[n] = record
+            shot = shot_json(n, record)
+            self.shots.append(shot)
         return shot
+
+    def visible_shots(self) -> list[dict[str, Any]]:
+        """The shots not deleted, oldest first (`n` stays each shot's number)."""
+        with self._shots_lock:
+            return [s for s in self.shots if not s.get("deleted")]
+
+    def delete_shot(self, n: int) -> list[str]:
+        """Delete shot `n`'s JPEG and sidecar from the shots folder and the gallery (every
+        viewer is told); KeyError for a shot that is not there (or already deleted)."""
+        with self._shots_lock:
+            record = self.shot_records.get(n)
+            if record is None or self.shots[n].get("deleted") or self.shots_dir is None:
+                raise KeyError(n)
+            deleted = delete_shot_files(self.shots_dir, record)
+            self.shots[n] = self.shots[n] | {"deleted": True}
+            self.shot_files.pop(n, None)
+            del self.shot_records[n]
+        self.hub.broadcast({"type": "shot_deleted", "n": n, "files": deleted})
+        return deleted
 
     def _on_shot(self, record: ShotRecord) -> None:
         self.hub.broadcast({"type": "shot", "shot": self._add_shot(record)})

@@ -9,7 +9,9 @@
 | `POST /api/control` | `{"control": "AF_ON", "action": "press" or "release", "source"?: ...}` |
 | `POST /api/settings` | `profile`, `focus_mode`, `drive`, `burst_fps`, `af_area`, `af_point` |
 | `GET /api/shots` | the shots taken since the server started, with their verdicts |
-| `GET /api/shots/{n}/image`, `/thumb` | a shot's JPEG, or a small version of it |
+| `GET /api/shots/{n}` | one shot: its gallery entry and its whole record (the sidecar) |
+| `DELETE /api/shots/{n}` | delete the shot's JPEG and sidecar (the page asks first) |
+| `GET /api/shots/{n}/image`, `/thumb` | its JPEG (`?download=1`: an attachment), a small version |
 | `GET /api/keys`, `POST /api/keys` | the key map |
 | `GET /api/trainer/drills` | the trainer's drills, with their techniques |
 | `POST /api/trainer/start` | `{"drill": NAME, "technique", "level"}`: the drill on its own body |
@@ -202,6 +204,7 @@ class WebApp:
             Route("/api/control", self.api_control, methods=["POST"]),
             Route("/api/settings", self.api_settings, methods=["POST"]),
             Route("/api/shots", self.api_shots),
+            Route("/api/shots/{n:int}", self.api_shot, methods=["GET", "DELETE"]),
             Route("/api/shots/{n:int}/image", self.api_shot_image),
             Route("/api/shots/{n:int}/thumb", self.api_shot_thumb),
             Route("/api/keys", self.api_keys, methods=["GET", "POST"]),
@@ -329,7 +332,7 @@ class WebApp:
         return await self._json_call(request, act)
 
     async def api_shots(self, request: Request) -> Response:
-        return JSONResponse({"shots": list(self.runner.shots)})
+        return JSONResponse({"shots": self.runner.visible_shots()})
 
     def _shot_file(self, n: int) -> Path | None:
         path = self.runner.shot_files.get(n)
@@ -341,12 +344,44 @@ class WebApp:
             return None
         return resolved
 
+    async def api_shot(self, request: Request) -> Response:
+        """One shot for the review viewer, or (DELETE) its deletion."""
+        n = int(request.path_params["n"])
+        if request.method == "DELETE":
+            try:
+                deleted = await run_in_threadpool(self.runner.delete_shot, n)
+            except KeyError:
+                return _error(404, f"no shot {n}")
+            except AfonError as exc:
+                return _error(409, str(exc))
+            self._thumbs.pop(n, None)
+            return JSONResponse({"deleted": n, "files": deleted})
+        record = self.runner.shot_records.get(n)
+        if record is None or n >= len(self.runner.shots) or self.runner.shots[n].get("deleted"):
+            return _error(404, f"no shot {n}")
+        from afon.metadata import jsonable
+
+        return JSONResponse(
+            {"shot": self.runner.shots[n], "record": jsonable(record.to_json())}
+        )
+
     async def api_shot_image(self, request: Request) -> Response:
         n = int(request.path_params["n"])
         path = self._shot_file(n)
         if path is None:
             return _error(404, f"shot {n} has no image")
-        return FileResponse(path, media_type="image/jpeg")
+        unknown = set(request.query_params) - {"download", "token"}
+        if unknown:
+            return _error(400, f"unknown query parameters: {', '.join(sorted(unknown))}")
+        download = request.query_params.get("download", "0")
+        if download not in ("0", "1"):
+            return _error(400, "download: expected 0 or 1", "download")
+        return FileResponse(  # Starlette quotes the name (RFC 6266 / 5987)
+            path,
+            media_type="image/jpeg",
+            filename=path.name,
+            content_disposition_type="attachment" if download == "1" else "inline",
+        )
 
     async def api_shot_thumb(self, request: Request) -> Response:
         n = int(request.path_params["n"])
@@ -405,7 +440,7 @@ class WebApp:
         owner = f"ws{next(self._ids)}"
         sub = Subscriber(asyncio.get_running_loop(), asyncio.Event())
         self.runner.hub.subscribe(sub)
-        sub.post({"type": "hello"} | self.info() | {"shots": list(self.runner.shots)})
+        sub.post({"type": "hello"} | self.info() | {"shots": self.runner.visible_shots()})
         sub.post(self.runner.state)
         sender = asyncio.create_task(self._send_loop(websocket, sub))
         receiver = asyncio.create_task(self._receive_loop(websocket, owner, sub))
