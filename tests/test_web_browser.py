@@ -239,6 +239,124 @@ def test_peaking_colour_and_threshold_are_adjustable_and_kept(
     page.context.close()
 
 
+def test_shot_review_full_size_af_point_100_percent_download_delete(
+    server: LiveServer, browser: Any
+) -> None:
+    settle(server)
+    runner = server.runner
+    runner.settings({"focus_mode": "MF", "drive": "single", "af_point": (0.3, 0.45)}).result(
+        TIMEOUT_S
+    )
+    page = open_page(browser, server.local_url, viewport={"width": 1280, "height": 860})
+    wait_live(page)
+    before = len(runner.shots)
+    tap(page, "KeyG")
+    shot = wait_for(
+        lambda: len(runner.shots) > before and runner.shots[-1]["image"] and runner.shots[-1],
+        what="a saved shot",
+    )
+    n = shot["n"]
+    thumb = page.locator(f"#gallery li[data-n='{n}'] img")
+    thumb.wait_for()
+    thumb.click()
+    page.wait_for_function("window.afon.review && !document.getElementById('review').hidden")
+    page.wait_for_function(
+        "document.getElementById('review-img').complete"
+        " && document.getElementById('review-img').naturalWidth > 0"
+    )
+    natural = page.evaluate("document.getElementById('review-img').naturalWidth")
+    assert natural == 960  # the full still (serve's --still-width), not the thumbnail
+    # the AF point drawn where the shot's record says it was
+    img = page.locator("#review-img").bounding_box()
+    af = page.locator("#review-af").bounding_box()
+    cx, cy, w, h = shot["settings"]["af_window"]
+    assert af["x"] == pytest.approx(img["x"] + (cx - w / 2) * img["width"], abs=2)
+    assert af["y"] == pytest.approx(img["y"] + (cy - h / 2) * img["height"], abs=2)
+    assert af["width"] == pytest.approx(w * img["width"], abs=2)
+    page.wait_for_function("document.getElementById('review-meta').textContent.includes('MF')")
+    # 100 %: one image pixel per screen pixel, scrolled to the AF point
+    page.click("#review-zoom")
+    page.wait_for_function(
+        "document.getElementById('review-img').getBoundingClientRect().width"
+        " === document.getElementById('review-img').naturalWidth"
+    )
+    stage = page.locator("#review-stage").bounding_box()
+    af = page.locator("#review-af").bounding_box()
+    assert stage["x"] <= af["x"] + af["width"] / 2 <= stage["x"] + stage["width"]
+    assert stage["y"] <= af["y"] + af["height"] / 2 <= stage["y"] + stage["height"]
+    page.click("#review-zoom")  # back to fit
+    # download: the server's Content-Disposition name
+    with page.expect_download() as info:
+        page.click("#review-download")
+    assert info.value.suggested_filename == shot["file"]
+    # delete asks first; Cancel keeps the shot
+    jpeg = runner.shot_files[n]
+    page.click("#review-delete")
+    page.wait_for_selector("#review-confirm", state="visible")
+    assert shot["file"] in page.locator("#review-confirm-text").inner_text()
+    page.click("#review-confirm-no")
+    page.wait_for_selector("#review-confirm", state="hidden")
+    assert jpeg.exists()
+    page.click("#review-delete")
+    page.click("#review-confirm-yes")
+    page.wait_for_function(f"!document.querySelector(\"#gallery li[data-n='{n}']\")")
+    page.wait_for_function("document.getElementById('review').hidden")
+    assert not jpeg.exists()
+    assert all(s["n"] != n for s in runner.visible_shots())
+    assert page.errors == []
+    page.context.close()
+
+
+# Records the page's sounds and vibrations (headless Chromium plays no sound and has no motor).
+CUE_SPY = """
+window.__beeps = [];
+window.__buzzes = [];
+navigator.vibrate = (pattern) => { window.__buzzes.push(pattern); return true; };
+const Real = window.AudioContext;
+window.AudioContext = class extends Real {
+  createOscillator() {
+    const osc = super.createOscillator();
+    const start = osc.start.bind(osc);
+    osc.start = (...a) => { window.__beeps.push(osc.frequency.value); return start(...a); };
+    return osc;
+  }
+};
+"""
+
+
+def test_focus_confirm_beep_and_vibration_are_switchable(
+    server: LiveServer, browser: Any
+) -> None:
+    settle(server)
+    runner = server.runner
+    runner.settings({"focus_mode": "AF-C", "af_point": (0.3, 0.45)}).result(TIMEOUT_S)
+    ctx = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 860})
+    ctx.add_init_script(CUE_SPY)
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT_S * 1000)
+    page.goto(server.local_url)
+    wait_live(page)
+    assert page.evaluate("window.__beeps.length + window.__buzzes.length") == 0
+
+    def focus_once() -> None:
+        page.keyboard.down("KeyA")
+        page.wait_for_function("window.afon.state.focused === true")
+        page.keyboard.up("KeyA")
+        wait_for(lambda: "AF_ON" not in body_state(server)["held"], what="AF-ON let go")
+        page.wait_for_function("window.afon.state.af_state !== 'PASSIVE_FOCUSED'")
+
+    focus_once()  # the switch is off by default: silent
+    assert page.evaluate("window.__beeps.length + window.__buzzes.length") == 0
+    page.check("#focus-beep")
+    runner.settings({"focus_mode": "AF-S"}).result(TIMEOUT_S)  # the lock is cleared
+    runner.settings({"focus_mode": "AF-C"}).result(TIMEOUT_S)
+    page.wait_for_function("window.afon.state.focused === false")
+    focus_once()
+    page.wait_for_function("window.__beeps.includes(2000) && window.__buzzes.includes(30)")
+    assert page.evaluate("window.afon.confirms") >= 1
+    page.context.close()
+
+
 def check_af_frame_overlay(page: Any) -> None:
     """Pixels of the AF frame colour along the frame's edges, at the expected position."""
     from PIL import Image
@@ -607,7 +725,13 @@ def test_a_drill_played_at_its_cues_scores_like_the_benchmark(
     from afon.profile import load_profile
 
     settle(server)
-    page = open_page(browser, server.local_url, viewport={"width": 1280, "height": 900})
+    ctx = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    ctx.add_init_script(CUE_SPY)  # the cues' sound and vibration, recorded
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT_S * 1000)
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(server.local_url)
     wait_live(page)
     page.wait_for_selector("#trainer-drill option[value=recompose]", state="attached")
     page.select_option("#trainer-drill", "recompose")
@@ -623,6 +747,12 @@ def test_a_drill_played_at_its_cues_scores_like_the_benchmark(
         )
         tap(page, "KeyG")  # at the cue
     page.wait_for_function("window.afonTrainer.running === null", timeout=30_000)
+    # every cue sounded and buzzed: the countdown's (660 Hz, 40 ms) and each NOW (1320 Hz, 120 ms)
+    cues = page.evaluate("window.afonTrainer.cueLog.map(c => c.text)")
+    beeps = page.evaluate("window.__beeps")
+    buzzes = page.evaluate("window.__buzzes")
+    assert beeps.count(1320) == cues.count("NOW") == moments
+    assert buzzes.count(120) == moments and beeps.count(660) == buzzes.count(40) >= 1
     page.wait_for_function("localStorage.getItem('afon-trainer-last') !== null")
     score = json.loads(page.evaluate("localStorage.getItem('afon-trainer-last')"))
     assert score["drill"] == "recompose" and score["aborted"] is False

@@ -78,6 +78,7 @@
     get peakThreshold() { return peakThreshold; },
     get magnify() { return state ? state.magnify || 0 : 0; },
     peakColors: PEAK_COLORS,
+    get review() { return review; },
     get connected() { return !!ws && ws.readyState === WebSocket.OPEN; },
     colors: COLORS,
     afFrameRect,
@@ -180,6 +181,9 @@
         break;
       case 'shot':
         addShot(msg.shot);
+        break;
+      case 'shot_deleted':
+        removeShot(msg.n);
         break;
       case 'keys':
         setKeys(msg.keys);
@@ -560,6 +564,13 @@
       finishCapture(e.code);
       return;
     }
+    if (review) {  // the viewer is open: its keys, not the camera's
+      if (e.code === 'Escape') {
+        e.preventDefault();
+        if (!$('review-confirm').hidden) $('review-confirm').hidden = true; else closeReview();
+      }
+      return;
+    }
     if (holdKey(e) && !keyToAction[e.code]) {
       e.preventDefault();
       if (e.repeat) return;
@@ -724,6 +735,12 @@
     });
   }
 
+  // a switch clicked gives the keys back to the camera (as the selects do)
+  for (const id of ['focus-beep', 'cue-sound', 'cue-vibrate']) {
+    const el = $(id);
+    if (el) el.addEventListener('change', () => el.blur());
+  }
+
   $('set-trap_focus').addEventListener('change', (e) => {
     send({ type: 'settings', id: ++msgId, trap_focus: e.target.checked });
     e.target.blur();
@@ -858,8 +875,12 @@
     if (shot.thumb) {
       const a = document.createElement('a');
       a.href = withToken(shot.image);
-      a.target = '_blank';
-      a.rel = 'noopener';
+      a.className = 'review-open';
+      a.addEventListener('click', (e) => {
+        if (e.ctrlKey || e.metaKey || e.shiftKey || e.button > 0) return;  // a new tab, as asked
+        e.preventDefault();
+        openReview(shot);
+      });
       const img = document.createElement('img');
       img.src = withToken(shot.thumb);
       img.alt = `shot ${shot.n + 1}`;
@@ -871,10 +892,147 @@
     const list = $('gallery');
     list.prepend(li);
     while (list.children.length > 200) list.lastChild.remove();
+    countShots();
+  }
+
+  function countShots() {
     const ok = shots.filter((x) => x.ok).length;
     const focused = shots.filter((x) => x.in_focus === true).length;
     $('gallery-count').textContent = `(${ok} taken, ${focused} in focus, ${shots.length - ok} failed)`;
   }
+
+  function removeShot(n) {
+    const i = shots.findIndex((x) => x.n === n);
+    if (i >= 0) shots.splice(i, 1);
+    const li = document.querySelector(`#gallery li[data-n="${n}"]`);
+    if (li) li.remove();
+    countShots();
+    if (review && review.n === n) closeReview();
+  }
+
+  // --- shot review: full size, AF point, 100 %, download, delete ------------------------------
+  let review = null;  // the shot on show
+  function openReview(shot) {
+    review = shot;
+    const el = $('review');
+    $('review-title').textContent = `#${shot.n + 1} · ${shot.file || ''}`;
+    const img = $('review-img');
+    img.alt = `shot ${shot.n + 1}`;
+    img.src = withToken(shot.image);
+    $('review-download').href = withToken(`${shot.image}?download=1`);
+    $('review-download').setAttribute('download', shot.file || '');
+    setZoom(false);
+    $('review-confirm').hidden = true;
+    const af = $('review-af');
+    af.className = shot.in_focus === true ? 'in-focus' : (shot.in_focus === false ? 'out-of-focus' : '');
+    const win = shot.settings && shot.settings.af_window;
+    af.hidden = !win;
+    if (win) {
+      const [cx, cy, w, h] = win;
+      af.style.left = `${(cx - w / 2) * 100}%`;
+      af.style.top = `${(cy - h / 2) * 100}%`;
+      af.style.width = `${w * 100}%`;
+      af.style.height = `${h * 100}%`;
+    }
+    showMeta(shot, null);
+    el.hidden = false;
+    $('review-close').focus();
+    releaseAll();
+    fetch(`/api/shots/${shot.n}`, { headers: apiHeaders() })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((data) => { if (data && review === shot) showMeta(shot, data.record); })
+      .catch(() => {});
+  }
+
+  function showMeta(shot, record) {
+    const rows = [];
+    const s = shot.settings || {};
+    rows.push(['verdict', shot.in_focus === true ? 'in focus'
+      : (shot.in_focus === false ? 'out of focus' : 'not judged')]);
+    rows.push(['settings', `${s.profile} · ${s.focus_mode} · ${s.priority} priority · ${s.drive}` +
+      (s.drive === 'continuous' ? ` ${s.burst_fps} fps` : '') + ` · ${s.af_area}`]);
+    rows.push(['AF state', shot.af_state]);
+    if (shot.lens_d != null) {
+      rows.push(['lens', `${shot.lens_d.toFixed(3)} D (${shot.lens_d > 0 ? (1 / shot.lens_d).toFixed(2) + ' m' : '∞'})`]);
+    }
+    if (shot.lag_ms != null) rows.push(['shutter lag', `${shot.lag_ms} ms`]);
+    if (shot.focus_error_d != null) rows.push(['focus error', `${shot.focus_error_d.toFixed(3)} D`]);
+    const rs = record && record.settings;
+    if (rs && rs.trap) rows.push(['trap focus', rs.trap.armed ? `released on a ${rs.trap.kind} reading` : 'not armed']);
+    const ex = (record && record.exposure) || {};
+    for (const [k, v] of Object.entries(ex)) {
+      if (v !== null && typeof v !== 'object') rows.push([k.replace(/_/g, ' '), String(v)]);
+    }
+    $('review-meta').replaceChildren(...rows.flatMap(([k, v]) => {
+      const dt = document.createElement('dt');
+      dt.textContent = k;
+      const dd = document.createElement('dd');
+      dd.textContent = v;
+      return [dt, dd];
+    }));
+  }
+
+  function setZoom(actual) {
+    const stage = $('review-stage');
+    stage.classList.toggle('actual', actual);
+    $('review-zoom').setAttribute('aria-pressed', String(actual));
+    $('review-zoom').textContent = actual ? 'Fit' : '100%';
+    if (!actual || !review) return;
+    // 1 image pixel per CSS pixel (the screen's own pixels at devicePixelRatio 1), centred on
+    // the AF point: what a photographer checks focus with
+    const img = $('review-img');
+    const win = review.settings && review.settings.af_window;
+    const [cx, cy] = win || [0.5, 0.5];
+    const dpr = window.devicePixelRatio || 1;
+    const centre = () => {
+      img.style.width = `${img.naturalWidth / dpr}px`;
+      stage.scrollLeft = cx * stage.scrollWidth - stage.clientWidth / 2;
+      stage.scrollTop = cy * stage.scrollHeight - stage.clientHeight / 2;
+    };
+    if (img.complete && img.naturalWidth) centre(); else img.addEventListener('load', centre, { once: true });
+  }
+
+  function closeReview() {
+    review = null;
+    $('review').hidden = true;
+    $('review-img').removeAttribute('src');
+    $('review-img').style.width = '';
+    $('review-confirm').hidden = true;
+  }
+
+  $('review-zoom').addEventListener('click', () => {
+    const actual = !$('review-stage').classList.contains('actual');
+    if (!actual) $('review-img').style.width = '';
+    setZoom(actual);
+  });
+  $('review-close').addEventListener('click', closeReview);
+  $('review-delete').addEventListener('click', () => {
+    if (!review) return;
+    $('review-confirm-text').textContent =
+      `Delete shot #${review.n + 1} (${review.file} and its record) from the shots folder? This cannot be undone.`;
+    $('review-confirm').hidden = false;
+    $('review-confirm-no').focus();
+  });
+  $('review-confirm-no').addEventListener('click', () => { $('review-confirm').hidden = true; });
+  $('review-confirm-yes').addEventListener('click', async () => {
+    const shot = review;
+    if (!shot) return;
+    $('review-confirm').hidden = true;
+    let r;
+    try {
+      r = await fetch(`/api/shots/${shot.n}`, { method: 'DELETE', headers: apiHeaders() });
+    } catch (err) {
+      toast(`delete failed: ${err.message}`);
+      return;
+    }
+    if (!r.ok) {
+      let why = `HTTP ${r.status}`;
+      try { why = (await r.json()).error || why; } catch (_e) { /* not JSON */ }
+      toast(`delete failed: ${why}`);
+      return;
+    }
+    removeShot(shot.n);
+  });
 
   // --- toast ---------------------------------------------------------------------------------
   let toastTimer = null;
