@@ -13,7 +13,9 @@ Episodes: the shots folder is filled (ENOSPC) from 35 % to 50 % of the run; at 7
 killed with SIGKILL (the shooter pauses around it, so no press is in flight) and started again on
 the same folder and port. The first 20 % (no flood) is the quiet baseline of the same run.
 
-Prints JSON: fps per viewer (quiet, flood), control round trip p50/p95 (quiet, flood), shots
+Prints JSON: fps per viewer and control round trip p50/p95 per phase (quiet, flood, disk_full,
+after_disk, after_restart), the targets during the flood (other viewers >= 25 fps, control round
+trips <= 50 ms median and p95) beside the quiet baseline and whether they are met, shots
 attempted / saved / failure records (attempted must equal saved + failures), JPEGs on disk
 after the restart's repair, RSS growth of each server process, the load average.
 
@@ -92,21 +94,52 @@ class Server:
                 self.proc.kill()
 
 
+PHASES = ("quiet", "flood", "disk_full", "after_disk", "restart", "after_restart")
+"""The run's phases: `quiet` (no flood: the baseline), `flood` (the flooding client alone),
+`disk_full` (flood and a full shots folder), `after_disk`, `restart` (kill -9 to accepting
+again: not measured), `after_restart` (reconnected, flood again)."""
+FPS_TARGET = 25.0
+"""Each other viewer keeps at least this many frames a second while one client floods."""
+RTT_TARGET_MS = 50.0
+"""Control round trips (send → ack through the body loop), median and p95, during the flood."""
+SHOT_DEADLINE_S = 20.0
+"""How long the shooter waits for a press's ack and outcome before pressing again (a late
+answer is still counted when it comes: the accounting never depends on this deadline)."""
+
+
 class Clients:
     def __init__(self, port: int) -> None:
         self.url = f"ws://127.0.0.1:{port}/ws"
         self.stop = threading.Event()
         self.phase = "quiet"
-        self.frames: list[dict[str, int]] = []
-        self.rtts: dict[str, list[float]] = {"quiet": [], "flood": []}
+        self._phase_t0 = time.monotonic()
+        self.phase_s: dict[str, float] = dict.fromkeys((*PHASES, "end"), 0.0)
+        self.rtts: dict[str, list[float]] = {p: [] for p in PHASES}
         self.attempts = 0
+        self.presses = 0
+        self.acks = 0
+        self.late = 0
         self.outcomes: list[dict[str, Any]] = []
+        self.first_viewer: dict[str, int] = {}
+        self.server_fps: dict[str, list[float]] = {}
         self.shooting = threading.Event()
         self.shooting.set()
         self.idle = threading.Event()
         self.flood_sent = 0
         self.flood_limited = 0
         self.lock = threading.Lock()
+
+    def set_phase(self, name: str) -> None:
+        """Enter phase `name`; the time spent in each phase is kept for the rates."""
+        now = time.monotonic()
+        with self.lock:
+            self.phase_s[self.phase] += now - self._phase_t0
+            self.phase, self._phase_t0 = name, now
+
+    def restart_clock(self, t0: float) -> None:
+        with self.lock:
+            self.phase_s = dict.fromkeys(self.phase_s, 0.0)
+            self.phase, self._phase_t0 = "quiet", t0
 
     def ws(self) -> ClientConnection:
         return connect(self.url, proxy=None, compression=None, max_queue=None, open_timeout=10)
@@ -121,10 +154,16 @@ class Clients:
                 time.sleep(0.2)
 
     def viewer(self, ws: ClientConnection, counts: dict[str, int]) -> None:
+        first = counts is self.first_viewer
         while not self.stop.is_set():
             with contextlib.suppress(TimeoutError):
-                if isinstance(ws.recv(timeout=0.5), bytes):
+                data = ws.recv(timeout=0.5)
+                if isinstance(data, bytes):
                     counts[self.phase] = counts.get(self.phase, 0) + 1
+                elif first and '"type": "state"' in data:
+                    # the body loop's own frame rate, beside what the viewers receive of it
+                    fps = float(json.loads(data)["fps"])
+                    self.server_fps.setdefault(self.phase, []).append(fps)
 
     def controller(self, ws: ClientConnection) -> None:
         n = 0
@@ -144,40 +183,66 @@ class Clients:
             time.sleep(0.1)
 
     def shooter(self, ws: ClientConnection) -> None:
-        """Single drive: a full press, its ack (an attempt when SHUTTER_FULL was applied), then
-        its outcome (a `shot` message, saved or failure record) before the next press."""
+        """Single drive: a full press and release, then its ack and its outcome (a `shot`
+        message: saved, or a failure record) before the next press.
+
+        Every message is counted when it arrives, whichever press the loop is waiting for: an
+        ack with SHUTTER_FULL applied is an attempt, a `shot` message an outcome. A press whose
+        answers take longer than `SHOT_DEADLINE_S` is counted late, not lost (its ack or shot
+        still counts when it comes; before, an ack arriving after the deadline was never counted
+        while its shot was, and was taken for the next press's)."""
         ws.send(json.dumps({"type": "settings", "drive": "single", "id": "drive"}))
+        tag = f"c{id(ws):x}-"  # ids unique to this connection
         n = 0
+        mine = {"acks": 0, "attempts": 0, "outcomes": 0}
+
+        def handle(data: str | bytes) -> None:
+            if not isinstance(data, str):
+                return
+            msg = json.loads(data)
+            kind, ident = msg.get("type"), str(msg.get("id", ""))
+            with self.lock:
+                if kind == "ack" and ident.startswith(tag) and ident.endswith("press"):
+                    self.acks += 1
+                    mine["acks"] += 1
+                    if "SHUTTER_FULL" in msg.get("applied", []):
+                        self.attempts += 1
+                        mine["attempts"] += 1
+                elif kind == "shot":
+                    self.outcomes.append(msg["shot"])
+                    mine["outcomes"] += 1
+
+        def settled() -> bool:  # every press answered, every attempt's outcome in
+            with self.lock:
+                return mine["acks"] == n and mine["outcomes"] >= mine["attempts"]
+
+        def receive(until_s: float) -> None:
+            while time.monotonic() < until_s and not self.stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    handle(ws.recv(timeout=0.1))
+                if settled():
+                    return
+
         while not self.stop.is_set():
             if not self.shooting.is_set():
-                self.idle.set()
-                time.sleep(0.05)
+                receive(time.monotonic() + 0.1)  # late answers still count while paused
+                if settled():
+                    self.idle.set()
                 continue
             self.idle.clear()
             n += 1
+            with self.lock:
+                self.presses += 1
             for action in ("press", "release"):
                 ws.send(json.dumps({"type": "control", "control": "SHUTTER",
-                                    "action": action, "id": f"s{n}{action}"}))
-            attempted = False
-            deadline = time.monotonic() + 20.0
-            while time.monotonic() < deadline:
-                with contextlib.suppress(TimeoutError):
-                    data = ws.recv(timeout=0.5)
-                    if not isinstance(data, str):
-                        continue
-                    msg = json.loads(data)
-                    if msg.get("id") == f"s{n}press" and msg.get("type") == "ack":
-                        attempted = "SHUTTER_FULL" in msg.get("applied", [])
-                        with self.lock:
-                            self.attempts += int(attempted)
-                        if not attempted:
-                            break
-                    elif msg.get("type") == "shot":
-                        with self.lock:
-                            self.outcomes.append(msg["shot"])
-                        break
-            self.idle.set()
-            time.sleep(0.5)
+                                    "action": action, "id": f"{tag}{n}{action}"}))
+            receive(time.monotonic() + SHOT_DEADLINE_S)
+            if not settled():
+                with self.lock:
+                    self.late += 1
+            else:
+                self.idle.set()
+            receive(time.monotonic() + 0.5)  # the photographer's pause between frames
 
     def flooder(self, ws: ClientConnection) -> None:
         msg = json.dumps({"type": "control", "control": "AF_POINT_LEFT", "action": "press"})
@@ -245,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         server.start()
         assert server.proc is not None
         first_pid = server.proc.pid
-        counts = [dict[str, int]() for _ in range(args.viewers)]
+        counts = [clients.first_viewer] + [dict[str, int]() for _ in range(args.viewers - 1)]
         threads = [threading.Thread(target=clients.forever, args=(clients.viewer, c), daemon=True)
                    for c in counts]
         threads += [threading.Thread(target=clients.forever, args=(f,), daemon=True)
@@ -253,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         for t in threads:
             t.start()
         t0 = time.monotonic()
+        clients.restart_clock(t0)  # the phases start now, not when the server was launched
 
         def at(frac: float) -> None:
             time.sleep(max(0.0, t0 + frac * duration - time.monotonic()))
@@ -260,14 +326,14 @@ def main(argv: list[str] | None = None) -> int:
         at(0.05)
         rss_first = [rss_kib(first_pid)]
         at(0.2)
-        quiet_s = time.monotonic() - t0
-        clients.phase = "flood"
-        flood_t0 = time.monotonic()
+        clients.set_phase("flood")
         at(0.35)
+        clients.set_phase("disk_full")
         filler = fill(shots) if mounted else None
         at(0.5)
         if filler is not None:
             filler.unlink()
+        clients.set_phase("after_disk")
         at(0.68)
         clients.shooting.clear()
         clients.idle.wait(30)  # the last press's outcome has arrived: nothing in flight
@@ -277,10 +343,10 @@ def main(argv: list[str] | None = None) -> int:
             attempts_before, outcomes_before = clients.attempts, len(clients.outcomes)
         restart_t0 = time.monotonic()
         server.kill9()
-        clients.phase = "restart"
+        clients.set_phase("restart")
         server.start()
         restart_s = time.monotonic() - restart_t0
-        clients.phase = "flood"
+        clients.set_phase("after_restart")
         assert server.proc is not None
         second_pid = server.proc.pid
         time.sleep(2.0)
@@ -290,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         clients.shooting.clear()
         clients.idle.wait(30)
         rss_second.append(rss_kib(second_pid))
-        flood_s = time.monotonic() - flood_t0 - restart_s
+        clients.set_phase("end")
         clients.stop.set()
         for t in threads:
             t.join(12)
@@ -300,16 +366,46 @@ def main(argv: list[str] | None = None) -> int:
         saved = sum(1 for s in outcomes if s["ok"])
         failures = [s for s in outcomes if not s["ok"]]
         jpgs = len(list(shots.glob("shot_*.jpg")))
+        measured = [p for p in PHASES if p != "restart" and clients.phase_s[p] > 0]
+        fps = {
+            p: [round(c.get(p, 0) / clients.phase_s[p], 1) for c in counts] for p in measured
+        }
+        rtt = {
+            p: {"p50": pct(v, 0.5), "p95": pct(v, 0.95), "n": len(v)}
+            for p, v in clients.rtts.items()
+            if p in measured
+        }
+        flood_fps = min(fps.get("flood", [0.0]), default=0.0)
+        flood_rtt = rtt.get("flood", {})
+        worst = [flood_rtt.get(q) for q in ("p50", "p95")]
+        rtt_met = all(isinstance(v, float) and v <= RTT_TARGET_MS for v in worst)
         result |= {
-            "fps_per_viewer": {
-                "quiet": [round(c.get("quiet", 0) / quiet_s, 1) for c in counts],
-                "flood": [round(c.get("flood", 0) / flood_s, 1) for c in counts],
-            },
-            "control_round_trip_ms": {
-                phase: {"p50": pct(v, 0.5), "p95": pct(v, 0.95), "n": len(v)}
-                for phase, v in clients.rtts.items()
+            "phase_s": {p: round(clients.phase_s[p], 1) for p in PHASES},
+            "fps_per_viewer": fps,
+            "control_round_trip_ms": rtt,
+            "targets": {
+                "during": "flood: one client floods, the other viewers and the control client "
+                "are measured (quiet: the same clients before the flood, the baseline)",
+                "viewer_fps_min": {
+                    "quiet": min(fps.get("quiet", [0.0]), default=0.0),
+                    "flood": flood_fps,
+                    "server_fps_median": {  # what the body loop made: the viewers' ceiling
+                        p: pct(clients.server_fps.get(p, []), 0.5) for p in ("quiet", "flood")
+                    },
+                    "target": FPS_TARGET,
+                    "met": flood_fps >= FPS_TARGET,
+                },
+                "control_round_trip_ms": {
+                    "quiet": rtt.get("quiet"),
+                    "flood": flood_rtt,
+                    "target_p50_p95": RTT_TARGET_MS,
+                    "met": rtt_met,
+                },
             },
             "shots": {
+                "presses": clients.presses,
+                "acknowledged": clients.acks,
+                "late_after_deadline": clients.late,
                 "attempted": attempts,
                 "saved": saved,
                 "failure_records": len(failures),

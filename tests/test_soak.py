@@ -29,3 +29,11 @@ def test_soak_in_miniature_loses_no_shot() -> None:
     assert all(f > 0 for f in result["fps_per_viewer"]["quiet"])
     assert all(f > 0 for f in result["fps_per_viewer"]["flood"])
     assert result["flood"]["rate_limited_replies"] > 0
+    # every press answered and counted, however late (the shooter's deadline decides nothing)
+    assert shots["presses"] == shots["acknowledged"] == shots["attempted"]
+    # the targets are printed beside the quiet baseline, with the verdict (the figures depend
+    # on the machine's load: benchmarks report them, tests do not bound them)
+    fps, rtt = result["targets"]["viewer_fps_min"], result["targets"]["control_round_trip_ms"]
+    assert fps["target"] == 25.0 and rtt["target_p50_p95"] == 50.0
+    assert fps["met"] is (fps["flood"] >= 25.0) and isinstance(rtt["met"], bool)
+    assert fps["flood"] == min(result["fps_per_viewer"]["flood"]) and rtt["flood"]["n"] > 0
