@@ -33,7 +33,7 @@ from afon.web.protocol import (
     parse_message,
     parse_settings,
 )
-from afon.web.security import Security, is_loopback, split_host
+from afon.web.security import URL_TOKEN_REFUSED, Security, is_loopback, split_host
 from afon.web.serve import LiveServer, ServeOptions
 from waiting import TIMEOUT_S, wait_for
 
@@ -132,11 +132,15 @@ def test_security_rules() -> None:
     paired = Security("s3cret-pairing")
     lan = {"host": "192.168.1.4:8000", "origin": "http://192.168.1.4:8000"}
     assert paired.check(lan, "")[0] == 401
-    assert paired.check(lan, "token=wrong")[0] == 401
-    assert paired.check(lan, "token=s3cret-pairing") is None
-    assert paired.check(lan | {"authorization": "Bearer s3cret-pairing"}, "") is None
+    # a token in the URL is refused, right or wrong (it would end up in logs and history)
+    for query in ("token=wrong", "token=s3cret-pairing", "a=1&token="):
+        assert paired.check(lan, query) == (401, URL_TOKEN_REFUSED)
+    assert local.check(ok, "token=s3cret-pairing") == (401, URL_TOKEN_REFUSED)
+    bearer = {"authorization": "Bearer s3cret-pairing"}
+    assert paired.check(lan | bearer, "") is None
+    assert paired.check(lan | {"authorization": "Bearer wrong"}, "")[0] == 401
     foreign = lan | {"origin": "http://192.168.1.4:9999"}
-    assert paired.check(foreign, "token=s3cret-pairing")[0] == 403
+    assert paired.check(foreign | bearer, "")[0] == 403
 
 
 def test_serve_help_says_loopback_needs_no_token() -> None:
@@ -340,14 +344,24 @@ def test_http_press_is_a_lease(http: httpx.Client) -> None:
 
 
 # --- WebSocket -------------------------------------------------------------------------------
-def ws_url(server: LiveServer, token: str | None = None) -> str:
-    url = server.base_url.replace("http://", "ws://") + "/ws"
-    return f"{url}?token={token}" if token else url
+def ws_url(server: LiveServer) -> str:
+    return server.base_url.replace("http://", "ws://") + "/ws"
 
 
-def open_ws(url: str, origin: str | None = None) -> ClientConnection:
-    """A WebSocket client that queues everything it is sent (the tests do not read all)."""
-    return connect(url, proxy=None, compression=None, max_queue=None, origin=origin)  # type: ignore[arg-type]
+def open_ws(
+    url: str, origin: str | None = None, token: str | None = None
+) -> ClientConnection:
+    """A WebSocket client that queues everything it is sent (the tests do not read all); a
+    `token` goes in an Authorization header, as a script would send it."""
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    return connect(  # type: ignore[arg-type]
+        url,
+        proxy=None,
+        compression=None,
+        max_queue=None,
+        origin=origin,
+        additional_headers=headers,
+    )
 
 
 class Stream:
@@ -458,8 +472,9 @@ def test_remote_requests_need_the_token(paired: LiveServer) -> None:
         assert c.get("/").status_code == 200  # the page itself is public
         r = c.get("/api/state")
         assert r.status_code == 401 and "token" in r.json()["error"]
-        assert c.get("/api/state", params={"token": "nope"}).status_code == 401
-        assert c.get("/api/state", params={"token": "pair-me-please"}).status_code == 200
+        assert c.get("/api/state", headers={"authorization": "Bearer nope"}).status_code == 401
+        r = c.get("/api/state", params={"token": "pair-me-please"})
+        assert r.status_code == 401 and "in the URL refused" in r.json()["error"]
         auth = {"authorization": "Bearer pair-me-please"}
         assert c.get("/api/shots", headers=auth).status_code == 200
         r = c.post(
@@ -473,10 +488,21 @@ def test_remote_requests_need_the_token(paired: LiveServer) -> None:
         open_ws(ws_url(paired))
     assert refused.value.response.status_code == 401
     with pytest.raises(InvalidStatus) as foreign:
-        open_ws(ws_url(paired, "pair-me-please"), origin="http://evil.example")
+        open_ws(ws_url(paired), origin="http://evil.example", token="pair-me-please")
     assert foreign.value.response.status_code == 403
     own_origin = base.replace("/ws", "")
-    with open_ws(ws_url(paired, "pair-me-please"), origin=own_origin) as ws:
+    with open_ws(ws_url(paired), origin=own_origin, token="pair-me-please") as ws:
+        assert Stream(ws).next_json("hello")["token_required"] is True
+    with pytest.raises(InvalidStatus) as in_url:  # the token never goes in a URL
+        open_ws(ws_url(paired) + "?token=pair-me-please", origin=own_origin)
+    assert in_url.value.response.status_code == 401
+    # a paired browser: the cookie set by one request with the token stands for it
+    with httpx.Client(base_url=base, timeout=TIMEOUT_S, trust_env=False) as c:
+        r = c.get("/api/state", headers={"authorization": "Bearer pair-me-please"})
+        cookie = r.headers["set-cookie"].split(";", 1)[0]
+    with connect(  # type: ignore[arg-type]
+        ws_url(paired), proxy=None, origin=own_origin, additional_headers={"Cookie": cookie}
+    ) as ws:
         assert Stream(ws).next_json("hello")["token_required"] is True
 
 
@@ -539,7 +565,8 @@ def test_cli_serve_off_loopback_prints_token_url_and_qr(tmp_path: Path) -> None:
         base, token = local.split("/#token=")
         with httpx.Client(base_url=base, timeout=TIMEOUT_S, trust_env=False) as c:
             wait_for(lambda: c.get("/api/state").status_code == 401, what="401 without token")
-            assert c.get("/api/state", params={"token": token}).status_code == 200
+            auth = {"authorization": f"Bearer {token}"}
+            assert c.get("/api/state", headers=auth).status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         try:

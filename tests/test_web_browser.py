@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from afon.web.security import SESSION_COOKIE
 from afon.web.serve import LiveServer, ServeOptions
 from waiting import TIMEOUT_S, wait_for
 
@@ -488,6 +489,44 @@ def paired() -> Iterator[LiveServer]:
         LiveServer(ServeOptions(port=0, token="browser-pairing-token", out=out)) as live,
     ):
         yield live
+
+
+def test_the_printed_url_pairs_the_page_and_no_url_carries_the_token(
+    paired: LiveServer, browser: Any
+) -> None:
+    """The #token= URL afon prints: the page trades it for the session cookie, removes it from
+    the address bar, and its WebSocket, API calls and gallery images go without it."""
+    token = "browser-pairing-token"
+    requests: list[str] = []
+    ctx = browser.new_context(bypass_csp=True)
+    ctx.on("request", lambda r: requests.append(r.url))
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT_S * 1000)
+    page.goto(paired.local_url)
+    wait_live(page)
+    assert paired.local_url.endswith("#token=" + token) and token not in page.url
+    assert page.evaluate("sessionStorage.getItem('afon-token')") is None
+    cookies = {c["name"]: c for c in ctx.cookies()}
+    assert cookies[SESSION_COOKIE]["httpOnly"] and cookies[SESSION_COOKIE]["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie") == ""  # HttpOnly: not readable by scripts
+    # a shot: the gallery's thumbnail and link load by the cookie alone
+    page.evaluate(
+        """() => fetch('/api/control', {method: 'POST', headers: {'Content-Type':
+             'application/json'}, body: JSON.stringify({control: 'SHUTTER', action: 'press'})})"""
+    )
+    page.wait_for_function(
+        "document.querySelector('#gallery img') && document.querySelector('#gallery img')"
+        ".complete && document.querySelector('#gallery img').naturalWidth > 0"
+    )
+    page.evaluate(
+        """() => fetch('/api/control', {method: 'POST', headers: {'Content-Type':
+             'application/json'}, body: JSON.stringify({control: 'SHUTTER', action: 'release'})})"""
+    )
+    href = page.locator("#gallery a").first.get_attribute("href")
+    assert href is not None and "token" not in href
+    assert requests and not [u for u in requests if token in u or "token=" in u]
+    assert paired.runner.hub.viewers >= 1  # the WebSocket was let in by the cookie
+    ctx.close()
 
 
 def test_remote_page_without_token_is_refused(

@@ -83,11 +83,11 @@ def test_pairing_sets_a_strict_session_cookie_and_guesses_are_limited(tmp_path: 
             assert c.get("/api/shots").status_code == 401
             c.cookies.clear()
             codes = [
-                c.get("/api/state", params={"token": f"guess-{i:012d}"}).status_code
+                c.get("/api/state", headers={"authorization": f"Bearer guess-{i:012d}"})
                 for i in range(12)
             ]
-            assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
-            r = c.get("/api/state", params={"token": TOKEN})  # even the right one, for now
+            assert [r.status_code for r in codes] == [401] * 10 + [429, 429]
+            r = c.get("/api/state", headers={"authorization": f"Bearer {TOKEN}"})  # even right
             assert r.status_code == 429 and "try again in" in r.json()["error"]
             assert c.get("/").status_code == 200  # the page itself stays reachable
 

@@ -6,7 +6,8 @@ their summaries and the shared error answers are written here. It covers every `
 `afon.web.server` (a test checks routes ⇄ document); the WebSocket (``/ws``) and the page are not
 part of it. The access rules are those of `afon.web.security`: on a loopback server started
 without ``--token`` no token is needed; otherwise every ``/api/`` request carries the pairing
-token as ``?token=TOKEN`` or ``Authorization: Bearer TOKEN``, and a request with an ``Origin``
+token as ``Authorization: Bearer TOKEN`` (or a paired browser's session cookie; a ``?token=`` in
+the URL is refused), and a request with an ``Origin``
 header must come from the server's own origin (else 403).
 """
 
@@ -36,6 +37,7 @@ from afon.web.protocol import (
     ShotsReply,
     StateReply,
 )
+from afon.web.security import SESSION_COOKIE
 
 _JSON = "application/json"
 
@@ -293,15 +295,21 @@ OPENAPI: dict[str, Any] = {
         "version": __version__,
         "description": "Press and release controls, read AF state, change settings, list and "
         "fetch shots. On a server bound to loopback without --token no token is needed; "
-        "otherwise pass the pairing token as ?token=TOKEN or Authorization: Bearer TOKEN. "
+        "otherwise pass the pairing token as Authorization: Bearer TOKEN (a token in the URL "
+        "is refused: URLs end up in logs, history and Referer headers). "
         "Requests with an Origin header must come from the server's own origin.",
     },
     "servers": [{"url": "/"}],
-    "security": [{}, {"tokenQuery": []}, {"bearer": []}],
+    "security": [{}, {"bearer": []}, {"session": []}],
     "paths": _PATHS,
     "components": {
         "securitySchemes": {
-            "tokenQuery": {"type": "apiKey", "in": "query", "name": "token"},
+            "session": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": SESSION_COOKIE,
+                "description": "HttpOnly, SameSite=Strict; set after a request with the token",
+            },
             "bearer": {
                 "type": "http",
                 "scheme": "bearer",

@@ -4,8 +4,11 @@
   name a loopback host (`localhost`, `127.0.0.1`, `[::1]`), which stops DNS-rebinding pages from
   reaching the server through a name of their own.
 - Bound to any other address (`--host 0.0.0.0`), or given `--token`, every request to `/api/`
-  and the WebSocket must carry the token: `Authorization: Bearer TOKEN` or `?token=TOKEN`.
-  Missing or wrong: 401.
+  and the WebSocket must carry the token: `Authorization: Bearer TOKEN`, or the session cookie
+  below. Missing or wrong: 401. A token in the URL (`?token=`) is refused (401), right or wrong:
+  URLs end up in server and proxy logs, the browser's history and Referer headers. The page
+  takes the token from the `#token=` fragment afon prints (never sent to the server), trades it
+  for the cookie with one `Authorization` request and removes it from the address bar.
 - A request that carries an `Origin` header (every browser WebSocket and cross-site request)
   must come from the server's own origin (scheme, host and port of its Host header): else 403.
   Clients that send no Origin (curl, scripts) are judged by the token alone.
@@ -42,6 +45,10 @@ MIN_TOKEN_DISTINCT = 6
 SESSION_COOKIE = "afon_session"
 MAX_FAILED_ATTEMPTS = 10
 FAILED_WINDOW_S = 60.0
+URL_TOKEN_REFUSED = (
+    "pairing token in the URL refused (URLs end up in logs, history and Referer headers): "
+    "send it as Authorization: Bearer TOKEN; a paired browser's session cookie stands for it"
+)
 CROSS_SITE = ("cross-site", "same-site")
 """`Sec-Fetch-Site` values refused on the API: anything but same-origin and none (typed URL)."""
 
@@ -115,11 +122,11 @@ class Security:
             o_host, o_port = split_host(parts.netloc, 443 if parts.scheme == "https" else 80)
             if (o_host, o_port) != (host, port):
                 return 403, f"foreign origin {origin!r}"
+        if "token" in parse_qs(query_string, keep_blank_values=True):
+            # a URL ends up in logs, the browser's history and Referer headers: never the token
+            return 401, URL_TOKEN_REFUSED
         if self.token is not None:
             given = _bearer(headers.get("authorization", ""))
-            if given is None:
-                values = parse_qs(query_string).get("token", [])
-                given = values[0] if values else None
             if given is None and self.session_ok(headers):
                 return None
             if given is None:

@@ -72,7 +72,7 @@ from afon.web.protocol import (
     parse_settings,
 )
 from afon.web.runner import BodyRunner, Subscriber
-from afon.web.security import FailedAttempts, Security
+from afon.web.security import URL_TOKEN_REFUSED, FailedAttempts, Security
 from afon.web.trainer import DRILLS, Trainer, drill_named, history_key
 
 log = logging.getLogger("afon.web")
@@ -129,6 +129,8 @@ class Guard:
             )
             if problem is not None and not guarded and problem[0] == 401:
                 problem = None  # the page itself is public; only the Host rule applies to it
+            if problem is not None and not guarded and problem[1] == URL_TOKEN_REFUSED:
+                problem = None  # the page itself is public (its script strips the token)
             if problem is not None and problem[1] == "wrong pairing token":
                 self.failed.failed(client)
         if problem is None:
@@ -272,7 +274,7 @@ class WebApp:
     async def api_trainer_history(self, request: Request) -> Response:
         if self.trainer is None:
             return _error(404, "the trainer is not available on this server")
-        unknown = set(request.query_params) - {"drill", "token", "technique", "level"}
+        unknown = set(request.query_params) - {"drill", "technique", "level"}
         if unknown:
             return _error(400, f"unknown query parameters: {', '.join(sorted(unknown))}")
         name = request.query_params.get("drill")

@@ -33,12 +33,30 @@
   };
   const SCALE_LABELS_M = [0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10];
 
-  // --- token: from #token=, ?token= or this tab's earlier visit ------------------------------
+  // --- token: from the #token= fragment afon prints (or the form), traded for the session --
+  // cookie by one request with an Authorization header, then gone from the address bar. No
+  // URL the page makes carries it (URLs end up in logs, history and Referer headers): the
+  // WebSocket, the API and the gallery's images go by the HttpOnly SameSite=Strict cookie.
   const hashParams = new URLSearchParams(location.hash.slice(1));
   const queryParams = new URLSearchParams(location.search);
-  let token = hashParams.get('token') || queryParams.get('token') ||
-    sessionStorage.getItem('afon-token') || '';
-  if (token) sessionStorage.setItem('afon-token', token);
+  let token = hashParams.get('token') || queryParams.get('token') || '';
+  sessionStorage.removeItem('afon-token'); // kept there by earlier versions
+  if (hashParams.has('token') || queryParams.has('token')) {
+    hashParams.delete('token');
+    queryParams.delete('token');
+    const q = queryParams.toString();
+    const h = hashParams.toString();
+    history.replaceState(null, '', location.pathname + (q ? '?' + q : '') + (h ? '#' + h : ''));
+  }
+
+  async function pair() {
+    // With a token: one request that carries it in a header; the answer sets the cookie.
+    if (!token) return;
+    try {
+      const r = await fetch('/api/state', { headers: { Authorization: 'Bearer ' + token } });
+      if (r.ok) token = ''; // paired: the cookie stands for it from now on
+    } catch (err) { /* offline: connect() says so */ }
+  }
 
   // --- state ---------------------------------------------------------------------------------
   let ws = null;
@@ -84,15 +102,13 @@
     afFrameRect,
   };
 
-  const withToken = (url) => (token
-    ? url + (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token) : url);
   const apiHeaders = () => (token ? { Authorization: 'Bearer ' + token } : {});
 
   // --- connection ----------------------------------------------------------------------------
   function connect() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     opened = false;
-    ws = new WebSocket(withToken(`${proto}//${location.host}/ws`));
+    ws = new WebSocket(`${proto}//${location.host}/ws`); // the session cookie pairs it
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
       opened = true;
@@ -143,8 +159,8 @@
   $('token-form').addEventListener('submit', (e) => {
     e.preventDefault();
     token = $('token-input').value.trim();
-    sessionStorage.setItem('afon-token', token);
-    connect();
+    $('token-input').value = '';
+    pair().then(connect);
   });
 
   function setConn(text, cls) {
@@ -874,7 +890,7 @@
     meta.append(title, ' ', verdict, line1, line2);
     if (shot.thumb) {
       const a = document.createElement('a');
-      a.href = withToken(shot.image);
+      a.href = shot.image;
       a.className = 'review-open';
       a.addEventListener('click', (e) => {
         if (e.ctrlKey || e.metaKey || e.shiftKey || e.button > 0) return;  // a new tab, as asked
@@ -882,7 +898,7 @@
         openReview(shot);
       });
       const img = document.createElement('img');
-      img.src = withToken(shot.thumb);
+      img.src = shot.thumb;
       img.alt = `shot ${shot.n + 1}`;
       img.loading = 'lazy';
       a.append(img);
@@ -918,8 +934,8 @@
     $('review-title').textContent = `#${shot.n + 1} · ${shot.file || ''}`;
     const img = $('review-img');
     img.alt = `shot ${shot.n + 1}`;
-    img.src = withToken(shot.image);
-    $('review-download').href = withToken(`${shot.image}?download=1`);
+    img.src = shot.image;
+    $('review-download').href = `${shot.image}?download=1`;
     $('review-download').setAttribute('download', shot.file || '');
     setZoom(false);
     $('review-confirm').hidden = true;
@@ -1046,5 +1062,5 @@
 
   window.addEventListener('resize', () => { fitViewfinder(); if (state) drawScale(); });
   fitViewfinder();
-  connect();
+  pair().then(connect);
 })();

@@ -11,17 +11,8 @@
   const H = 150;
   const PAD = { l: 34, r: 8, t: 10, b: 22 };
 
-  const tokenNow = () => {
-    const hash = new URLSearchParams(location.hash.slice(1));
-    const query = new URLSearchParams(location.search);
-    return hash.get('token') || query.get('token') || sessionStorage.getItem('afon-token') || '';
-  };
-  const headers = (json) => {
-    const h = json ? { 'Content-Type': 'application/json' } : {};
-    const token = tokenNow();
-    if (token) h.Authorization = 'Bearer ' + token;
-    return h;
-  };
+  // the page's session cookie (app.js pairs it) goes with every same-origin fetch: no token
+  const headers = (json) => (json ? { 'Content-Type': 'application/json' } : {});
 
   async function api(path, body) {
     const init = body === undefined
