@@ -304,6 +304,7 @@ def plot_focus_error(
         "causal": "#2ca02c",
         "predictive": "#1f77b4",
         "non-predictive": "#ff7f0e",
+        "libcamera": "#9467bd",
     }
     fig, ax = plt.subplots(figsize=(9, 3.4))
     t0, t1 = span_s
@@ -315,7 +316,7 @@ def plot_focus_error(
             for t, lens, subj in zip(tr["t_s"], tr["lens_d"], tr["subject_d"], strict=True)
             if t0 <= t <= t1
         ]
-        colour = colours.get(strat)
+        colour = colours.get(strat, "#8c564b")
         style = "--" if strat in ("clairvoyant", "causal") else "-"
         ax.plot(
             [p[0] for p in pts],

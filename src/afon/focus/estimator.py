@@ -44,9 +44,10 @@ contrast peak, from the bracketing of the peak (see `afon.focus.servo`).
 Prediction
 ----------
 `predict_d(t)` propagates every model to ``t`` (the exposure's mid-time: the body's ``aim_s``
-includes the release lag and half the still's exposure; the reading itself refers to its frame's
-mid-exposure, so the pipeline's latency between the reading and the command is covered too) and
-mixes the predicted dioptres by the model probabilities; `sigma_d(t)` is the mixture's spread.
+includes the release lag and half the still's exposure; the reading itself refers to when its
+AF window's rows exposed, so the pipeline's latency between the reading and the command is
+covered too) and mixes the predicted dioptres by the model probabilities; `sigma_d(t)` is the
+mixture's spread.
 
 Why written here and not a library: filterpy (the usual Python choice, with an IMM) has been
 unmaintained since 2018 and its IMM needs equal-dimension linear filters (no EKF update); the

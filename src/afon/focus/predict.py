@@ -1,7 +1,8 @@
 """Readings of the subject and the lens motor's reach, for servo AF (AF-C).
 
-`Observation` is one reading of the subject's focus position (dioptres) at a frame's
-mid-exposure, with its noise; `afon.focus.estimator` turns a stream of them into a prediction.
+`Observation` is one reading of the subject's focus position (dioptres) when the AF
+window's rows exposed, with its noise; `afon.focus.estimator` turns a stream of them into a
+prediction.
 
 The motor
 ---------
@@ -26,7 +27,7 @@ class Observation:
     """One measurement of the subject's focus position."""
 
     t_s: float
-    """Time the measurement refers to (the frame's mid-exposure)."""
+    """Time the measurement refers to (mid-exposure of the AF window's rows)."""
     focus_d: float
     """Subject focus position in dioptres (lens position during the exposure + defocus)."""
     sigma_d: float

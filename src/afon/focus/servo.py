@@ -3,10 +3,11 @@
 Per frame (`ServoAf.update(frame, window, aim_s)`):
 
 1. **Observe.** Phase detection in the AF window gives the defocus (subject − lens, dioptres).
-   The lens position during that exposure is known from the frame (``lens_start_d``/``lens_end_d``),
-   so ``subject_d = lens_d + defocus_d`` is an observation of the subject at the frame's
-   mid-exposure time — independent of where the lens was, so a moving lens does not disturb
-   the track. Readings below `min_confidence` are not used. The reading's noise is modelled as
+   The lens position while the AF window's rows exposed is estimated from the frame's reports
+   (``lens_start_d``/``lens_end_d``) and the motor's kinematics (`_lens_during`), so
+   ``subject_d = lens_d + defocus_d`` is an observation of the subject at those rows' exposure
+   time — independent of where the lens was, so a moving lens does not disturb the track.
+   Readings below `min_confidence` are not used. The reading's noise is modelled as
    ``hypot(σ₀, rel·|defocus|) / √confidence`` (a phase reading far from focus is less precise).
    A contrast peak bracketed by the hill-climb (below) is a reading too, with the bracket's
    half-width as its noise.
@@ -19,7 +20,8 @@ Per frame (`ServoAf.update(frame, window, aim_s)`):
    constant-acceleration models mixed by likelihood). The lens is commanded to the subject's
    predicted position at ``aim_s`` — the next exposure, which is the still's exposure when the
    body has a release pending (release-lag compensation) — or, if the motor cannot get there in
-   time, to the intercept (`afon.focus.predict.plan_target`). `NonPredictiveServo` commands the
+   time from when the command takes effect (``lens_latency_frames`` frame boundaries on), to
+   the intercept (`afon.focus.predict.plan_target`). `NonPredictiveServo` commands the
    last valid reading (one lock-on accepted), as its name says: no motion model, no smoothing.
 4. **Dead-band** (libcamera's ``pdaf_squelch`` idea, scaled to the depth of focus): a new command
    closer than ``squelch_dof × depth_of_focus`` to the last one is not sent. The same dead-band
