@@ -239,3 +239,58 @@ def test_registry_and_factory() -> None:
         assert factory(ctx).name in SERVO
     with pytest.raises(ValueError):
         make_servo("psychic", ctx)
+
+
+def test_the_command_is_planned_from_when_it_takes_effect() -> None:
+    """A lens command waits for the next frame boundary (`lens_latency_frames` = 1, the 300 mm):
+    the servo must plan its reach from then. A subject the motor could reach by the next
+    exposure counting from the frame's arrival, but not from the boundary, gets the intercept
+    (past the exposure, on the subject's path), which the lens does reach in time."""
+    import numpy as np
+
+    from afon.cameras.base import Frame
+    from afon.focus.engine import AfContext
+    from afon.focus.predict import Observation, travel_time_s
+
+    speed, accel = 1.07, 40.0
+    ctx = AfContext(0.0, 0.5, 30.0, 0.00093, None, speed, accel, lens_latency_frames=1)
+    servo = PredictiveServo(ctx)
+    servo.start(0.05, 0.0)
+    # a runner approaching at 10 m/s, 20 m away at t = 1 s, read every frame up to then
+    track = [
+        Observation(t, 1.0 / (20.0 - 10.0 * (t - 1.0)), 1e-5)
+        for t in (1.0 - k / 30.0 for k in range(12, -1, -1))
+    ]
+    servo.track.seed(track)
+    servo.last_valid = track[-1]
+    start_s = 1.0 - 0.0095  # the frame's exposure: it arrives 10 ms after its end
+    aim_s = start_s + 1 / 30.0 + 0.0095  # the next frame's mid-exposure
+    predicted_at_aim = servo.track.predict_d(aim_s)
+    assert predicted_at_aim is not None
+    # at rest 0.0014 D (1.5 DoF) short: a 13.1 ms move, with 13.8 ms from the frame's arrival
+    # to the exposure but 9.5 ms from the boundary
+    lens_d = predicted_at_aim - 0.0014
+    servo.commanded_d = lens_d
+    frame = Frame(
+        0,
+        np.zeros((4, 4, 3), np.uint8),
+        start_s,
+        start_s + 0.019,
+        start_s + 0.029,
+        lens_d,
+        lens_d,
+        False,
+        None,
+    )
+    step = servo.update(frame, AfWindow(0.5, 0.5, 0.1, 0.1), aim_s)
+    assert step.target_d is not None
+    apply_s = start_s + 1 / 30.0  # the boundary (at the latest)
+    # from the frame's arrival the move would fit; from the boundary it does not
+    assert travel_time_s(predicted_at_aim - lens_d, speed, accel) <= aim_s - frame.ready_s
+    assert travel_time_s(predicted_at_aim - lens_d, speed, accel) > aim_s - apply_s
+    # so the command is the intercept: beyond the subject at the exposure, and reached in time
+    assert step.target_d > predicted_at_aim
+    arrive_s = apply_s + travel_time_s(step.target_d - lens_d, speed, accel)
+    at_arrival = servo.track.predict_d(arrive_s)
+    assert at_arrival is not None
+    assert abs(at_arrival - step.target_d) < 0.1 * ctx.depth_of_focus_d
