@@ -106,6 +106,7 @@ class HeadlessRunner:
         self.result = HeadlessResult()
         self._closed = False
         self._reported: set[str] = set()
+        self._ring_refused = False
         self.body = Body(
             camera,
             profile,
@@ -139,6 +140,35 @@ class HeadlessRunner:
                 self._line(str(notice), notice_event(notice))
         for event in events:
             self.body.handle(event)
+        for source in self.hub.sources:
+            take = getattr(source, "take_steps", None)
+            steps = take() if callable(take) else 0
+            if steps:
+                self._turn_ring(steps * float(getattr(source, "step_d", 0.0)))
+
+    def _turn_ring(self, delta_d: float) -> None:
+        """The encoder's turn on the focus ring: MF, or DMF after AF-S locked; else said once
+        (until the ring works again)."""
+        body = self.body
+        if body.focus_ring(delta_d):
+            self._ring_refused = False
+            lens = body.camera.lens_position_d()
+            self._line(
+                f"{body.clock.now_s():.3f}s focus ring {delta_d:+.3f} D -> lens {lens:.3f} D",
+                {"event": "focus_ring", "t_s": round(body.clock.now_s(), 6), "delta_d": delta_d},
+            )
+        elif not self._ring_refused:
+            self._ring_refused = True
+            now = body.clock.now_s()
+            notice = Notice(
+                now,
+                "focus-ring",
+                "encoder",
+                f"focus ring ignored: manual focus needs MF, or AF-S with manual override "
+                f"after focus locked (now {body.focus_mode}, {body.state.value})",
+            )
+            self.result.notices.append(notice)
+            self._line(str(notice), notice_event(notice))
 
     def tick(self) -> None:
         """One loop iteration: inputs, then one frame."""
@@ -194,6 +224,12 @@ def open_inputs(
             from afon.inputs.gpio import GpioInput
 
             hub.add(GpioInput(hub, inputs.gpio, pin_factory=pin_factory))
+        if inputs.encoder is not None:
+            from afon.inputs.encoder import FocusEncoder
+
+            e = inputs.encoder
+            hub.add(FocusEncoder(e.a, e.b, e.step_d, pin_factory=pin_factory))
+            say(f"focus ring: encoder on GPIO{e.a}/GPIO{e.b}, {e.step_d:g} D per detent")
         if inputs.evdev:
             from afon.inputs.evdev_input import EvdevInput, open_device
 

@@ -11,6 +11,11 @@ SHUTTER = 120
 AF_ON = 17
 SHUTTER = 27              # the two-stage shutter as one button: press = half + full
 
+[encoder]                 # a rotary encoder on GPIO as the focus ring (MF, and DMF after AF-S)
+a = 5                     # BCM pins of its A and B outputs (C to ground)
+b = 6
+step_d = 0.02             # dioptres per detent, clockwise towards near focus
+
 [evdev]                   # Linux input devices: USB footswitches, keyboards, remotes
 device = "FootSwitch"     # a path, or (part of) the name `afon inputs` lists
 grab = true               # the default for a named device: its keys reach only afon
@@ -66,10 +71,22 @@ BCM_PINS = range(0, 28)
 
 DEFAULT_DEBOUNCE_S = 0.020
 DEFAULT_MAX_HOLD_S = 30.0
-SECTIONS = ("gpio", "evdev", "keyboard", "keys")
+SECTIONS = ("gpio", "encoder", "evdev", "keyboard", "keys")
+DEFAULT_ENCODER_STEP_D = 0.02
+"""Focus ring per encoder detent: 50 detents (about two turns of a 24-detent encoder) across
+a 1 D range, fine enough for a 50 mm lens's depth of focus at f/1.8."""
 DEFAULT_TERMINAL_KEYS = {"AF_ON": "a", "AF_OFF": "o", "SHUTTER_HALF": "h", "SHUTTER": " "}
 """``--inputs keys``: a toggles AF-ON, o AF-OFF, h the half press; space releases the shutter."""
 KEY_NAMES = {"space": " ", "enter": "\n", "return": "\n", "tab": "\t"}
+
+
+@dataclass(frozen=True)
+class EncoderPins:
+    """A rotary encoder: BCM pins of A and B, dioptres per detent."""
+
+    a: int
+    b: int
+    step_d: float = DEFAULT_ENCODER_STEP_D
 
 
 @dataclass
@@ -87,6 +104,8 @@ class InputMap:
     debounce_s: float = DEFAULT_DEBOUNCE_S
     max_hold_s: float = DEFAULT_MAX_HOLD_S
     max_hold_overrides: dict[str, float] = field(default_factory=dict)
+    encoder: EncoderPins | None = None
+    """The focus-ring encoder (`afon.inputs.encoder`), if any."""
 
     def max_hold_for(self, action: str) -> float:
         return self.max_hold_overrides.get(action, self.max_hold_s)
@@ -104,6 +123,7 @@ class InputMap:
             debounce_s=self.debounce_s,
             max_hold_s=self.max_hold_s,
             max_hold_overrides=dict(self.max_hold_overrides),
+            encoder=other.encoder if other.encoder is not None else self.encoder,
         )
 
 
@@ -137,6 +157,14 @@ class EvdevSection(UserModel):
     """true / false; the inline form writes yes / no."""
 
 
+class EncoderSection(UserModel):
+    """`[encoder]`: the focus-ring encoder's pins and its dioptres per detent."""
+
+    a: Pin
+    b: Pin
+    step_d: float = Field(DEFAULT_ENCODER_STEP_D, gt=0.0, le=1.0)
+
+
 class KeyMapFile(UserModel):
     """A key-map TOML file. Section keys are action names (any case, ``-`` or ``_``), checked
     after the types by `_actions` (unknown ones, one action given twice, one key bound twice)."""
@@ -145,6 +173,7 @@ class KeyMapFile(UserModel):
     max_hold_s: HoldSeconds | None = None
     max_hold: dict[str, HoldSeconds] = Field(default_factory=dict)
     gpio: dict[str, Pin] = Field(default_factory=dict)
+    encoder: EncoderSection | None = None
     evdev: EvdevSection | None = None
     keys: dict[str, str] = Field(default_factory=dict)
     keyboard: dict[str, Any] | None = None
@@ -246,6 +275,17 @@ def parse_input_map(doc: TomlDoc) -> InputMap:
     for _, action, hold_s in _actions(f.max_hold, source, "max_hold"):
         result.max_hold_overrides[action] = hold_s
     result.gpio = _gpio(f.gpio, source)
+    if f.encoder is not None:
+        e = f.encoder
+        if e.a == e.b:
+            raise ConfigError(source, "encoder.b", f"pin {e.b} is also the encoder's a")
+        for field_name, pin in (("a", e.a), ("b", e.b)):
+            owner = next((a for a, p in result.gpio.items() if p == pin), None)
+            if owner is not None:
+                raise ConfigError(
+                    source, f"encoder.{field_name}", f"pin {pin} is already bound to {owner}"
+                )
+        result.encoder = EncoderPins(e.a, e.b, e.step_d)
     if f.evdev is not None:
         result.evdev, result.evdev_device, result.evdev_grab = _evdev(f.evdev, source)
     result.terminal = _terminal(f.keys, source)
@@ -294,12 +334,12 @@ def parse_inline(text: str, source: str = "--inputs") -> InputMap:
                 a: ("space" if c == " " else c) for a, c in DEFAULT_TERMINAL_KEYS.items()
             }
             continue
-        if not sep or kind not in ("gpio", "evdev", "keys"):
+        if not sep or kind not in ("gpio", "encoder", "evdev", "keys"):
             raise ConfigError(
                 source,
                 group,
-                "expected gpio:CONTROL=PIN,..., evdev:CONTROL=KEY_NAME,... "
-                "or keys[:CONTROL=KEY,...]",
+                "expected gpio:CONTROL=PIN,..., encoder:a=PIN,b=PIN[,step_d=D], "
+                "evdev:CONTROL=KEY_NAME,... or keys[:CONTROL=KEY,...]",
             )
         if kind in data:
             raise ConfigError(source, kind, "given twice")
@@ -313,12 +353,19 @@ def parse_inline(text: str, source: str = "--inputs") -> InputMap:
                 raise ConfigError(source, f"{kind}.{item}", "expected CONTROL=VALUE")
             if key in section:
                 raise ConfigError(source, f"{kind}.{key}", "given twice")
-            if kind == "gpio":
+            if kind == "gpio" or (kind == "encoder" and key in ("a", "b")):
                 try:
                     section[key] = int(value)
                 except ValueError:
                     raise ConfigError(
                         source, f"{kind}.{key}", f"expected a BCM pin number, got {value!r}"
+                    ) from None
+            elif kind == "encoder" and key == "step_d":
+                try:
+                    section[key] = float(value)
+                except ValueError:
+                    raise ConfigError(
+                        source, f"{kind}.{key}", f"expected dioptres per detent, got {value!r}"
                     ) from None
             else:
                 section[key] = value
