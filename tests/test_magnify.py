@@ -115,8 +115,39 @@ def test_live_preview_has_the_stills_aspect_and_framing(preset: str) -> None:
     assert abs(dx) <= 2 and abs(dy) <= 2, (dx, dy)
 
 
+def test_full_size_stills_of_the_live_camera_are_the_whole_sensor() -> None:
+    cam: Any = open_camera("sim:portrait", clock=VirtualClock(), preset="50mm-f1.8")
+    limit_stills(cam, "full")
+    assert cam.still_px == (6000, 4000)
+    limit_stills(cam, "960")
+    assert cam.still_px == (960, 640)
+
+
 def test_magnify_of_a_camera_without_frames_is_blank() -> None:
     cam = SimCamera("portrait", "cm3", preview_px=preview_px_for("cm3"), render_frames=False)
     frame = cam.next_frame()
     img = cam.magnified(frame, magnify_rect(0.5, 0.5, 5), 5)
     assert img.shape == (360, 640, 3) and not img.any()
+
+
+def test_drill_stills_take_the_drill_previews_aspect() -> None:
+    """The trainer's drills keep the benchmark's 640×480 previews: their stills are the same
+    4:3 centre crop of the 3:2 sensor, at --still-width and at full size."""
+    from afon.bench.runner import make_camera
+    from afon.bench.scenario import load_builtin_scenario
+
+    scn = load_builtin_scenario("portrait")
+    cam: Any = make_camera(scn, 0, VirtualClock(), preview_px=(640, 480))[0]
+    limit_stills(cam, "960")
+    assert cam.still_px == (960, 720)
+    limit_stills(cam, "full")
+    h = cam.optics.resolution_px[1]
+    assert cam.still_px == (round(h * 4 / 3), h)
+    frame = cam.next_frame()
+    limit_stills(cam, "320")
+    still = cam.capture_still(cam.clock.now_s())
+    image = still.image if still.image is not None else still.develop()
+    small = cv2.resize(image, (640, 480), interpolation=cv2.INTER_AREA)
+    q = small[120:360, 160:480]
+    dx, dy = _best_shift_px(q, frame.image)
+    assert abs(dx) <= 2 and abs(dy) <= 2, (dx, dy)
