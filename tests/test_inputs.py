@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -598,8 +599,12 @@ def test_no_gpio_is_said_plainly_without_gpiozero_fallback_warnings() -> None:
 
 
 # --- any key-map document or inline text: an InputMap or a ConfigError naming the field --------
-_KEYMAP_KEYS = ["debounce_ms", "max_hold_s", "max_hold", "gpio", "evdev", "keys", "keyboard", "x"]
-_SECTION_KEYS = ["AF_ON", "af-on", "SHUTTER", "AF_OFF", "device", "grab", "FOCUS", "KeyA"]
+_KEYMAP_KEYS = [
+    "debounce_ms", "max_hold_s", "max_hold", "gpio", "encoder", "evdev", "keys", "keyboard", "x"
+]  # fmt: skip
+_SECTION_KEYS = [
+    "AF_ON", "af-on", "SHUTTER", "AF_OFF", "device", "grab", "FOCUS", "KeyA", "a", "b", "step_d"
+]  # fmt: skip
 _scalars = st.one_of(
     st.integers(-(2**63), 2**63 - 1),
     st.floats(allow_nan=True, allow_infinity=True),
@@ -632,6 +637,9 @@ def test_any_key_map_document_gives_bindings_or_a_named_error(doc: dict[str, Any
     assert all(0 <= pin <= 27 for pin in m.gpio.values())
     assert all(len(c) == 1 for c in m.terminal.values())
     assert 0 <= m.debounce_s <= 1.0 and 0 < m.max_hold_s <= 86400
+    if m.encoder is not None:
+        pins = [m.encoder.a, m.encoder.b, *m.gpio.values()]
+        assert len(set(pins)) == len(pins) and math.isfinite(m.encoder.step_d)
 
 
 @settings(max_examples=300, deadline=None)
