@@ -130,24 +130,34 @@ def test_deep_json_and_huge_numbers_are_clear_400s(http: httpx.Client, server: L
 
 # --- floods ----------------------------------------------------------------------------------
 FLOODER = """
-import json, sys, time
+import json, socket, sys, threading, time
 from websockets.sync.client import connect
 msg = json.dumps({"type": "control", "control": "AF_POINT_LEFT", "action": "press"})
-limited = refused = 0
-with connect(sys.argv[1], proxy=None, compression=None, max_queue=None) as ws:
-    end = time.monotonic() + float(sys.argv[2])
-    sent = 0
-    while time.monotonic() < end:
-        ws.send(msg)
-        sent += 1
-        while True:
-            try:
-                data = ws.recv(timeout=0)
-            except TimeoutError:
-                break
-            if isinstance(data, str) and "rate limited" in data:
-                limited += 1
-                refused += json.loads(data)["refused"]
+limited = refused = sent = 0
+duration_s = float(sys.argv[2])
+try:
+    with connect(sys.argv[1], proxy=None, compression=None, max_queue=None) as ws:
+        # the server reads a flooder no faster than its limit, so a send can block once the
+        # socket buffers fill; at the deadline the socket is shut, which ends a blocked send
+        stop = threading.Timer(duration_s + 1.0, ws.socket.shutdown, (socket.SHUT_RDWR,))
+        stop.start()
+        end = time.monotonic() + duration_s
+        try:
+            while time.monotonic() < end:
+                ws.send(msg)
+                sent += 1
+                while True:
+                    try:
+                        data = ws.recv(timeout=0)
+                    except TimeoutError:
+                        break
+                    if isinstance(data, str) and "rate limited" in data:
+                        limited += 1
+                        refused += json.loads(data)["refused"]
+        finally:
+            stop.cancel()
+except Exception:
+    pass  # the connection ended (shut at the deadline, or closed by the server)
 print(json.dumps({"sent": sent, "limited": limited, "refused": refused}))
 """
 
