@@ -87,7 +87,10 @@ def _action_name(text: str, source: str) -> str:
 def parse_keymap(data: Any, source: str = "key map", *, base: KeyMap | None = None) -> KeyMap:
     """Validate a key map (a mapping action → key or list of keys) over `base` (the defaults).
 
-    Errors are `ConfigError`s naming the source and the field, e.g.
+    Written by hand rather than as a pydantic model: the keys are free (action names with the
+    alias spellings people write), a clash is found across spellings and against the defaults,
+    so a model would only wrap these same checks; its JSON Schema is published in OpenAPI
+    (`keymap_json_schema`). Errors are `ConfigError`s naming the source and the field, e.g.
     ``keys.json: AF_ON[1]: 'Key A' is not a KeyboardEvent.code name (such as KeyA, Space)``.
     """
     if not isinstance(data, dict):
