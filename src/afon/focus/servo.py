@@ -157,9 +157,9 @@ class PredictiveServo:
         confirm_dof: float = 2.0 / 3.0,
     ) -> None:
         self.rollback_s = rollback_s
-        self.confirm_d = confirm_dof * max(ctx.depth_of_focus_d, 1e-9)
         self.ctx = ctx
         self.dof_d = max(ctx.depth_of_focus_d, 1e-9)
+        self.confirm_d = confirm_dof * self.dof_d
         self.min_confidence = min_confidence
         self.squelch_d = squelch_dof * self.dof_d
         self.sigma0_d = sigma0_dof * self.dof_d
