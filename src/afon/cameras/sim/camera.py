@@ -185,6 +185,8 @@ class SimCamera:
                 frame_index=n,
                 gain_ratio=self.preset.phase.gain_ratio,
                 zero_offset_d=self.preset.phase.zero_offset_d,
+                lens_d=self.motor.position_d,
+                rows=rows,  # the PDAF pixels are on the image rows: the same rolling shutter
             )
         self._frame_truth[n] = self._truth(start_s, end_s, focus)
         while len(self._frame_truth) > TRUTH_FRAMES:

@@ -331,6 +331,29 @@ def _ladder_weights(d: float) -> list[tuple[int, float]]:
     return [(j, 1.0 - w), (j + 1, w)]
 
 
+def _half_kind(kind: str, blur: float) -> str:
+    """The ladder kind a blur sample of signed diameter `blur` uses for image `kind`: "rgb"
+    for previews; for the phase images "PL"/"PR", the half disk that image sees (the left
+    half for the left image of a point nearer than the focus, blur > 0; swapped beyond)."""
+    if kind == "rgb":
+        return kind
+    near = blur >= 0
+    return "L" if (kind == "PL") == near else "R"
+
+
+def _sample_weights(blur_px: Sequence[float], texel_px: float, kind: str
+                    ) -> list[tuple[tuple[str, int], float]]:
+    """Ladder entries ((kind, j), weight) whose blend is the mean PSF of the blur samples
+    `blur_px` (signed, output px) at a texel of `texel_px` output pixels."""
+    weights: dict[tuple[str, int], float] = {}
+    for b in blur_px:
+        k = _half_kind(kind, b)
+        for j, wgt in _ladder_weights(abs(b) / texel_px):
+            key = (k if (j or k == "rgb") else "L", j)  # the sharp entry: one for both halves
+            weights[key] = weights.get(key, 0.0) + wgt / len(blur_px)
+    return sorted(weights.items())
+
+
 @dataclass
 class _Entry:
     image: U16
@@ -406,11 +429,11 @@ class _Field:
             self._entries[key] = e
         return e
 
-    def blend(self, kind: str, m: int, weights: list[tuple[int, float]],
+    def blend(self, m: int, weights: list[tuple[tuple[str, int], float]],
               scratch: _Scratch) -> _Blend:
-        """Weighted sum of entries (the field's share of a ladder blend), summed only where
-        it is read (see `_Blend`)."""
-        return _Blend([self.entry(kind, m, j) for j, _ in weights], [w for _, w in weights],
+        """Weighted sum of entries ((kind, j), weight) (the field's share of a ladder blend),
+        summed only where it is read (see `_Blend`)."""
+        return _Blend([self.entry(k, m, j) for (k, j), _ in weights], [w for _, w in weights],
                       scratch, "blend_field")
 
 
@@ -787,6 +810,8 @@ class Renderer:
         noise: bool = True,
         gain_ratio: float = 1.0,
         zero_offset_d: float = 0.0,
+        lens_d: Callable[[float], float] | None = None,
+        rows: RowTiming | None = None,
     ) -> PhaseData:
         """Left/right half-pupil luminance images (float32, DN scale 0..255).
 
@@ -795,25 +820,32 @@ class Renderer:
         each image is ``a·own + (1 − a)·other`` with ``a = (1 + gain_ratio) / 2``, which scales
         the disparity by `gain_ratio`. `zero_offset_d` moves the lens position of zero
         disparity that far from the one of best contrast (spherical aberration).
+
+        With `lens_d` and `rows`, as in `render`: the PDAF pixels sit on the same sensor rows
+        as the image pixels, so each band of rows sees the lens and the scene of its own
+        exposure window (rolling shutter, the bands of the preview), and layers moving during
+        the window are motion-blurred; `t_s` and `focus_d` are then not used.
         """
         if not 0 < gain_ratio <= 1:
             raise ValueError(f"gain_ratio must be in (0, 1], got {gain_ratio}")
-        focus = (float(focus_d) - float(zero_offset_d),)
         ps = self.phase_scale
         w, h = self.size_px
         size = (max(2, round(w * ps)), max(2, round(h * ps)))
         scale = self.preview_scale * size[0] / w
         left: U16 = self._scratch.get("phase_left", size[1], size[0], 2, np.uint16)
         right: U16 = self._scratch.get("phase_right", size[1], size[0], 2, np.uint16)
-        layers = self._visible_layers(t_s)
-        if not layers[0].fill:
-            left.fill(0)
-            right.fill(0)
-        for layer in layers:
-            p = self._place(layer, t_s, focus, size, scale)
-            near = p.blur_px[0] >= 0
-            self._draw(left, layer, p, "L" if near else "R")
-            self._draw(right, layer, p, "R" if near else "L")
+        offset = float(zero_offset_d)
+        if lens_d is None or rows is None:
+            focus: tuple[float, ...] = (float(focus_d) - offset,)
+            self._draw_phase_band(left, right, 0, size[1], t_s, focus, None, size, scale)
+        else:
+            for y0, y1, t_mid, band_focus, window in self._bands(lens_d, rows):
+                # preview rows → phase rows (the same sensor rows)
+                py0, py1 = round(y0 * size[1] / h), round(y1 * size[1] / h)
+                if py1 > py0:
+                    focus = tuple(f - offset for f in band_focus)
+                    self._draw_phase_band(left, right, py0, py1, t_mid, focus, window, size,
+                                          scale)
         exp = self.exposure(exposure_s, 1.0)
         n = self.sensor.binned(self.preview_scale, preview=True) * (w / size[0]) ** 2
         out: list[F32] = []
@@ -827,6 +859,22 @@ class Renderer:
                 x = x + sigma * self._unit_noise(size, 1, frame_index, tag)
             out.append(np.clip(x, 0.0, exp.clip_dn).astype(np.float32))
         return PhaseData(left=out[0], right=out[1], scale=size[0] / w)
+
+    def _draw_phase_band(self, left: U16, right: U16, y0: int, y1: int, t_s: float,
+                         focus: tuple[float, ...], window: tuple[float, float] | None,
+                         size: tuple[int, int], scale: float) -> None:
+        """Rows y0..y1 of both phase images at scene time `t_s` through lens positions
+        `focus` (motion-blurred over `window`, when given)."""
+        band_l, band_r = left[y0:y1], right[y0:y1]
+        layers = self._visible_layers(t_s)
+        if not layers[0].fill:
+            band_l.fill(0)
+            band_r.fill(0)
+        for layer in layers:
+            p = self._place(layer, t_s, focus, size, scale, window)
+            p.cy -= y0
+            self._draw(band_l, layer, p, "PL")
+            self._draw(band_r, layer, p, "PR")
 
     def render_still(
         self,
@@ -929,7 +977,7 @@ class Renderer:
         cache = self._cache(layer)
         if not p.drawable:
             if cache.fill:  # e.g. at an absurd distance: its mean colour
-                coarse = cache.entry(kind, len(cache.levels) - 1, 0).image
+                coarse = cache.entry(_half_kind(kind, 0.0), len(cache.levels) - 1, 0).image
                 mean = coarse.reshape(-1, coarse.shape[2]).mean(axis=0)
                 canvas[...] = np.round(mean).astype(canvas.dtype)
             return
@@ -937,11 +985,8 @@ class Renderer:
         m = cache.pick_level(p.width_px, min(blur_abs))
         tw, th = cache.size(m)
         kx, ky = p.width_px / tw, p.height_px / th
-        weights: dict[int, float] = {}
-        for b in blur_abs:
-            for j, wgt in _ladder_weights(b / kx):
-                weights[j] = weights.get(j, 0.0) + wgt / len(blur_abs)
-        entries = [(cache.entry(kind, m, j), wgt) for j, wgt in sorted(weights.items())]
+        entries = [(cache.entry(k, m, j), wgt)
+                   for (k, j), wgt in _sample_weights(p.blur_px, kx, kind)]
         h, w = canvas.shape[:2]
         nch = canvas.shape[2]
         mx, my = p.motion_px[0] / kx, p.motion_px[1] / ky  # motion in texels
@@ -1058,11 +1103,8 @@ class Renderer:
         for i, field in enumerate(active):
             md = field.pick_level(kx0, min(blur_abs))
             kdx, kdy = kx0 / field.sub * 2**md, ky0 / field.sub * 2**md
-            weights: dict[int, float] = {}
-            for b in blur_abs:
-                for j, wgt in _ladder_weights(b / kdx):
-                    weights[j] = weights.get(j, 0.0) + wgt / len(blur_abs)
-            tile = field.blend(kind, md, sorted(weights.items()), sc)
+            samples = p.blur_px if blurred else [0.0]
+            tile = field.blend(md, _sample_weights(samples, kdx, kind), sc)
             # field texel s of level md covers photo coordinates [s, s + 1)·2^md / sub
             sx = (2**md / (2.0 * field.sub) - 0.5) * kx0
             sy = (2**md / (2.0 * field.sub) - 0.5) * ky0
