@@ -41,6 +41,22 @@ camera-apis.md §3.1, and Picamera2's job API (``wait=False`` returns a job whos
   virtual clock), and without a timeout it would hang (the fake raises instead). Releasing twice
   raises RuntimeError ("negative ref_count"). A request captured before the camera was stopped
   is not recycled (``stop_count``): a restart allocates its buffers afresh.
+- ScalerCrop (``control_ids_core.yaml``; ``pipeline_base.cpp`` ``applyScalerCrop``,
+  ``fillRequestMetadata``, ``scaleIspCrop``; ``pisp.cpp`` / ``vc4.cpp`` ``platformConfigure``):
+  the rectangle of the sensor, in native sensor pixels, that is scaled to form each output
+  image. A configuration starts every ISP output at the largest crop with that output's aspect
+  ratio centred on the sensor mode (vc4: one crop, from the largest output; pisp: one per
+  output); ``camera_controls["ScalerCrop"]`` is (minimum, ScalerCropMaximum, current crop of
+  the first stream). A requested crop is converted to the mode's pixels, enlarged to the minimum
+  crop (itself enlarged to the request's aspect ratio), kept on the request's centre and moved
+  inside the sensor; the ISP then scales that region to the output, so a crop is rendered from
+  the sensor's own pixels (the texture here spans the whole ScalerCropMaximum field). ScalerCrop
+  acts on every output; on the Pi 5 ("pisp") ``rpi::ScalerCrops`` (one rectangle per configured
+  output, in configuration order) acts on each, and ScalerCrop is then discarded. Metadata
+  reports ScalerCrop (the first output's crop) and, with two outputs, ScalerCrops. Configuring
+  resets the crops, so a still configuration has its own full-field crop; Picamera2's
+  ``configure_`` on the Pi 5 sends ``ScalerCrops`` with the defaults (``picamera2.py``). AF
+  windows are never recalculated when the crop changes (AfWindows' documentation).
 """
 
 from __future__ import annotations
@@ -75,6 +91,56 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "cdaf": ("imx519", AF_CONTROLS),
     "fixed": ("imx477", ()),
 }
+
+Rect = tuple[int, int, int, int]
+SENSOR_PX = (4608, 2592)
+"""imx708's pixel array: ScalerCropMaximum (the analogue crop of both modes used here)."""
+PREVIEW_MODE_PX = (2304, 1296)
+"""The 2×2 binned mode a preview configuration runs at (its ISP input); stills: full size."""
+TEXTURE_SCALE = 4
+"""Sensor pixels per texture pixel: the scene's finest detail is 4 sensor pixels."""
+
+
+def _aspect_bounded(size: tuple[int, int], aspect: tuple[int, int]) -> tuple[int, int]:
+    """libcamera's ``Size::boundedToAspectRatio``: the largest size within `size` of `aspect`."""
+    w, h = size
+    aw, ah = aspect
+    if w * ah > h * aw:
+        return h * aw // ah, h
+    return w, w * ah // aw
+
+
+def _aspect_expanded(size: tuple[int, int], aspect: tuple[int, int]) -> tuple[int, int]:
+    """libcamera's ``Size::expandedToAspectRatio``: the smallest size around `size` of `aspect`."""
+    w, h = size
+    aw, ah = aspect
+    if w * ah < h * aw:
+        return -(-h * aw // ah), h
+    return w, -(-w * ah // aw)
+
+
+def _centred(size: tuple[int, int], centre: tuple[int, int]) -> Rect:
+    """libcamera's ``Size::centeredTo``."""
+    return centre[0] - size[0] // 2, centre[1] - size[1] // 2, size[0], size[1]
+
+
+def _enclosed(r: Rect, bound: tuple[int, int]) -> Rect:
+    """libcamera's ``Rectangle::enclosedIn`` for a boundary at the origin."""
+    w, h = min(r[2], bound[0]), min(r[3], bound[1])
+    x = min(max(r[0], 0), bound[0] - w)
+    y = min(max(r[1], 0), bound[1] - h)
+    return x, y, w, h
+
+
+def _to_native(r: Rect, mode_px: tuple[int, int]) -> Rect:
+    """``scaleIspCrop``: a crop in the mode's pixels as native sensor pixels."""
+    sx, sy = SENSOR_PX[0] / mode_px[0], SENSOR_PX[1] / mode_px[1]
+    return round(r[0] * sx), round(r[1] * sy), round(r[2] * sx), round(r[3] * sy)
+
+
+def _to_mode(r: Rect, mode_px: tuple[int, int]) -> Rect:
+    sx, sy = mode_px[0] / SENSOR_PX[0], mode_px[1] / SENSOR_PX[1]
+    return round(r[0] * sx), round(r[1] * sy), round(r[2] * sx), round(r[3] * sy)
 
 
 def _stub_libcamera() -> types.ModuleType:
@@ -221,9 +287,13 @@ class FakePicamera2:
         scan_never_ends: bool = False,
         full_size: tuple[int, int] = (320, 240),
         seed: int = 0,
+        platform: str = "vc4",
     ) -> None:
+        if platform not in ("vc4", "pisp"):
+            raise ValueError(f"platform: vc4 or pisp, got {platform!r}")
         self.clock = clock
         self.module = module
+        self.platform = platform
         model, names = MODULES[module]
         controls: dict[str, Any] = {
             "ExposureTime": (100, 1000000, 10000),
@@ -232,11 +302,20 @@ class FakePicamera2:
         for name in names:
             controls[name] = lens_range if name == "LensPosition" else (0, 2, 0)
         self.camera_controls = controls
+        # the ISP crops of the default preview (main 1280x960, lores 640x480) until configured
+        self.mode_px = PREVIEW_MODE_PX
+        self.crops: list[Rect] = []
+        self.crop_mins: list[tuple[int, int]] = []
+        self._reset_crops([(1280, 960), (640, 480)])
         # Picamera2's name -> (ControlId, ControlInfo); only the id's type is ever looked at
         self.camera_ctrl_info = {
             n: (types.SimpleNamespace(name=n, type=None), v) for n, v in controls.items()
         }
-        self.camera_properties = {"ScalerCropMaximum": (0, 0, 4608, 2592), "Model": model}
+        self.camera_properties = {
+            "ScalerCropMaximum": (0, 0, *SENSOR_PX),
+            "PixelArraySize": SENSOR_PX,
+            "Model": model,
+        }
         self.subject_d = subject_d
         self.lens_min, self.lens_max = lens_range[0], lens_range[1]
         self.lens = float(lens_range[2])
@@ -247,11 +326,17 @@ class FakePicamera2:
         self.scan_never_ends = scan_never_ends
         self.period = 1.0 / fps
         self.full_size = full_size
+        # the scene over the whole sensor (ScalerCropMaximum), one texel per TEXTURE_SCALE
+        # sensor pixels: structure at 1/100 of the preview's width, and fine detail only a
+        # crop read at the sensor's resolution resolves
+        tw, th = SENSOR_PX[0] // TEXTURE_SCALE, SENSOR_PX[1] // TEXTURE_SCALE
         rng = np.random.default_rng(seed)
-        noise = rng.normal(0.0, 1.0, (full_size[1], full_size[0])).astype(np.float32)
-        smooth = cv2.GaussianBlur(noise, (0, 0), sigmaX=full_size[0] / 100.0)
+        noise = rng.normal(0.0, 1.0, (th, tw)).astype(np.float32)
+        smooth = cv2.GaussianBlur(noise, (0, 0), sigmaX=tw * 0.75 / 100.0)
         smooth = (smooth - smooth.mean()) / (smooth.std() + 1e-6)
-        self._texture = np.clip(128 + 60 * smooth, 0, 255).astype(np.uint8)
+        fine = cv2.GaussianBlur(rng.normal(0.0, 1.0, (th, tw)).astype(np.float32), (0, 0), 0.7)
+        fine = fine / (fine.std() + 1e-6)
+        self._texture = np.clip(128 + 55 * smooth + 25 * fine, 0, 255).astype(np.uint8)
         # AF state
         self.mode = 0
         self.af_state = 0
@@ -324,8 +409,67 @@ class FakePicamera2:
         self.config = config
         self.configs.append(config)
         self.buffer_count = int(config.get("buffer_count", 4))
+        # the sensor mode and the ISP crops start afresh (platformConfigure)
+        self.mode_px = PREVIEW_MODE_PX if config["use_case"] == "preview" else SENSOR_PX
+        self._reset_crops(self._output_sizes(config))
         # Picamera2.configure_: "Set the controls directly so as to overwrite whatever is there"
         self.controls = _controls_class()(self, controls=dict(config["controls"]))
+        if "ScalerCrops" in self.camera_controls:
+            # picamera2.py configure_: the aspect-preserving default crop of each output
+            lo, hi, _ = self.camera_controls["ScalerCrops"]
+            self.controls.set_controls({"ScalerCrops": [lo, hi]})
+
+    def _output_sizes(self, config: dict[str, Any]) -> list[tuple[int, int]]:
+        main = tuple(config["main"].get("size") or self.full_size)
+        sizes = [(int(main[0]), int(main[1]))]
+        if config.get("lores"):
+            lores = config["lores"]["size"]
+            sizes.append((int(lores[0]), int(lores[1])))
+        return sizes
+
+    def _reset_crops(self, outputs: list[tuple[int, int]]) -> None:
+        """Every output's crop: the largest of its aspect ratio, centred on the mode (pisp; vc4
+        has one crop, from the largest output); the smallest crop the ISP can scale."""
+        mode = self.mode_px
+        centre = (mode[0] // 2, mode[1] // 2)
+        if self.platform == "vc4":
+            biggest = max(outputs, key=lambda s: s[0] * s[1])
+            self.crops = [_centred(_aspect_bounded(mode, biggest), centre)]
+            self.crop_mins = [(32, 32)]  # the ISP driver's answer to a 1x1 selection
+        else:
+            self.crops = [_centred(_aspect_bounded(mode, out), centre) for out in outputs]
+            # pisp.cpp: (output - 1) / (input - 1) strictly below 16, at least 32x32
+            self.crop_mins = [
+                (max(32, (w - 1) // 16 + 2), max(32, (h - 1) // 16 + 2)) for w, h in outputs
+            ]
+        native = [_to_native(c, mode) for c in self.crops]
+        lo = _to_native((0, 0, *self.crop_mins[0]), mode)
+        self.camera_controls["ScalerCrop"] = (lo, (0, 0, *SENSOR_PX), native[0])
+        if len(native) == 2:
+            self.camera_controls["ScalerCrops"] = (native[0], native[1], native[0])
+        else:
+            self.camera_controls.pop("ScalerCrops", None)
+        info = getattr(self, "camera_ctrl_info", None)
+        if info is not None:  # Picamera2 refreshes its control info on configure
+            self.camera_ctrl_info = {
+                n: (types.SimpleNamespace(name=n, type=None), v)
+                for n, v in self.camera_controls.items()
+            }
+
+    def _apply_crop(self, i: int, rect: Any) -> None:
+        """``applyScalerCrop`` for output `i`: `rect` in native sensor pixels."""
+        native = tuple(int(v) for v in rect)
+        if not native[2] or not native[3]:
+            native = (0, 0, 1, 1)
+        isp = _to_mode(native, self.mode_px)  # type: ignore[arg-type]
+        min_size = _aspect_expanded(self.crop_mins[i], (native[2], native[3]))
+        size = (max(isp[2], min_size[0]), max(isp[3], min_size[1]))
+        centre = (isp[0] + isp[2] // 2, isp[1] + isp[3] // 2)
+        self.crops[i] = _enclosed(_centred(size, centre), self.mode_px)
+
+    def native_crops(self) -> list[Rect]:
+        """Each output's crop in native sensor pixels (what metadata reports)."""
+        return [_to_native(c, self.mode_px) for c in self.crops]
 
     def start(self) -> None:
         assert self.config is not None
@@ -422,6 +566,12 @@ class FakePicamera2:
                 self.ignored.append({"LensPosition": c["LensPosition"]})
         if "AfWindows" in c:
             self.windows = c["AfWindows"]
+        per_output = c.get("ScalerCrops") if "ScalerCrops" in self.camera_controls else None
+        for i in range(len(self.crops)):
+            if per_output is not None and i < len(per_output):
+                self._apply_crop(i, per_output[i])
+            elif "ScalerCrop" in c:
+                self._apply_crop(i, c["ScalerCrop"])
 
     def _af_step(self) -> None:
         idle = self.mode == 2 and not self.paused and not self.scanning
@@ -460,11 +610,22 @@ class FakePicamera2:
             self.lens += math.copysign(self.speed, step)
 
     # --- frames ----------------------------------------------------------------------------
-    def _render(self, size: tuple[int, ...], lens: float) -> np.ndarray:
+    def _render(self, size: tuple[int, ...], lens: float, crop: Rect | None = None) -> np.ndarray:
+        """The sensor region `crop` (native pixels; default: the first output's crop) scaled to
+        `size`, blurred by the defocus (a blur circle fixed in sensor pixels)."""
         w, h = int(size[0]), int(size[1])
-        base = cv2.resize(self._texture, (w, h), interpolation=cv2.INTER_AREA)
+        x, y, cw, ch = crop if crop is not None else self.native_crops()[0]
+        s = TEXTURE_SCALE
+        x0, y0 = int(x // s), int(y // s)
+        x1, y1 = max(-(-(x + cw) // s), x0 + 1), max(-(-(y + ch) // s), y0 + 1)
+        region = self._texture[y0:y1, x0:x1]
+        shrink = region.shape[1] >= w
+        base = cv2.resize(
+            region, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        )
         subject = self.subject_d if self.subject_d is not None else lens + 50.0
-        sigma = min(0.2 + 1.5 * abs(lens - subject) * w / 160.0, w / 8.0)
+        blur_native_px = 1.5 * abs(lens - subject) * 3456 / 160.0
+        sigma = min(0.2 + blur_native_px * w / cw, w / 8.0)
         blurred = cv2.GaussianBlur(base, (0, 0), sigmaX=sigma)
         return np.dstack([blurred, blurred, blurred])
 
@@ -493,16 +654,22 @@ class FakePicamera2:
         if "AfMode" in self.camera_controls:
             metadata["AfState"] = self.af_state
             metadata["AfPauseState"] = self.pause_state
+        crops = self.native_crops()
+        metadata["ScalerCrop"] = crops[0]
+        if len(crops) > 1:
+            metadata["ScalerCrops"] = list(crops)
         arrays: dict[str, Callable[[], np.ndarray]] = {}
         lens = self.lens
         lores = self.config.get("lores")
         if lores:
             lores_size = tuple(lores["size"])
+            lores_crop = crops[-1]
             arrays["lores"] = lambda: cv2.cvtColor(
-                self._render(lores_size, lens), cv2.COLOR_RGB2YUV_I420
+                self._render(lores_size, lens, lores_crop), cv2.COLOR_RGB2YUV_I420
             )
         main_size = tuple(self.config["main"].get("size") or self.full_size)
-        arrays["main"] = lambda: self._render(main_size, lens)
+        main_crop = crops[0]
+        arrays["main"] = lambda: self._render(main_size, lens, main_crop)
         self.frame_index += 1
         request = FakeRequest(arrays, metadata, self)
         self.held.append(request)

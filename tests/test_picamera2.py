@@ -347,14 +347,170 @@ def test_a_stalled_camera_raises_camera_error_instead_of_hanging() -> None:
         cam.capture_still(0.0)
 
 
-def test_af_window_maps_onto_scaler_crop_maximum() -> None:
+def test_af_window_maps_onto_the_sensor_region_the_preview_shows() -> None:
+    """AfWindows are native sensor pixels (ScalerCropMaximum's coordinates); the 4:3 preview
+    shows the centred 3456x2592 crop of the 4608x2592 sensor, so a window in preview fractions
+    is placed within that crop (not stretched over the 16:9 field)."""
     cam, fake, _ = make()
+    assert cam.view_crop == (576, 0, 3456, 2592)
     cam.af_window(0.5, 0.5, 0.1, 0.1)
     sent = fake.sent[-1]
     assert sent["AfMetering"] == 1
     (x, y, w, h) = sent["AfWindows"][0]
-    assert (w, h) == (461, 259)
-    assert x == round(2304 - 461 / 2) and y == round(1296 - 259 / 2)
+    assert (w, h) == (346, 259)
+    assert x == round(576 + 1728 - 346 / 2) and y == round(1296 - 259 / 2)
+    cam.af_window(0.0, 0.0, 0.1, 0.1)  # a window at the preview's corner is the crop's corner
+    assert fake.sent[-1]["AfWindows"][0][:2] == (576, 0)
+
+
+# --- magnify: ScalerCrop ---------------------------------------------------------------------
+def _grey(img: np.ndarray) -> np.ndarray:
+    return np.asarray(img[..., 0] if img.ndim == 3 else img, np.float32)
+
+
+def _sharpness(img: np.ndarray) -> float:
+    import cv2
+
+    return float(np.abs(cv2.Laplacian(_grey(img), cv2.CV_32F)).mean())
+
+
+def _detail(img: np.ndarray) -> np.ndarray:
+    """The image less its 2 px Gaussian blur: the fine detail."""
+    import cv2
+
+    g = _grey(img)
+    return np.asarray(g - cv2.GaussianBlur(g, (0, 0), 2.0), np.float32)
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(_grey(a).ravel(), _grey(b).ravel())[0, 1])
+
+
+def _magnify(
+    cam: Picamera2Camera, rect: tuple[float, float, float, float], zoom: float, limit: int = 10
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """Frames until the magnified view is there (the crop takes effect a frame or two later)."""
+    for _ in range(limit):
+        out = cam.magnified(cam.next_frame(), rect, zoom)
+        if out is not None:
+            return out
+    raise AssertionError("the magnified crop never arrived")
+
+
+@pytest.mark.parametrize("zoom", [5, 10])
+def test_magnify_reads_the_sensor_region_through_the_main_streams_scaler_crop(zoom: int) -> None:
+    """Pi 5: rpi::ScalerCrops crops the main stream to 1/zoom of the preview's field around the
+    AF point; the ISP reads that region from the sensor, so the view has the detail the lores
+    preview, enlarged, cannot show. The lores stream (what AF reads) keeps its whole field."""
+    from afon.cameras.magnify import crop_fraction, magnify_rect
+
+    cam, fake, _ = make(platform="pisp", subject_d=1.0)  # lens at 1.0: in focus
+    before = cam.next_frame().image
+    rect = magnify_rect(0.3, 0.6, zoom)
+    assert cam.magnified(cam.next_frame(), rect, zoom) is None  # not there yet: the page crops
+    want = cam.sensor_rect(rect)
+    assert fake.sent[-1] == {"ScalerCrops": [want, cam.view_crop]}
+    image, where = _magnify(cam, rect, zoom)
+    main_crop, lores_crop = fake.native_crops()
+    assert lores_crop == (576, 0, 3456, 2592)
+    assert main_crop == pytest.approx(want, abs=2)  # rounded through the binned mode's pixels
+    assert where == pytest.approx(rect, abs=1e-3)
+    # one sensor pixel per output pixel at most, the preview's size at most
+    assert image.shape[1] == min(LORES[0], want[2])
+    truth = fake._render((image.shape[1], image.shape[0]), fake.lens, main_crop)
+    assert _corr(image, truth) > 0.95
+    enlarged = cv2_resize(crop_fraction(before, rect), image.shape[1], image.shape[0])
+    assert _sharpness(image) > 2.0 * _sharpness(enlarged)
+    # the fine detail (what a magnifier is for) is the sensor's, and the enlargement lacks it
+    assert _corr(_detail(image), _detail(truth)) > 0.8
+    assert _corr(_detail(enlarged), _detail(truth)) < 0.5
+    after = cam.next_frame().image
+    assert np.array_equal(after, before)  # the preview AF reads is untouched
+
+
+def cv2_resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
+    import cv2
+
+    return np.asarray(cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR), np.uint8)
+
+
+def test_magnify_crop_follows_libcamera_limits_and_the_state_shows_the_reported_crop() -> None:
+    """libcamera keeps a crop on the sensor (and at its minimum size): the view is placed from
+    the crop a frame reports, so a region at the field's edge is the one shown."""
+    from afon.cameras.magnify import magnify_rect
+
+    cam, fake, _ = make(platform="pisp")
+    cam.next_frame()
+    rect = magnify_rect(0.0, 1.0, 10)  # the corner
+    _, where = _magnify(cam, rect, 10)
+    x, y, w, h = fake.native_crops()[0]
+    assert x >= 0 and y >= 0 and x + w <= 4608 and y + h <= 2592
+    assert where == pytest.approx(rect, abs=0.02)
+    # the fake enlarges a crop below the ISP's minimum around the same centre, as libcamera does
+    fake._apply({"ScalerCrops": [(2000, 1000, 8, 8), cam.view_crop]})
+    cx, cy = fake.native_crops()[0][0] + fake.native_crops()[0][2] / 2, 0
+    assert fake.native_crops()[0][2] >= 2 * 32 and abs(cx - 2004) <= 2 and cy == 0
+
+
+def test_af_windows_stay_on_the_af_point_while_magnified() -> None:
+    """The AF window is placed on the lores field (which magnify leaves alone), never on the
+    main stream's crop: the same AfWindows magnified or not, inside the magnified region."""
+    from afon.cameras.magnify import magnify_rect
+
+    cam, fake, _ = make(platform="pisp")
+    cam.next_frame()
+    cam.af_window(0.7, 0.4, 0.05, 0.05)
+    plain = fake.sent[-1]["AfWindows"]
+    _magnify(cam, magnify_rect(0.7, 0.4, 5), 5)
+    cam.af_window(0.7, 0.4, 0.05, 0.05)
+    assert fake.sent[-1]["AfWindows"] == plain
+    (wx, wy, ww, wh) = plain[0]
+    mx, my, mw, mh = fake.native_crops()[0]
+    assert mx <= wx and wx + ww <= mx + mw and my <= wy and wy + wh <= my + mh
+
+
+def test_a_still_taken_magnified_is_the_full_field_and_magnify_resumes() -> None:
+    """A body leaves magnify for the shot: the still configuration has its own full-field crop
+    (libcamera resets crops on configure); the preview's crop is asked for again after it."""
+    from afon.cameras.magnify import magnify_rect
+
+    cam, fake, clock = make(platform="pisp", subject_d=1.0)
+    cam.next_frame()
+    rect = magnify_rect(0.3, 0.6, 10)
+    _magnify(cam, rect, 10)
+    still = cam.capture_still(clock.now_s())
+    assert still.image is not None
+    assert "ScalerCrop" not in fake.configs[-2]["controls"]
+    size = (still.image.shape[1], still.image.shape[0])
+    full = fake._render(size, fake.lens, (576, 0, 3456, 2592))
+    assert _corr(still.image, full) > 0.95
+    assert fake.native_crops()[0] == (576, 0, 3456, 2592)  # back in the preview, full
+    _, where = _magnify(cam, rect, 10)
+    assert where == pytest.approx(rect, abs=1e-3)
+
+
+def test_magnify_off_gives_the_main_stream_its_field_back() -> None:
+    from afon.cameras.magnify import magnify_rect
+
+    cam, fake, _ = make(platform="pisp")
+    cam.next_frame()
+    _magnify(cam, magnify_rect(0.5, 0.5, 5), 5)
+    cam.end_magnify()
+    frames(cam, 3)
+    assert fake.native_crops() == [cam.view_crop, cam.view_crop]
+
+
+def test_magnify_on_a_single_crop_platform_is_left_to_the_preview_crop() -> None:
+    """vc4 (Pi 4 and earlier): ScalerCrop would crop the lores stream AF reads too, so the
+    adapter sends none and says so (None: the viewfinder crops the preview, "(crop)")."""
+    from afon.cameras.magnify import magnify_rect
+
+    cam, fake, _ = make()
+    assert not cam.per_output_crop
+    for _ in range(4):
+        assert cam.magnified(cam.next_frame(), magnify_rect(0.5, 0.5, 5), 5) is None
+    assert not any("ScalerCrop" in c or "ScalerCrops" in c for c in fake.sent)
+    assert any("ScalerCrop" in n for n in cam.capabilities.notes)
 
 
 def test_closed_camera_refuses_calls() -> None:
@@ -550,3 +706,37 @@ def test_picamera2_numpy_abi_mismatch_gives_numpy_advice(
         _open_picamera2(0)
     text = str(info.value)
     assert "numpy<2" in text and "dtype size changed" in text
+
+
+@pytest.mark.parametrize(("platform", "native"), [("pisp", True), ("vc4", False)])
+def test_the_viewfinder_says_sensor_where_scaler_crop_reads_it_and_crop_elsewhere(
+    platform: str, native: bool
+) -> None:
+    """The runner shows the camera's own region where it has one (HUD "sensor"), the preview's
+    crop meanwhile and where it has none ("(crop)"); magnify off hands the main stream back."""
+    from afon.body import Body
+    from afon.profile import load_profile
+    from afon.web.runner import BodyRunner
+
+    cam, fake, _ = make(platform=platform)
+    body = Body(cam, load_profile("bbf"))
+    runner = BodyRunner(body)
+    runner.magnify = 10
+    seen = []
+    for _ in range(6):
+        frame = body.step()
+        image = runner._magnified(frame)
+        seen.append(runner.magnify_native)
+        state = runner._snapshot()
+    assert seen[0] is False  # the crop is asked for; this frame is still the whole field
+    assert seen[-1] is native
+    assert state["magnify_native"] is native
+    assert state["magnify_rect"] == pytest.approx([0.45, 0.45, 0.1, 0.1], abs=2e-3)
+    if native:
+        assert image.shape[1] == LORES[0]  # 346 sensor pixels wide, shown at the preview's 160
+        runner.magnify = 0
+        runner._publish(body.step())
+        frames(cam, 3)
+        assert fake.native_crops()[0] == cam.view_crop
+    else:
+        assert image.shape[:2] == (12, 16)  # a tenth of the 160x120 preview

@@ -62,13 +62,32 @@ Optional hardware-AF methods (beyond the `Camera` protocol; the body may use the
   ``clear_lock()`` forgets it.
 - ``prefers_own_af``: True on PDAF sensors (`PDAF_SENSORS`), where ``af="auto"`` lets
   libcamera's AF focus; afon's engine (``af="afon"``) drives LensPosition everywhere else.
-- ``af_window(cx, cy, w, h)``: AfMetering Windows with one window (normalised centre and size,
-  mapped onto ScalerCropMaximum).
+- ``af_window(cx, cy, w, h)``: AfMetering Windows with one window (normalised centre and size
+  of the preview, mapped onto the sensor region the lores stream shows: its ScalerCrop, which on
+  a 16:9 sensor is a 4:3 crop of ScalerCropMaximum). AfWindows are native sensor pixels, the
+  coordinates of ScalerCrop; libcamera never recalculates them when a crop changes.
+- ``magnified(frame, rect, zoom)``: the focus magnifier read by the ISP from the sensor (see
+  "Magnify" below); ``end_magnify()`` gives the main stream its whole field back.
 - Release without AF: `capture_still` always does it (see the table).
 
 Timeouts: every wait on Picamera2 (`Job.get_result(timeout=...)`) has one — `frame_timeout_s`
 for preview frames, `still_timeout_s` for a still (mode switch included); a timeout raises
 `CameraError`. AF scans end after `af_timeout_s` of camera-clock time at the latest.
+
+Magnify (5×/10× around the AF point): libcamera's ScalerCrop sets the sensor rectangle (native
+sensor pixels, within ScalerCropMaximum) that the ISP scales to form an output, so a small crop
+is the sensor's own pixels, not the preview enlarged. ScalerCrop acts on every output, and the
+lores frames are what afon's AF, tracking and trap focus read; so the magnifier uses the Pi 5's
+per-output ``rpi::ScalerCrops`` ([main, lores]): the main stream shows the region, the lores
+stream keeps its whole field (and the AF windows, computed on it, stay where they were). The
+region is the lores field's 1/zoom around the AF point (same aspect ratio as the preview); the
+view is shown only once a frame's metadata reports that crop (libcamera may enlarge it to its
+minimum and keeps it on the sensor; the state's `magnify_rect` is the reported one), at one
+sensor pixel per output pixel at most, no larger than the preview. Where only ScalerCrop
+exists (Pi 4 and earlier, vc4: one crop for every output) `magnified` answers None and the
+viewfinder crops the lores frame ("(crop)"): cropping the lores would crop what AF reads.
+Stills are full field: a still configuration starts with its own default crop (libcamera resets
+the crops on configure), and the preview's crop is sent again after it.
 
 Time: frames are stamped from metadata ``SensorTimestamp`` (exposure start, ns) and
 ``ExposureTime``, mapped onto the camera's clock by the smallest delay seen between an exposure's
@@ -121,6 +140,11 @@ LENS_TOLERANCE_D = 0.05
 """Reported LensPosition within this of the target counts as arrived (libcamera's own test)."""
 LENS_STUCK_FRAMES = 6
 """A lens reporting the same position for this many frames after a command has stopped."""
+CROP_TOLERANCE = 0.02
+"""A reported ScalerCrop within this share of the lores field of the requested one is it
+(libcamera rounds through the mode's pixels)."""
+
+Rect = tuple[int, int, int, int]
 
 
 PDAF_SENSORS = ("imx708",)
@@ -160,6 +184,12 @@ def import_advice(exc: BaseException) -> str:
             f"{INSTALL_ADVICE}; a pip-installed picamera2 cannot work without them."
         )
     return f"picamera2 cannot be imported ({text}). {INSTALL_ADVICE}."
+
+
+def _rect(value: Any) -> Rect:
+    """A libcamera Rectangle (Picamera2 hands out (x, y, w, h) tuples) as four ints."""
+    x, y, w, h = (int(v) for v in value)
+    return x, y, w, h
 
 
 def _open_picamera2(index: int) -> Any:
@@ -294,6 +324,15 @@ class Picamera2Camera:
         self._still_exposure_s = 0.0
         self.last_frame: Frame | None = None
         self.last_metadata: dict[str, Any] = {}
+        # magnify: the lores stream's sensor field, the crop asked of the main stream, and the
+        # main image of the latest frame with the crop its metadata reports
+        self.per_output_crop = "ScalerCrops" in ctrls or "ScalerCrops" in dict(
+            self._picam.camera_controls
+        )
+        self._view: Rect = self._default_view()
+        self._crop_sent: Rect | None = None
+        self._main_image: Image | None = None
+        self._main_crop: Rect | None = None
 
     # --- the saved lock --------------------------------------------------------------------
     def _read_lock(self) -> float | None:
@@ -387,6 +426,16 @@ class Picamera2Camera:
                     else "contrast-only AF in libcamera, afon's engine is the default (af=auto)"
                 )
             )
+        if self.per_output_crop:
+            notes.append(
+                "magnify: the main stream's ScalerCrop (rpi::ScalerCrops) reads the region from "
+                "the sensor; the lores stream AF reads keeps its field"
+            )
+        else:
+            notes.append(
+                "magnify: a crop of the lores preview (this pipeline has one ScalerCrop for "
+                "every stream, which would crop what AF reads; per-stream crops need a Pi 5)"
+            )
         if self.locked_value is not None:
             notes.append(
                 f"saved focus lock LensPosition {self.locked_value:g} applied ({self.lock_path})"
@@ -450,13 +499,17 @@ class Picamera2Camera:
         self._check_open()
         job = self._picam.capture_request(wait=False)
         request = self._result(job, self.frame_timeout_s, "preview frame")
+        main: Any = None
         try:
             array = request.make_array("lores")
+            if self._crop_sent is not None:
+                main = request.make_array("main")  # the magnified region (ScalerCrops[0])
             metadata = dict(request.get_metadata())
         finally:
             request.release()
         now = self.clock.now_s()
         image = yuv420_to_rgb(array, self.lores)
+        self._follow_crops(metadata, main)
         start_s, end_s = self._exposure_times(metadata, now)
         lens_start, lens_end, moving = self._update_lens(metadata)
         self._update_af(metadata, now)
@@ -483,6 +536,22 @@ class Picamera2Camera:
         self.last_frame = frame
         self.last_metadata = metadata
         return frame
+
+    def _follow_crops(self, metadata: dict[str, Any], main: Any) -> None:
+        """The lores field and the main stream's crop, as this frame's metadata reports them."""
+        crops = metadata.get("ScalerCrops")
+        if crops is not None and len(crops) >= 2:
+            self._view = _rect(crops[1])
+            main_crop: Rect | None = _rect(crops[0])
+        elif metadata.get("ScalerCrop") is not None:
+            main_crop = _rect(metadata["ScalerCrop"])
+            if self._crop_sent is None:
+                self._view = main_crop  # one crop for every output: the lores field too
+        else:
+            main_crop = None
+        if main is not None and main_crop is not None:
+            self._main_image = yuv420_to_rgb(main, (main.shape[1], main.shape[0]))
+            self._main_crop = main_crop
 
     def _exposure_times(self, metadata: dict[str, Any], now: float) -> tuple[float, float]:
         exposure_s = float(metadata.get("ExposureTime", 0) or 0) * 1e-6
@@ -668,17 +737,81 @@ class Picamera2Camera:
         return lens
 
     def af_window(self, cx: float, cy: float, w: float, h: float) -> None:
-        """Meter AF on one window (normalised centre/size), in ScalerCropMaximum pixels."""
+        """Meter AF on one window (normalised centre/size of the preview) in native sensor
+        pixels: the part of the lores stream's field (`view_crop`) under the window."""
         self._require_af("af_window")
-        crop = dict(getattr(self._picam, "camera_properties", {}) or {}).get("ScalerCropMaximum")
-        if crop is None:
-            raise CameraError(f"picamera2:{self.index}: ScalerCropMaximum is not reported")
-        x0, y0, cw, ch = (int(v) for v in crop)
+        x0, y0, cw, ch = self.view_crop
         ww = max(1, round(w * cw))
         wh = max(1, round(h * ch))
-        wx = min(max(0, round(x0 + cx * cw - ww / 2)), x0 + cw - ww)
-        wy = min(max(0, round(y0 + cy * ch - wh / 2)), y0 + ch - wh)
+        wx = min(max(x0, round(x0 + cx * cw - ww / 2)), x0 + cw - ww)
+        wy = min(max(y0, round(y0 + cy * ch - wh / 2)), y0 + ch - wh)
         self._set({"AfMetering": 1, "AfWindows": [(wx, wy, ww, wh)]})
+
+    # --- magnify ---------------------------------------------------------------------------
+    def _default_view(self) -> Rect:
+        """The lores stream's crop as the configuration reports it (ScalerCropMaximum when the
+        pipeline reports no ScalerCrop)."""
+        ctrls = dict(self._picam.camera_controls)
+        if "ScalerCrops" in ctrls:
+            return _rect(ctrls["ScalerCrops"][1])  # (first output's, second output's, default)
+        if "ScalerCrop" in ctrls:
+            return _rect(ctrls["ScalerCrop"][2])
+        props = dict(getattr(self._picam, "camera_properties", {}) or {})
+        crop = props.get("ScalerCropMaximum")
+        if crop is None:
+            raise CameraError(f"picamera2:{self.index}: ScalerCropMaximum is not reported")
+        return _rect(crop)
+
+    @property
+    def view_crop(self) -> Rect:
+        """The sensor region (native pixels) the preview frames show."""
+        return self._view
+
+    def sensor_rect(self, rect: tuple[float, float, float, float]) -> Rect:
+        """`rect` (fractions of the preview) in native sensor pixels."""
+        vx, vy, vw, vh = self._view
+        x0, y0, w, h = rect
+        return round(vx + x0 * vw), round(vy + y0 * vh), round(w * vw), round(h * vh)
+
+    def magnified(
+        self, frame: Frame, rect: tuple[float, float, float, float], zoom: float
+    ) -> tuple[Image, tuple[float, float, float, float]] | None:
+        """The region `rect` of the preview as the ISP reads it from the sensor (the main
+        stream's ScalerCrop), and where it is (preview fractions, from the frame's reported
+        crop); None where the camera cannot (one crop for every output) or until a frame with
+        that crop has arrived (the viewfinder crops the preview meanwhile)."""
+        if not self.per_output_crop:
+            return None
+        self._check_open()
+        want = self.sensor_rect(rect)
+        if want != self._crop_sent:
+            self._set({"ScalerCrops": [want, self._view]})
+            self._crop_sent = want
+        shown, image = self._main_crop, self._main_image
+        if shown is None or image is None or not self._near(shown, want):
+            return None
+        vx, vy, vw, vh = self._view
+        x, y, w, h = shown
+        where = ((x - vx) / vw, (y - vy) / vh, w / vw, h / vh)
+        # one sensor pixel per output pixel at most, never larger than the preview
+        out_w = max(2, min(self.lores[0], w))
+        out_h = max(2, round(out_w * image.shape[0] / image.shape[1]))
+        if (out_w, out_h) != (image.shape[1], image.shape[0]):
+            interp = cv2.INTER_AREA if out_w < image.shape[1] else cv2.INTER_LINEAR
+            image = np.asarray(cv2.resize(image, (out_w, out_h), interpolation=interp), np.uint8)
+        return image, where
+
+    def _near(self, a: Rect, b: Rect) -> bool:
+        tol = CROP_TOLERANCE * self._view[2]
+        return all(abs(p - q) <= tol for p, q in zip(a, b, strict=True))
+
+    def end_magnify(self) -> None:
+        """Give the main stream the lores stream's whole field again (magnify off)."""
+        if self._crop_sent is not None and not self._closed:
+            self._set({"ScalerCrops": [self._view, self._view]})
+        self._crop_sent = None
+        self._main_image = None
+        self._main_crop = None
 
     # --- lens ------------------------------------------------------------------------------
     def move_lens(self, target_d: float) -> float:
@@ -732,9 +865,15 @@ class Picamera2Camera:
         main: dict[str, Any] = {"format": "BGR888"}  # Picamera2's BGR888 is R, G, B in numpy
         if self.still_size is not None:
             main["size"] = tuple(self.still_size)
+        # no ScalerCrop here: the still configuration starts with its own full-field crop,
+        # whatever the preview's magnifier asked (a body leaves magnify for the shot)
         config = self._picam.create_still_configuration(main=main, controls=controls)
         released_s = self.clock.now_s()
         job = self._picam.switch_mode_and_capture_request(config, wait=False)
+        # back in the preview configuration its crops are the defaults: the magnifier asks again
+        self._crop_sent = None
+        self._main_image = None
+        self._main_crop = None
         request = self._result(job, self.still_timeout_s, "still capture")
         try:
             image = np.asarray(request.make_array("main"), dtype=np.uint8) if render else None

@@ -219,10 +219,16 @@ class BodyRunner:
         point, read at the sensor's resolution where the camera can (`magnified`)."""
         self.magnify_native: bool | None = None
         self._magnify_rect: tuple[float, float, float, float] | None = None
+        self._camera_magnifies = False
         self._attach(body)
 
     def _attach(self, body: Body) -> None:
         """Make `body` the one this loop runs: its shots come here, its stills are buffered."""
+        if self._camera_magnifies and body is not self.body:
+            self._camera_magnifies = False
+            end = getattr(self.body.camera, "end_magnify", None)
+            if callable(end):
+                end()
         self.body = body
         body.on_shot = self._on_shot
         if self.buffer_depth is not None:
@@ -544,6 +550,11 @@ class BodyRunner:
             image = self._magnified(frame)
         else:
             self._magnify_rect = None
+            if self._camera_magnifies:
+                self._camera_magnifies = False
+                end = getattr(self.body.camera, "end_magnify", None)
+                if callable(end):
+                    end()  # a camera that reads the region itself gives its stream back
         self.state = state = self._snapshot()
         if self.hub.viewers:
             jpeg = encode_jpeg(image, self.jpeg_quality)
@@ -551,15 +562,24 @@ class BodyRunner:
 
     def _magnified(self, frame: Frame) -> Image:
         """The magnified view of `frame`: the camera's sensor-resolution region where it has
-        one (`magnified`), else a crop of the frame (the largest stream the loop gets)."""
+        one (`magnified`: an image, or an image and the region it shows, or None while it
+        cannot), else a crop of the frame (the largest stream the loop gets)."""
         win = self.body.window
         zoom = float(self.magnify)
         rect = magnify_rect(win.cx, win.cy, zoom)
         self._magnify_rect = rect
         native = getattr(self.body.camera, "magnified", None)
-        if callable(native):
+        out = native(frame, rect, zoom) if callable(native) else None
+        self._camera_magnifies = callable(native)
+        if isinstance(out, tuple):
+            image, shown = out
+            x0, y0, w, h = (float(v) for v in shown)
+            self._magnify_rect = (x0, y0, w, h)
             self.magnify_native = True
-            return cast(Image, native(frame, rect, zoom))
+            return cast(Image, image)
+        if out is not None:
+            self.magnify_native = True
+            return cast(Image, out)
         self.magnify_native = False
         return crop_fraction(frame.image, rect)
 
