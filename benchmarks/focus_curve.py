@@ -15,6 +15,12 @@ default) in the subject's box on a noise-free preview at the benchmark's preview
 - ``flat_dof``: the half-width (in DoF half-widths) of the range around the peak over which
   the measure stays within 0.4 % of its peak (a flat-topped curve has a large value).
 
+A subject with depth within it (a tilt or relief: the portrait's face) has no single true
+focus: the targets above are measured with its depth removed (they check the renderer's focus
+curve, which a relief would blur), and ``depth_peak_dof`` says where the sweep peaks with the
+depth (in DoF half-widths from its reference distance, the face's eyes: positive = nearer),
+``depth_range_dof`` the span of its depths over the card (nearest, farthest), in the same units.
+
 The subject's box is the middle 60 % (each way) of the subject layer's rectangle on the preview,
 clipped to the frame, at t = ``t_s`` (the first moment the scenario shoots, or 0). A scene
 without a subject (the featureless wall) reports nulls.
@@ -29,6 +35,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
+import dataclasses
 import json
 import math
 import tomllib
@@ -99,8 +106,27 @@ def _focus_for_blur(renderer: Renderer, subject_m: float, blur_px: float, side: 
 
 def curve(scene_name: str, points: int) -> dict[str, Any]:
     preset_name, t_s = scenario_for(scene_name)
-    preset = load_preset(preset_name)
     scene = load_builtin_scene(scene_name)
+    subject = scene.subject
+    if subject is not None and subject.depth is not None:
+        flat = dataclasses.replace(scene, layers=tuple(
+            dataclasses.replace(layer, depth=None) if layer is subject else layer
+            for layer in scene.layers))
+        out = _curve(flat, preset_name, t_s, points)
+        deep = _curve(scene, preset_name, t_s, points)
+        if "peak_dof" in deep:
+            near, far = subject.depth_bounds_m()
+            d = subject.distance_m(t_s)
+            half = deep["dof_half_d"]
+            out["depth_peak_dof"] = deep["peak_dof"]
+            out["depth_range_dof"] = [round((1.0 / (d + z) - 1.0 / d) / half, 2)
+                                      for z in (near, far)]
+        return out
+    return _curve(scene, preset_name, t_s, points)
+
+
+def _curve(scene: Scene, preset_name: str, t_s: float, points: int) -> dict[str, Any]:
+    preset = load_preset(preset_name)
     renderer = Renderer(scene, preset.optics, BENCH_PREVIEW_PX, seed=0)
     out: dict[str, Any] = {"preset": preset_name, "t_s": t_s}
     subject = scene.subject

@@ -3,15 +3,36 @@ layers with depth (tilt, relief) rendered in depth slices (issue #9, items 4, 6,
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
+import tomllib
+from typing import Any
+
 import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from afon.cameras.base import luma_of
 from afon.cameras.sim.optics import Optics
+from afon.cameras.sim.relief import Depth, Relief
 from afon.cameras.sim.render import PHASE_K, Renderer, RowTiming
-from afon.cameras.sim.scene import Layer, Linear, Motion, Scene, Static
+from afon.cameras.sim.scene import (
+    Layer,
+    Linear,
+    Motion,
+    Scene,
+    Static,
+    load_builtin_scene,
+    parse_scene,
+)
 from afon.cameras.sim.textures import load_texture, prepare_texture
+from afon.errors import ConfigError
+from afon.focus.measures import tenengrad
+from test_scene import _container, to_toml
 
 F32 = npt.NDArray[np.float32]
 FF50 = Optics(50.0, 1.8, 36.0, 24.0, (6000, 4000), 0.45)
@@ -108,3 +129,268 @@ def test_phase_images_carry_the_motion_blur_of_the_preview() -> None:
             rise = float(np.interp(0.9, esf, x) - np.interp(0.1, esf, x))
             assert rise == pytest.approx(expected, abs=1.0), (expected, rise)
 
+
+
+# --- depth within a layer: tilt and relief ---------------------------------------------------
+DOF_HALF_D = 0.03 * 1.8 / 50.0**2 * 1000.0
+"""FF50's depth of field half-width in dioptres (c·N/f²): 0.0216 D."""
+
+
+def _parabola_peak(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> float:
+    i = int(np.clip(np.argmax(y), 1, len(y) - 2))
+    a, b, c = y[i - 1], y[i], y[i + 1]
+    den = a - 2 * b + c
+    return float(x[i] + (0.5 * (a - c) / den if den != 0 else 0.0) * (x[1] - x[0]))
+
+
+def _luma(img: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    return np.asarray(luma_of(img), np.float32)
+
+
+def test_a_tilted_cards_sharpest_row_moves_with_focus() -> None:
+    """Grass on a card 0.4 m square at 0.8 m, tilted 50° (bottom farther): row y of the card
+    lies at 0.8 m + Y·tan 50° (Y metres below its centre). Focused at distance s, the sharpest
+    row (contrast relative to a flat card's, in 6-row bands) is the one where that depth is s:
+    Y = (s − 0.8)/tan 50°, to within a band and a half (the depth of field spans ~13 rows)."""
+    tex = prepare_texture(load_texture("skimage:grass"))
+    depth = Depth(tilt_y_deg=50.0)
+    card = Layer("card", "subject", tex, 0.4, Static(0.8), texture="skimage:grass", depth=depth)
+    wall = _card_scene().layers[0]
+    r = Renderer(Scene("tilt", "", 10000.0, (wall, card)), FF50, (320, 240))
+    flat = Renderer(Scene("flat", "", 10000.0, (wall, dataclasses.replace(card, depth=None))),
+                    FF50, (320, 240))
+    sharp = _luma(flat.render(0.0, 1.0 / 0.8, noise=False))
+    for s in (0.7, 0.8, 0.9):
+        img = _luma(r.render(0.0, 1.0 / s, noise=False))
+        _, h_px = r.layer_size_px(card, 0.0, 1.0 / s)
+        ratios, centres = [], []
+        for y in range(130 - 96, 130 + 90, 6):  # the card's rows, away from its edges
+            ratios.append(tenengrad(img[y : y + 6, 120:200]) / tenengrad(sharp[y : y + 6, 120:200]))
+            centres.append(y + 2.5)
+        row = centres[int(np.argmax(ratios))]
+        expected = 119.5 + (s - 0.8) / math.tan(math.radians(50.0)) / card.height_m * h_px
+        assert row == pytest.approx(expected, abs=9.0), (s, row, expected)
+        assert max(ratios) > 0.8 and min(ratios) < 0.5  # a sharp band, blurred elsewhere
+
+
+def _face_renderers() -> tuple[Renderer, Renderer, Layer]:
+    img = prepare_texture(load_texture("skimage:astronaut"), crop=(0.33, 0.08, 0.55, 0.42),
+                          shape="ellipse")
+    depth = Depth(relief=Relief("face", 0.5, 0.35))  # the eyes' midpoint on this crop
+    face = Layer("face", "subject", img, 0.166, Static(0.6), texture="skimage:astronaut",
+                 depth=depth)
+    wall = dataclasses.replace(_card_scene().layers[0], distance=Static(5.0))
+    r = Renderer(Scene("face", "", 10000.0, (wall, face)), FF50, (640, 480))
+    flat = Renderer(Scene("flat", "", 10000.0, (wall, dataclasses.replace(face, depth=None))),
+                    FF50, (640, 480))
+    return r, flat, face
+
+
+@pytest.mark.parametrize("window", ["nose", "cheek"])
+def test_contrast_and_phase_over_a_relieved_face_peak_at_the_windows_depths(
+    window: str,
+) -> None:
+    """A face at 0.6 m (eyes at 0.6 m; nose tip 27 mm nearer, cheeks 10 mm farther: 12 depth
+    of field half-widths from nose to ears on the 50 mm). Hand computation of the window's
+    focus curve: each pixel's gradient energy (in focus) times the flat card's focus curve at
+    that pixel's own defocus, summed. The rendered contrast peaks where that sum does — between
+    the nose tip's and the cheek's depths for a window over the nose, beyond the eyes for one
+    over the cheek — not at the card's reference distance (the eyes), where a flat card
+    peaks; and the phase disparity crosses zero at the same window depth (within a depth of
+    field of the contrast peak)."""
+    r, flat, face = _face_renderers()
+    assert face.depth is not None
+    d = 0.6
+    w_px, h_px = r.layer_size_px(face, 0.0, 1.0 / d)
+    cx, cy = 319.5, 239.5
+    u0, u1, v0, v1 = {"nose": (0.42, 0.58, 0.42, 0.58), "cheek": (0.18, 0.34, 0.38, 0.55)}[window]
+    x0, x1 = int(cx + (u0 - 0.5) * w_px), int(cx + (u1 - 0.5) * w_px)
+    y0, y1 = int(cy + (v0 - 0.5) * h_px), int(cy + (v1 - 0.5) * h_px)
+    # each pixel's point dioptres, from the relief
+    xs = (np.arange(x0, x1) - cx) / w_px * face.width_m
+    ys = (np.arange(y0, y1) - cy) / h_px * face.height_m
+    point_d = 1.0 / (d + face.depth.offsets_m(xs[None, :], ys[:, None],
+                                               (face.width_m, face.height_m)))
+    sharp = _luma(flat.render(0.0, 1.0 / d, noise=False)).astype(np.float64)
+    gx, gy = cv2.Sobel(sharp, cv2.CV_64F, 1, 0), cv2.Sobel(sharp, cv2.CV_64F, 0, 1)
+    energy = (gx * gx + gy * gy)[y0:y1, x0:x1]
+    offs = np.linspace(-0.2, 0.2, 41)
+    flat_curve = np.array([tenengrad(_luma(flat.render(0.0, 1.0 / d + o, noise=False))
+                                     [y0:y1, x0:x1]) for o in offs])
+    flat_curve /= flat_curve.max()
+    lens = np.linspace(1.58, 1.78, 21)
+    predicted = np.array([(energy * np.interp(f - point_d, offs, flat_curve)).sum()
+                          for f in lens])
+    measured = np.array([tenengrad(_luma(r.render(0.0, float(f), noise=False))[y0:y1, x0:x1])
+                         for f in lens])
+    peak, peak_pred = _parabola_peak(lens, measured), _parabola_peak(lens, predicted)
+    assert peak == pytest.approx(peak_pred, abs=0.3 * DOF_HALF_D), (peak, peak_pred)
+    nose_d, cheek_d, eyes_d = 1.0 / (d - 0.0266), 1.0 / (d + 0.0095), 1.0 / d
+
+    def at_the_windows_depth(f: float) -> bool:
+        if window == "nose":
+            return eyes_d + DOF_HALF_D < f < nose_d
+        return cheek_d - DOF_HALF_D < f < eyes_d - 0.5 * DOF_HALF_D
+
+    assert at_the_windows_depth(peak), peak
+    # phase: the disparity in the window crosses zero at the same depth
+    disp = []
+    for f in lens:
+        ph = r.render_phase(0.0, float(f), noise=False)
+        disp.append(phase_disparity(ph.left, ph.right, (x0 // 2, y0 // 2, x1 // 2, y1 // 2),
+                                    6)[0])
+    disp_a = np.array(disp)
+    assert disp_a[0] > 0 > disp_a[-1]
+    i = int(np.argmax(disp_a < 0))
+    zero = lens[i - 1] + disp_a[i - 1] / (disp_a[i - 1] - disp_a[i]) * (lens[i] - lens[i - 1])
+    # (the correlation weighs the window's parts its own way: within a depth of field)
+    assert zero == pytest.approx(peak, abs=DOF_HALF_D), (zero, peak)
+    assert at_the_windows_depth(zero), zero
+    assert point_d.min() < zero < point_d.max()
+
+
+def test_a_relief_with_no_depth_renders_as_the_flat_card() -> None:
+    """A depth that is zero everywhere (no tilt, no relief) gives the flat card's pixels: the
+    slices reduce to the card's one blur."""
+    scene = _card_scene()
+    card = scene.layers[1]
+    deep = dataclasses.replace(scene, layers=(scene.layers[0],
+                                              dataclasses.replace(card, depth=Depth())))
+    for f in (0.2, 0.5, 1.1):
+        a = Renderer(scene, FF50, (160, 120)).render(0.0, f, frame_index=2)
+        b = Renderer(deep, FF50, (160, 120)).render(0.0, f, frame_index=2)
+        assert np.array_equal(a, b)
+
+
+def test_layers_without_depth_never_take_the_slice_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flat layer costs nothing extra: the built-in scenes' flat layers are drawn without
+    depth slices (the slice path is not entered)."""
+    calls: list[str] = []
+    real = Renderer._draw_deep
+
+    def spy(self: Renderer, canvas: Any, layer: Layer, p: Any, kind: str) -> None:
+        calls.append(layer.name)
+        real(self, canvas, layer, p, kind)
+
+    monkeypatch.setattr(Renderer, "_draw_deep", spy)
+    for name in ("portrait", "obstacle", "runner"):
+        scene = load_builtin_scene(name)
+        r = Renderer(scene, FF50, (160, 120))
+        r.render(0.0, 0.4)
+        r.render_phase(0.0, 0.4)
+    assert calls and set(calls) == {"person"}  # the portrait's face alone
+
+
+# --- the scene file's depth fields -----------------------------------------------------------
+DEPTH_DOC = """
+light_lux = 500
+[[layers]]
+name = "wall"
+kind = "background"
+texture = "flat:0.4"
+width_m = 2
+distance_m = 4
+fill = true
+tilt_x_deg = 30
+[[layers]]
+name = "head"
+kind = "subject"
+texture = "pattern:checker"
+width_m = 0.3
+distance_m = { motion = "linear", start = 3, speed = -1, min = 0.5 }
+tilt_y_deg = -10
+relief = { shape = "face", x = 0.5, y = 0.4, width_m = 0.14 }
+"""
+
+
+def test_depth_fields_parse_into_the_layer() -> None:
+    scene = parse_scene(DEPTH_DOC, source="depth.toml")
+    wall, head = scene.layers
+    assert wall.depth == Depth(30.0, 0.0, None)
+    assert head.depth is not None and head.depth.tilt_y_deg == -10.0
+    assert head.depth.relief == Relief("face", 0.5, 0.4, 0.14, None, 0.0)
+    near, far = head.depth_bounds_m()
+    # face scaled by 0.14 / 0.1314: nose tip ≈ 26.6 mm × 1.065 nearer than the eyes
+    assert near < -0.028 and far > 0.08
+    flat = parse_scene(DEPTH_DOC.replace("tilt_x_deg = 30", ""), source="d.toml").layers[0]
+    assert flat.depth is None  # no depth fields: a flat card, drawn as before
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "words"),
+    [
+        ("tilt_x_deg = 30", "tilt_x_deg = 90", "layers[0].tilt_x_deg", "80"),
+        ("tilt_y_deg = -10", "tilt_y_deg = nan", "layers[1].tilt_y_deg", ""),
+        ("tilt_x_deg = 30", 'relief = { shape = "dome", depth_m = 1 }', "layers[0].relief",
+         "fill = false"),
+        ('shape = "face", x = 0.5', 'shape = "dome", x = 0.5', "layers[1].relief.depth_m",
+         "missing"),
+        ("width_m = 0.14 }", "width_m = 0.14, depth_m = 0.2 }", "layers[1].relief.depth_m",
+         "width_m"),
+        ('shape = "face"', 'shape = "nose"', "layers[1].relief.shape", ""),
+        ("x = 0.5, y = 0.4", "x = 1.5, y = 0.4", "layers[1].relief.x", ""),
+        ("width_m = 0.14 }", "width_m = 0.14, colour = 1 }", "layers[1].relief.colour", ""),
+        ("width_m = 0.14 }", "width_m = -1 }", "layers[1].relief.width_m", ""),
+        ('relief = { shape = "face", x = 0.5, y = 0.4, width_m = 0.14 }',
+         'relief = { shape = "dome", width_m = 0.2, depth_m = 0.6 }', "layers[1].relief",
+         "nearest point"),
+    ],
+)
+def test_bad_depth_fields_name_file_field_and_problem(old: str, new: str, field: str,
+                                                      words: str) -> None:
+    assert old in DEPTH_DOC
+    with pytest.raises(ConfigError) as exc:
+        parse_scene(DEPTH_DOC.replace(old, new), source="bad.toml")
+    text = str(exc.value)
+    assert "bad.toml" in text and exc.value.field == field, text
+    assert words in text
+
+
+DEPTH_BASE = tomllib.loads(DEPTH_DOC)
+DEPTH_PATHS = [
+    ("layers", 0, "tilt_x_deg"),
+    ("layers", 1, "tilt_y_deg"),
+    ("layers", 1, "tilt_x_deg"),
+    ("layers", 1, "relief", "shape"),
+    ("layers", 1, "relief", "x"),
+    ("layers", 1, "relief", "y"),
+    ("layers", 1, "relief", "width_m"),
+    ("layers", 1, "relief", "height_m"),
+    ("layers", 1, "relief", "depth_m"),
+    ("layers", 1, "width_m"),
+    ("layers", 1, "distance_m", "min"),
+    ("layers", 0, "relief"),
+]
+depth_values = st.one_of(
+    st.sampled_from([0, -1, 1e-9, 0.01, 0.3, 0.99, 1, 45, 79.9, 80, 80.1, 1e6, -1e300]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["face", "dome", "nose", "", True, [1, 2]]),
+    st.dictionaries(st.sampled_from(["shape", "depth_m", "width_m", "x", "zz"]),
+                    st.sampled_from(["dome", "face", 0.1, -2, 5.0]), max_size=3),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.lists(st.tuples(st.sampled_from(DEPTH_PATHS), depth_values), min_size=1,
+                        max_size=3),
+       focus_d=st.sampled_from([0.0, 0.3, 2.0]))
+def test_mutated_depth_fields_load_or_fail_cleanly_and_render(
+    changes: list[tuple[tuple[Any, ...], Any]], focus_d: float
+) -> None:
+    """Any value in the depth fields either loads (and then renders finite previews, phase
+    images and stills) or fails with a ConfigError naming the file and a field."""
+    doc = json.loads(json.dumps(DEPTH_BASE))
+    for path, value in changes:
+        container = _container(doc, path)
+        if isinstance(container, dict):
+            container[path[-1]] = value
+    try:
+        scene = parse_scene(to_toml(doc), source="fuzz.toml")
+    except ConfigError as exc:
+        assert "fuzz.toml" in str(exc) and exc.field
+        return
+    r = Renderer(scene, FF50, (64, 48))
+    assert r.render(1.0, focus_d).shape == (48, 64, 3)
+    ph = r.render_phase(1.0, focus_d)
+    assert np.isfinite(ph.left).all() and np.isfinite(ph.right).all()
+    assert r.render_still(1.0, focus_d, size_px=(64, 42)).shape == (42, 64, 3)

@@ -28,7 +28,7 @@ from afon.cameras.sim.scene import (
 )
 from afon.errors import AfonError, ConfigError
 
-BUILTINS = ["bird", "erratic", "low-light", "obstacle", "portrait", "runner", "wall"]
+BUILTINS = ["bird", "desk", "erratic", "low-light", "obstacle", "portrait", "runner", "wall"]
 
 
 # --- motions -----------------------------------------------------------------------------------

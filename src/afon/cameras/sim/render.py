@@ -71,6 +71,7 @@ Phase detection (`render_phase`)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import zlib
@@ -303,6 +304,12 @@ _MOTION_MIN_PX = 0.5
 _MAX_BANDS = 8
 """Most horizontal bands a rolling-shutter frame is drawn in (each with its own lens
 positions and scene time)."""
+_SLICE_STEP_PX = 0.5
+"""Largest blur step (output px) between the depth slices of a layer with depth."""
+_MAX_SLICES = 24
+"""Most depth slices per layer and frame (beyond, the step grows past `_SLICE_STEP_PX`)."""
+_RELIEF_GRID_PX = 256
+"""Longest side of the grid a relief's depth offsets are sampled on (a smooth surface)."""
 _BAND_BLUR_PX = 0.5
 _BAND_SHIFT_PX = 1.0
 """A new band per this much change of blur / of a layer's position over the readout."""
@@ -573,6 +580,10 @@ class _Placement:
     blur_px: list[float]
     motion_px: tuple[float, float] = (0.0, 0.0)
     """How far the layer moves (output px, x and y) during the exposure: motion blur."""
+    distance_m: float = math.nan
+    """The layer's (reference) distance; with `focus` and `scale`, what depth slices need."""
+    focus: tuple[float, ...] = ()
+    scale: float = 1.0
 
     @property
     def drawable(self) -> bool:
@@ -686,6 +697,8 @@ class Renderer:
         self.phase_scale = float(phase_scale)
         self.preview_scale = optics.preview_scale(self.size_px)
         self._caches: dict[int, _LayerCache] = {}
+        self._reliefs: dict[int, F32] = {}
+        self._bounds: dict[int, tuple[float, float]] = {}
         self._banks: dict[tuple[int, int, int, int], U8] = {}
         self._scratch = _Scratch()
         self._min_distance_m = 1.2 * optics.focal_length_mm / 1000.0
@@ -954,7 +967,7 @@ class Renderer:
             (xa, ya), (xb, yb) = layer.position(window[0]), layer.position(window[1])
             k = scale / self.preview_scale * breathing
             motion = ((xb - xa) * pw * k, (yb - ya) * ph * k)
-        return _Placement(cx, cy, width, height, blur, motion)
+        return _Placement(cx, cy, width, height, blur, motion, d, focus, scale)
 
     def _visible_layers(self, t_s: float) -> list[Layer]:
         """Back to front; everything behind the nearest frame-filling layer is hidden."""
@@ -974,6 +987,9 @@ class Renderer:
 
     # --- ladder drawing (previews, phase) -----------------------------------------------
     def _draw(self, canvas: U16, layer: Layer, p: _Placement, kind: str) -> None:
+        if layer.depth is not None and p.drawable:
+            self._draw_deep(canvas, layer, p, kind)
+            return
         cache = self._cache(layer)
         if not p.drawable:
             if cache.fill:  # e.g. at an absurd distance: its mean colour
@@ -981,29 +997,46 @@ class Renderer:
                 mean = coarse.reshape(-1, coarse.shape[2]).mean(axis=0)
                 canvas[...] = np.round(mean).astype(canvas.dtype)
             return
-        blur_abs = [abs(b) for b in p.blur_px]
-        m = cache.pick_level(p.width_px, min(blur_abs))
+        if cache.fill:
+            self._fill_image(canvas, cache, p, kind)
+            return
+        got = self._card_image(cache, p, kind, canvas.shape[:2], canvas.shape[2], None, "layer")
+        if got is not None:
+            self._over(canvas, *got)
+
+    def _entries(self, cache: _LayerCache, p: _Placement, kind: str
+                 ) -> tuple[int, float, float, list[tuple[_Entry, float]]]:
+        """Mip level, texel size (kx, ky, output px) and ladder entries of a placement."""
+        m = cache.pick_level(p.width_px, min(abs(b) for b in p.blur_px))
         tw, th = cache.size(m)
         kx, ky = p.width_px / tw, p.height_px / th
         entries = [(cache.entry(k, m, j), wgt)
                    for (k, j), wgt in _sample_weights(p.blur_px, kx, kind)]
-        h, w = canvas.shape[:2]
-        nch = canvas.shape[2]
-        mx, my = p.motion_px[0] / kx, p.motion_px[1] / ky  # motion in texels
-        moving = math.hypot(*p.motion_px) >= _MOTION_MIN_PX
-        if cache.fill:
-            lazy = _Blend([e.image for e, _ in entries], [w for _, w in entries],
-                          self._scratch, "blend_fill")
-            src: U16 | _Blend = lazy
-            if moving:
-                src = self._smear(lazy.whole(), mx, my, 0, cv2.BORDER_REFLECT)
-            self._draw_fill(canvas, src, p.cx - kx * (tw - 1) / 2.0,
-                            p.cy - ky * (th - 1) / 2.0, kx, ky)
-            self._apply_detail(canvas, cache, p, kind, 0, 0)
-            return
+        return m, kx, ky, entries
+
+    def _fill_image(self, canvas: U16, cache: _LayerCache, p: _Placement, kind: str) -> None:
+        """Cover `canvas` with a frame-filling layer (tiled, blurred, detail applied)."""
+        m, kx, ky, entries = self._entries(cache, p, kind)
+        tw, th = cache.size(m)
+        lazy = _Blend([e.image for e, _ in entries], [w for _, w in entries],
+                      self._scratch, "blend_fill")
+        src: U16 | _Blend = lazy
+        if math.hypot(*p.motion_px) >= _MOTION_MIN_PX:
+            src = self._smear(lazy.whole(), p.motion_px[0] / kx, p.motion_px[1] / ky, 0,
+                              cv2.BORDER_REFLECT)
+        self._draw_fill(canvas, src, p.cx - kx * (tw - 1) / 2.0,
+                        p.cy - ky * (th - 1) / 2.0, kx, ky)
+        self._apply_detail(canvas, cache, p, kind, 0, 0)
+
+    def _card_region(self, cache: _LayerCache, p: _Placement, kind: str,
+                     size_hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
+        """The output rectangle (x0, y0, x1, y1) a card's blurred, smeared image can reach."""
+        m, kx, ky, entries = self._entries(cache, p, kind)
+        tw, th = cache.size(m)
+        h, w = size_hw
         reach = max(e.radius for e, _ in entries) + 1  # texels beyond the texture's edge
-        extra = math.ceil(max(abs(mx), abs(my)) / 2.0) + 2 if moving else 0
-        reach += extra
+        if math.hypot(*p.motion_px) >= _MOTION_MIN_PX:
+            reach += math.ceil(max(abs(p.motion_px[0] / kx), abs(p.motion_px[1] / ky)) / 2) + 2
         half_w = kx * (tw / 2.0 + reach) + 1.0
         half_h = ky * (th / 2.0 + reach) + 1.0
         x0 = max(0, math.floor(p.cx - half_w))
@@ -1011,10 +1044,28 @@ class Renderer:
         y0 = max(0, math.floor(p.cy - half_h))
         y1 = min(h, math.ceil(p.cy + half_h) + 1)
         if x1 <= x0 or y1 <= y0:
-            return
+            return None
+        return x0, y0, x1, y1
+
+    def _card_image(self, cache: _LayerCache, p: _Placement, kind: str,
+                    size_hw: tuple[int, int], nch: int,
+                    region: tuple[int, int, int, int] | None, name: str
+                    ) -> tuple[U16, tuple[int, int, int, int]] | None:
+        """A card (non-fill layer) blurred and placed over `region` of an output of `size_hw`
+        (its own reach when None), detail applied: (premultiplied image, region)."""
+        m, kx, ky, entries = self._entries(cache, p, kind)
+        tw, th = cache.size(m)
+        mx, my = p.motion_px[0] / kx, p.motion_px[1] / ky  # motion in texels
+        moving = math.hypot(*p.motion_px) >= _MOTION_MIN_PX
+        extra = math.ceil(max(abs(mx), abs(my)) / 2.0) + 2 if moving else 0
+        if region is None:
+            region = self._card_region(cache, p, kind, size_hw)
+            if region is None:
+                return None
+        x0, y0, x1, y1 = region
         rh, rw = y1 - y0, x1 - x0
         sc = self._scratch
-        layer_img: U16 = sc.get(f"layer{nch}", rh, rw, nch, np.uint16)
+        layer_img: U16 = sc.get(f"{name}{nch}", rh, rw, nch, np.uint16)
         if len({e.pad for e, _ in entries}) == 1:
             rect = None
             if not moving:  # the texels the warp reads (as `_tiled_warp` finds them)
@@ -1055,10 +1106,16 @@ class Renderer:
             elif i > 0:
                 cv2.addWeighted(layer_img, 1.0, target, wgt, 0.0, dst=layer_img)
         self._apply_detail(layer_img, cache, p, kind, x0, y0)
-        # premultiplied "over": canvas = layer + canvas·(1 − α)
+        return layer_img, region
+
+    def _over(self, canvas: U16, layer_img: U16, region: tuple[int, int, int, int]) -> None:
+        """Premultiplied "over": canvas = layer + canvas·(1 − α) over `region`."""
+        x0, y0, x1, y1 = region
+        rh, rw = y1 - y0, x1 - x0
+        nch = canvas.shape[2]
         roi = canvas[y0:y1, x0:x1]
         alpha = layer_img[..., nch - 1]
-        alpha_n: U16 = sc.get(f"alpha{nch}", rh, rw, nch, np.uint16)
+        alpha_n: U16 = self._scratch.get(f"alpha{nch}", rh, rw, nch, np.uint16)
         if nch == 4:
             # (α, α, α, full): the canvas's own alpha channel is not used for output
             cv2.cvtColor(alpha, cv2.COLOR_GRAY2RGBA, dst=alpha_n)
@@ -1067,6 +1124,163 @@ class Renderer:
         cv2.multiply(roi, alpha_n, dst=alpha_n, scale=1.0 / _FULL)
         cv2.subtract(roi, alpha_n, dst=alpha_n)
         cv2.add(layer_img, alpha_n, dst=roi)
+
+    # --- depth within a layer (tilt, relief): depth slices --------------------------------
+    def _depth_offsets(self, layer: Layer, p: _Placement, region: tuple[int, int, int, int]
+                       ) -> F32:
+        """Depth offsets (m) of the layer's points over `region` of the output (the card's
+        coordinates extended beyond its edge: a blurred rim takes the depth of its edge)."""
+        assert layer.depth is not None
+        x0, y0, x1, y1 = region
+        card_m = (layer.width_m, layer.height_m)
+        mx = card_m[0] / p.width_px  # metres per output pixel
+        my = card_m[1] / p.height_px
+        xs = (np.arange(x0, x1, dtype=np.float64) - p.cx) * mx
+        ys = (np.arange(y0, y1, dtype=np.float64) - p.cy) * my
+        sx, sy = layer.depth.slopes
+        z = np.add.outer(ys * sy, xs * sx).astype(np.float32)
+        if layer.depth.relief is not None:
+            grid = self._relief_grid(layer)
+            gh, gw = grid.shape
+            kx, ky = p.width_px / gw, p.height_px / gh
+            mat = np.array([[kx, 0.0, p.cx - x0 - kx * (gw - 1) / 2.0],
+                            [0.0, ky, p.cy - y0 - ky * (gh - 1) / 2.0]], np.float64)
+            rel = cv2.warpAffine(grid, mat, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REPLICATE)
+            z += rel
+        return z
+
+    def _relief_grid(self, layer: Layer) -> F32:
+        """The relief's offsets at the centres of a grid over the card (cached per layer)."""
+        key = id(layer)
+        grid = self._reliefs.get(key)
+        if grid is None:
+            assert layer.depth is not None
+            ih, iw = layer.image.shape[:2]
+            f = min(1.0, _RELIEF_GRID_PX / max(ih, iw))
+            gw, gh = max(2, round(iw * f)), max(2, round(ih * f))
+            xs = ((np.arange(gw) + 0.5) / gw - 0.5) * layer.width_m
+            ys = ((np.arange(gh) + 0.5) / gh - 0.5) * layer.height_m
+            grid = _f32(layer.depth.relief_offsets_m(xs[None, :], ys[:, None],
+                                                     (layer.width_m, layer.height_m)))
+            self._reliefs[key] = grid
+        return grid
+
+    def _slices(self, p: _Placement, z: F32) -> tuple[list[_Placement], F32, float] | None:
+        """Depth slices of a layer whose points lie `z` metres beyond `p.distance_m`: the
+        placement of each (its own blur per lens sample), each point's fractional slice index,
+        and the slice spacing in dioptres; None when the depths span no blur at all."""
+        near = max(p.distance_m + float(z.min()), self._min_distance_m)
+        far = max(p.distance_m + float(z.max()), self._min_distance_m)
+        p_near, p_far = 1.0 / near, 1.0 / far
+        mean_f = sum(p.focus) / len(p.focus)
+        span_px = abs(self._signed_blur(near, mean_f, p.scale)
+                      - self._signed_blur(far, mean_f, p.scale))
+        if p_near - p_far < 1e-12:
+            return None
+        n = min(max(math.ceil(span_px / _SLICE_STEP_PX) + 1, 2), _MAX_SLICES)
+        step_d = (p_near - p_far) / (n - 1)
+        # the slices lie on a grid through the focus (the point dioptres of zero blur), so no
+        # pixel blends blur of both signs: a blend of a disk before and one beyond focus is
+        # blurred where its depth is sharp, and moved the contrast peak by up to half a step
+        k0 = math.floor((p_far - mean_f) / step_d + 1e-9)
+        k1 = math.ceil((p_near - mean_f) / step_d - 1e-9)
+        first = mean_f + k0 * step_d
+        slices = []
+        for k in range(k1 - k0 + 1):
+            pk_d = first + k * step_d
+            dk = 1.0 / pk_d if pk_d > 1e-12 else 1e12
+            pk = dataclasses.replace(p, blur_px=[self._signed_blur(dk, f, p.scale)
+                                                 for f in p.focus], distance_m=dk)
+            slices.append(pk)
+        # point dioptres → fractional slice index
+        dist = np.maximum(z + np.float32(p.distance_m), np.float32(self._min_distance_m))
+        index = (np.float32(1.0) / dist - np.float32(first)) / np.float32(step_d)
+        return slices, _f32(index), step_d
+
+    def _draw_deep(self, canvas: U16, layer: Layer, p: _Placement, kind: str) -> None:
+        """A layer with depth, in depth slices: the layer is drawn once per slice, blurred
+        with that slice's circle of confusion (its half disks in the phase images), and each
+        output pixel takes the two slices that bracket its point's depth, weighted linearly in
+        dioptres (a partition of unity: where the depth is one slice's, that slice alone)."""
+        cache = self._cache(layer)
+        h, w = canvas.shape[:2]
+        nch = canvas.shape[2]
+        sc = self._scratch
+        region: tuple[int, int, int, int] | None = (0, 0, w, h)
+        if not cache.fill:
+            # the region every slice can reach: that of the more blurred end
+            region = None
+            for pe in self._depth_bound_placements(layer, p):
+                r = self._card_region(cache, pe, kind, (h, w))
+                if r is not None:
+                    region = r if region is None else (
+                        min(region[0], r[0]), min(region[1], r[1]),
+                        max(region[2], r[2]), max(region[3], r[3]))
+        if region is None:
+            return
+        z = self._depth_offsets(layer, p, region)
+        got = self._slices(p, z)
+        if got is None:
+            flat = dataclasses.replace(p, blur_px=[self._signed_blur(
+                p.distance_m + float(z.mean()), f, p.scale) for f in p.focus])
+            self._draw(canvas, dataclasses.replace(layer, depth=None), flat, kind)
+            return
+        slices, index, _ = got
+        x0, y0, x1, y1 = region
+        rh, rw = y1 - y0, x1 - x0
+        acc: F32 = sc.get(f"deep_acc{nch}", rh, rw, nch, np.float32)
+        acc.fill(0.0)
+        wk: F32 = sc.get("deep_w", rh, rw, 1, np.float32)
+        wn: F32 = sc.get(f"deep_w{nch}", rh, rw, nch, np.float32)
+        part: F32 = sc.get(f"deep_part{nch}", rh, rw, nch, np.float32)
+        for k, pk in enumerate(slices):
+            # tent weight of slice k: 1 − |index − k|, clipped to [0, 1]
+            np.subtract(index, np.float32(k), out=wk)
+            np.abs(wk, out=wk)
+            np.subtract(np.float32(1.0), wk, out=wk)
+            np.maximum(wk, np.float32(0.0), out=wk)
+            if k == 0:
+                wk[index < 0] = 1.0  # points beyond the extremes (clamped distances)
+            if k == len(slices) - 1:
+                wk[index > k] = 1.0
+            if not wk.any():
+                continue
+            if cache.fill:
+                img: U16 = sc.get(f"deep_fill{nch}", h, w, nch, np.uint16)
+                self._fill_image(img, cache, pk, kind)
+            else:
+                got_k = self._card_image(cache, pk, kind, (h, w), nch, region, "layer")
+                if got_k is None:
+                    continue
+                img = got_k[0]
+            cv2.merge([wk] * nch, dst=wn)
+            cv2.multiply(img, wn, dst=part, dtype=cv2.CV_32F)
+            cv2.add(acc, part, dst=acc)
+        out: U16 = sc.get(f"deep_out{nch}", rh, rw, nch, np.uint16)
+        np.clip(acc, 0.0, _FULL, out=acc)
+        out[...] = (acc + np.float32(0.5)).astype(np.uint16)
+        if cache.fill:
+            canvas[...] = out
+        else:
+            self._over(canvas, out, region)
+
+    def _depth_bound_placements(self, layer: Layer, p: _Placement) -> list[_Placement]:
+        """Placements of the layer at its nearest and farthest depth (for its reach)."""
+        near, far = self._depth_bounds(layer)
+        out = []
+        for z in (near, far):
+            d = max(p.distance_m + z, self._min_distance_m)
+            out.append(dataclasses.replace(
+                p, blur_px=[self._signed_blur(d, f, p.scale) for f in p.focus]))
+        return out
+
+    def _depth_bounds(self, layer: Layer) -> tuple[float, float]:
+        b = self._bounds.get(id(layer))
+        if b is None:
+            b = layer.depth_bounds_m()
+            self._bounds[id(layer)] = b
+        return b
 
     def _detail_factor(
         self,

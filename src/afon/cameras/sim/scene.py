@@ -41,6 +41,28 @@ to build low-contrast subjects) and ``shape`` (``"rect"``, default, or ``"ellips
 cut-out with an elliptical outline). Positions are where the layer appears with the lens at
 infinity; focus breathing scales them about the frame centre.
 
+Depth within a layer (optional; `relief.py` has the models and their sources)::
+
+    tilt_x_deg = 30                  # -80..80: the right edge turned away (negative: nearer)
+    tilt_y_deg = -55                 # -80..80: the bottom edge turned away (negative: nearer)
+    relief = { shape = "face", x = 0.65, y = 0.27, width_m = 0.131 }
+                                     # a head seen from the front, centred on the eyes at
+                                     # (x, y) (fractions of the card, 0..1); width_m = ear to
+                                     # ear (0 < w <= 100, default 0.1314); its depth follows
+                                     # from the width (no height_m/depth_m); distance_m is
+                                     # then the eyes' distance
+    relief = { shape = "dome", x = 0.5, y = 0.5, width_m = 0.3, height_m = 0.2, depth_m = 0.1 }
+                                     # a half ellipsoid standing depth_m (0 < d <= 100) out of
+                                     # the card towards the camera (height_m defaults to
+                                     # width_m); distance_m is the card's (the rim's)
+
+A tilt is about the card's centre (its distance is ``distance_m``). A relief needs a card
+(``fill = false``); a tilt works on both (a wall at an angle). The card keeps its outline and
+size (``width_m`` is the width the camera sees: no keystone); its points' depths set their
+blur and phase disparity. The card's nearest point must stay in front of the lens for every
+time of its distance motion (``layers[1].relief: the card's nearest point ... would reach the
+lens``).
+
 Scale: a texture's pixels are square in metres, ``width_m`` / picture width each (``texel_m``
 in ``afon scenes --json``). Give photographs their real scale (skimage's brick photo is about
 1.1 m wide, 84 mm brick courses; its grass about 0.4 m, blades a few mm): a filled layer tiles
@@ -87,6 +109,7 @@ import numpy as np
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from afon.cameras.sim.relief import FACE_WIDTH_M, MAX_TILT_DEG, Depth, Relief, ReliefShape
 from afon.cameras.sim.textures import (
     MAX_ASPECT,
     MIN_ASPECT,
@@ -108,6 +131,7 @@ assert get_args(Shape) == SHAPES
 DEFAULT_LIGHT_LUX = 10000.0
 MAX_LIGHT_LUX = 200_000.0
 MIN_ERRATIC_PERIOD_S = 0.05
+MAX_RELIEF_M = 100.0
 
 
 # --- motions -----------------------------------------------------------------------------
@@ -244,8 +268,13 @@ class Layer:
     fill: bool = False
     texture: str = ""
     """The texture reference the layer was made from (for display)."""
+    depth: Depth | None = None
+    """Depth within the layer (tilt, relief; `relief.py`); None: a flat card facing the
+    camera, at `distance_m` everywhere."""
 
     def __post_init__(self) -> None:
+        if self.depth is not None and self.depth.relief is not None and self.fill:
+            raise ValueError(f"layer {self.name!r}: a relief needs a card (fill = false)")
         if self.kind not in KINDS:
             raise ValueError(f"layer kind must be one of {', '.join(KINDS)}; got {self.kind!r}")
         if not (math.isfinite(self.width_m) and self.width_m > 0):
@@ -268,6 +297,12 @@ class Layer:
 
     def distance_m(self, t_s: float) -> float:
         return self.distance(t_s)
+
+    def depth_bounds_m(self) -> tuple[float, float]:
+        """Nearest and farthest depth offset over the card (0, 0 for a flat layer)."""
+        if self.depth is None:
+            return 0.0, 0.0
+        return self.depth.bounds_m((self.width_m, self.height_m))
 
     def position(self, t_s: float) -> tuple[float, float]:
         """Frame position (x, y) of the layer centre, 0..1 across the preview."""
@@ -483,6 +518,32 @@ def _crop(value: Any) -> tuple[float, float, float, float]:
 Crop = Annotated[tuple[float, float, float, float], BeforeValidator(_crop)]
 
 
+class ReliefFile(UserModel):
+    """A layer's ``relief`` table (see `relief.py`)."""
+
+    shape: ReliefShape
+    x: float = Field(0.5, ge=0.0, le=1.0)
+    y: float = Field(0.5, ge=0.0, le=1.0)
+    width_m: float = Field(FACE_WIDTH_M, gt=0.0, le=MAX_RELIEF_M)
+    height_m: float | None = Field(None, gt=0.0, le=MAX_RELIEF_M)
+    depth_m: float | None = Field(None, gt=0.0, le=MAX_RELIEF_M)
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if self.shape == "dome" and self.depth_m is None:
+            raise FieldProblem("depth_m", "required field is missing (a dome's height)")
+        if self.shape == "face":
+            for key in ("height_m", "depth_m"):
+                if getattr(self, key) is not None:
+                    raise FieldProblem(key, "a face's proportions follow its width_m "
+                                            "(anthropometric); give width_m only")
+        return self
+
+    def build(self) -> Relief:
+        return Relief(self.shape, self.x, self.y, self.width_m, self.height_m,
+                      0.0 if self.depth_m is None else self.depth_m)
+
+
 class LayerFile(UserModel):
     """One ``[[layers]]`` table."""
 
@@ -498,6 +559,9 @@ class LayerFile(UserModel):
     distance_m: MotionField
     x: MotionField = CENTRE
     y: MotionField = CENTRE
+    tilt_x_deg: float = Field(0.0, ge=-MAX_TILT_DEG, le=MAX_TILT_DEG)
+    tilt_y_deg: float = Field(0.0, ge=-MAX_TILT_DEG, le=MAX_TILT_DEG)
+    relief: ReliefFile | None = None
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
@@ -511,10 +575,18 @@ class LayerFile(UserModel):
                 "height_m",
                 f"height_m/width_m must be within {MIN_ASPECT:g}..{MAX_ASPECT:g}, got {aspect:g}",
             )
+        if self.relief is not None and self.fill:
+            raise FieldProblem("relief", "a relief needs a card (fill = false)")
         return self
 
     def aspect(self) -> float | None:
         return None if self.height_m is None else self.height_m / self.width_m
+
+    def depth(self) -> Depth | None:
+        if self.relief is None and self.tilt_x_deg == 0.0 and self.tilt_y_deg == 0.0:
+            return None
+        return Depth(self.tilt_x_deg, self.tilt_y_deg,
+                     None if self.relief is None else self.relief.build())
 
 
 class SceneFile(UserModel):
@@ -549,6 +621,18 @@ def _scene_from_doc(doc: TomlDoc, base_dir: Path | None, default_name: str) -> S
     f = doc.validate(SceneFile)
     assert f.layers is not None
     layers = tuple(_layer(lf, i, base_dir, doc.source) for i, lf in enumerate(f.layers))
+    for i, layer in enumerate(layers):
+        if layer.depth is None or layer.fill:
+            continue  # a tilted fill's extent is the frame's: the renderer clamps it
+        near, _ = layer.depth_bounds_m()
+        lo, _ = layer.distance.bounds()
+        if not lo + near > 0:
+            key = "relief" if layer.depth.relief is not None else "tilt_x_deg"
+            raise ConfigError(
+                doc.source, f"layers[{i}].{key}",
+                f"the card's nearest point ({near:+.3g} m from distance_m, which can be "
+                f"{lo:g} m) would reach the lens; it must stay > 0",
+            )
     name = default_name if f.name is None else f.name
     return Scene(name, f.description, f.light_lux, layers, doc.source)
 
@@ -581,6 +665,7 @@ def _layer(lf: LayerFile, index: int, base_dir: Path | None, source: str) -> Lay
         lf.y.build(),
         lf.fill,
         lf.texture,
+        lf.depth(),
     )
 
 
@@ -600,6 +685,16 @@ def describe(scene: Scene) -> dict[str, Any]:
                 "texel_m": float(f"{layer.texel_m:.4g}"),
                 "distance_m_at_0": layer.distance_m(0.0),
                 "fill": layer.fill,
+                **(
+                    {}
+                    if layer.depth is None
+                    else {
+                        "tilt_deg": [layer.depth.tilt_x_deg, layer.depth.tilt_y_deg],
+                        "relief": None if layer.depth.relief is None
+                        else layer.depth.relief.shape,
+                        "depth_range_m": [round(v, 4) for v in layer.depth_bounds_m()],
+                    }
+                ),
             }
             for layer in scene.layers
         ],
