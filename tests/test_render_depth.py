@@ -173,6 +173,32 @@ def test_a_tilted_cards_sharpest_row_moves_with_focus() -> None:
         assert max(ratios) > 0.8 and min(ratios) < 0.5  # a sharp band, blurred elsewhere
 
 
+def test_a_tilted_cards_still_is_sharp_where_its_depth_is_the_focus() -> None:
+    """Stills blur each depth slice by its exact disks: the same tilted card as above, as a
+    360×240 still, is sharpest on the row whose depth is the focus distance."""
+    tex = prepare_texture(load_texture("skimage:grass"))
+    card = Layer("card", "subject", tex, 0.4, Static(0.8), texture="skimage:grass",
+                 depth=Depth(tilt_y_deg=50.0))
+    wall = _card_scene().layers[0]
+    r = Renderer(Scene("tilt", "", 10000.0, (wall, card)), FF50, (320, 240))
+    flat = Renderer(Scene("flat", "", 10000.0, (wall, dataclasses.replace(card, depth=None))),
+                    FF50, (320, 240))
+    size = (360, 240)
+    sharp = _luma(flat.render_still(0.0, 1.0 / 0.8, size_px=size, noise=False))
+    for s in (0.7, 0.9):
+        img = _luma(r.render_still(0.0, 1.0 / s, size_px=size, noise=False))
+        scale = FF50.preview_scale(size)
+        h_px = FF50.size_on_sensor_px(card.width_m, 0.8, 1.0 / s, scale) * card.height_m \
+            / card.width_m
+        ratios, centres = [], []
+        for y in range(120 - 100, 120 + 94, 6):
+            ratios.append(tenengrad(img[y : y + 6, 140:220]) / tenengrad(sharp[y : y + 6, 140:220]))
+            centres.append(y + 2.5)
+        row = centres[int(np.argmax(ratios))]
+        expected = 119.5 + (s - 0.8) / math.tan(math.radians(50.0)) / card.height_m * h_px
+        assert row == pytest.approx(expected, abs=9.0), (s, row, expected)
+
+
 def _face_renderers() -> tuple[Renderer, Renderer, Layer]:
     img = prepare_texture(load_texture("skimage:astronaut"), crop=(0.33, 0.08, 0.55, 0.42),
                           shape="ellipse")

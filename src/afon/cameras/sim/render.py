@@ -1471,7 +1471,11 @@ class Renderer:
                 coarse = cache.levels[-1]
                 canvas[...] = coarse.reshape(-1, 4).mean(axis=0)
             return
-        r = math.ceil(max(abs(b) for b in p.blur_px) / 2.0 + 0.5) + 1
+        deep = layer.depth is not None
+        blurs = [abs(b) for b in p.blur_px]
+        if deep:
+            blurs += [abs(b) for pe in self._depth_bound_placements(layer, p) for b in pe.blur_px]
+        r = math.ceil(max(blurs) / 2.0 + 0.5) + 1
         m = cache.pick_level(p.width_px, 0.0)
         src = cache.levels[m]
         th, tw = src.shape[:2]
@@ -1495,7 +1499,10 @@ class Renderer:
                 )
             )
             self._apply_detail_exact(big, cache, p, -r, -r)
-            big = _disk_blur(big, p.blur_px, cv2.BORDER_REFLECT)
+            if deep:
+                big = self._deep_blur(big, layer, p, (-r, -r, w + r, h + r), cv2.BORDER_REFLECT)
+            else:
+                big = _disk_blur(big, p.blur_px, cv2.BORDER_REFLECT)
             canvas[...] = big[r : r + h, r : r + w]
             canvas[..., 3] = 1.0
             return
@@ -1526,7 +1533,10 @@ class Renderer:
             )
         )
         self._apply_detail_exact(placed, cache, p, x0, y0)
-        placed = _disk_blur(placed, p.blur_px, cv2.BORDER_CONSTANT)
+        if deep:
+            placed = self._deep_blur(placed, layer, p, (x0, y0, x1, y1), cv2.BORDER_CONSTANT)
+        else:
+            placed = _disk_blur(placed, p.blur_px, cv2.BORDER_CONSTANT)
         cx0, cx1, cy0, cy1 = max(x0, 0), min(x1, w), max(y0, 0), min(y1, h)
         if cx1 <= cx0 or cy1 <= cy0:
             return
@@ -1534,6 +1544,28 @@ class Renderer:
         roi = canvas[cy0:cy1, cx0:cx1]
         roi *= 1.0 - part[..., 3:4]
         roi += part
+
+    def _deep_blur(self, img: F32, layer: Layer, p: _Placement,
+                   region: tuple[int, int, int, int], border: int) -> F32:
+        """Stills: a sharp layer with depth (placed over `region` of the output), blurred in
+        depth slices as the previews are (`_draw_deep`), each slice by its exact disks."""
+        z = self._depth_offsets(layer, p, region)
+        got = self._slices(p, z)
+        if got is None:
+            d = p.distance_m + float(z.mean())
+            return _disk_blur(img, [self._signed_blur(d, f, p.scale) for f in p.focus], border)
+        slices, index, _ = got
+        acc = np.zeros_like(img)
+        for k, pk in enumerate(slices):
+            wk = np.clip(1.0 - np.abs(index - np.float32(k)), 0.0, 1.0)
+            if k == 0:
+                wk[index < 0] = 1.0
+            if k == len(slices) - 1:
+                wk[index > k] = 1.0
+            if not wk.any():
+                continue
+            acc += _disk_blur(img, pk.blur_px, border) * wk[..., None]
+        return acc
 
     def _apply_detail_exact(
         self, img: F32, cache: _LayerCache, p: _Placement, ox: int, oy: int
