@@ -19,7 +19,10 @@ a rolling-shutter preview while the lens moves (drawn in bands) and the phase (l
 images. Medians of CPU time per frame (``time.process_time``: one core's work, unlike wall time
 on a shared machine) for this renderer and for a baseline in the same run, frame for frame
 interleaved: the renderer module as of `--baseline-rev` (git; default the commit before the
-blend-only-what-is-read speed-up), with ``identical`` saying whether both gave the same pixels.
+blend-only-what-is-read speed-up), with ``identical`` saying whether both gave the same pixels
+(the phase images there are those of one lens position, comparable with any baseline;
+``phase_rs_cpu_ms`` is this renderer's phase images on the rolling shutter, as `SimCamera`
+draws them since issue #9's last items, with no baseline).
 ``load_1min`` is the load average when the run ended.
 
 Usage: python benchmarks/render.py [--frames N] [--optics pi|50mm] [--baseline-rev REV]
@@ -181,7 +184,8 @@ def bench_conditions(frames: int, seed: int, baseline: ModuleType | None) -> dic
         if baseline is not None:
             rigs.append(("baseline", baseline.Renderer(scene, preset.optics, BENCH_PREVIEW_PX,
                                                        seed=seed)))
-        ms: dict[str, dict[str, list[float]]] = {k: {"preview": [], "phase": []} for k, _ in rigs}
+        ms: dict[str, dict[str, list[float]]] = {
+            k: {"preview": [], "phase": [], "phase_rs": []} for k, _ in rigs}
         identical = True
         rng = np.random.default_rng(seed)
         integration_s = rigs[0][1].exposure(timing.exposure_s).integration_s
@@ -207,9 +211,16 @@ def bench_conditions(frames: int, seed: int, baseline: ModuleType | None) -> dic
                                     gain_ratio=preset.phase.gain_ratio,
                                     zero_offset_d=preset.phase.zero_offset_d)
                 c2 = time.process_time()
+                if key == "new":  # phase images on the rolling shutter, as SimCamera asks
+                    r.render_phase(t_s, 0.0, frame_index=i, gain_ratio=preset.phase.gain_ratio,
+                                   zero_offset_d=preset.phase.zero_offset_d, lens_d=lens,
+                                   rows=rows)
+                c3 = time.process_time()
                 if i >= frames // 2:  # the first frames fill the ladders
                     ms[key]["preview"].append((c1 - c0) * 1000.0)
                     ms[key]["phase"].append((c2 - c1) * 1000.0)
+                    if key == "new":
+                        ms[key]["phase_rs"].append((c3 - c2) * 1000.0)
                 images.append((img, ph.left, ph.right))
             if len(images) == 2:
                 identical &= all(np.array_equal(x, y) for x, y in zip(*images, strict=True))
@@ -221,6 +232,7 @@ def bench_conditions(frames: int, seed: int, baseline: ModuleType | None) -> dic
                 old = statistics.median(ms["baseline"][part])
                 row[f"{part}_baseline_cpu_ms"] = round(old, 2)
                 row[f"{part}_speedup"] = round(old / new, 2)
+        row["phase_rs_cpu_ms"] = round(statistics.median(ms["new"]["phase_rs"]), 2)
         if baseline is not None:
             row["identical"] = identical
         out[name] = row

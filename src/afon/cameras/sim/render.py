@@ -306,6 +306,8 @@ _MAX_BANDS = 8
 positions and scene time)."""
 _SLICE_STEP_PX = 0.5
 """Largest blur step (output px) between the depth slices of a layer with depth."""
+_SLICE_MIN_SPAN_PX = 0.05
+"""A layer whose depths span less blur than this is drawn at one depth (its mean)."""
 _MAX_SLICES = 24
 """Most depth slices per layer and frame (beyond, the step grows past `_SLICE_STEP_PX`)."""
 _RELIEF_GRID_PX = 256
@@ -989,7 +991,11 @@ class Renderer:
     def _draw(self, canvas: U16, layer: Layer, p: _Placement, kind: str) -> None:
         if layer.depth is not None and p.drawable:
             self._draw_deep(canvas, layer, p, kind)
-            return
+        else:
+            self._draw_flat(canvas, layer, p, kind)
+
+    def _draw_flat(self, canvas: U16, layer: Layer, p: _Placement, kind: str) -> None:
+        """A layer at one depth (its placement's blur)."""
         cache = self._cache(layer)
         if not p.drawable:
             if cache.fill:  # e.g. at an absurd distance: its mean colour
@@ -1169,14 +1175,15 @@ class Renderer:
     def _slices(self, p: _Placement, z: F32) -> tuple[list[_Placement], F32, float] | None:
         """Depth slices of a layer whose points lie `z` metres beyond `p.distance_m`: the
         placement of each (its own blur per lens sample), each point's fractional slice index,
-        and the slice spacing in dioptres; None when the depths span no blur at all."""
+        and the slice spacing in dioptres; None when the depths span under
+        `_SLICE_MIN_SPAN_PX` of blur (drawn at one depth)."""
         near = max(p.distance_m + float(z.min()), self._min_distance_m)
         far = max(p.distance_m + float(z.max()), self._min_distance_m)
         p_near, p_far = 1.0 / near, 1.0 / far
         mean_f = sum(p.focus) / len(p.focus)
         span_px = abs(self._signed_blur(near, mean_f, p.scale)
                       - self._signed_blur(far, mean_f, p.scale))
-        if p_near - p_far < 1e-12:
+        if p_near - p_far < 1e-12 or span_px < _SLICE_MIN_SPAN_PX:
             return None
         n = min(max(math.ceil(span_px / _SLICE_STEP_PX) + 1, 2), _MAX_SLICES)
         step_d = (p_near - p_far) / (n - 1)
@@ -1210,13 +1217,9 @@ class Renderer:
         region: tuple[int, int, int, int] | None = (0, 0, w, h)
         if not cache.fill:
             # the region every slice can reach: that of the more blurred end
-            region = None
-            for pe in self._depth_bound_placements(layer, p):
-                r = self._card_region(cache, pe, kind, (h, w))
-                if r is not None:
-                    region = r if region is None else (
-                        min(region[0], r[0]), min(region[1], r[1]),
-                        max(region[2], r[2]), max(region[3], r[3]))
+            widest = max(self._depth_bound_placements(layer, p),
+                         key=lambda pe: max(abs(b) for b in pe.blur_px))
+            region = self._card_region(cache, widest, kind, (h, w))
         if region is None:
             return
         z = self._depth_offsets(layer, p, region)
@@ -1224,7 +1227,7 @@ class Renderer:
         if got is None:
             flat = dataclasses.replace(p, blur_px=[self._signed_blur(
                 p.distance_m + float(z.mean()), f, p.scale) for f in p.focus])
-            self._draw(canvas, dataclasses.replace(layer, depth=None), flat, kind)
+            self._draw_flat(canvas, layer, flat, kind)
             return
         slices, index, _ = got
         x0, y0, x1, y1 = region
