@@ -50,6 +50,16 @@ Detail at every scale
     positions (exact blur for each layer; compositing uses the mean alpha, and the geometry
     is that of the mean position: focus breathing during the exposure is not smeared).
 
+Depth within a layer (a tilt or relief, `relief.py`)
+    is drawn in depth slices (`_draw_deep`): slices evenly spaced in dioptres on a grid
+    through the focus, the blur step between neighbours ≤ 0.5 px (≤ 24 slices), the layer
+    drawn once per slice with that slice's disks (half disks in the phase images, so each
+    slice has its own disparity) and each pixel taking the two slices that bracket its depth
+    (tent weights in dioptres), then composited once. A gather variant of layered depth of
+    field: one blur ladder serves every slice; exact for a surface smooth across a blur
+    circle, without spill or self-occlusion where depth jumps. Layers without depth take the
+    flat path, unchanged.
+
 Stills (`render_still`) are exact: each layer is placed sharp at the output resolution and
 convolved with the exact disk (the mean of the disks for a moving lens) by ``cv2.filter2D``;
 disks wider than 24 px are convolved at a resolution where they span 24 px (see `_disk_blur`:
@@ -66,7 +76,9 @@ Phase detection (`render_phase`)
     being painted in. Convention: disparity = position in `right` − position in `left`,
     positive when the layer is nearer than the focus (c > 0: left half-disk for the left image).
     Each half gets half the light and its own noise. Nothing in `PhaseData` states the
-    disparity; low texture and low light lower the correlation naturally.
+    disparity; low texture and low light lower the correlation naturally. With a row timing
+    the phase images are drawn in the preview's rolling-shutter bands, with its motion blur
+    (the PDAF pixels are on the image rows).
 """
 
 from __future__ import annotations
@@ -779,9 +791,11 @@ class Renderer:
         per_d_px = o.aperture_mm * o.focal_length_mm / 1000.0 / o.pixel_pitch_mm * scale
         return FOCUS_STEP_PX / max(per_d_px, 1e-12)
 
-    def _bands(self, lens_d: Callable[[float], float], rows: RowTiming
+    def _bands(self, lens_d: Callable[[float], float], rows: RowTiming, ratio: float = 1.0
                ) -> list[tuple[int, int, float, tuple[float, ...], tuple[float, float]]]:
-        """Horizontal bands (y0, y1, scene time, lens samples, exposure window) of a frame."""
+        """Horizontal bands (y0, y1 in preview rows, scene time, lens samples, exposure window)
+        of a frame drawn at `ratio` × the preview's size (a new band per `_BAND_BLUR_PX` of
+        blur change or `_BAND_SHIFT_PX` of motion in that image's pixels)."""
         w, h = self.size_px
         step = self.focus_step_d(self.preview_scale)
         n = 1
@@ -793,7 +807,8 @@ class Renderer:
             for layer in self.scene.layers:
                 (xa, ya), (xb, yb) = layer.position(mid[0]), layer.position(mid[1])
                 shift = max(shift, abs(xb - xa) * w, abs(yb - ya) * h)
-            n = max(math.ceil(blur_change / _BAND_BLUR_PX), math.ceil(shift / _BAND_SHIFT_PX))
+            n = max(math.ceil(blur_change * ratio / _BAND_BLUR_PX),
+                    math.ceil(shift * ratio / _BAND_SHIFT_PX))
             n = min(max(n, 1), _MAX_BANDS, h)
         out = []
         for i in range(n):
@@ -838,8 +853,9 @@ class Renderer:
 
         With `lens_d` and `rows`, as in `render`: the PDAF pixels sit on the same sensor rows
         as the image pixels, so each band of rows sees the lens and the scene of its own
-        exposure window (rolling shutter, the bands of the preview), and layers moving during
-        the window are motion-blurred; `t_s` and `focus_d` are then not used.
+        exposure window (rolling shutter; bands as the preview's, counted in phase-image
+        pixels), and layers moving during the window are motion-blurred; `t_s` and `focus_d`
+        are then not used.
         """
         if not 0 < gain_ratio <= 1:
             raise ValueError(f"gain_ratio must be in (0, 1], got {gain_ratio}")
@@ -854,7 +870,7 @@ class Renderer:
             focus: tuple[float, ...] = (float(focus_d) - offset,)
             self._draw_phase_band(left, right, 0, size[1], t_s, focus, None, size, scale)
         else:
-            for y0, y1, t_mid, band_focus, window in self._bands(lens_d, rows):
+            for y0, y1, t_mid, band_focus, window in self._bands(lens_d, rows, size[0] / w):
                 # preview rows → phase rows (the same sensor rows)
                 py0, py1 = round(y0 * size[1] / h), round(y1 * size[1] / h)
                 if py1 > py0:
