@@ -113,3 +113,33 @@ def test_a_turn_in_af_c_is_ignored_and_said_once(tmp_path: Path, mock_pins: Any)
     said = [n for n in r.result.notices if n.kind == "focus-ring"]
     assert len(said) == 1 and "manual focus needs MF" in said[0].message
     r.close()
+
+
+def test_the_encoders_button_in_afon_run_says_once_that_it_magnifies_serves_view(
+    tmp_path: Path, mock_pins: Any
+) -> None:
+    clock = VirtualClock()
+    hub = open_inputs(
+        parse_inline("encoder:a=5,b=6,button=13"), pin_factory=mock_pins, now_s=clock.now_s
+    )
+    camera = open_camera("sim:portrait", clock=clock, preset="50mm-f1.8")
+    r = HeadlessRunner(camera, hub, "bbf", out=tmp_path, save_images=False, emit=lambda _: None)
+    for _ in range(3):
+        mock_pins.pin(13).drive_low()
+        mock_pins.pin(13).drive_high()
+        for _ in range(4):
+            r.tick()
+    said = [n for n in r.result.notices if n.kind == "magnify"]
+    assert len(said) == 1 and "afon serve" in said[0].message
+    r.close()
+
+
+def test_the_button_pin_must_be_its_own() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_inline("encoder:a=5,b=6,button=6")
+    assert exc.value.field == "encoder.button" and "encoder's b" in exc.value.problem
+    doc = parse_toml("[gpio]\nAF_ON = 13\n[encoder]\na = 5\nb = 6\nbutton = 13\n", "k.toml")
+    with pytest.raises(ConfigError) as exc:
+        parse_input_map(doc)
+    assert exc.value.field == "encoder.button" and "AF_ON" in exc.value.problem
+    assert parse_inline("encoder:a=5,b=6,button=13").encoder == EncoderPins(5, 6, 0.02, 13)

@@ -603,7 +603,8 @@ _KEYMAP_KEYS = [
     "debounce_ms", "max_hold_s", "max_hold", "gpio", "encoder", "evdev", "keys", "keyboard", "x"
 ]  # fmt: skip
 _SECTION_KEYS = [
-    "AF_ON", "af-on", "SHUTTER", "AF_OFF", "device", "grab", "FOCUS", "KeyA", "a", "b", "step_d"
+    "AF_ON", "af-on", "SHUTTER", "AF_OFF", "device", "grab", "FOCUS", "KeyA", "a", "b", "step_d",
+    "button",
 ]  # fmt: skip
 _scalars = st.one_of(
     st.integers(-(2**63), 2**63 - 1),
@@ -638,7 +639,8 @@ def test_any_key_map_document_gives_bindings_or_a_named_error(doc: dict[str, Any
     assert all(len(c) == 1 for c in m.terminal.values())
     assert 0 <= m.debounce_s <= 1.0 and 0 < m.max_hold_s <= 86400
     if m.encoder is not None:
-        pins = [m.encoder.a, m.encoder.b, *m.gpio.values()]
+        button = [m.encoder.button] if m.encoder.button is not None else []
+        pins = [m.encoder.a, m.encoder.b, *button, *m.gpio.values()]
         assert len(set(pins)) == len(pins) and math.isfinite(m.encoder.step_d)
 
 

@@ -859,3 +859,61 @@ def test_manual_focus_by_wheel_keys_and_slider(server: LiveServer, browser: Any)
     settle(server)
     server.runner.settings({"focus_mode": "AF-C"}).result(TIMEOUT_S)
     page.context.close()
+
+
+def test_the_gpio_encoders_turn_shows_the_magnified_view(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The Pi builder's focus ring: `afon serve --inputs encoder:...` (gpiozero's MockFactory
+    here); in MF a turn moves the lens and the page shows the 5× sensor view (MF assist) until
+    the ring rests; the encoder's button cycles the magnifier."""
+    from gpiozero.pins.mock import MockFactory
+
+    from test_encoder import detents
+
+    pins = MockFactory()
+    options = ServeOptions(
+        port=0,
+        out=str(tmp_path),
+        trainer_db=str(tmp_path / "trainer.sqlite"),
+        inputs="encoder:a=5,b=6,step_d=0.05,button=13",
+        pin_factory=pins,
+    )
+    try:
+        with LiveServer(options) as live:
+            assert any("encoder on GPIO5/GPIO6" in line for line in live.input_lines)
+            runner = live.runner
+            runner.settings({"focus_mode": "MF"}).result(TIMEOUT_S)
+            page = open_page(browser, live.local_url, viewport={"width": 1366, "height": 768})
+            wait_live(page)
+            label = "document.getElementById('magnify-label')"
+            assert page.evaluate(f"{label}.hidden")
+            start = runner.state["lens_d"]
+            detents(pins, 3)
+            page.wait_for_function(
+                f"{label}.textContent === '×5 sensor · MF assist' && !{label}.hidden"
+                " && window.afon.state.magnify_rect !== null"
+            )
+            wait_for(
+                lambda: abs(runner.state["lens_d"] - (start + 0.15)) < 0.01, what="the ring"
+            )
+            # the ring rests: the view goes back to the whole frame (2 s, bbf's mf_assist_s)
+            page.wait_for_function(f"{label}.hidden && window.afon.state.magnify === 0")
+            # the button: 5×, 10× (the photographer's, no timed close), off
+
+            def press() -> None:
+                # presses 0.1 s apart on the body's clock: closer ones are the switch bouncing
+                t_s = runner.state["t_s"]
+                wait_for(lambda: runner.state["t_s"] > t_s + 0.1, what="0.1 s between presses")
+                pins.pin(13).drive_low()
+                pins.pin(13).drive_high()
+
+            for text in ("×5 sensor", "×10 sensor"):
+                press()
+                page.wait_for_function(f"{label}.textContent === '{text}' && !{label}.hidden")
+            press()
+            page.wait_for_function(f"{label}.hidden && window.afon.state.magnify === 0")
+            assert page.errors == []
+            page.context.close()
+    finally:
+        pins.reset()

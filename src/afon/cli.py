@@ -313,6 +313,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             seed=args.seed,
             still_width=args.still_width,
             trainer_db=args.trainer_db,
+            inputs=args.inputs,
         )
     )
 
@@ -648,6 +649,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="trainer history (SQLite; default trainer.sqlite in the user data folder, "
         "~/.local/share/afon on Linux)",
+    )
+    p.add_argument(
+        "--inputs",
+        help="physical inputs as for afon run: gpio:af_on=17,shutter=27 buttons, "
+        "encoder:a=5,b=6[,step_d=0.02][,button=13] (the focus ring; turning it magnifies, its "
+        "button cycles the magnifier) and evdev:...; over the key map's [gpio], [encoder], "
+        "[evdev] sections",
     )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_serve)

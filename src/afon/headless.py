@@ -107,6 +107,7 @@ class HeadlessRunner:
         self._closed = False
         self._reported: set[str] = set()
         self._ring_refused = False
+        self._button_said = False
         self.body = Body(
             camera,
             profile,
@@ -145,6 +146,19 @@ class HeadlessRunner:
             steps = take() if callable(take) else 0
             if steps:
                 self._turn_ring(steps * float(getattr(source, "step_d", 0.0)))
+            presses = getattr(source, "take_presses", None)
+            if callable(presses) and presses() and not self._button_said:
+                self._button_said = True  # magnify needs a viewfinder: afon serve has one
+                now = self.body.clock.now_s()
+                notice = Notice(
+                    now,
+                    "magnify",
+                    "encoder",
+                    "the encoder's button magnifies the viewfinder of afon serve; "
+                    "afon run has none",
+                )
+                self.result.notices.append(notice)
+                self._line(str(notice), notice_event(notice))
 
     def _turn_ring(self, delta_d: float) -> None:
         """The encoder's turn on the focus ring: MF, or DMF after AF-S locked; else said once
@@ -228,8 +242,15 @@ def open_inputs(
             from afon.inputs.encoder import FocusEncoder
 
             e = inputs.encoder
-            hub.add(FocusEncoder(e.a, e.b, e.step_d, pin_factory=pin_factory))
-            say(f"focus ring: encoder on GPIO{e.a}/GPIO{e.b}, {e.step_d:g} D per detent")
+            hub.add(
+                FocusEncoder(
+                    e.a, e.b, e.step_d, button=e.button, now_s=now_s, pin_factory=pin_factory
+                )
+            )
+            say(
+                f"focus ring: encoder on GPIO{e.a}/GPIO{e.b}, {e.step_d:g} D per detent"
+                + (f"; its button on GPIO{e.button}" if e.button is not None else "")
+            )
         if inputs.evdev:
             from afon.inputs.evdev_input import EvdevInput, open_device
 

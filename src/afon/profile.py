@@ -2,7 +2,8 @@
 
 Fields (`name`, `af_activation`, `focus_mode`, both priorities, `drive` and `af_area` are
 required; the others default to: description empty, burst_fps 10, lock_on normal,
-manual_override false, trap_focus false, af_s_strategy hybrid, af_c_strategy predictive, af auto):
+manual_override false, trap_focus false, mf_assist true, mf_assist_s 2, af_s_strategy hybrid,
+af_c_strategy predictive, af auto):
 
 | field            | values                                     | meaning |
 |------------------|--------------------------------------------|---------|
@@ -17,6 +18,8 @@ manual_override false, trap_focus false, af_s_strategy hybrid, af_c_strategy pre
 | lock_on          | `off` / `short` / `normal` / `long`, or s  | how long AF-C ignores a sudden jump in distance |
 | manual_override  | true / false                               | after AF-S locks, the focus ring may adjust (AF-S+M) |
 | trap_focus       | true / false                               | with the shutter held and AF not running, fire when the AF point comes into focus (`afon.focus.trap`) |
+| mf_assist        | true / false                               | turning the focus ring (the GPIO encoder) magnifies the view 5× in `afon serve`, as Sony's and Fujifilm's MF assist |
+| mf_assist_s      | seconds, 0–60                              | the magnifier MF assist opened closes after this long without a turn; 0: it stays until the magnify button (Sony's "MF Assist Time": 2 s, 5 s or no limit) |
 | af_s_strategy    | a single-shot strategy name                | e.g. `hybrid`, `contrast`, `phase`, `libcamera` |
 | af_c_strategy    | a servo name                               | `predictive` / `non-predictive` |
 | af               | `auto` / `camera` / `afon`                 | who focuses: the camera's own AF or afon's engine (auto: the camera's where it has PDAF or afon cannot drive the lens) |
@@ -59,6 +62,8 @@ class ProfileFile(UserModel):
     )
     manual_override: bool = False
     trap_focus: bool = False
+    mf_assist: bool = True
+    mf_assist_s: float = Field(2.0, ge=0.0, le=60.0)
     af_s_strategy: str = "hybrid"
     af_c_strategy: str = "predictive"
     af: Literal["auto", "camera", "afon"] = "auto"
@@ -81,6 +86,8 @@ class Profile:
     af_c_strategy: str
     af: str = "auto"
     trap_focus: bool = False
+    mf_assist: bool = True
+    mf_assist_s: float = 2.0
 
     @property
     def bbf(self) -> bool:
@@ -130,4 +137,6 @@ def parse_profile(doc: TomlDoc) -> Profile:
         af_c_strategy=f.af_c_strategy,
         af=f.af,
         trap_focus=f.trap_focus,
+        mf_assist=f.mf_assist,
+        mf_assist_s=f.mf_assist_s,
     )

@@ -20,7 +20,7 @@ A missed release can never leave AF running:
 from __future__ import annotations
 
 import queue
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -92,6 +92,8 @@ class InputHub:
         self._last_change: dict[str, float] = {}
         self._stale: set[str] = set()
         self.notices: list[Notice] = []
+        self.on_put: Callable[[], None] | None = None
+        """Called after each queued edge (on the source's thread): a waiting loop wakes."""
 
     @classmethod
     def from_map(cls, inputs: InputMap) -> InputHub:
@@ -102,6 +104,9 @@ class InputHub:
     def put(self, action: str, pressed: bool, source: str = "") -> None:
         """Queue an edge (any thread)."""
         self.queue.put(Edge(action, pressed, source))
+        wake = self.on_put
+        if wake is not None:
+            wake()
 
     def add(self, source: InputSource) -> None:
         self.sources.append(source)

@@ -15,6 +15,7 @@ SHUTTER = 27              # the two-stage shutter as one button: press = half + 
 a = 5                     # BCM pins of its A and B outputs (C to ground)
 b = 6
 step_d = 0.02             # dioptres per detent, clockwise towards near focus
+button = 13               # optional: its push switch (SW, to ground), the magnify button
 
 [evdev]                   # Linux input devices: USB footswitches, keyboards, remotes
 device = "FootSwitch"     # a path, or (part of) the name `afon inputs` lists
@@ -82,11 +83,12 @@ KEY_NAMES = {"space": " ", "enter": "\n", "return": "\n", "tab": "\t"}
 
 @dataclass(frozen=True)
 class EncoderPins:
-    """A rotary encoder: BCM pins of A and B, dioptres per detent."""
+    """A rotary encoder: BCM pins of A and B, dioptres per detent, and its push button's pin."""
 
     a: int
     b: int
     step_d: float = DEFAULT_ENCODER_STEP_D
+    button: int | None = None
 
 
 @dataclass
@@ -163,6 +165,7 @@ class EncoderSection(UserModel):
     a: Pin
     b: Pin
     step_d: float = Field(DEFAULT_ENCODER_STEP_D, gt=0.0, le=1.0)
+    button: Pin | None = None
 
 
 class KeyMapFile(UserModel):
@@ -279,13 +282,18 @@ def parse_input_map(doc: TomlDoc) -> InputMap:
         e = f.encoder
         if e.a == e.b:
             raise ConfigError(source, "encoder.b", f"pin {e.b} is also the encoder's a")
-        for field_name, pin in (("a", e.a), ("b", e.b)):
+        if e.button is not None and e.button in (e.a, e.b):
+            which = "a" if e.button == e.a else "b"
+            raise ConfigError(
+                source, "encoder.button", f"pin {e.button} is also the encoder's {which}"
+            )
+        for field_name, pin in (("a", e.a), ("b", e.b), ("button", e.button)):
             owner = next((a for a, p in result.gpio.items() if p == pin), None)
             if owner is not None:
                 raise ConfigError(
                     source, f"encoder.{field_name}", f"pin {pin} is already bound to {owner}"
                 )
-        result.encoder = EncoderPins(e.a, e.b, e.step_d)
+        result.encoder = EncoderPins(e.a, e.b, e.step_d, e.button)
     if f.evdev is not None:
         result.evdev, result.evdev_device, result.evdev_grab = _evdev(f.evdev, source)
     result.terminal = _terminal(f.keys, source)
@@ -338,7 +346,7 @@ def parse_inline(text: str, source: str = "--inputs") -> InputMap:
             raise ConfigError(
                 source,
                 group,
-                "expected gpio:CONTROL=PIN,..., encoder:a=PIN,b=PIN[,step_d=D], "
+                "expected gpio:CONTROL=PIN,..., encoder:a=PIN,b=PIN[,step_d=D][,button=PIN], "
                 "evdev:CONTROL=KEY_NAME,... or keys[:CONTROL=KEY,...]",
             )
         if kind in data:
@@ -353,7 +361,7 @@ def parse_inline(text: str, source: str = "--inputs") -> InputMap:
                 raise ConfigError(source, f"{kind}.{item}", "expected CONTROL=VALUE")
             if key in section:
                 raise ConfigError(source, f"{kind}.{key}", "given twice")
-            if kind == "gpio" or (kind == "encoder" and key in ("a", "b")):
+            if kind == "gpio" or (kind == "encoder" and key in ("a", "b", "button")):
                 try:
                     section[key] = int(value)
                 except ValueError:

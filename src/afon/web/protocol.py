@@ -243,6 +243,15 @@ class StateReply(Reply):
     magnify_rect: list[float] | None = Field(
         None, description="[x0, y0, w, h] of the frame the magnified view shows (frame fractions)"
     )
+    magnify_native: bool | None = Field(
+        None, description="the camera read the magnified region itself (HUD: sensor, else crop)"
+    )
+    mf_assist: bool = Field(
+        False, description="the magnifier is open because the focus ring turned (MF assist)"
+    )
+    input_notice: str | None = Field(
+        None, description="the latest word of the physical inputs (GPIO, evdev)"
+    )
 
 
 class InfoReply(Reply):

@@ -13,6 +13,15 @@ When the loop's work per frame nears the frame period anyway (a slow machine), a
 is a `PacedClock`, the simulation is slowed down (`time_scale` in the state, shown by the page)
 rather than dropping frames and releasing late; it speeds up again once there is room.
 
+Physical inputs (`afon serve --inputs`, or the key map's [gpio], [encoder] and [evdev]): the
+`InputHub` is polled on this loop (every wake, and at once when a source has an edge: it wakes
+the loop), its control events counted under one holder ("inputs"), so a GPIO AF-ON and the
+page's AF-ON combine like two of the page's holders. The encoder turns the focus ring (MF, DMF
+after AF-S); with the profile's `mf_assist` a turn that moves the lens opens the magnifier at
+5× (MF assist, as Sony's and Fujifilm's bodies do) and it closes `mf_assist_s` (body clock)
+after the last turn; the encoder's button, and the page's M, cycle the magnifier (off, 5×,
+10×) and take it over (no timed close).
+
 Held controls are counted by holder: a control is pressed on the body when its first holder
 (a client and a source such as `key:KeyA`) presses it and released when the last lets go. A
 holder's controls are released when its client says so, when its connection closes, or when its
@@ -45,6 +54,7 @@ from afon.cameras.magnify import crop_fraction, magnify_rect
 from afon.controls import Control, ControlEvent
 from afon.errors import AfonError, StateConflict
 from afon.focus.engine import AfWindow
+from afon.inputs import InputHub
 from afon.shots import ShotRecord, delete_shot_files
 from afon.web.protocol import ControlMessage
 
@@ -68,6 +78,13 @@ PACE_AFTER_FRAMES = 15
 BUFFER_POLL_S = 0.005
 """While the still buffer is full, a due release is retried this often."""
 GIL_SWITCH_S = 0.001
+
+MAGNIFY_STEPS = (0, 5, 10)
+"""The magnifier's cycle (the page's M, the encoder's button)."""
+MF_ASSIST_ZOOM = 5
+"""The magnification MF assist opens at."""
+INPUTS_HOLDER: tuple[str, str] = ("inputs", "hub")
+"""The holder the physical inputs' controls are counted under."""
 
 JOBS_PER_FRAME = 32
 """Jobs applied once a frame is due before the loop takes it; the rest wait for the next."""
@@ -184,6 +201,7 @@ class BodyRunner:
         lease_s: float = HOLD_LEASE_S,
         jpeg_quality: int = JPEG_QUALITY,
         buffer_depth: int | None = None,
+        inputs: InputHub | None = None,
     ) -> None:
         self.body = body
         self.camera_name = camera_name
@@ -220,6 +238,19 @@ class BodyRunner:
         self.magnify_native: bool | None = None
         self._magnify_rect: tuple[float, float, float, float] | None = None
         self._camera_magnifies = False
+        self.mf_assist_on = False
+        """The magnifier is open because the focus ring turned (MF assist): it closes by itself."""
+        self._last_turn_s = 0.0
+        self._ring_refused = False
+        self.input_notice: str | None = None
+        """The latest thing the physical inputs said (a repaired release, a refused turn)."""
+        self.inputs = inputs
+        self._inputs_due = threading.Event()
+        if inputs is not None:
+            inputs.on_put = self._wake_for_inputs
+            for source in inputs.sources:
+                if hasattr(source, "on_change"):
+                    source.on_change = self._wake_for_inputs  # type: ignore[attr-defined]
         self._attach(body)
 
     def _attach(self, body: Body) -> None:
@@ -332,6 +363,7 @@ class BodyRunner:
         is due before it (True)."""
         while not self._stop.is_set():
             self._check_leases()
+            self._poll_inputs()
             body = self.body  # a drill may swap it meanwhile
             clock = body.clock
             probe = getattr(body.camera, "next_frame_ready_s", None)
@@ -417,6 +449,83 @@ class BodyRunner:
             job.future.set_result(result)
         self.state = self._snapshot()
 
+    # --- physical inputs (body thread) -----------------------------------------------------
+    def _wake_for_inputs(self) -> None:
+        """An input source has something (any thread): poll the hub on the loop soon."""
+        if not self._inputs_due.is_set():
+            self._inputs_due.set()
+            self.submit(lambda: None)  # a job wakes the loop, which polls before the next wait
+
+    def _poll_inputs(self) -> None:
+        """Apply the physical inputs' edges, turns and presses; close MF assist when idle."""
+        hub = self.inputs
+        if hub is None:
+            return
+        self._inputs_due.clear()
+        body = self.body
+        events, notices = hub.poll(body.clock.now_s())
+        for notice in notices:
+            self._input_says(str(notice))
+        for event in events:
+            self._input_event(event.control, event.pressed)
+        for source in hub.sources:
+            take = getattr(source, "take_steps", None)
+            steps = take() if callable(take) else 0
+            if steps:
+                self._turn_ring(steps * float(getattr(source, "step_d", 0.0)))
+            take_presses = getattr(source, "take_presses", None)
+            for _ in range(take_presses() if callable(take_presses) else 0):
+                self.cycle_magnify()
+            error = getattr(source, "error", None)
+            if isinstance(error, str) and error != self.input_notice:
+                self._input_says(error)
+        if (
+            self.mf_assist_on
+            and body.profile.mf_assist_s > 0
+            and body.clock.now_s() - self._last_turn_s >= body.profile.mf_assist_s
+        ):
+            self.mf_assist_on = False
+            self.magnify = 0
+
+    def _input_says(self, text: str) -> None:
+        self.input_notice = text
+        log.warning("%s", text)
+
+    def _input_event(self, control: Control, pressed: bool) -> None:
+        """A control event of the physical inputs, counted under their holder."""
+        holders = self._holders.setdefault(control, set())
+        if pressed and INPUTS_HOLDER not in holders:
+            holders.add(INPUTS_HOLDER)
+            if len(holders) == 1:
+                self._event(control, True)
+        elif not pressed and INPUTS_HOLDER in holders:
+            holders.discard(INPUTS_HOLDER)
+            if not holders:
+                self._event(control, False)
+
+    def _turn_ring(self, delta_d: float) -> None:
+        """The encoder's turn: the focus ring where it works (MF, DMF), with MF assist; said
+        once where it does not (until it works again)."""
+        body = self.body
+        if body.focus_ring(delta_d):
+            self._ring_refused = False
+            self._last_turn_s = body.clock.now_s()
+            if body.profile.mf_assist and self.magnify == 0:
+                self.magnify = MF_ASSIST_ZOOM
+                self.mf_assist_on = True
+        elif not self._ring_refused:
+            self._ring_refused = True
+            self._input_says(
+                "focus ring ignored: manual focus needs MF, or AF-S with manual override after "
+                f"focus locked (now {body.focus_mode}, {body.state.value})"
+            )
+
+    def cycle_magnify(self) -> None:
+        """The magnify button: off, 5×, 10×, off (body thread); the photographer's from now on."""
+        i = MAGNIFY_STEPS.index(self.magnify) if self.magnify in MAGNIFY_STEPS else 0
+        self.magnify = MAGNIFY_STEPS[(i + 1) % len(MAGNIFY_STEPS)]
+        self.mf_assist_on = False
+
     def _shutdown(self) -> None:
         for owner in {h[0] for holders in self._holders.values() for h in holders}:
             try:
@@ -427,6 +536,8 @@ class BodyRunner:
             self.body.close()
         except Exception:
             log.exception("closing the body")
+        if self.inputs is not None:
+            self.inputs.close()
 
     # --- controls (body thread) ------------------------------------------------------------
     def _event(self, control: Control, pressed: bool) -> None:
@@ -535,6 +646,7 @@ class BodyRunner:
         if "magnify" in changes:
             self.magnify = int(changes["magnify"])
             self._magnify_rect = None
+            self.mf_assist_on = False  # the photographer's choice: no timed close
         return self._snapshot()
 
     # --- output (body thread) --------------------------------------------------------------
@@ -633,6 +745,8 @@ class BodyRunner:
             if self._magnify_rect is not None
             else None,
             "magnify_native": self.magnify_native if self._magnify_rect is not None else None,
+            "mf_assist": self.mf_assist_on,
+            "input_notice": self.input_notice,
         }
 
     def _add_shot(self, record: ShotRecord) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from afon.errors import AfonError, UsageError
 from afon.web.connections import LimitedH11Protocol
@@ -19,6 +19,8 @@ from afon.web.security import Security, is_loopback
 from afon.web.stills import limit_stills
 
 if TYPE_CHECKING:
+    from afon.inputs import InputHub
+    from afon.inputs.keymap import InputMap
     from afon.web.keys import KeyMap
 
 WS_MAX_BYTES = 64 * 1024
@@ -46,6 +48,35 @@ class ServeOptions:
     trainer_db: str | None = None
     """The trainer's history (SQLite); None: `afon.paths.trainer_db()`
     (``~/.local/share/afon/trainer.sqlite`` on Linux)."""
+    inputs: str | None = None
+    """Inline physical inputs, as for `afon run` (``gpio:af_on=17;encoder:a=5,b=6,button=13``),
+    over the key map's [gpio], [encoder] and [evdev] sections."""
+    pin_factory: Any = None
+    """gpiozero pin factory for the GPIO inputs (tests: `MockFactory`); None: gpiozero's own."""
+
+
+def physical_inputs(keymap: str | None = None, inline: str | None = None) -> InputMap | None:
+    """The GPIO, encoder and evdev bindings `afon serve` opens: a `--keymap` file's (else the
+    user's default key map's) sections, with `--inputs` over them; None when there are none.
+    The terminal's keys are `afon run`'s: the server's terminal shows its log."""
+    from afon.inputs.keymap import InputMap, load_input_map, parse_inline
+    from afon.paths import default_keymap_file
+
+    if keymap is None and default_keymap_file().is_file():
+        keymap = str(default_keymap_file())
+    found = load_input_map(keymap) if keymap else InputMap()
+    if inline:
+        given = parse_inline(inline)
+        if given.terminal:
+            raise UsageError(
+                "--inputs keys: the terminal's keys are for afon run; afon serve takes "
+                "gpio:, encoder: and evdev: inputs (the page has the keyboard)"
+            )
+        found = found.merged(given)
+    found.terminal = {}
+    if not found.gpio and found.encoder is None and not found.evdev:
+        return None
+    return found
 
 
 def browser_keymap(keys: str | None = None, keymap: str | None = None) -> KeyMap:
@@ -146,8 +177,29 @@ class LiveServer:
         except BaseException:
             camera.close()
             raise
+        self.input_lines: list[str] = []
+        self.inputs: InputHub | None = None
+        try:
+            wanted = physical_inputs(options.keymap, options.inputs)
+            if wanted is not None:
+                from afon.headless import open_inputs
+
+                self.inputs = open_inputs(
+                    wanted,
+                    pin_factory=options.pin_factory,
+                    now_s=camera.clock.now_s,
+                    emit=self.input_lines.append,
+                )
+                self.input_lines.extend(f"GPIO{p}: {a}" for a, p in wanted.gpio.items())
+        except BaseException:
+            body.close()
+            raise
         self.runner = BodyRunner(
-            body, camera_name=options.camera, profiles=profiles, lease_s=options.lease_s
+            body,
+            camera_name=options.camera,
+            profiles=profiles,
+            lease_s=options.lease_s,
+            inputs=self.inputs,
         )
         self.trainer = Trainer(self.runner, self.trainer_store, options.still_width)
         self.app = create_app(self.runner, self.security, keymap, self.trainer)
@@ -221,6 +273,7 @@ class LiveServer:
         if remote and qr:
             lines.append("  scan to open on your phone:")
             lines.append(qr_text(remote[0]).rstrip("\n"))
+        lines.extend(f"  inputs: {line}" for line in self.input_lines)
         lines.append(
             "  hold A for AF-ON, S AF-OFF, F half-press, G shutter, arrows move the AF point "
             "(keys configurable on the page); Ctrl-C stops"
@@ -234,6 +287,8 @@ class LiveServer:
             self.server.run(sockets=[self.socket])
         finally:
             self.runner.stop()
+            if self.inputs is not None:
+                self.inputs.close()
             self.socket.close()
             self.trainer_store.close()
 
@@ -256,6 +311,8 @@ class LiveServer:
         if self._thread is not None:
             self._thread.join(10.0)
         self.runner.stop()
+        if self.inputs is not None:
+            self.inputs.close()
         self.socket.close()
         self.trainer_store.close()
 

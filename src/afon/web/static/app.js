@@ -289,7 +289,8 @@
     const label = $('magnify-label');
     label.hidden = !rect;
     if (rect) {
-      label.textContent = `×${state.magnify}` + (state.magnify_native ? ' sensor' : ' (crop)');
+      label.textContent = `×${state.magnify}` + (state.magnify_native ? ' sensor' : ' (crop)') +
+        (state.mf_assist ? ' · MF assist' : '');
     }
     $('magnify-btn').setAttribute('aria-pressed', String(!!(state && state.magnify)));
     if (peaking) drawPeaking(W, H);
