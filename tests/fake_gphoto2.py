@@ -32,6 +32,15 @@ libgphoto2; what the virtual camera lacks is added with its documented behaviour
   ``camera_capture`` passes af=0 to; the others focus, gphoto2#333).
 - unplugging: calls fail with GP_ERROR_IO_USB_FIND (-52), init with GP_ERROR_MODEL_NOT_FOUND;
   `hang` blocks calls until `release_hang()`.
+- Canon live-view zoom (``config.c`` ``_get/_put_Canon_EOS_Zoom``, ``_ZoomPosition``; listed
+  under /main/actions in the EOS dumps of ``camlibs/ptp2/cameras``): ``eoszoom`` and
+  ``eoszoomposition`` are TEXT action widgets that always read "0" and "0,0"; setting them
+  parses "%d" / "%d,%d" (anything else: GP_ERROR) and sends PTP EOS_Zoom (1, 5, 10) /
+  EOS_ZoomPosition (x, y: the zoom frame's top-left corner in the still's pixels, as EDSDK
+  clients use it, e.g. 3888x2592 on a 40D; "approx 64 pixel steps on the EOS 1000D": snapped
+  down to 64 here). With `lv_scene` the live view is a sensor-wide texture (`sensor_px`), the
+  whole field scaled down to `lv_px`, or, zoomed, the zoom frame (the still's 1/zoom) read from
+  it; without, the flat JPEG as before. The still is unaffected (the zoom is live view only).
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ from PIL import Image
 
 TOGGLE = real_gp.GP_WIDGET_TOGGLE
 RADIO = real_gp.GP_WIDGET_RADIO
+TEXT = real_gp.GP_WIDGET_TEXT
 
 CANON_NEW_CHOICES = (
     "None",
@@ -92,6 +102,8 @@ def brand_widgets(
             "viewfinder": (TOGGLE, 0, ()),
             "eosremoterelease": (RADIO, "None", choices),
             "focusmode": (RADIO, "AI Servo", ("One Shot", "AI Servo", "AI Focus", "Manual")),
+            "eoszoom": (TEXT, "0", ()),
+            "eoszoomposition": (TEXT, "0,0", ()),
         }
     if brand == "sony":
         return {
@@ -111,7 +123,17 @@ def brand_widgets(
     raise ValueError(brand)
 
 
-ACTIONS = {"autofocusdrive", "cancelautofocus", "eosremoterelease", "capture"}
+ACTIONS = {
+    "autofocusdrive",
+    "cancelautofocus",
+    "eosremoterelease",
+    "capture",
+    "eoszoom",
+    "eoszoomposition",
+}
+ACTION_READS = {"eoszoom": "0", "eoszoomposition": "0,0"}
+"""What libgphoto2's getters return for the text actions, whatever was set."""
+ZOOM_STEP_PX = 64
 
 
 class FakeWidget:
@@ -200,8 +222,17 @@ class FakeGp:
         sony_af_w_shutter: bool = True,
         nikon_captures: tuple[int, ...] = (1, 2, 3),
         preview_busy: int = 0,
+        lv_scene: bool = False,
+        sensor_px: tuple[int, int] = (5760, 3840),
+        lv_px: tuple[int, int] = (640, 427),
     ) -> None:
         self.brand = brand
+        self.lv_scene = lv_scene
+        self.sensor_px = sensor_px
+        self.lv_px = lv_px
+        self.zoom = 1
+        self.zoom_pos = (0, 0)
+        self._texture: Any = None
         self.nikon_captures = nikon_captures
         self.preview_busy = preview_busy
         self.previews = 0
@@ -253,6 +284,49 @@ class FakeGp:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(real_gp, name)
+
+    def zoom_rect(self) -> tuple[int, int, int, int]:
+        """The sensor region (still pixels) the live view shows: the zoom frame, kept inside."""
+        sw, sh = self.sensor_px
+        if self.zoom <= 1:
+            return 0, 0, sw, sh
+        w, h = sw // self.zoom, sh // self.zoom
+        x = min(max(self.zoom_pos[0], 0), sw - w)
+        y = min(max(self.zoom_pos[1], 0), sh - h)
+        return x, y, w, h
+
+    def texture(self) -> Any:
+        """The scene over the sensor, one texel per 4 sensor pixels: detail a 640-wide live
+        view of the whole field cannot show, a zoomed one can."""
+        import cv2
+        import numpy as np
+
+        if self._texture is None:
+            tw, th = self.sensor_px[0] // 4, self.sensor_px[1] // 4
+            rng = np.random.default_rng(7)
+            smooth = cv2.GaussianBlur(rng.normal(0, 1, (th, tw)).astype(np.float32), (0, 0), 12)
+            smooth /= smooth.std() + 1e-6
+            fine = cv2.GaussianBlur(rng.normal(0, 1, (th, tw)).astype(np.float32), (0, 0), 0.7)
+            fine /= fine.std() + 1e-6
+            self._texture = np.clip(128 + 50 * smooth + 25 * fine, 0, 255).astype(np.uint8)
+        return self._texture
+
+    def region_image(self, rect: tuple[int, int, int, int], size: tuple[int, int]) -> Any:
+        """The sensor region `rect` scaled to `size` (grey RGB)."""
+        import cv2
+        import numpy as np
+
+        x, y, w, h = (v // 4 for v in rect)
+        region = self.texture()[y : y + h, x : x + w]
+        interp = cv2.INTER_AREA if region.shape[1] >= size[0] else cv2.INTER_LINEAR
+        grey = cv2.resize(region, size, interpolation=interp)
+        return np.dstack([grey, grey, grey])
+
+    def live_view_jpeg(self) -> bytes:
+        img = self.region_image(self.zoom_rect(), self.lv_px)
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, "JPEG", quality=95)
+        return buf.getvalue()
 
     def release_hang(self) -> None:
         self._hang_release.set()
@@ -317,6 +391,7 @@ class FakeBody:
         value = 0 if kind == TOGGLE and name in ACTIONS else self.gp.values[name]
         if name == "eosremoterelease":
             value = "None"
+        value = ACTION_READS.get(name, value)
         return FakeWidget(name, kind, value, choices, name in self.gp.readonly)
 
     def get_config(self) -> Any:
@@ -362,6 +437,17 @@ class FakeBody:
             pass
         elif name == "eosremoterelease":
             self._remote(value)
+        elif name == "eoszoom":
+            try:
+                gp.zoom = int(str(value).strip())
+            except ValueError:
+                raise real_gp.GPhoto2Error(real_gp.GP_ERROR) from None
+        elif name == "eoszoomposition":
+            try:
+                x, y = (int(v) for v in str(value).split(","))
+            except ValueError:
+                raise real_gp.GPhoto2Error(real_gp.GP_ERROR) from None
+            gp.zoom_pos = (x // ZOOM_STEP_PX * ZOOM_STEP_PX, y // ZOOM_STEP_PX * ZOOM_STEP_PX)
         elif name == "autofocus" and gp.brand == "sony":
             gp.half_pressed = bool(value)
             if value and gp.sony_af_w_shutter and not gp.manual_focus():
@@ -425,6 +511,8 @@ class FakeBody:
             raise real_gp.GPhoto2Error(real_gp.GP_ERROR_CAMERA_BUSY)
         if self.gp.live_view:
             self.gp.previews += 1
+            if self.gp.lv_scene:
+                return FakeFile(self.gp.live_view_jpeg())
             return FakeFile(jpeg_bytes())
         return self.real.capture_preview()
 

@@ -645,3 +645,97 @@ def test_canon_af_c_in_one_shot_says_it_will_not_track() -> None:
         cam.af_continuous(False)
     finally:
         cam.close()
+
+
+# --- magnify: Canon's live-view zoom -----------------------------------------------------------
+def _grey(img: object) -> object:
+    import numpy as np
+
+    arr = np.asarray(img, np.float32)
+    return arr[..., 0] if arr.ndim == 3 else arr
+
+
+def _detail(img: object) -> object:
+    import cv2
+    import numpy as np
+
+    g = _grey(img)
+    return np.asarray(g - cv2.GaussianBlur(g, (0, 0), 2.0), np.float32)  # type: ignore[operator]
+
+
+def _corr(a: object, b: object) -> float:
+    import numpy as np
+
+    return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
+
+
+def _zoomed(cam: Gphoto2Camera, rect: tuple[float, float, float, float], zoom: int) -> object:
+    for _ in range(5):
+        out = cam.magnified(cam.next_frame(), rect, zoom)
+        if out is not None:
+            return out
+    raise AssertionError("the zoomed live view never came")
+
+
+@pytest.mark.parametrize("zoom", [5, 10])
+def test_canon_magnify_uses_the_bodys_own_live_view_zoom(zoom: int) -> None:
+    """eoszoom / eoszoomposition (config.c): the body reads the zoom frame from its sensor, so
+    the view has detail the whole-field live view, cropped and enlarged, cannot show."""
+    import cv2
+
+    from afon.cameras.magnify import crop_fraction, magnify_rect
+
+    fake = FakeGp("canon", live_view=True, lv_scene=True)
+    cam, _ = opened(fake, sensor_px=(5760, 3840))
+    try:
+        assert cam.body_zoom
+        assert any("live-view zoom (eoszoom" in n for n in cam.capabilities.notes)
+        whole = cam.next_frame().image
+        rect = magnify_rect(0.3, 0.6, zoom)
+        assert cam.magnified(cam.next_frame(), rect, zoom) is None  # sent; the next frame shows it
+        x, y = round(rect[0] * 5760), round(rect[1] * 3840)
+        assert fake.writes[-2:] == [("eoszoom", str(zoom)), ("eoszoomposition", f"{x},{y}")]
+        image, where = _zoomed(cam, rect, zoom)  # type: ignore[misc]
+        assert where == rect
+        truth = fake.region_image(fake.zoom_rect(), fake.lv_px)
+        assert _corr(_detail(image), _detail(truth)) > 0.8
+        crop = crop_fraction(whole, rect)
+        enlarged = cv2.resize(crop, fake.lv_px, interpolation=cv2.INTER_LINEAR)
+        assert _corr(_detail(enlarged), _detail(truth)) < 0.5
+        # the AF point moves: only the position is sent again
+        writes = len(fake.writes)
+        moved = magnify_rect(0.6, 0.4, zoom)
+        _zoomed(cam, moved, zoom)
+        assert [w[0] for w in fake.writes[writes:]] == ["eoszoomposition"]
+        cam.end_magnify()
+        assert fake.writes[-1] == ("eoszoom", "1") and fake.zoom == 1
+        assert _corr(_grey(cam.next_frame().image), _grey(whole)) > 0.99
+    finally:
+        cam.close()
+
+
+def test_canon_zoom_waits_for_the_stills_size_and_bodies_without_zoom_get_the_crop() -> None:
+    from afon.cameras.magnify import magnify_rect
+
+    fake = FakeGp("canon", live_view=True, lv_scene=True)
+    cam, clock = opened(fake)
+    try:
+        rect = magnify_rect(0.5, 0.5, 5)
+        assert cam.magnified(cam.next_frame(), rect, 5) is None
+        assert not any(n.startswith("eoszoom") for n, _ in fake.writes)
+        assert any("once the still's size is known" in n for n in cam.capabilities.notes)
+        still = cam.capture_still(clock.now_s())
+        assert still.image is not None
+        assert cam.sensor_px == (still.image.shape[1], still.image.shape[0])
+        _zoomed(cam, rect, 5)
+        assert ("eoszoom", "5") in fake.writes
+    finally:
+        cam.close()
+    nikon = FakeGp("nikon", live_view=True)
+    cam, _ = opened(nikon, sensor_px=(6016, 4016))
+    try:
+        assert not cam.body_zoom
+        assert cam.magnified(cam.next_frame(), magnify_rect(0.5, 0.5, 5), 5) is None
+        assert any("magnify: a crop of the live view" in n for n in cam.capabilities.notes)
+    finally:
+        cam.close()

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from afon.cameras.v4l2 import AF_OFF_WAIT_S, PSEUDO_RANGE_D, V4l2Camera, default_lock_path
@@ -496,3 +497,29 @@ def test_apply_through_real_linuxpy_sets_controls_and_never_streams(tmp_path: Pa
         assert (value, verified) == (0, True)
         assert webcam.values == {FOCUS_ABSOLUTE: 0, FOCUS_AUTO: 0}
         assert webcam.streaming is False and not any(webcam.buffers)
+
+
+def test_magnify_is_the_captured_frames_own_pixels_said_as_a_crop(tmp_path: Path) -> None:
+    """V4L2: no sensor-region read; the magnifier shows the captured frame's pixels around the
+    AF point (no resampling before the crop), and the HUD says "(crop)"."""
+    from afon.body import Body
+    from afon.profile import load_profile
+    from afon.web.runner import BodyRunner
+
+    cam, _, _ = make(tmp_path)
+    assert not hasattr(cam, "magnified")
+    assert any("magnify: a crop of the captured frame" in n for n in cam.capabilities.notes)
+    body = Body(cam, load_profile("bbf"))
+    runner = BodyRunner(body)
+    runner.magnify = 10
+    body.window = body.window.moved(0.2, 0.1)
+    frame = body.step()
+    image = runner._magnified(frame)
+    state = runner._snapshot()
+    assert state["magnify_native"] is False
+    x0, y0, w, h = state["magnify_rect"]
+    fh, fw = frame.image.shape[:2]
+    j0, i0 = round(y0 * fh), round(x0 * fw)
+    assert image.shape[:2] == (round(h * fh), round(w * fw))
+    assert np.array_equal(image, frame.image[j0 : j0 + image.shape[0], i0 : i0 + image.shape[1]])
+    cam.close()

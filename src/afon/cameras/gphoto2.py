@@ -76,6 +76,19 @@ capabilities say there is no live view, and `next_frame` paces placeholder frame
 still, or grey) at `NO_LIVE_VIEW_RATE_HZ`. Preview frames carry no exposure timestamps: the
 receipt time is used. libgphoto2 reports no lens position (NaN).
 
+Magnify (``magnified``): Canon EOS bodies zoom their live view themselves through ``eoszoom``
+(TEXT: "1", "5", "10"; libgphoto2 sends PTP EOS_Zoom) and ``eoszoomposition`` (TEXT "x,y":
+EOS_ZoomPosition, the zoom frame's top-left corner in the still's pixels, as EDSDK clients use
+it; libgphoto2 notes "approx 64 pixel steps on the EOS 1000D"). Both are write-only actions
+(they read "0" / "0,0"), so the adapter keeps what it sent; the live-view frames after the
+command are the zoom frame read from the sensor by the body (HUD "sensor"). The coordinates
+need the still's size: `sensor_px`, else the size of the first still downloaded; until then,
+and on bodies without these widgets (Nikon: ``liveviewimagezoomratio`` zooms around the body's
+own AF area by ratios libgphoto2 does not relate to a magnification; Sony, Fujifilm: none), the
+viewfinder crops the preview ("(crop)"). While zoomed the preview frames the loop reads are
+the zoom frame (the body's own AF focuses there, as in its magnified live view); the still is
+the whole frame (the zoom is live view only); ``end_magnify`` sends ``eoszoom=1``.
+
 Stills: the file is downloaded (``file_get``; the JPEG of a RAW+JPEG pair), decoded to RGB, and
 its camera path is kept in ``meta["camera_file"]`` (all files of the release in
 ``meta["camera_files"]``; only the downloaded one survives a capture target of "Internal RAM",
@@ -262,8 +275,14 @@ class Gphoto2Camera:
         af_timeout_s: float = AF_TIMEOUT_S,
         half_press_s: float = HALF_PRESS_S,
         allow_af_on_release: bool = False,
+        sensor_px: tuple[int, int] | None = None,
     ) -> None:
         self.clock = clock if clock is not None else RealClock()
+        self.sensor_px = sensor_px
+        """The still's size in pixels: Canon's zoom-position coordinates (learned from a still)."""
+        self._zoom_sent: tuple[int, tuple[int, int]] | None = None
+        self._zoom_rect: tuple[float, float, float, float] | None = None
+        self._zoom_from_index = 0
         self.port = port or None
         self._gp = gp if gp is not None else _import_gphoto2()
         self.want_live_view = live_view
@@ -674,6 +693,13 @@ class Gphoto2Camera:
         if self.brand in ("nikon", "fuji"):
             notes.append("AF-C is emulated by repeated single AF drives while AF-ON is held")
         notes.extend(self.warnings)
+        if self.body_zoom:
+            notes.append(
+                "magnify: the body's own live-view zoom (eoszoom / eoszoomposition)"
+                + ("" if self.sensor_px else "; positioned once the still's size is known")
+            )
+        elif self.live_view:
+            notes.append("magnify: a crop of the live view (no live-view zoom widget)")
         if not self.live_view:
             notes.append(f"no live view: {self._live_view_note}")
         else:
@@ -762,6 +788,45 @@ class Gphoto2Camera:
         )
         self._index += 1
         return frame
+
+    # --- magnify ---------------------------------------------------------------------------
+    @property
+    def body_zoom(self) -> bool:
+        """The body zooms its live view itself (Canon ``eoszoom`` / ``eoszoomposition``)."""
+        w = self.widgets
+        return self.live_view and "eoszoom" in w and "eoszoomposition" in w
+
+    def magnified(
+        self, frame: Frame, rect: tuple[float, float, float, float], zoom: float
+    ) -> tuple[Image, tuple[float, float, float, float]] | None:
+        """The body's own zoomed live view of `rect` (preview fractions) at `zoom` (5 or 10);
+        None where the body cannot (or does not know its still's size yet), or until a frame
+        taken after the zoom command arrives (the viewfinder crops the preview meanwhile)."""
+        if not self.body_zoom or self.sensor_px is None:
+            return None
+        self._check()
+        w_px, h_px = self.sensor_px
+        z = max(1, round(zoom))
+        pos = (max(0, round(rect[0] * w_px)), max(0, round(rect[1] * h_px)))
+        if self._zoom_sent != (z, pos):
+            if self._zoom_sent is None or self._zoom_sent[0] != z:
+                self._set("eoszoom", str(z))
+            self._set("eoszoomposition", f"{pos[0]},{pos[1]}")
+            self._zoom_sent = (z, pos)
+            self._zoom_rect = rect
+            self._zoom_from_index = self._index  # the next frame is taken after the command
+            return None
+        if frame.index < self._zoom_from_index or self._zoom_rect is None:
+            return None
+        return frame.image, self._zoom_rect
+
+    def end_magnify(self) -> None:
+        """Back to the whole live view (``eoszoom=1``)."""
+        if self._zoom_sent is not None and self._connected and not self._closed:
+            with contextlib.suppress(CameraError):  # a lost body forgets its zoom anyway
+                self._set("eoszoom", "1")
+        self._zoom_sent = None
+        self._zoom_rect = None
 
     # --- lens (not drivable) -----------------------------------------------------------------
     def move_lens(self, target_d: float) -> float:
@@ -1057,6 +1122,8 @@ class Gphoto2Camera:
             image = _decode_jpeg(data)
             if image is not None:
                 self._last_image = _thumbnail(image)
+                if self.sensor_px is None:  # the zoom position's coordinates
+                    self.sensor_px = (int(image.shape[1]), int(image.shape[0]))
         if drives:  # AF-ON still held: AF-C goes on
             self._af_continuous = True
             passive = {
@@ -1139,6 +1206,7 @@ class Gphoto2Camera:
             on_failure=self._lose,
         )
         self.reconnects += 1
+        self._zoom_sent = None  # a body reopened starts unzoomed
         self._af_continuous = False
         self._drive_due = False
         self._half_release_at = None

@@ -61,6 +61,14 @@ are USB control transfers bounded by uvcvideo's own timeout. A timeout or a vani
 raises `CameraError` and marks the camera disconnected until `reconnect` (backoff on the
 camera's clock) has reopened it.
 
+Magnify: a crop of the captured frame at its own pixels (the viewfinder crops ``frame.image``,
+the stream as captured: nothing downscales it first), which are also the stills' pixels, so
+the HUD says "(crop)". ``zoom_absolute`` is not used: V4L2 documents V4L2_CID_ZOOM_ABSOLUTE
+as "the objective lens focal length" (UVC's CT_ZOOM_ABSOLUTE_CONTROL, "Optical Zoom"), so it
+reframes (and on a varifocal lens refocuses) the one stream AF and the stills read, and what a
+webcam's firmware does with it (optical, or a digital crop of unknown resolution) is not
+reported; a sharper magnifier needs a larger stream (``size``).
+
 The real device is reached through linuxpy (`LinuxpyDevice`) behind the small `DeviceApi`
 protocol, so tests inject a fake that follows the kernel's semantics.
 """
@@ -610,7 +618,11 @@ class V4l2Camera:
     # --- capabilities ----------------------------------------------------------------------
     @property
     def capabilities(self) -> Capabilities:
-        notes: list[str] = [f"stills are frames of the {self.size[0]}x{self.size[1]} stream"]
+        notes: list[str] = [
+            f"stills are frames of the {self.size[0]}x{self.size[1]} stream",
+            "magnify: a crop of the captured frame at its own pixels (zoom_absolute is the "
+            "lens's focal length: it would reframe what AF and the stills read)",
+        ]
         a = self._abs
         if a is not None:
             notes.append(
