@@ -147,6 +147,23 @@ contrast, continued at 1/f, up to this)."""
 _MACRO_MAX_COPY_PX = 2000.0
 """The macro field is drawn while one copy of a tiled photo spans at most this many pixels."""
 
+_REGION_PAD = 4
+"""Pixels drawn around a requested region (`Renderer.render`'s `region`) beyond the reach of
+the frame-space filters."""
+_ALIGN_PX = 8
+"""Layer boxes and regions start and end on frame columns that are multiples of this: OpenCV's
+per-pixel arithmetic (``cv2.multiply`` with a scale, for one) rounds a row's last few pixels
+differently from the vectorised rest, so a pixel's value would depend on where its row
+starts and ends. Aligned rows make every drawn pixel a function of its frame position."""
+
+
+def _align_down(x: int) -> int:
+    return x - x % _ALIGN_PX
+
+
+def _align_up(x: int, limit: int) -> int:
+    return min(limit, -(-x // _ALIGN_PX) * _ALIGN_PX)
+
 _TAG_BANK, _TAG_FRAME, _TAG_STILL, _TAG_PHASE_L, _TAG_PHASE_R = 1, 2, 3, 4, 5
 
 
@@ -327,6 +344,76 @@ _RELIEF_GRID_PX = 256
 _BAND_BLUR_PX = 0.5
 _BAND_SHIFT_PX = 1.0
 """A new band per this much change of blur / of a layer's position over the readout."""
+
+
+# --- placement warps ---------------------------------------------------------------------
+def _dyadic_map(k: float, t: float, org: int, src_org: int, frame: int, extent: int,
+                max_bits: int = 22) -> tuple[float, float]:
+    """Inverse map (a, b) of one axis: source coordinate = a·x + b for dst pixel x.
+
+    The texture's texel u lands at frame pixel t + k·u; dst pixel 0 is frame pixel `org` of
+    a frame `frame` pixels long, and the source array starts at texel `src_org` (the texture
+    is `extent` texels long). The scale 1/k and the source coordinate of the frame's centre
+    are rounded to multiples of 2^-f, with f as large as keeps every source coordinate
+    exact in float32 (24-bit mantissa): every coordinate ``warpAffine`` computes is then
+    exact, so a pixel's value depends on its frame position only, not on where the dst
+    starts or how large it is (see `_warp`). f depends only on the placement and the frame:
+    the bound covers |u| over the whole frame twice (the array's start lies within that
+    range or the texture) plus the texture; at most `max_bits`.
+    """
+    reach = max(abs(-1.0 - t), abs(frame + 1.0 - t)) / k
+    bound = 2.0 * reach + extent + 8.0
+    f = max(0, min(max_bits, 22 - math.ceil(math.log2(bound))))
+    pivot = frame // 2
+    unit = float(2**f)
+    a = round(unit / k) / unit
+    u_pivot = round((pivot - t) / k * unit) / unit
+    return a, a * (org - pivot) + u_pivot - src_org
+
+
+_FIXED_POINT_BITS = 10
+"""OpenCV's fixed-point warp coordinates (AB_BITS): each term rounded to 1/1024."""
+
+
+def _warp(src: npt.NDArray[Any], dst: npt.NDArray[Any], k: tuple[float, float],
+          t: tuple[float, float], org: tuple[int, int], frame_px: tuple[int, int],
+          extent: tuple[int, int], src_org: tuple[int, int] = (0, 0),
+          border: int = cv2.BORDER_CONSTANT) -> None:
+    """Bilinear placement of a texture into `dst` (outside it: `border`, transparent by
+    default).
+
+    Texel (u, v) of the texture lands at frame pixel (t[0] + k[0]·u, t[1] + k[1]·v); `src`
+    holds it from texel `src_org` on; dst[0, 0] is frame pixel `org` of a frame `frame_px`
+    (w, h) large; `extent` is the texture's size (w, h, texels: the period of a tiling).
+
+    Why not a plain forward matrix: OpenCV's warp computes source coordinates in float32
+    from the dst position, so the same frame pixel got slightly different values (±1-3 of
+    65535) as part of a band, a region or a narrower dst. With the inverse map rounded to
+    dyadic coefficients (`_dyadic_map`, about the frame's centre) every coordinate is exact:
+    a region of a frame is bit for bit that region of the whole frame. The rounding moves a
+    texel by at most 2^-f · (distance to the centre) (f ≥ 12 for textures under 1024
+    texels: under 0.04 texel at the edge of a 640-pixel frame, about OpenCV 4's own 1/32
+    pixel resolution of bilinear warps). Two-channel images (the phase images) go through
+    OpenCV's fixed-point warp, exact for 10 fraction bits: up to 0.06 texel at the edge of
+    a 240-pixel phase image, the same in the left and right images (no disparity).
+    """
+    h, w = dst.shape[:2]
+    nch = 1 if src.ndim == 2 else src.shape[2]
+    # OpenCV warps 1, 3 and 4 channels with float32 coordinates; others (the phase images'
+    # luma + alpha) in fixed point, 1/1024 per term: exact for coefficients of 10 bits
+    bits = 22 if nch in (1, 3, 4) else _FIXED_POINT_BITS
+    ax, bx = _dyadic_map(k[0], t[0], org[0], src_org[0], frame_px[0], extent[0], bits)
+    ay, by = _dyadic_map(k[1], t[1], org[1], src_org[1], frame_px[1], extent[1], bits)
+    mat = np.array([[ax, 0.0, bx], [0.0, ay, by]], np.float64)
+    cv2.warpAffine(
+        src,
+        mat,
+        (w, h),
+        dst=dst,
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=border,
+        borderValue=0,
+    )
 
 
 # --- ladder -------------------------------------------------------------------------------
@@ -716,6 +803,10 @@ class Renderer:
         self._banks: dict[tuple[int, int, int, int], U8] = {}
         self._scratch = _Scratch()
         self._min_distance_m = 1.2 * optics.focal_length_mm / 1000.0
+        self._out_px = self.size_px
+        """Size of the image being rendered (the pivot and bounds of `_warp`)."""
+        self._band_rows = (0, self.size_px[1])
+        """Rows of the whole band being drawn (a depth layer's slices depend on them)."""
 
     # --- public API -----------------------------------------------------------------------
     def exposure(self, exposure_s: float = 1 / 60, gain: float = 1.0) -> Exposure:
@@ -742,6 +833,7 @@ class Renderer:
         noise: bool = True,
         lens_d: Callable[[float], float] | None = None,
         rows: RowTiming | None = None,
+        region: tuple[int, int, int, int] | None = None,
     ) -> U8:
         """One preview frame, H×W×3 RGB uint8.
 
@@ -756,33 +848,49 @@ class Renderer:
         bands, more of them the more the focus or the scene changes during the readout), the
         lens integrated over each window with equal weight in time (`focus_samples`), and
         layers that move during the window are motion-blurred.
+
+        With `region` (x0, y0, x1, y1: pixels) only those pixels are rendered, each exactly as
+        in the whole frame (the same rows' times and lens positions, the same noise: bit for
+        bit, see `_warp`); the others are 0. For a consumer that reads only part of the frame
+        (the AF engine's window in a benchmark).
         """
         w, h = self.size_px
+        self._out_px = (w, h)
+        rect = _clip_rect(region, w, h)
+        out = np.zeros((h, w, 3), np.uint8)
+        if rect is None:
+            return out
+        x_keep = (rect[0], rect[2])
+        rx0, ry0, rx1, ry1 = _align_down(rect[0]), rect[1], _align_up(rect[2], w), rect[3]
+        rect = (rx0, ry0, rx1, ry1)
+        rw, rh = rx1 - rx0, ry1 - ry0
         sc = self._scratch
         canvas: U16 = sc.get("canvas", h, w, 4, np.uint16)
         if lens_d is None or rows is None:
-            self._draw_band(canvas, 0, h, t_s, _focus_tuple(focus_d), None)
+            self._draw_band(canvas, 0, h, t_s, _focus_tuple(focus_d), None, rect)
         else:
             for y0, y1, t_mid, focus, window in self._bands(lens_d, rows):
-                self._draw_band(canvas, y0, y1, t_mid, focus, window)
-        rgb: U16 = sc.get("rgb", h, w, 3, np.uint16)
-        cv2.cvtColor(canvas, cv2.COLOR_RGBA2RGB, dst=rgb)
+                self._draw_band(canvas, y0, y1, t_mid, focus, window, rect)
+        rgb: U16 = sc.get("rgb", rh, rw, 3, np.uint16)
+        cv2.cvtColor(canvas[ry0:ry1, rx0:rx1], cv2.COLOR_RGBA2RGB, dst=rgb)
         exp = self.exposure(exposure_s, gain)
-        out = np.empty((h, w, 3), np.uint8)
+        dst = out[ry0:ry1, rx0:rx1]
         # the signal stays at 16 bits until here; noise is added to it and the sum is quantised
         # to 8 bits once, so noise below 1 DN survives as it does on a sensor (an 8-bit canvas
         # would round it away)
         if not noise:
-            cv2.convertScaleAbs(rgb, dst=out, alpha=exp.white_dn / _FULL)
+            cv2.convertScaleAbs(rgb, dst=dst, alpha=exp.white_dn / _FULL)
+            _blank_outside(out, x_keep)
             return out
         n = self.sensor.binned(self.preview_scale, preview=True)
-        level: U8 = sc.get("level", h, w, 3, np.uint8)
+        level: U8 = sc.get("level", rh, rw, 3, np.uint8)
         cv2.convertScaleAbs(rgb, dst=level, alpha=255.0 / _FULL)
-        sigma: F32 = sc.get("sigma", h, w, 3, np.float32)
+        sigma: F32 = sc.get("sigma", rh, rw, 3, np.float32)
         cv2.LUT(level, self.sensor.sigma_lut(exp, n), dst=sigma)
-        unit = self._unit_noise(self.size_px, 3, frame_index, _TAG_FRAME)
+        unit = self._unit_noise(self.size_px, 3, frame_index, _TAG_FRAME, rect)
         cv2.multiply(sigma, unit, dst=sigma)
-        cv2.addWeighted(rgb, exp.white_dn / _FULL, sigma, 1.0, 0.0, dst=out, dtype=cv2.CV_8U)
+        cv2.addWeighted(rgb, exp.white_dn / _FULL, sigma, 1.0, 0.0, dst=dst, dtype=cv2.CV_8U)
+        _blank_outside(out, x_keep)
         return out
 
     def focus_step_d(self, scale: float) -> float:
@@ -818,17 +926,30 @@ class Renderer:
         return out
 
     def _draw_band(self, canvas: U16, y0: int, y1: int, t_s: float, focus: tuple[float, ...],
-                   window: tuple[float, float] | None) -> None:
+                   window: tuple[float, float] | None,
+                   rect: tuple[int, int, int, int] | None = None) -> None:
         """Draw rows y0..y1 of a preview at scene time `t_s` through lens positions `focus`
-        (motion-blurred over `window`, when given)."""
-        band = canvas[y0:y1]
+        (motion-blurred over `window`, when given); with `rect` (x0, y0, x1, y1) only the
+        part of the band the rectangle needs."""
+        w = self.size_px[0]
         layers = self._visible_layers(t_s)
+        placed = [(layer, self._place(layer, t_s, focus, self.size_px, self.preview_scale,
+                                      window)) for layer in layers]
+        x0, x1 = 0, w
+        self._band_rows = (y0, y1)
+        if rect is not None:
+            # the filters that run in frame space (the detail's motion smear) read this far
+            pad = _REGION_PAD + max(math.ceil(max(abs(p.motion_px[0]), abs(p.motion_px[1])))
+                                    for _, p in placed)
+            x0, x1 = max(0, _align_down(rect[0] - pad)), _align_up(rect[2] + pad, w)
+            y0, y1 = max(y0, rect[1] - pad), min(y1, rect[3] + pad)
+            if x1 <= x0 or y1 <= y0:
+                return
+        band = canvas[y0:y1, x0:x1]
         if not layers[0].fill:
             band.fill(0)
-        for layer in layers:
-            p = self._place(layer, t_s, focus, self.size_px, self.preview_scale, window)
-            p.cy -= y0
-            self._draw(band, layer, p, "rgb")
+        for layer, p in placed:
+            self._draw(band, layer, p, "rgb", (x0, y0))
 
     def render_phase(
         self,
@@ -842,6 +963,7 @@ class Renderer:
         zero_offset_d: float = 0.0,
         lens_d: Callable[[float], float] | None = None,
         rows: RowTiming | None = None,
+        region: tuple[int, int, int, int] | None = None,
     ) -> PhaseData:
         """Left/right half-pupil luminance images (float32, DN scale 0..255).
 
@@ -856,6 +978,9 @@ class Renderer:
         exposure window (rolling shutter; bands as the preview's, counted in phase-image
         pixels), and layers moving during the window are motion-blurred; `t_s` and `focus_d`
         are then not used.
+
+        With `region` (x0, y0, x1, y1, in phase-image pixels) only those pixels are rendered,
+        exactly as in the whole images (see `render`); the others are 0.
         """
         if not 0 < gain_ratio <= 1:
             raise ValueError(f"gain_ratio must be in (0, 1], got {gain_ratio}")
@@ -863,12 +988,20 @@ class Renderer:
         w, h = self.size_px
         size = (max(2, round(w * ps)), max(2, round(h * ps)))
         scale = self.preview_scale * size[0] / w
+        self._out_px = size
+        rect = _clip_rect(region, *size)
+        if rect is None:
+            blank = np.zeros((size[1], size[0]), np.float32)
+            return PhaseData(left=blank, right=blank.copy(), scale=size[0] / w)
+        x_keep = (rect[0], rect[2])
+        rect = (_align_down(rect[0]), rect[1], _align_up(rect[2], size[0]), rect[3])
+        rx0, ry0, rx1, ry1 = rect
         left: U16 = self._scratch.get("phase_left", size[1], size[0], 2, np.uint16)
         right: U16 = self._scratch.get("phase_right", size[1], size[0], 2, np.uint16)
         offset = float(zero_offset_d)
         if lens_d is None or rows is None:
             focus: tuple[float, ...] = (float(focus_d) - offset,)
-            self._draw_phase_band(left, right, 0, size[1], t_s, focus, None, size, scale)
+            self._draw_phase_band(left, right, 0, size[1], t_s, focus, None, size, scale, rect)
         else:
             for y0, y1, t_mid, band_focus, window in self._bands(lens_d, rows, size[0] / w):
                 # preview rows → phase rows (the same sensor rows)
@@ -876,7 +1009,8 @@ class Renderer:
                 if py1 > py0:
                     focus = tuple(f - offset for f in band_focus)
                     self._draw_phase_band(left, right, py0, py1, t_mid, focus, window, size,
-                                          scale)
+                                          scale, rect)
+        left, right = left[ry0:ry1, rx0:rx1], right[ry0:ry1, rx0:rx1]
         exp = self.exposure(exposure_s, 1.0)
         n = self.sensor.binned(self.preview_scale, preview=True) * (w / size[0]) ** 2
         out: list[F32] = []
@@ -887,25 +1021,37 @@ class Renderer:
             x = img[0] * own + img[1] * other
             if noise:
                 sigma = self.sensor.sigma_dn(x, exp, n, sub_aperture=0.5)
-                x = x + sigma * self._unit_noise(size, 1, frame_index, tag)
-            out.append(np.clip(x, 0.0, exp.clip_dn).astype(np.float32))
+                x = x + sigma * self._unit_noise(size, 1, frame_index, tag, rect)
+            full = np.zeros((size[1], size[0]), np.float32)
+            full[ry0:ry1, rx0:rx1] = np.clip(x, 0.0, exp.clip_dn)
+            _blank_outside(full, x_keep)
+            out.append(full)
         return PhaseData(left=out[0], right=out[1], scale=size[0] / w)
 
     def _draw_phase_band(self, left: U16, right: U16, y0: int, y1: int, t_s: float,
                          focus: tuple[float, ...], window: tuple[float, float] | None,
-                         size: tuple[int, int], scale: float) -> None:
+                         size: tuple[int, int], scale: float,
+                         rect: tuple[int, int, int, int]) -> None:
         """Rows y0..y1 of both phase images at scene time `t_s` through lens positions
-        `focus` (motion-blurred over `window`, when given)."""
-        band_l, band_r = left[y0:y1], right[y0:y1]
+        `focus` (motion-blurred over `window`, when given), the part `rect` (x0, y0, x1, y1)
+        needs."""
+        self._band_rows = (y0, y1)
         layers = self._visible_layers(t_s)
+        placed = [(layer, self._place(layer, t_s, focus, size, scale, window))
+                  for layer in layers]
+        pad = _REGION_PAD + max(math.ceil(max(abs(p.motion_px[0]), abs(p.motion_px[1])))
+                                for _, p in placed)
+        x0, x1 = max(0, _align_down(rect[0] - pad)), _align_up(rect[2] + pad, size[0])
+        y0, y1 = max(y0, rect[1] - pad), min(y1, rect[3] + pad)
+        if x1 <= x0 or y1 <= y0:
+            return
+        band_l, band_r = left[y0:y1, x0:x1], right[y0:y1, x0:x1]
         if not layers[0].fill:
             band_l.fill(0)
             band_r.fill(0)
-        for layer in layers:
-            p = self._place(layer, t_s, focus, size, scale, window)
-            p.cy -= y0
-            self._draw(band_l, layer, p, "PL")
-            self._draw(band_r, layer, p, "PR")
+        for layer, p in placed:
+            self._draw(band_l, layer, p, "PL", (x0, y0))
+            self._draw(band_r, layer, p, "PR", (x0, y0))
 
     def render_still(
         self,
@@ -1004,14 +1150,19 @@ class Renderer:
         return c
 
     # --- ladder drawing (previews, phase) -----------------------------------------------
-    def _draw(self, canvas: U16, layer: Layer, p: _Placement, kind: str) -> None:
+    def _draw(self, canvas: U16, layer: Layer, p: _Placement, kind: str,
+              org: tuple[int, int] = (0, 0)) -> None:
+        """Composite `layer` placed at `p` (frame coordinates) over `canvas`, whose pixel
+        (0, 0) is frame pixel `org`."""
         if layer.depth is not None and p.drawable:
-            self._draw_deep(canvas, layer, p, kind)
+            self._draw_deep(canvas, layer, p, kind, org)
         else:
-            self._draw_flat(canvas, layer, p, kind)
+            self._draw_flat(canvas, layer, p, kind, org)
 
-    def _draw_flat(self, canvas: U16, layer: Layer, p: _Placement, kind: str) -> None:
-        """A layer at one depth (its placement's blur)."""
+    def _draw_flat(self, canvas: U16, layer: Layer, p: _Placement, kind: str,
+                   org: tuple[int, int] = (0, 0)) -> None:
+        """A layer at one depth (its placement's blur), over `canvas` whose pixel (0, 0) is
+        frame pixel `org`."""
         cache = self._cache(layer)
         if not p.drawable:
             if cache.fill:  # e.g. at an absurd distance: its mean colour
@@ -1020,9 +1171,10 @@ class Renderer:
                 canvas[...] = np.round(mean).astype(canvas.dtype)
             return
         if cache.fill:
-            self._fill_image(canvas, cache, p, kind)
+            self._fill_image(canvas, cache, p, kind, org)
             return
-        got = self._card_image(cache, p, kind, canvas.shape[:2], canvas.shape[2], None, "layer")
+        got = self._card_image(cache, p, kind, canvas.shape[:2], canvas.shape[2], None, "layer",
+                               org)
         if got is not None:
             self._over(canvas, *got)
 
@@ -1036,8 +1188,10 @@ class Renderer:
                    for (k, j), wgt in _sample_weights(p.blur_px, kx, kind)]
         return m, kx, ky, entries
 
-    def _fill_image(self, canvas: U16, cache: _LayerCache, p: _Placement, kind: str) -> None:
-        """Cover `canvas` with a frame-filling layer (tiled, blurred, detail applied)."""
+    def _fill_image(self, canvas: U16, cache: _LayerCache, p: _Placement, kind: str,
+                    org: tuple[int, int]) -> None:
+        """Cover `canvas` (frame pixel `org` at its (0, 0)) with a frame-filling layer (tiled,
+        blurred, detail applied)."""
         m, kx, ky, entries = self._entries(cache, p, kind)
         tw, th = cache.size(m)
         lazy = _Blend([e.image for e, _ in entries], [w for _, w in entries],
@@ -1047,12 +1201,14 @@ class Renderer:
             src = self._smear(lazy.whole(), p.motion_px[0] / kx, p.motion_px[1] / ky, 0,
                               cv2.BORDER_REFLECT)
         self._draw_fill(canvas, src, p.cx - kx * (tw - 1) / 2.0,
-                        p.cy - ky * (th - 1) / 2.0, kx, ky)
-        self._apply_detail(canvas, cache, p, kind, 0, 0)
+                        p.cy - ky * (th - 1) / 2.0, kx, ky, org)
+        self._apply_detail(canvas, cache, p, kind, *org)
 
     def _card_region(self, cache: _LayerCache, p: _Placement, kind: str,
-                     size_hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
-        """The output rectangle (x0, y0, x1, y1) a card's blurred, smeared image can reach."""
+                     size_hw: tuple[int, int], org: tuple[int, int] = (0, 0)
+                     ) -> tuple[int, int, int, int] | None:
+        """The rectangle (x0, y0, x1, y1) of an output of `size_hw` (frame pixel `org` at its
+        (0, 0)) a card's blurred, smeared image can reach; its columns on `_ALIGN_PX`."""
         m, kx, ky, entries = self._entries(cache, p, kind)
         tw, th = cache.size(m)
         h, w = size_hw
@@ -1061,27 +1217,29 @@ class Renderer:
             reach += math.ceil(max(abs(p.motion_px[0] / kx), abs(p.motion_px[1] / ky)) / 2) + 2
         half_w = kx * (tw / 2.0 + reach) + 1.0
         half_h = ky * (th / 2.0 + reach) + 1.0
-        x0 = max(0, math.floor(p.cx - half_w))
-        x1 = min(w, math.ceil(p.cx + half_w) + 1)
-        y0 = max(0, math.floor(p.cy - half_h))
-        y1 = min(h, math.ceil(p.cy + half_h) + 1)
+        x0 = max(0, _align_down(math.floor(p.cx - half_w)) - org[0])
+        x1 = min(w, _align_up(math.ceil(p.cx + half_w) + 1, org[0] + w) - org[0])
+        y0 = max(0, math.floor(p.cy - half_h) - org[1])
+        y1 = min(h, math.ceil(p.cy + half_h) + 1 - org[1])
         if x1 <= x0 or y1 <= y0:
             return None
         return x0, y0, x1, y1
 
     def _card_image(self, cache: _LayerCache, p: _Placement, kind: str,
                     size_hw: tuple[int, int], nch: int,
-                    region: tuple[int, int, int, int] | None, name: str
+                    region: tuple[int, int, int, int] | None, name: str,
+                    org: tuple[int, int] = (0, 0)
                     ) -> tuple[U16, tuple[int, int, int, int]] | None:
         """A card (non-fill layer) blurred and placed over `region` of an output of `size_hw`
-        (its own reach when None), detail applied: (premultiplied image, region)."""
+        whose (0, 0) is frame pixel `org` (its own reach when None), detail applied:
+        (premultiplied image, region)."""
         m, kx, ky, entries = self._entries(cache, p, kind)
         tw, th = cache.size(m)
         mx, my = p.motion_px[0] / kx, p.motion_px[1] / ky  # motion in texels
         moving = math.hypot(*p.motion_px) >= _MOTION_MIN_PX
         extra = math.ceil(max(abs(mx), abs(my)) / 2.0) + 2 if moving else 0
         if region is None:
-            region = self._card_region(cache, p, kind, size_hw)
+            region = self._card_region(cache, p, kind, size_hw, org)
             if region is None:
                 return None
         x0, y0, x1, y1 = region
@@ -1093,8 +1251,8 @@ class Renderer:
             if not moving:  # the texels the warp reads (as `_tiled_warp` finds them)
                 pad = entries[0][0].pad
                 eh, ew = entries[0][0].image.shape[:2]
-                tx = p.cx - x0 - kx * (pad + (tw - 1) / 2.0)
-                ty = p.cy - y0 - ky * (pad + (th - 1) / 2.0)
+                tx = p.cx - org[0] - x0 - kx * (pad + (tw - 1) / 2.0)
+                ty = p.cy - org[1] - y0 - ky * (pad + (th - 1) / 2.0)
                 rect = (max(0, math.floor((-0.5 - ty) / ky) - 1),
                         min(eh, math.ceil((rh - 0.5 - ty) / ky) + 2),
                         max(0, math.floor((-0.5 - tx) / kx) - 1),
@@ -1105,29 +1263,17 @@ class Renderer:
         if moving:
             groups = [(pad + extra, self._smear(img, mx, my, extra, cv2.BORDER_CONSTANT), wgt)
                       for pad, img, wgt in groups]
+        box_org = (org[0] + x0, org[1] + y0)
         for i, (pad, image, wgt) in enumerate(groups):
-            mat = np.array(
-                [
-                    [kx, 0.0, p.cx - x0 - kx * (pad + (tw - 1) / 2.0)],
-                    [0.0, ky, p.cy - y0 - ky * (pad + (th - 1) / 2.0)],
-                ],
-                np.float64,
-            )
             target = layer_img if i == 0 else sc.get(f"warp{nch}", rh, rw, nch, np.uint16)
-            cv2.warpAffine(
-                image,
-                mat,
-                (rw, rh),
-                dst=target,
-                flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=0,
-            )
+            _warp(image, target, (kx, ky),
+                  (p.cx - kx * (pad + (tw - 1) / 2.0), p.cy - ky * (pad + (th - 1) / 2.0)),
+                  box_org, self._out_px, (image.shape[1], image.shape[0]))
             if i == 0 and wgt != 1.0:
                 cv2.addWeighted(layer_img, wgt, layer_img, 0.0, 0.0, dst=layer_img)
             elif i > 0:
                 cv2.addWeighted(layer_img, 1.0, target, wgt, 0.0, dst=layer_img)
-        self._apply_detail(layer_img, cache, p, kind, x0, y0)
+        self._apply_detail(layer_img, cache, p, kind, *box_org)
         return layer_img, region
 
     def _over(self, canvas: U16, layer_img: U16, region: tuple[int, int, int, int]) -> None:
@@ -1148,12 +1294,14 @@ class Renderer:
         cv2.add(layer_img, alpha_n, dst=roi)
 
     # --- depth within a layer (tilt, relief): depth slices --------------------------------
-    def _depth_offsets(self, layer: Layer, p: _Placement, region: tuple[int, int, int, int]
-                       ) -> F32:
-        """Depth offsets (m) of the layer's points over `region` of the output (the card's
-        coordinates extended beyond its edge: a blurred rim takes the depth of its edge)."""
+    def _depth_offsets(self, layer: Layer, p: _Placement, region: tuple[int, int, int, int],
+                       org: tuple[int, int] = (0, 0)) -> F32:
+        """Depth offsets (m) of the layer's points over `region` of an output whose (0, 0) is
+        frame pixel `org` (the card's coordinates extended beyond its edge: a blurred rim
+        takes the depth of its edge)."""
         assert layer.depth is not None
-        x0, y0, x1, y1 = region
+        x0, y0, x1, y1 = (region[0] + org[0], region[1] + org[1], region[2] + org[0],
+                          region[3] + org[1])
         card_m = (layer.width_m, layer.height_m)
         mx = card_m[0] / p.width_px  # metres per output pixel
         my = card_m[1] / p.height_px
@@ -1165,10 +1313,9 @@ class Renderer:
             grid = self._relief_grid(layer)
             gh, gw = grid.shape
             kx, ky = p.width_px / gw, p.height_px / gh
-            mat = np.array([[kx, 0.0, p.cx - x0 - kx * (gw - 1) / 2.0],
-                            [0.0, ky, p.cy - y0 - ky * (gh - 1) / 2.0]], np.float64)
-            rel = cv2.warpAffine(grid, mat, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REPLICATE)
+            rel: F32 = self._scratch.get("relief", y1 - y0, x1 - x0, 1, np.float32)
+            _warp(grid, rel, (kx, ky), (p.cx - kx * (gw - 1) / 2.0, p.cy - ky * (gh - 1) / 2.0),
+                  (x0, y0), self._out_px, (gw, gh), border=cv2.BORDER_REPLICATE)
             z += rel
         return z
 
@@ -1188,13 +1335,16 @@ class Renderer:
             self._reliefs[key] = grid
         return grid
 
-    def _slices(self, p: _Placement, z: F32) -> tuple[list[_Placement], F32, float] | None:
+    def _slices(self, p: _Placement, z: F32, z_span: F32 | None = None
+                ) -> tuple[list[_Placement], F32, float] | None:
         """Depth slices of a layer whose points lie `z` metres beyond `p.distance_m`: the
         placement of each (its own blur per lens sample), each point's fractional slice index,
         and the slice spacing in dioptres; None when the depths span under
-        `_SLICE_MIN_SPAN_PX` of blur (drawn at one depth)."""
-        near = max(p.distance_m + float(z.min()), self._min_distance_m)
-        far = max(p.distance_m + float(z.max()), self._min_distance_m)
+        `_SLICE_MIN_SPAN_PX` of blur (drawn at one depth). The slices span the depths of
+        `z_span` (default `z`)."""
+        span = z if z_span is None else z_span
+        near = max(p.distance_m + float(span.min()), self._min_distance_m)
+        far = max(p.distance_m + float(span.max()), self._min_distance_m)
         p_near, p_far = 1.0 / near, 1.0 / far
         mean_f = sum(p.focus) / len(p.focus)
         span_px = abs(self._signed_blur(near, mean_f, p.scale)
@@ -1221,29 +1371,46 @@ class Renderer:
         index = (np.float32(1.0) / dist - np.float32(first)) / np.float32(step_d)
         return slices, _f32(index), step_d
 
-    def _draw_deep(self, canvas: U16, layer: Layer, p: _Placement, kind: str) -> None:
+    def _draw_deep(self, canvas: U16, layer: Layer, p: _Placement, kind: str,
+                   org: tuple[int, int] = (0, 0)) -> None:
         """A layer with depth, in depth slices: the layer is drawn once per slice, blurred
         with that slice's circle of confusion (its half disks in the phase images), and each
         output pixel takes the two slices that bracket its point's depth, weighted linearly in
-        dioptres (a partition of unity: where the depth is one slice's, that slice alone)."""
+        dioptres (a partition of unity: where the depth is one slice's, that slice alone).
+
+        The slices span the depths the layer shows in the whole band being drawn
+        (`_band_rows`, every column), also when `canvas` is only part of it (a region): the
+        same slices, the same pixels."""
         cache = self._cache(layer)
         h, w = canvas.shape[:2]
         nch = canvas.shape[2]
         sc = self._scratch
-        region: tuple[int, int, int, int] | None = (0, 0, w, h)
-        if not cache.fill:
+
+        def reach(size_hw: tuple[int, int], o: tuple[int, int]
+                  ) -> tuple[int, int, int, int] | None:
+            if cache.fill:
+                return 0, 0, size_hw[1], size_hw[0]
             # the region every slice can reach: that of the more blurred end
             widest = max(self._depth_bound_placements(layer, p),
                          key=lambda pe: max(abs(b) for b in pe.blur_px))
-            region = self._card_region(cache, widest, kind, (h, w))
+            return self._card_region(cache, widest, kind, size_hw, o)
+
+        region = reach((h, w), org)
         if region is None:
             return
-        z = self._depth_offsets(layer, p, region)
-        got = self._slices(p, z)
+        band_org = (0, self._band_rows[0])
+        band_hw = (self._band_rows[1] - self._band_rows[0], self._out_px[0])
+        z = self._depth_offsets(layer, p, region, org)
+        z_span = z
+        if (band_org, band_hw) != (org, (h, w)):
+            band_region = reach(band_hw, band_org)
+            if band_region is not None:
+                z_span = self._depth_offsets(layer, p, band_region, band_org).copy()
+        got = self._slices(p, z, z_span)
         if got is None:
             flat = dataclasses.replace(p, blur_px=[self._signed_blur(
-                p.distance_m + float(z.mean()), f, p.scale) for f in p.focus])
-            self._draw_flat(canvas, layer, flat, kind)
+                p.distance_m + float(z_span.mean()), f, p.scale) for f in p.focus])
+            self._draw_flat(canvas, layer, flat, kind, org)
             return
         slices, index, _ = got
         x0, y0, x1, y1 = region
@@ -1267,9 +1434,9 @@ class Renderer:
                 continue
             if cache.fill:
                 img: U16 = sc.get(f"deep_fill{nch}", h, w, nch, np.uint16)
-                self._fill_image(img, cache, pk, kind)
+                self._fill_image(img, cache, pk, kind, org)
             else:
-                got_k = self._card_image(cache, pk, kind, (h, w), nch, region, "layer")
+                got_k = self._card_image(cache, pk, kind, (h, w), nch, region, "layer", org)
                 if got_k is None:
                     continue
                 img = got_k[0]
@@ -1330,8 +1497,9 @@ class Renderer:
         blur_abs = [abs(b) for b in p.blur_px] if blurred else [0.0]
         w, h = size
         sc = self._scratch
-        ox0 = p.cx - kx0 * (tw0 - 1) / 2.0 - ox  # where level-0 photo texel 0 lands
-        oy0 = p.cy - ky0 * (th0 - 1) / 2.0 - oy
+        ox0 = p.cx - kx0 * (tw0 - 1) / 2.0  # where level-0 photo texel 0 lands
+        oy0 = p.cy - ky0 * (th0 - 1) / 2.0
+        org = (ox, oy)
         factor: F32 = sc.get("detail_f", h, w, 1, np.float32)
         for i, field in enumerate(active):
             md = field.pick_level(kx0, min(blur_abs))
@@ -1342,26 +1510,21 @@ class Renderer:
             sx = (2**md / (2.0 * field.sub) - 0.5) * kx0
             sy = (2**md / (2.0 * field.sub) - 0.5) * ky0
             d16: U16 = sc.get("detail16", h, w, 1, np.uint16)
-            self._tiled_warp(d16, tile, ox0 + sx, oy0 + sy, kdx, kdy, cv2.BORDER_WRAP, "dtile")
+            self._tiled_warp(d16, tile, ox0 + sx, oy0 + sy, kdx, kdy, cv2.BORDER_WRAP, "dtile",
+                             org)
             part: F32 = factor if i == 0 else sc.get("detail_g", h, w, 1, np.float32)
             np.subtract(d16, np.float32(_DETAIL_ZERO), out=part)
             if field.modulation is not None:
                 mod: F32 = sc.get("detail_mod", h, w, 1, np.float32)
                 if cache.fill:
                     self._tiled_warp(
-                        mod, field.modulation, ox0, oy0, kx0, ky0, cv2.BORDER_REFLECT, "mtile"
+                        mod, field.modulation, ox0, oy0, kx0, ky0, cv2.BORDER_REFLECT, "mtile",
+                        org
                     )
                 else:
-                    mmat = np.array([[kx0, 0.0, ox0], [0.0, ky0, oy0]], np.float64)
-                    cv2.warpAffine(
-                        field.modulation,
-                        mmat,
-                        (w, h),
-                        dst=mod,
-                        flags=cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_CONSTANT,
-                        borderValue=0,
-                    )
+                    mh, mw = field.modulation.shape[:2]
+                    _warp(field.modulation, mod, (kx0, ky0), (ox0, oy0), org, self._out_px,
+                          (mw, mh))
                 cv2.multiply(part, mod, dst=part, scale=field.amplitude / _DETAIL_UNIT)
             else:
                 np.multiply(part, np.float32(field.amplitude / _DETAIL_UNIT), out=part)
@@ -1400,14 +1563,14 @@ class Renderer:
         cv2.multiply(img, f_n, dst=img, dtype=cv2.CV_16U)
 
     def _draw_fill(self, canvas: U16, src: U16 | _Blend, tx: float, ty: float, kx: float,
-                   ky: float) -> None:
+                   ky: float, org: tuple[int, int]) -> None:
         """Cover `canvas` with `src` mirror-tiled, texel (u, v) landing at (tx + kx·u, ...)."""
         if kx < 0.25 or ky < 0.25:  # texture far below pixel size: its mean colour
             whole = src.whole() if isinstance(src, _Blend) else src
             mean = whole.reshape(-1, whole.shape[2]).mean(axis=0)
             canvas[...] = np.round(mean).astype(canvas.dtype)
             return
-        self._tiled_warp(canvas, src, tx, ty, kx, ky, cv2.BORDER_REFLECT, "tile")
+        self._tiled_warp(canvas, src, tx, ty, kx, ky, cv2.BORDER_REFLECT, "tile", org)
 
     def _tiled_warp(
         self,
@@ -1419,9 +1582,10 @@ class Renderer:
         ky: float,
         border: int,
         name: str,
+        org: tuple[int, int] = (0, 0),
     ) -> None:
-        """Cover `dst` with `src` tiled by `border` (mirrored or wrapped), texel (u, v) landing
-        at (tx + kx·u, ty + ky·v).
+        """Cover `dst` (whose pixel (0, 0) is frame pixel `org`) with `src` tiled by `border`
+        (mirrored or wrapped), texel (u, v) landing at frame pixel (tx + kx·u, ty + ky·v).
 
         ``warpAffine`` with a reflecting or wrapping border is several times slower than with
         a constant one, so the texture is first cropped to exactly the texels the output needs
@@ -1431,28 +1595,39 @@ class Renderer:
         h, w = dst.shape[:2]
         th, tw = src.shape[:2]
         nch = 1 if len(src.shape) == 2 else src.shape[2]
+        tx_abs, ty_abs = tx, ty
+        tx, ty = tx - org[0], ty - org[1]  # on dst
         ix0 = math.floor((-0.5 - tx) / kx) - 1
         ix1 = math.ceil((w - 0.5 - tx) / kx) + 1
         iy0 = math.floor((-0.5 - ty) / ky) - 1
         iy1 = math.ceil((h - 0.5 - ty) / ky) + 1
         view: npt.NDArray[Any]
         if border == cv2.BORDER_WRAP:
-            # The view starts at texel min(i0, 0), the origin of the old full tiling (the warp's
-            # fixed-point coordinates, and so its output, depend on where its source starts: this
-            # keeps them bit for bit), but only texels i0..i1 are filled: the warp reads no other.
-            ox, oy = min(ix0, 0), min(iy0, 0)
+            # the texels i0..i1 the warp reads, gathered modulo the period (`_warp`'s exact
+            # coordinates make the output independent of where the view starts)
+            ox, oy = ix0, iy0
             rows = np.arange(iy0, iy1 + 1, dtype=np.intp) % th
             cols = np.arange(ix0, ix1 + 1, dtype=np.intp) % tw
             view = self._scratch.get(f"{name}{nch}", iy1 + 1 - oy, ix1 + 1 - ox, nch,
                                      src.dtype.type)
-            part = view[iy0 - oy :, ix0 - ox :]
             if isinstance(src, _Blend):
-                src.gather(rows, cols, part)
+                src.gather(rows, cols, view)
             else:
-                np.take(np.take(src, rows, axis=0), cols, axis=1, out=part)
+                np.take(np.take(src, rows, axis=0), cols, axis=1, out=view)
         else:
             cx0, cx1 = max(ix0, 0), min(ix1, tw - 1)
             cy0, cy1 = max(iy0, 0), min(iy1, th - 1)
+            # a mirrored copy reflects about the texture's edge: the crop must hold as many
+            # texels as the copy shows (a crop smaller than the border reflected about its own
+            # edge instead: wrong texels in thin rolling-shutter bands of a tiled texture)
+            if ix0 < 0:
+                cx1 = max(cx1, min(-ix0, tw) - 1)
+            if ix1 > tw - 1:
+                cx0 = min(cx0, max(0, tw - (ix1 - (tw - 1))))
+            if iy0 < 0:
+                cy1 = max(cy1, min(-iy0, th) - 1)
+            if iy1 > th - 1:
+                cy0 = min(cy0, max(0, th - (iy1 - (th - 1))))
             if cx1 >= cx0 and cy1 >= cy0:
                 view = (src.region(cy0, cy1 + 1, cx0, cx1 + 1) if isinstance(src, _Blend)
                         else src[cy0 : cy1 + 1, cx0 : cx1 + 1])
@@ -1471,16 +1646,7 @@ class Renderer:
                 )
                 view = tiled
             ox, oy = cx0 - left, cy0 - top  # texel index of view[0, 0]
-        mat = np.array([[kx, 0.0, tx + kx * ox], [0.0, ky, ty + ky * oy]], np.float64)
-        cv2.warpAffine(
-            view,
-            mat,
-            (w, h),
-            dst=dst,
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        )
+        _warp(view, dst, (kx, ky), (tx_abs, ty_abs), org, self._out_px, (tw, th), (ox, oy))
 
     # --- exact drawing (stills) ---------------------------------------------------------
     def _draw_exact(self, canvas: F32, layer: Layer, p: _Placement) -> None:
@@ -1596,8 +1762,10 @@ class Renderer:
             img[..., :3] *= factor[..., None]
 
     # --- noise ----------------------------------------------------------------------------
-    def _unit_noise(self, size: tuple[int, int], channels: int, frame_index: int, tag: int) -> F32:
-        """Unit Gaussian noise, a deterministic function of (seed, frame_index, tag)."""
+    def _unit_noise(self, size: tuple[int, int], channels: int, frame_index: int, tag: int,
+                    rect: tuple[int, int, int, int] | None = None) -> F32:
+        """Unit Gaussian noise, a deterministic function of (seed, frame_index, tag), of the
+        whole frame or of its pixels in `rect` (x0, y0, x1, y1)."""
         w, h = size
         key = (w, h, channels, tag)
         bank = self._banks.get(key)
@@ -1611,7 +1779,8 @@ class Renderer:
         rng = np.random.default_rng(_seq(self.seed, frame_index, tag))
         oy, ox = (int(v) for v in rng.integers(0, _NOISE_PAD + 1, 2))
         lut = _GAUSS_Q[rng.permutation(256)].reshape(256, 1)
-        return _f32(cv2.LUT(bank[oy : oy + h, ox : ox + w], lut))
+        x0, y0, x1, y1 = rect if rect is not None else (0, 0, w, h)
+        return _f32(cv2.LUT(bank[oy + y0 : oy + y1, ox + x0 : ox + x1], lut))
 
 
 def _blend_entries(cache: _LayerCache, entries: list[tuple[_Entry, float]],
@@ -1665,6 +1834,25 @@ def _disk_blur(img: F32, diameters_px: Sequence[float], border: int) -> F32:
         cv2.filter2D(small, -1, mean_disk_kernel([d / fx for d in diameters_px]), borderType=border)
     )
     return _f32(cv2.resize(blurred, (w, h), interpolation=cv2.INTER_LINEAR))
+
+
+def _clip_rect(region: tuple[int, int, int, int] | None, w: int, h: int
+               ) -> tuple[int, int, int, int] | None:
+    """`region` (x0, y0, x1, y1) inside a w×h image (the whole image for None; None if
+    empty)."""
+    if region is None:
+        return 0, 0, w, h
+    x0, y0 = max(0, int(region[0])), max(0, int(region[1]))
+    x1, y1 = min(w, int(region[2])), min(h, int(region[3]))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
+def _blank_outside(img: npt.NDArray[Any], cols: tuple[int, int]) -> None:
+    """Set `img`'s columns outside cols[0]..cols[1]-1 to 0 (a region's aligned extra)."""
+    img[:, : cols[0]] = 0
+    img[:, cols[1] :] = 0
 
 
 def _focus_tuple(focus_d: float | Sequence[float]) -> tuple[float, ...]:
