@@ -574,3 +574,27 @@ def test_causal_limit_keeps_the_runner_in_focus_in_the_tracking_benchmark() -> N
     assert res.shots >= 15
     # a perfect present and the body's aim: every still within the depth of focus
     assert res.keepers == res.shots
+
+
+@pytest.mark.parametrize(
+    ("scenario", "technique", "strategy"),
+    [("obstacle", "bbf-af-s", "libcamera"), ("obstacle", "bbf-af-c", "predictive"),
+     ("bird", "bbf-af-s", "hybrid"), ("low-light", "bbf-af-c", "libcamera"),
+     ("portrait", "bbf-af-c", "non-predictive")],
+)
+def test_rendering_only_what_the_af_engine_reads_changes_no_result(
+    scenario: str, technique: str, strategy: str
+) -> None:
+    """A trial whose frames are drawn only around the AF window (`afon.focus.footprint`: the
+    contrast window, the phase search, libcamera's statistics cells) gives exactly the result
+    of one drawn in whole frames: every reading of the AF engine is the same. The scenarios
+    cover the single and zone AF areas, phase detection on the 50 mm and 300 mm presets, and
+    the portrait's face (a layer in depth slices)."""
+    import dataclasses
+
+    scn = load_builtin_scenario(scenario).shortened(2)
+    job = TrialJob(scn, technique, strategy, 3)
+    whole = run_trial(dataclasses.replace(job, region_render=False))
+    part = run_trial(job)
+    assert whole.frames > 0 and whole.shots
+    assert dataclasses.asdict(part) == dataclasses.asdict(whole)

@@ -294,9 +294,10 @@ def test_layers_without_depth_never_take_the_slice_path(monkeypatch: pytest.Monk
     calls: list[str] = []
     real = Renderer._draw_deep
 
-    def spy(self: Renderer, canvas: Any, layer: Layer, p: Any, kind: str) -> None:
+    def spy(self: Renderer, canvas: Any, layer: Layer, p: Any, kind: str,
+            *rest: Any) -> None:
         calls.append(layer.name)
-        real(self, canvas, layer, p, kind)
+        real(self, canvas, layer, p, kind, *rest)
 
     monkeypatch.setattr(Renderer, "_draw_deep", spy)
     for name in ("portrait", "obstacle", "runner"):

@@ -21,6 +21,12 @@ Speed (the full run must fit in a few minutes on two cores):
   preview of a locked body, and the renderer's noise is a function of (seed, frame index),
   so skipping a frame does not change the others; the limits render nothing (unless a
   tracking AF area needs the pixels);
+- of a frame, only the part the AF engine reads is rendered: its window with the margins of
+  its filters and phase search, and libcamera's statistics cells (`afon.focus.footprint`);
+  every pixel there is that of the whole frame, bit for bit (the renderer's exact warps), so
+  the AF's readings and the rows are unchanged. The tracker reads the whole frame;
+- stills are never rendered: the judge works from the truth (the exposure's true lens
+  position and the subject's distance);
 - each worker process loads a scene once and shares its blur ladders (deterministic,
   seed-independent texture pyramids) between the cameras it builds, and decodes a focal stack's
   previews once;
@@ -63,6 +69,7 @@ from afon.cameras.sim.scene import Layer, Scene, resolve_scene
 from afon.cameras.stack import StackCamera
 from afon.clock import VirtualClock
 from afon.focus.engine import AfContext, AfWindow, ServoAf, SingleShotAf
+from afon.focus.footprint import read_region
 from afon.focus.libcamera_af import libcamera_af, libcamera_servo
 from afon.focus.states import AfState
 
@@ -167,9 +174,11 @@ def _cached_scene(scenario: Scenario) -> tuple[Scene, dict[int, Any]]:
 
 class BenchSimCamera(SimCamera):
     """A SimCamera that renders a preview only when `needs_image()` says someone looks at it
-    (blank frames otherwise: timing, lens positions and everything else are unchanged)."""
+    (blank frames otherwise: timing, lens positions and everything else are unchanged), and
+    of it only the part `needs_region()` names (None: all of it)."""
 
     needs_image: Callable[[], bool] | None = None
+    needs_region: Callable[[], tuple[float, float, float, float] | None] | None = None
     blank: bool = False
 
     def next_frame(self, phase: bool = False) -> Frame:
@@ -177,6 +186,7 @@ class BenchSimCamera(SimCamera):
             self.render_frames = False
         else:
             self.render_frames = self.needs_image is None or self.needs_image()
+        self.render_region = self.needs_region() if self.needs_region is not None else None
         return super().next_frame(phase)
 
 
@@ -271,6 +281,9 @@ class TrialJob:
     preview_px: tuple[int, int] = BENCH_PREVIEW_PX
     params: tuple[tuple[str, float | int], ...] = ()
     """Tuned parameters for the strategy (`afon.tune`); empty: its defaults."""
+    region_render: bool = True
+    """Render only the part of each preview the AF engine reads (`afon.focus.footprint`);
+    the results are those of whole frames (tests/test_bench.py)."""
 
 
 def _factories(
@@ -369,6 +382,15 @@ def run_trial(job: TrialJob) -> TrialResult:
     holder.append(body)
     if isinstance(camera, BenchSimCamera):
         camera.needs_image = lambda: body.state in _AF_RUNNING
+        if job.region_render and profile.af_area != "tracking" and not profile.trap_focus:
+            # the AF engine reads only around its window (the tracker reads the whole frame)
+            sim = camera
+
+            def region() -> tuple[float, float, float, float]:
+                phase_px = sim.renderer.phase_px if sim.preset.phase_available else None
+                return read_region(body.window, sim.preview_px, phase_px)
+
+            camera.needs_region = region
     log = photographer.run(body)
     dof = max(body.context.depth_of_focus_d, 1e-12)
 

@@ -75,11 +75,26 @@ def preview_px_for(preset: CameraPreset | str | Path, width_px: int = 640) -> tu
     return width_px, max(2, round(width_px * h / w))
 
 
+def _region_px(region: tuple[float, float, float, float] | None, size_px: tuple[int, int]
+               ) -> tuple[int, int, int, int] | None:
+    """A region in fractions of an image as the pixels that cover it."""
+    if region is None:
+        return None
+    w, h = size_px
+    return (math.floor(region[0] * w), math.floor(region[1] * h), math.ceil(region[2] * w),
+            math.ceil(region[3] * h))
+
+
 class SimCamera:
     """A simulated camera looking at a `Scene` through a preset's optics and motor."""
 
     deferred_stills = True
     """`capture_still(defer=True)` leaves the rendering to `Still.develop` (the still buffer)."""
+
+    render_region: tuple[float, float, float, float] | None = None
+    """Draw only this part of each frame (x0, y0, x1, y1: fractions of its width and height),
+    every pixel of it as in the whole frame, the rest black: for a consumer that reads only
+    there (the benchmark's AF engine, `afon.focus.footprint`). None: the whole frame."""
 
     def __init__(
         self,
@@ -169,9 +184,11 @@ class SimCamera:
         focus = self._focus_samples(mid_s - half, mid_s + half)
         # --- renderer call (rolling shutter: each row sees the lens during its own window) ---
         rows = RowTiming(start_s, self.integration_s, self.timing.readout_s)
+        region = self.render_region
         image = (
             self.renderer.render(mid_s, focus, exposure_s=self.timing.exposure_s, frame_index=n,
-                                 lens_d=self.motor.position_d, rows=rows)
+                                 lens_d=self.motor.position_d, rows=rows,
+                                 region=_region_px(region, self.preview_px))
             if self.render_frames
             else self._blank()
         )
@@ -187,6 +204,7 @@ class SimCamera:
                 zero_offset_d=self.preset.phase.zero_offset_d,
                 lens_d=self.motor.position_d,
                 rows=rows,  # the PDAF pixels are on the image rows: the same rolling shutter
+                region=_region_px(region, self.renderer.phase_px),
             )
         self._frame_truth[n] = self._truth(start_s, end_s, focus)
         while len(self._frame_truth) > TRUTH_FRAMES:

@@ -809,6 +809,13 @@ class Renderer:
         """Rows of the whole band being drawn (a depth layer's slices depend on them)."""
 
     # --- public API -----------------------------------------------------------------------
+    @property
+    def phase_px(self) -> tuple[int, int]:
+        """Size (w, h) of the phase images (`phase_scale` × the preview)."""
+        w, h = self.size_px
+        ps = self.phase_scale
+        return max(2, round(w * ps)), max(2, round(h * ps))
+
     def exposure(self, exposure_s: float = 1 / 60, gain: float = 1.0) -> Exposure:
         """The auto exposure a frame with this budget gets (`gain` = exposure compensation)."""
         return self.sensor.auto_exposure(self.scene.light_lux, self.optics, exposure_s, gain)
@@ -984,9 +991,8 @@ class Renderer:
         """
         if not 0 < gain_ratio <= 1:
             raise ValueError(f"gain_ratio must be in (0, 1], got {gain_ratio}")
-        ps = self.phase_scale
         w, h = self.size_px
-        size = (max(2, round(w * ps)), max(2, round(h * ps)))
+        size = self.phase_px
         scale = self.preview_scale * size[0] / w
         self._out_px = size
         rect = _clip_rect(region, *size)

@@ -1,0 +1,92 @@
+"""What of a frame the AF engine reads: the AF window and the margins of its filters.
+
+A camera that has to draw its frames (the simulated one, in the benchmark) need draw only
+these pixels: a strategy that reads nothing else then gets the readings of the whole frame,
+bit for bit (tests/test_bench.py checks whole trials). Per reader:
+
+- contrast (`contrast.FocusMeter`, `measures`): the window (as `measures.window_px` and
+  `AfWindow.to_px` round it) and a few pixels for the crop margin and the 3×3 derivative and
+  noise filters;
+- phase (`phase.measure_phase`): the window in the phase images, the disparity search (at most
+  half the window's width, see its clamp) and the band-pass filters' support (3σ, σ ≥ 3 px)
+  on every side;
+- libcamera's statistics (`libcamera_af`): every cell of the 8×8 contrast grid (3×3 Sobel)
+  and of the 16×12 PDAF grid (each cell measured as a phase window) that the window overlaps.
+
+The tracker (`tracking.Tracker`) band-passes and searches the whole frame: it has no
+footprint (the caller draws everything).
+"""
+
+from __future__ import annotations
+
+import math
+
+from afon.focus.engine import AfWindow
+
+CONTRAST_GRID = (8, 8)
+PDAF_GRID = (16, 12)
+"""(columns, rows) of libcamera's statistics grids (`libcamera_af.FOCUS_GRID`, `PDAF_GRID`)."""
+
+_PIXEL_MARGIN = 4
+"""Pixels around a contrast window or cell (crop margin 2, filters 1, rounding 1)."""
+
+Rect = tuple[int, int, int, int]
+
+
+def _union(a: Rect | None, b: Rect) -> Rect:
+    if a is None:
+        return b
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+def _contrast_px(window: AfWindow, width: int, height: int) -> Rect:
+    win = window.clamped()
+    x, y, w, h = win.to_px(width, height)
+    x0 = min(x, math.floor((win.cx - win.w / 2) * width))
+    y0 = min(y, math.floor((win.cy - win.h / 2) * height))
+    x1 = max(x + w, math.ceil((win.cx + win.w / 2) * width))
+    y1 = max(y + h, math.ceil((win.cy + win.h / 2) * height))
+    m = _PIXEL_MARGIN
+    return x0 - m - 1, y0 - m - 1, x1 + m + 1, y1 + m + 1
+
+
+def _phase_px(window: AfWindow, width: int, height: int) -> Rect:
+    x, y, ww, wh = window.to_px(width, height)
+    s = max(1, (ww - 4) // 2)
+    pad = math.ceil(3 * max(3.0, min(ww, wh) / 8.0))
+    return x - s - pad - 2, y - pad - 2, x + ww + s + pad + 2, y + wh + pad + 2
+
+
+def _cells(window: AfWindow, grid: tuple[int, int], width: int, height: int
+           ) -> list[tuple[int, int]]:
+    """(column, row) of the grid cells the window overlaps (as libcamera's region weights)."""
+    cols, rows = grid
+    cw, ch = width // cols, height // rows
+    wx, wy, ww, wh = window.to_px(width, height)
+    return [(c, r) for r in range(rows) for c in range(cols)
+            if max(ch * r, wy) < min(ch * (r + 1), wy + wh)
+            and max(cw * c, wx) < min(cw * (c + 1), wx + ww)]
+
+
+def read_region(window: AfWindow, image_px: tuple[int, int],
+                phase_px: tuple[int, int] | None) -> tuple[float, float, float, float]:
+    """The part of the frame (x0, y0, x1, y1 as fractions of its width and height) that holds
+    every pixel the AF engine reads for `window` in the preview (`image_px` = (w, h)) and the
+    phase images (`phase_px`; None: the camera has none)."""
+    w, h = image_px
+    img = _contrast_px(window, w, h)
+    cols, rows = CONTRAST_GRID
+    for c, r in _cells(window, CONTRAST_GRID, w, h):
+        cw, ch = w // cols, h // rows
+        img = _union(img, (c * cw - 2, r * ch - 2, (c + 1) * cw + 2, (r + 1) * ch + 2))
+    x0, y0, x1, y1 = img[0] / w, img[1] / h, img[2] / w, img[3] / h
+    if phase_px is not None:
+        pw, ph = phase_px
+        phase = _phase_px(window, pw, ph)
+        cols, rows = PDAF_GRID
+        for c, r in _cells(window, PDAF_GRID, pw, ph):
+            cell = AfWindow((c + 0.5) / cols, (r + 0.5) / rows, 1.0 / cols, 1.0 / rows)
+            phase = _union(phase, _phase_px(cell, pw, ph))
+        x0, y0 = min(x0, phase[0] / pw), min(y0, phase[1] / ph)
+        x1, y1 = max(x1, phase[2] / pw), max(y1, phase[3] / ph)
+    return max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1)
