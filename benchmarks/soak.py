@@ -5,8 +5,8 @@ root; elsewhere a plain folder and no disk-full episode, said in the JSON), and 
 
 - `--viewers` WebSocket viewers counting frames (they reconnect after the restart);
 - one control client: AF_POINT_CENTRE press/release, the ack's round trip through the body loop;
-- one shooter: single drive, a full press every 0.5 s; each acknowledged press is an attempt,
-  each `shot` message (ok or failure record) an outcome;
+- one shooter: single drive, a full press, its answers, then a 0.5 s pause; each acknowledged
+  press is an attempt, each `shot` message (ok or failure record) an outcome;
 - one flooding client, from 20 % of the run on, sending control messages as fast as it can.
 
 Episodes: the shots folder is filled (ENOSPC) from 35 % to 50 % of the run; at 70 % the server is
@@ -14,10 +14,13 @@ killed with SIGKILL (the shooter pauses around it, so no press is in flight) and
 the same folder and port. The first 20 % (no flood) is the quiet baseline of the same run.
 
 Prints JSON: fps per viewer and control round trip p50/p95 per phase (quiet, flood, disk_full,
-after_disk, after_restart), the targets during the flood (other viewers >= 25 fps, control round
-trips <= 50 ms median and p95) beside the quiet baseline and whether they are met, shots
-attempted / saved / failure records (attempted must equal saved + failures), JPEGs on disk
-after the restart's repair, RSS growth of each server process, the load average.
+after_disk, after_restart), the frames the body loop made per second (the viewers' ceiling),
+the CPU of the server and of the soak's own clients per phase (they share the machine's cores;
+the viewers count JPEGs without decoding them), the targets during the flood (other viewers
+>= 25 fps, control round trips <= 50 ms median and p95) beside the quiet baseline and whether
+they are met, shots attempted / saved / failure records (attempted must equal saved +
+failures), JPEGs on disk after the restart's repair, RSS growth of each server process, the
+load average.
 
 Usage: python benchmarks/soak.py [--quick] [--duration-s S] [--viewers N]
 (`--quick`: 60 s; default 600 s)
@@ -94,8 +97,10 @@ class Server:
                 self.proc.kill()
 
 
-PHASES = ("quiet", "flood", "disk_full", "after_disk", "restart", "after_restart")
-"""The run's phases: `quiet` (no flood: the baseline), `flood` (the flooding client alone),
+PHASES = ("no_shots", "quiet", "flood", "disk_full", "after_disk", "restart", "after_restart")
+"""The run's phases: `no_shots` (viewers and the control client only: what the server does for
+them when no still blacks the viewfinder out), `quiet` (the shooter too, no flood: the
+baseline), `flood` (the flooding client alone),
 `disk_full` (flood and a full shots folder), `after_disk`, `restart` (kill -9 to accepting
 again: not measured), `after_restart` (reconnected, flood again)."""
 FPS_TARGET = 25.0
@@ -105,13 +110,16 @@ RTT_TARGET_MS = 50.0
 SHOT_DEADLINE_S = 20.0
 """How long the shooter waits for a press's ack and outcome before pressing again (a late
 answer is still counted when it comes: the accounting never depends on this deadline)."""
+SHOT_PAUSE_S = 0.5
+"""The shooter's pause after each press is answered (it used to end as soon as it began, so the
+shooter pressed ~3.5 times a second, not 2)."""
 
 
 class Clients:
     def __init__(self, port: int) -> None:
         self.url = f"ws://127.0.0.1:{port}/ws"
         self.stop = threading.Event()
-        self.phase = "quiet"
+        self.phase = "no_shots"
         self._phase_t0 = time.monotonic()
         self.phase_s: dict[str, float] = dict.fromkeys((*PHASES, "end"), 0.0)
         self.rtts: dict[str, list[float]] = {p: [] for p in PHASES}
@@ -121,25 +129,62 @@ class Clients:
         self.late = 0
         self.outcomes: list[dict[str, Any]] = []
         self.first_viewer: dict[str, int] = {}
-        self.server_fps: dict[str, list[float]] = {}
         self.shooting = threading.Event()
         self.shooting.set()
         self.idle = threading.Event()
         self.flood_sent = 0
         self.flood_limited = 0
+        self.frames_seen: dict[str, set[int]] = {}
+        """Frame numbers in the state messages the first viewer got, by phase: what the body
+        loop made (each frame's state goes with its JPEG), beside what the viewers received."""
+        self.cpu: dict[str, list[float]] = {p: [0.0, 0.0] for p in PHASES}
+        """[server, load generator] CPU seconds by phase (the soak's own clients share the
+        cores with the server: their cost is measured, not assumed)."""
+        self.stills: dict[str, int] = {}
+        """Attempts (presses acknowledged with the full press applied) by phase: each still
+        blacks the viewfinder out for its release lag, exposure and the next frame's readout."""
+        self.time_scales: dict[str, list[float]] = {}
+        """The simulation's speed (1 = real time; below: the loop slowed down, a busy machine)
+        in the first viewer's state messages, by phase."""
+        self.server_pid: int | None = None
+        self._cpu_t0 = (0.0, 0.0)
+        self.now = time.monotonic
+        """The shooter's clock (a test runs it on a virtual one)."""
         self.lock = threading.Lock()
 
     def set_phase(self, name: str) -> None:
         """Enter phase `name`; the time spent in each phase is kept for the rates."""
         now = time.monotonic()
+        cpu = self._cpu_now()
         with self.lock:
             self.phase_s[self.phase] += now - self._phase_t0
-            self.phase, self._phase_t0 = name, now
+            if self.phase in self.cpu:
+                for i in (0, 1):
+                    self.cpu[self.phase][i] += cpu[i] - self._cpu_t0[i]
+            self.phase, self._phase_t0, self._cpu_t0 = name, now, cpu
+
+    def _cpu_now(self) -> tuple[float, float]:
+        """(server process, this process) CPU seconds so far."""
+        server = 0.0
+        if self.server_pid is not None:
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = Path(f"/proc/{self.server_pid}/stat").read_text().rsplit(")", 1)[1]
+                fields = stat.split()
+                server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return server, time.process_time()
+
+    def follow_server(self, pid: int) -> None:
+        """Measure the CPU of server process `pid` from now on (after a restart: the new one)."""
+        with self.lock:
+            self.server_pid = pid
+            self._cpu_t0 = (self._cpu_now()[0] if pid else 0.0, self._cpu_t0[1])
 
     def restart_clock(self, t0: float) -> None:
         with self.lock:
             self.phase_s = dict.fromkeys(self.phase_s, 0.0)
-            self.phase, self._phase_t0 = "quiet", t0
+            self.phase, self._phase_t0 = "no_shots", t0
+            self.cpu = {p: [0.0, 0.0] for p in PHASES}
+            self._cpu_t0 = self._cpu_now()
 
     def ws(self) -> ClientConnection:
         return connect(self.url, proxy=None, compression=None, max_queue=None, open_timeout=10)
@@ -154,6 +199,8 @@ class Clients:
                 time.sleep(0.2)
 
     def viewer(self, ws: ClientConnection, counts: dict[str, int]) -> None:
+        """Count the JPEGs received. A viewer never decodes them (a browser would, on its own
+        CPU): the load generator shares the server's cores, so it is kept cheap."""
         first = counts is self.first_viewer
         while not self.stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -161,9 +208,12 @@ class Clients:
                 if isinstance(data, bytes):
                     counts[self.phase] = counts.get(self.phase, 0) + 1
                 elif first and '"type": "state"' in data:
-                    # the body loop's own frame rate, beside what the viewers receive of it
-                    fps = float(json.loads(data)["fps"])
-                    self.server_fps.setdefault(self.phase, []).append(fps)
+                    state = json.loads(data)
+                    if state.get("frame") is not None:
+                        self.frames_seen.setdefault(self.phase, set()).add(int(state["frame"]))
+                    scale = state.get("time_scale")
+                    if isinstance(scale, int | float):
+                        self.time_scales.setdefault(self.phase, []).append(float(scale))
 
     def controller(self, ws: ClientConnection) -> None:
         n = 0
@@ -207,6 +257,7 @@ class Clients:
                     mine["acks"] += 1
                     if "SHUTTER_FULL" in msg.get("applied", []):
                         self.attempts += 1
+                        self.stills[self.phase] = self.stills.get(self.phase, 0) + 1
                         mine["attempts"] += 1
                 elif kind == "shot":
                     self.outcomes.append(msg["shot"])
@@ -216,16 +267,16 @@ class Clients:
             with self.lock:
                 return mine["acks"] == n and mine["outcomes"] >= mine["attempts"]
 
-        def receive(until_s: float) -> None:
-            while time.monotonic() < until_s and not self.stop.is_set():
+        def receive(until_s: float, until_settled: bool = True) -> None:
+            while self.now() < until_s and not self.stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     handle(ws.recv(timeout=0.1))
-                if settled():
+                if until_settled and settled():
                     return
 
         while not self.stop.is_set():
             if not self.shooting.is_set():
-                receive(time.monotonic() + 0.1)  # late answers still count while paused
+                receive(self.now() + 0.1)  # late answers still count while paused
                 if settled():
                     self.idle.set()
                 continue
@@ -236,13 +287,33 @@ class Clients:
             for action in ("press", "release"):
                 ws.send(json.dumps({"type": "control", "control": "SHUTTER",
                                     "action": action, "id": f"{tag}{n}{action}"}))
-            receive(time.monotonic() + SHOT_DEADLINE_S)
+            receive(self.now() + SHOT_DEADLINE_S)
             if not settled():
                 with self.lock:
                     self.late += 1
             else:
                 self.idle.set()
-            receive(time.monotonic() + 0.5)  # the photographer's pause between frames
+            # the photographer's pause between frames: the whole of it (answers still count)
+            receive(self.now() + SHOT_PAUSE_S, until_settled=False)
+
+    def ledger(self) -> dict[str, Any]:
+        """The shooter's accounting: presses, acks (late ones included), attempts and their
+        outcomes; `equal` when every attempt ended in a saved shot or a failure record."""
+        with self.lock:
+            outcomes = list(self.outcomes)
+            saved = sum(1 for s in outcomes if s["ok"])
+            failures = [s for s in outcomes if not s["ok"]]
+            return {
+                "presses": self.presses,
+                "acknowledged": self.acks,
+                "late_after_deadline": self.late,
+                "attempted": self.attempts,
+                "saved": saved,
+                "failure_records": len(failures),
+                "equal": self.attempts == saved + len(failures),
+                "disk_full_failures": sum(1 for s in failures if "full" in (s["failure"] or "")),
+                "failure_reasons": sorted({(s["failure"] or "")[:60] for s in failures}),
+            }
 
     def flooder(self, ws: ClientConnection) -> None:
         msg = json.dumps({"type": "control", "control": "AF_POINT_LEFT", "action": "press"})
@@ -257,7 +328,7 @@ class Clients:
         reader = threading.Thread(target=drain, daemon=True)
         reader.start()
         while not self.stop.is_set():
-            if self.phase == "quiet":
+            if self.phase in ("no_shots", "quiet"):
                 time.sleep(0.1)
                 continue
             for _ in range(100):
@@ -310,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         server.start()
         assert server.proc is not None
         first_pid = server.proc.pid
+        clients.follow_server(first_pid)
+        clients.shooting.clear()  # the shooter starts with the `quiet` phase
         counts = [clients.first_viewer] + [dict[str, int]() for _ in range(args.viewers - 1)]
         threads = [threading.Thread(target=clients.forever, args=(clients.viewer, c), daemon=True)
                    for c in counts]
@@ -325,6 +398,9 @@ def main(argv: list[str] | None = None) -> int:
 
         at(0.05)
         rss_first = [rss_kib(first_pid)]
+        at(0.1)
+        clients.set_phase("quiet")
+        clients.shooting.set()
         at(0.2)
         clients.set_phase("flood")
         at(0.35)
@@ -342,13 +418,14 @@ def main(argv: list[str] | None = None) -> int:
         with clients.lock:
             attempts_before, outcomes_before = clients.attempts, len(clients.outcomes)
         restart_t0 = time.monotonic()
-        server.kill9()
         clients.set_phase("restart")
+        server.kill9()
         server.start()
         restart_s = time.monotonic() - restart_t0
-        clients.set_phase("after_restart")
         assert server.proc is not None
         second_pid = server.proc.pid
+        clients.follow_server(second_pid)
+        clients.set_phase("after_restart")
         time.sleep(2.0)
         rss_second = [rss_kib(second_pid)]
         clients.shooting.set()
@@ -360,11 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         clients.stop.set()
         for t in threads:
             t.join(12)
-        with clients.lock:
-            outcomes = list(clients.outcomes)
-            attempts = clients.attempts
-        saved = sum(1 for s in outcomes if s["ok"])
-        failures = [s for s in outcomes if not s["ok"]]
+        ledger = clients.ledger()
         jpgs = len(list(shots.glob("shot_*.jpg")))
         measured = [p for p in PHASES if p != "restart" and clients.phase_s[p] > 0]
         fps = {
@@ -375,6 +448,28 @@ def main(argv: list[str] | None = None) -> int:
             for p, v in clients.rtts.items()
             if p in measured
         }
+        made_fps = {
+            p: round(len(clients.frames_seen.get(p, ())) / clients.phase_s[p], 1) for p in measured
+        }
+        body_loop = {
+            p: {
+                "frames_per_s": made_fps[p],
+                "stills_per_s": round(clients.stills.get(p, 0) / clients.phase_s[p], 2),
+                "time_scale_median": pct(clients.time_scales.get(p, []), 0.5),
+                "time_scale_min": min(clients.time_scales.get(p, [1.0])),
+            }
+            for p in measured
+        }
+        cpu = {
+            p: {
+                "server_cores": round(clients.cpu[p][0] / clients.phase_s[p], 2),
+                "load_generator_cores": round(clients.cpu[p][1] / clients.phase_s[p], 2),
+                "server_cpu_ms_per_frame": round(
+                    1000.0 * clients.cpu[p][0] / max(1, len(clients.frames_seen.get(p, ()))), 1
+                ),
+            }
+            for p in measured
+        }
         flood_fps = min(fps.get("flood", [0.0]), default=0.0)
         flood_rtt = rtt.get("flood", {})
         worst = [flood_rtt.get(q) for q in ("p50", "p95")]
@@ -382,20 +477,25 @@ def main(argv: list[str] | None = None) -> int:
         result |= {
             "phase_s": {p: round(clients.phase_s[p], 1) for p in PHASES},
             "fps_per_viewer": fps,
+            "body_loop": body_loop,
+            "cpu": cpu,
             "control_round_trip_ms": rtt,
             "targets": {
                 "during": "flood: one client floods, the other viewers and the control client "
-                "are measured (quiet: the same clients before the flood, the baseline)",
+                "are measured (quiet: the same clients before the flood, the baseline; "
+                "no_shots: before the shooter starts)",
                 "viewer_fps_min": {
+                    "no_shots": min(fps.get("no_shots", [0.0]), default=0.0),
                     "quiet": min(fps.get("quiet", [0.0]), default=0.0),
                     "flood": flood_fps,
-                    "server_fps_median": {  # what the body loop made: the viewers' ceiling
-                        p: pct(clients.server_fps.get(p, []), 0.5) for p in ("quiet", "flood")
+                    "server_frames_per_s": {  # what the body loop made: the viewers' ceiling
+                        p: made_fps.get(p) for p in ("no_shots", "quiet", "flood")
                     },
                     "target": FPS_TARGET,
                     "met": flood_fps >= FPS_TARGET,
                 },
                 "control_round_trip_ms": {
+                    "no_shots": rtt.get("no_shots"),
                     "quiet": rtt.get("quiet"),
                     "flood": flood_rtt,
                     "target_p50_p95": RTT_TARGET_MS,
@@ -403,18 +503,10 @@ def main(argv: list[str] | None = None) -> int:
                 },
             },
             "shots": {
-                "presses": clients.presses,
-                "acknowledged": clients.acks,
-                "late_after_deadline": clients.late,
-                "attempted": attempts,
-                "saved": saved,
-                "failure_records": len(failures),
-                "equal": attempts == saved + len(failures),
+                **ledger,
                 "attempted_before_kill": attempts_before,
                 "outcomes_before_kill": outcomes_before,
-                "disk_full_failures": sum(1 for s in failures if "full" in (s["failure"] or "")),
                 "jpegs_on_disk_after_restart": jpgs,
-                "failure_reasons": sorted({(s["failure"] or "")[:60] for s in failures}),
             },
             "disk_full_episode": "tmpfs filled to ENOSPC" if mounted else "skipped (needs root)",
             "restart_s": round(restart_s, 2),
