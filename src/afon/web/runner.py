@@ -3,8 +3,9 @@
 `BodyRunner` owns the body: only its thread ever touches it. The loop waits (on the real clock)
 for the camera's next frame while applying queued jobs (control events, settings) as they arrive,
 so a key press reaches the body within a few milliseconds instead of at the next frame; then
-`body.step()` processes the frame, and the frame (JPEG) and a state snapshot are handed to the
-`Hub`, which wakes the server's WebSocket senders.
+`body.step()` processes the frame, and the frame and a state snapshot are handed to the
+`FrameEncoder`, which JPEG-encodes it in its own thread (once for all viewers; the loop goes on
+meanwhile) and hands it to the `Hub`, which wakes the server's WebSocket senders.
 
 Real time: the loop also wakes when a release is due (a burst's next frame, a release waiting
 out its lag), so stills are exposed at their time, not at the next preview frame; their
@@ -97,15 +98,89 @@ T = TypeVar("T")
 
 def encode_jpeg(image: Image, quality: int = JPEG_QUALITY) -> bytes:
     """An RGB (or grey) uint8 image as JPEG bytes."""
+    return encode_bgr(to_bgr(image), quality)
+
+
+def to_bgr(image: Image) -> Any:
+    """A new array holding `image` in OpenCV's channel order (RGB → BGR; grey copied): the
+    encoder's own copy, whatever the camera does with its buffer afterwards."""
     import cv2
 
-    arr: Any = np.ascontiguousarray(image)
-    if arr.ndim == 3:
-        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".jpg", arr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if image.ndim == 3:
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)
+    return np.array(image, copy=True)
+
+
+def encode_bgr(bgr: Any, quality: int = JPEG_QUALITY) -> bytes:
+    """A BGR (or grey) uint8 array as JPEG bytes (OpenCV releases the GIL while it encodes)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise AfonError("JPEG encoding failed")
-    return bytes(buf)
+    return buf.tobytes()
+
+
+class FrameEncoder:
+    """Encodes the live view off the body loop, once per frame for every viewer.
+
+    The body thread hands each frame over (`submit`: its pixels converted to BGR, its state)
+    and goes on with the next one; this thread JPEG-encodes it, serialises its state and
+    publishes both to the `Hub`, which wakes the viewers: each gets the same bytes. OpenCV
+    releases the GIL while it encodes, so on two cores the encoding overlaps the next frame's
+    rendering and AF instead of adding to them. Latest frame only: a frame still waiting when a
+    newer one arrives is skipped (`skipped`), so a slow encoder never delays the loop."""
+
+    def __init__(self, hub: Hub, quality: int = JPEG_QUALITY) -> None:
+        self.hub = hub
+        self.quality = quality
+        self.encoded = 0
+        self.skipped = 0
+        self.failed = 0
+        self.cpu_s = 0.0
+        """This thread's CPU seconds (encoding, state JSON, waking the viewers)."""
+        self._cv = threading.Condition()
+        self._pending: tuple[int, Any, dict[str, Any]] | None = None
+        self._stop = False
+        self.thread = threading.Thread(target=self._run, name="afon-encode", daemon=True)
+
+    def start(self) -> None:
+        if not self.thread.is_alive():
+            self.thread.start()
+
+    def submit(self, seq: int, bgr: Any, state: dict[str, Any]) -> None:
+        """Queue frame `seq` (a BGR array this encoder now owns, and its state snapshot)."""
+        with self._cv:
+            if self._pending is not None:
+                self.skipped += 1
+            self._pending = (seq, bgr, state)
+            self._cv.notify()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify()
+        if self.thread.is_alive():
+            self.thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while self._pending is None and not self._stop:
+                    self._cv.wait()
+                if self._stop:
+                    return
+                assert self._pending is not None
+                (seq, bgr, state), self._pending = self._pending, None
+            cpu0 = time.thread_time()
+            try:
+                self.hub.publish_frame(seq, encode_bgr(bgr, self.quality), json.dumps(state))
+                self.encoded += 1
+            except Exception:  # one bad frame must not end the live view
+                self.failed += 1
+                log.exception("encoding a live-view frame failed")
+            finally:
+                self.cpu_s += time.thread_time() - cpu0
 
 
 @dataclass
@@ -209,6 +284,7 @@ class BodyRunner:
         self.lease_s = lease_s
         self.jpeg_quality = jpeg_quality
         self.hub = Hub()
+        self.encoder = FrameEncoder(self.hub, jpeg_quality)
         self.shots: list[dict[str, Any]] = []
         self.shot_files: dict[int, Path] = {}
         self.shot_records: dict[int, ShotRecord] = {}
@@ -281,6 +357,7 @@ class BodyRunner:
         # the still buffer's worker renders in Python too: hand the GIL over sooner than the
         # default 5 ms so that a key press or a due frame waits less for it (process-wide)
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_S))
+        self.encoder.start()
         self._thread = threading.Thread(target=self._run, name="afon-body", daemon=True)
         self._thread.start()
 
@@ -289,6 +366,7 @@ class BodyRunner:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        self.encoder.stop()
         while True:  # jobs that will never run
             try:
                 job = self._jobs.get_nowait()
@@ -669,8 +747,8 @@ class BodyRunner:
                     end()  # a camera that reads the region itself gives its stream back
         self.state = state = self._snapshot()
         if self.hub.viewers:
-            jpeg = encode_jpeg(image, self.jpeg_quality)
-            self.hub.publish_frame(frame.index, jpeg, json.dumps(state))
+            # once per frame for all viewers, encoded off this thread (`FrameEncoder`)
+            self.encoder.submit(frame.index, to_bgr(image), state)
 
     def _magnified(self, frame: Frame) -> Image:
         """The magnified view of `frame`: the camera's sensor-resolution region where it has
