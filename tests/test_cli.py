@@ -121,3 +121,15 @@ def test_unknown_or_missing_cameras_are_named(capsys: pytest.CaptureFixture[str]
     assert code == 2 and "unknown camera" in err
     code, _, err = run(capsys, "shoot", "--camera", "v4l2:/dev/video9")
     assert code == 1 and "/dev/video9" in err  # a device missing is a runtime failure
+
+
+def test_bench_seeds_option_says_the_default_and_refuses_nonsense(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from afon.bench.runner import DEFAULT_SEEDS, QUICK_SEEDS
+
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"default {DEFAULT_SEEDS}, with --quick {QUICK_SEEDS}" in out
+    code, _, err = run(capsys, "bench", "--seeds", "0")
+    assert code != 0 and "--seeds must be at least 1" in err

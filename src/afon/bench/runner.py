@@ -74,7 +74,10 @@ from afon.focus.libcamera_af import libcamera_af, libcamera_servo
 from afon.focus.states import AfState
 
 BENCH_PREVIEW_PX = (480, 360)
-DEFAULT_SEEDS = 20
+DEFAULT_SEEDS = 6
+"""Seeds per row of a default run, for the ≤ 180 s target on two cores (20 seeds take about
+3.3× as long, far above it even with region rendering); `afon bench --seeds N` for narrower
+intervals (about 1/sqrt(N))."""
 QUICK_SEEDS = 2
 QUICK_MOMENTS = 3
 """A quick run keeps each scenario's first moments only (`Scenario.shortened`)."""
