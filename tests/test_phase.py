@@ -96,9 +96,10 @@ def test_sim_defocus_sign_and_size_at_large_defocus(distance_m: float, lens_d: f
     assert abs(truth) >= 2.0
     assert m.defocus_d is not None and m.confidence > 0.9
     assert np.sign(m.defocus_d) == np.sign(truth)
-    # the gain is calibrated near focus; far from it the crosstalk-mixed phase images read up
-    # to ~20 % long (the next reading, nearer focus, corrects it)
-    assert m.defocus_d == pytest.approx(truth, rel=0.25)
+    # the gain is calibrated near focus, where the crosstalk-mixed phase images read ~20 %
+    # short of how they read 20 depths of focus away: the calibration's correction table
+    # takes that out (without it these read 9-20 % long)
+    assert m.defocus_d == pytest.approx(truth, rel=0.06)
 
 
 def test_sim_confidence_falls_in_low_light_and_on_a_wall() -> None:

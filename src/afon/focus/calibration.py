@@ -10,7 +10,12 @@ disparity and the contrast in the AF window. Then:
   confidence is at least `MIN_CONFIDENCE`) gives the gain, ``phase_d_per_px = −1 / slope``
   (dioptres per preview pixel of disparity), and the lens position of zero disparity;
 - ``phase_offset_d`` = contrast peak − zero-disparity position: what a PDAF move must add so
-  that phase zero lands on best contrast (spherical aberration and the like put them apart).
+  that phase zero lands on best contrast (spherical aberration and the like put them apart);
+- a second, wide sweep (`WIDE_DOF` depth-of-focus half-widths either side of the peak) measures
+  how far from focus the disparity departs from that line: each confident step's true defocus
+  (contrast peak − lens) minus what the line says is a knot of the correction table
+  (``correction``: disparity px → dioptres, zero within the line's fit range, kept monotonic
+  overall), as a body stores a conversion table per lens rather than one coefficient.
 
 Only the camera's interface is used (`move_lens`, `next_frame(phase=True)`, `capabilities`),
 the same measures the engine uses (`measure_phase`, `tenengrad`), and the lens positions the
@@ -31,7 +36,7 @@ import numpy as np
 from afon.cameras.base import CalibrationRig, Camera, Frame
 from afon.focus.engine import AfContext, AfWindow
 from afon.focus.measures import tenengrad
-from afon.focus.phase import measure_phase
+from afon.focus.phase import correction_d, measure_phase
 
 MIN_CONFIDENCE = 0.5
 """Phase confidence a calibration step needs to enter the disparity fit."""
@@ -42,6 +47,9 @@ SWEEP_HALF_DOF = 6.0
 
 FIT_HALF_DOF = 3.0
 """Steps within this many depth-of-focus half-widths of the contrast peak enter the fit."""
+WIDE_DOF = (4.5, 6.5, 9.0, 13.0, 18.0, 26.0, 36.0, 50.0, 70.0)
+"""Lens offsets from the contrast peak (depth-of-focus half-widths, both sides) of the wide
+sweep that measures the correction table."""
 
 
 class CalibrationError(RuntimeError):
@@ -61,6 +69,17 @@ class PdafCalibration:
     steps: int
     """Sweep steps that entered the disparity fit."""
     rms_residual_px: float
+    correction: tuple[tuple[float, float], ...] = ()
+    """Knots (disparity px, dioptres) of the correction added to the line far from focus
+    (`afon.focus.phase.correction_d`); empty when the wide sweep found nothing usable."""
+
+    def defocus_d(self, disparity_px: float) -> float:
+        """The calibrated defocus (dioptres) of a disparity."""
+        return (
+            disparity_px * self.phase_d_per_px
+            + self.phase_offset_d
+            + correction_d(disparity_px, self.correction)
+        )
 
 
 def _wait_still(camera: Camera, command_s: float, max_frames: int = 60) -> Frame:
@@ -129,14 +148,91 @@ def _sweep(
         raise CalibrationError(f"disparity does not fall through focus (slope {slope:g} px/D)")
     zero = -intercept / slope
     resid = np.asarray(disparity)[near] - (slope * x[near] + intercept)
+    gain, offset = float(-1.0 / slope), float(peak - zero)
+    edges_px = (
+        float(slope * (peak + FIT_HALF_DOF * dof) + intercept),
+        float(slope * (peak - FIT_HALF_DOF * dof) + intercept),
+    )
+    wide = _wide_sweep(camera, win, ctx, peak, dof, (lo, hi))
     return PdafCalibration(
-        phase_d_per_px=float(-1.0 / slope),
-        phase_offset_d=float(peak - zero),
+        phase_d_per_px=gain,
+        phase_offset_d=offset,
         contrast_peak_d=float(peak),
         phase_zero_d=float(zero),
         steps=int(near.sum()),
         rms_residual_px=float(np.sqrt(np.mean(resid * resid))),
+        correction=_correction_table(wide, gain, offset, edges_px),
     )
+
+
+def _wide_sweep(
+    camera: Camera,
+    win: AfWindow,
+    ctx: AfContext,
+    peak_d: float,
+    dof_d: float,
+    lens_range_d: tuple[float, float],
+) -> list[tuple[float, float]]:
+    """(disparity px, true defocus d) at the `WIDE_DOF` offsets from the contrast peak that the
+    lens reaches, confident readings only (approached from below, like the main sweep)."""
+    lo, hi = lens_range_d
+    targets = sorted(
+        {
+            float(p)
+            for k in WIDE_DOF
+            for p in (peak_d - k * dof_d, peak_d + k * dof_d)
+            if lo <= p <= hi
+        }
+    )
+    out: list[tuple[float, float]] = []
+    if not targets:
+        return out
+    camera.move_lens(max(lo, targets[0] - dof_d))
+    for p in targets:
+        camera.move_lens(p)
+        frame = _wait_still(camera, camera.clock.now_s())
+        if frame.phase is None:
+            continue
+        m = measure_phase(frame.phase, win, ctx)
+        if m.confidence >= MIN_CONFIDENCE and not m.at_edge:
+            out.append((m.disparity_px, peak_d - frame.lens_d))
+    return out
+
+
+def _correction_table(
+    wide: list[tuple[float, float]],
+    gain_d_per_px: float,
+    offset_d: float,
+    edges_px: tuple[float, float],
+) -> tuple[tuple[float, float], ...]:
+    """Knots (disparity px, dioptres) of the correction the line needs at the wide sweep's
+    readings: zero at the fit range's edges (`edges_px`) and inside them; a knot whose total
+    (line + correction) would not rise with the disparity, as the defocus does, is dropped
+    (a noisy step)."""
+    lo_px, hi_px = min(edges_px), max(edges_px)
+    knots = [(lo_px, 0.0), (hi_px, 0.0)]
+    knots += [
+        (px, d - (px * gain_d_per_px + offset_d)) for px, d in wide if px < lo_px or px > hi_px
+    ]
+    knots.sort()
+
+    def total(k: tuple[float, float]) -> float:
+        return k[0] * gain_d_per_px + offset_d + k[1]
+
+    centre = knots.index((lo_px, 0.0))
+    kept_hi = [knots[centre], knots[centre + 1]]
+    for k in knots[centre + 2 :]:
+        if k[0] > kept_hi[-1][0] and total(k) > total(kept_hi[-1]):
+            kept_hi.append(k)
+    kept_lo: list[tuple[float, float]] = []
+    for k in reversed(knots[:centre]):
+        ref = kept_lo[-1] if kept_lo else knots[centre]
+        if k[0] < ref[0] and total(k) < total(ref):
+            kept_lo.append(k)
+    table = list(reversed(kept_lo)) + kept_hi
+    if len(table) <= 2:
+        return ()
+    return tuple((round(px, 6), round(d, 9)) for px, d in table)
 
 
 def _contrast_peak(x: Any, c: Any) -> float:

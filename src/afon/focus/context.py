@@ -13,6 +13,8 @@ simulation's internals: this package does not import `afon.cameras.sim`.
   chart on the camera's `calibration_rig()`: disparity against reported lens position, zero
   disparity against the contrast peak), like a factory PDAF calibration (libcamera's
   ``pdaf_gain`` is such a figure). None when the camera has no phase detection or no rig.
+  ``phase_correction``: the same calibration's table of how far from focus the defocus departs
+  from that line (a body's stored conversion table).
 
 Focal stacks (`StackCamera`: anything with ``n_slices`` and ``slice_position_d``): a
 `DiscreteAfContext` listing the slice positions, no phase detection, and ``depth_of_focus_d`` =
@@ -94,6 +96,7 @@ def context_for(camera: Any) -> AfContext:
         depth_of_focus_d=float(dof),
         phase_d_per_px=None if cal is None else cal.phase_d_per_px,
         phase_offset_d=0.0 if cal is None else cal.phase_offset_d,
+        phase_correction=() if cal is None else cal.correction,
         motor_speed_d_per_s=speed,
         motor_accel_d_per_s2=accel,
         release_lag_s=float(caps.release_lag_s),

@@ -80,11 +80,15 @@ class AfContext:
     release_lag_s: float = 0.0
     phase_offset_d: float = 0.0
     """Calibrated best-contrast minus zero-disparity lens position: added to every PDAF
-    defocus (``defocus_d = disparity_px × phase_d_per_px + phase_offset_d``)."""
+    defocus (``defocus_d = disparity_px × phase_d_per_px + phase_offset_d + correction``)."""
     pipeline_latency_s: float = 0.0
     """Readout end to the frame reaching the engine (the camera's figure)."""
     lens_latency_frames: int = 0
     """Frame boundaries before a lens command takes effect (the camera's figure)."""
+    phase_correction: tuple[tuple[float, float], ...] = ()
+    """Calibrated departure of the defocus from the near-focus line far from focus: knots
+    (disparity in preview pixels, dioptres to add), interpolated linearly (`afon.focus.phase`);
+    empty: the line holds everywhere."""
 
 
 def lens_still(frame: Frame) -> bool:
