@@ -518,7 +518,10 @@ class Body:
         self.trap_readings.append(reading)
 
     def _aim_s(self, frame: Frame) -> float:
-        """When the next exposure will happen: a due still, else the next preview frame."""
+        """When the next exposure will happen: a still due by the next frame; else the still
+        of a press during the next frame (half a frame from now on average, the release lag
+        later: the exposure a servo cannot foresee but must be ready for), and never before
+        the next preview frame."""
         period = frame.exposure_end_s - frame.exposure_start_s
         rate = self.camera.capabilities.frame_rate_hz or 30.0
         next_mid = frame.exposure_start_s + 1.0 / rate + period / 2
@@ -528,7 +531,8 @@ class Body:
             still_mid = due + caps.release_lag_s + caps.still_exposure_s / 2
             if due <= frame.ready_s + 1.0 / rate:
                 return still_mid
-        return next_mid
+        press_mid = frame.ready_s + 0.5 / rate + caps.release_lag_s + caps.still_exposure_s / 2
+        return max(next_mid, press_mid)
 
     def run_until(self, t_s: float) -> None:
         """Run frames (and due releases) until the clock reaches `t_s`."""

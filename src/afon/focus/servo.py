@@ -146,7 +146,7 @@ class PredictiveServo:
         lock_on_s: float = DEFAULT_LOCK_ON_S,
         min_confidence: float = 0.3,
         squelch_dof: float = 0.25,
-        sigma0_dof: float = 0.05,
+        sigma0_dof: float = 0.1,
         sigma_rel: float = 0.15,
         fallback_frames: int = 4,
         fail_frames: int = 15,
