@@ -1,8 +1,12 @@
 """The focus magnifier's geometry, for every camera: which region of the frame 5× or 10× shows.
 
 A camera that can read that region at its sensor's resolution offers
-``magnified(frame, rect, zoom) -> Image`` (the simulated camera: `afon.cameras.sim.magnify`);
-for the others the viewfinder shows `crop_fraction` of the largest image it gets.
+``magnified(frame, rect, zoom)``, answering the image (the simulated camera:
+`afon.cameras.sim.magnify`), or the image and the region it really shows (Picamera2's
+ScalerCrop as a frame reports it, Canon's live-view zoom), or None while it cannot (the crop is
+not there yet, or this body has no way); ``end_magnify()``, where offered, gives the camera's
+stream its whole field back. Otherwise the viewfinder shows `crop_fraction` of the largest
+image it gets (`afon.web.runner`).
 """
 
 from __future__ import annotations
