@@ -439,7 +439,7 @@ def test_magnify_crop_follows_libcamera_limits_and_the_state_shows_the_reported_
     the crop a frame reports, so a region at the field's edge is the one shown."""
     from afon.cameras.magnify import magnify_rect
 
-    cam, fake, _ = make(platform="pisp")
+    cam, fake, _ = make(platform="pisp", subject_d=1.0)
     cam.next_frame()
     rect = magnify_rect(0.0, 1.0, 10)  # the corner
     _, where = _magnify(cam, rect, 10)
@@ -457,7 +457,7 @@ def test_af_windows_stay_on_the_af_point_while_magnified() -> None:
     main stream's crop: the same AfWindows magnified or not, inside the magnified region."""
     from afon.cameras.magnify import magnify_rect
 
-    cam, fake, _ = make(platform="pisp")
+    cam, fake, _ = make(platform="pisp", subject_d=1.0)
     cam.next_frame()
     cam.af_window(0.7, 0.4, 0.05, 0.05)
     plain = fake.sent[-1]["AfWindows"]
@@ -492,7 +492,7 @@ def test_a_still_taken_magnified_is_the_full_field_and_magnify_resumes() -> None
 def test_magnify_off_gives_the_main_stream_its_field_back() -> None:
     from afon.cameras.magnify import magnify_rect
 
-    cam, fake, _ = make(platform="pisp")
+    cam, fake, _ = make(platform="pisp", subject_d=1.0)
     cam.next_frame()
     _magnify(cam, magnify_rect(0.5, 0.5, 5), 5)
     cam.end_magnify()
@@ -718,7 +718,7 @@ def test_the_viewfinder_says_sensor_where_scaler_crop_reads_it_and_crop_elsewher
     from afon.profile import load_profile
     from afon.web.runner import BodyRunner
 
-    cam, fake, _ = make(platform=platform)
+    cam, fake, _ = make(platform=platform, subject_d=1.0)  # in focus: the fake blurs little
     body = Body(cam, load_profile("bbf"))
     runner = BodyRunner(body)
     runner.magnify = 10

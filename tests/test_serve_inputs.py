@@ -68,6 +68,7 @@ def test_a_turn_moves_the_lens_and_magnifies_until_the_ring_rests(
 ) -> None:
     runner = served(tmp_path, mock_pins)
     body = runner.body
+    body.profile = body.profile.with_(mf_assist_s=0.5)  # bbf's is 2 s: a shorter test
     body.set_focus_mode("MF")
     state = tick(runner, 2)
     assert state["magnify"] == 0 and state["magnify_rect"] is None
@@ -78,13 +79,13 @@ def test_a_turn_moves_the_lens_and_magnifies_until_the_ring_rests(
     assert state["magnify_native"] is True and state["magnify_rect"] is not None
     tick(runner, 20)
     assert body.camera.lens_position_d() == pytest.approx(start + 0.2, abs=0.01)
-    # turning again keeps it open; the last turn starts the 2 s (bbf's mf_assist_s)
+    # turning again keeps it open; the last turn starts the 0.5 s
     clock = body.clock
-    for _ in range(3):
+    for _ in range(2):
         detents(mock_pins, 1)
         last_turn_s = clock.now_s()
         tick(runner)
-        while clock.now_s() < last_turn_s + 1.0:
+        while clock.now_s() < last_turn_s + 0.4:
             assert tick(runner)["magnify"] == 5
     for _ in range(300):  # 10 s at most
         if not runner.magnify:
@@ -125,7 +126,7 @@ def test_the_button_cycles_the_magnifier_and_takes_it_over(
     assert runner.magnify == 5 and runner.mf_assist_on
     press(mock_pins, runner)
     assert runner.magnify == 10 and not runner.mf_assist_on
-    tick(runner, 4 * 30)  # 4 s
+    tick(runner, 75)  # 2.5 s: past bbf's 2 s
     assert runner.magnify == 10
     runner._shutdown()
 
@@ -143,7 +144,7 @@ def test_mf_assist_follows_the_profile(
     start = body.camera.lens_position_d()
     detents(mock_pins, 2)
     assert tick(runner)["magnify"] == (5 if assist else 0)
-    tick(runner, 5 * 30)  # 5 s
+    tick(runner, 75)  # 2.5 s: past bbf's 2 s
     assert body.camera.lens_position_d() == pytest.approx(start + 0.1, abs=0.01)
     assert runner.magnify == (5 if assist else 0)
     runner._shutdown()
