@@ -522,10 +522,13 @@ class BodyRunner:
         except Exception as exc:
             if not isinstance(exc, AfonError):
                 log.exception("job failed in the body thread")
+            self.state = self._snapshot()
             job.future.set_exception(exc)
         else:
+            # the state is published before the answer: a client that reads GET /api/state
+            # after its POST is answered sees its own change (read-your-writes)
+            self.state = self._snapshot()
             job.future.set_result(result)
-        self.state = self._snapshot()
 
     # --- physical inputs (body thread) -----------------------------------------------------
     def _wake_for_inputs(self) -> None:
