@@ -78,6 +78,14 @@ DISTINCT_SPAN = 0.1
 """Peak-over-side-lobe margin at which the distinctness term of the confidence reaches 1."""
 MIN_SEARCH_PX = 4
 MAX_SEARCH_PX = 64
+BLOCKS = (3, 2)
+"""Columns × rows of blocks the AF window is split into for the depth check (`purity`)."""
+BLOCK_MIN_CONFIDENCE = 0.5
+"""Confidence a block's own reading needs to say which depth it sees."""
+BLOCK_TOLERANCE_DOF = 1.5
+"""A block within this many depths of focus of the window's reading sees the same depth."""
+BLOCK_MIN_PX = 4
+"""Smallest block side (phase-image pixels) worth a reading: smaller windows get no check."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,9 @@ class PhaseMeasurement:
     """Search range used, in preview pixels (±)."""
     at_edge: bool
     """The best match was on the edge of the search range (disparity possibly beyond it)."""
+    purity: float = 1.0
+    """Of the window's blocks that show a depth, the share at the window's reading (1: one
+    depth, or not checked; see `measure_phase`'s ``blocks``)."""
 
     @property
     def usable(self) -> bool:
@@ -128,11 +139,22 @@ def measure_phase(
     ctx: AfContext,
     *,
     search_px: int | None = None,
+    blocks: bool = False,
 ) -> PhaseMeasurement:
     """Disparity, confidence and defocus in the AF window of one frame's phase images.
 
     `search_px` (± phase-image pixels) defaults to the largest disparity the lens range can
     produce (from ``ctx.phase_d_per_px``), bounded by a third of the window width.
+
+    With `blocks`, the window is also read in `BLOCKS` blocks (the same band-passed images and
+    search, both ways): a block whose own reading is confident (`BLOCK_MIN_CONFIDENCE`) and
+    within `BLOCK_TOLERANCE_DOF` of the window's sees the window's depth; a confident block
+    elsewhere sees another depth; the rest (featureless, noisy, beyond the search) say
+    nothing, and pull the window's reading little as they correlate little. ``purity`` is the
+    first kind's share of the first two: below 1 the window straddles two depths (a subject
+    leaving the AF point, the background or an obstacle taking part of it), and the whole
+    window's reading is a mixture of the two, drawn towards whichever holds more texture; a
+    mixture read between the two agrees with no block (purity 0).
     """
     left = np.asarray(phase.left, dtype=np.float32)
     right = np.asarray(phase.right, dtype=np.float32)
@@ -177,6 +199,11 @@ def measure_phase(
     if not at_edge and abs((i - s) + (j - s)) <= 1:
         # (the two ways agreeing on the peak: otherwise the match is ambiguous)
         conf = _clip01((rho - RHO_FLOOR) / RHO_SPAN) * _clip01(distinct / DISTINCT_SPAN)
+    purity = 1.0
+    if blocks and conf > 0:
+        rows = lb[ty0:ty1], rb[ty0:ty1]
+        tol_px = _tolerance_px(ctx) * scale
+        purity = _purity(rows, tx0 - x0, tx1 - x0, s, shift * scale, tol_px)
     return PhaseMeasurement(
         disparity_px=shift,
         confidence=conf,
@@ -185,7 +212,57 @@ def measure_phase(
         distinctness=distinct,
         search_px=s / scale,
         at_edge=at_edge,
+        purity=purity,
     )
+
+
+def _tolerance_px(ctx: AfContext) -> float:
+    """`BLOCK_TOLERANCE_DOF` in preview pixels of disparity (0.2 px when uncalibrated)."""
+    if not ctx.phase_d_per_px:
+        return 0.2
+    return BLOCK_TOLERANCE_DOF * ctx.depth_of_focus_d / abs(ctx.phase_d_per_px)
+
+
+def _purity(
+    rows: tuple[FloatImage, FloatImage],
+    a: int,
+    b: int,
+    s: int,
+    shift_px: float,
+    tol_px: float,
+) -> float:
+    """Share of the depth-showing blocks of the template columns ``a:b`` (band-passed rows
+    `rows`, search ±`s`) that read within `tol_px` of `shift_px` (phase-image pixels)."""
+    lb, rb = rows
+    nx, ny = BLOCKS
+    h, w = lb.shape[0], b - a
+    if w // nx < BLOCK_MIN_PX or h // ny < BLOCK_MIN_PX:
+        return 1.0
+    same = other = 0
+    n = 2 * s + 1
+    for r in range(ny):
+        r0, r1 = r * h // ny, (r + 1) * h // ny
+        for c in range(nx):
+            c0, c1 = a + c * w // nx, a + (c + 1) * w // nx
+            templ_l, templ_r = lb[r0:r1, c0:c1], rb[r0:r1, c0:c1]
+            if float(np.std(templ_l)) < 1e-6 or float(np.std(templ_r)) < 1e-6:
+                continue
+            i, frac, rho, distinct = _match(rb[r0:r1, c0 - s : c1 + s], templ_l)
+            j, frac_b, rho_b, distinct_b = _match(lb[r0:r1, c0 - s : c1 + s], templ_r)
+            edge = i in (0, n - 1) or j in (0, n - 1)
+            if edge or abs((i - s) + (j - s)) > 1:
+                continue  # beyond the search or ambiguous: says nothing
+            conf = _clip01((min(rho, rho_b) - RHO_FLOOR) / RHO_SPAN) * _clip01(
+                min(distinct, distinct_b) / DISTINCT_SPAN
+            )
+            if conf < BLOCK_MIN_CONFIDENCE:
+                continue
+            d = 0.5 * ((i - s + frac) - (j - s + frac_b))
+            if abs(d - shift_px) <= tol_px:
+                same += 1
+            else:
+                other += 1
+    return 1.0 if same + other == 0 else same / (same + other)
 
 
 def _match(strip: FloatImage, templ: FloatImage) -> tuple[int, float, float, float]:

@@ -7,8 +7,12 @@ Per frame (`ServoAf.update(frame, window, aim_s)`):
    (``lens_start_d``/``lens_end_d``) and the motor's kinematics (`_lens_during`), so
    ``subject_d = lens_d + defocus_d`` is an observation of the subject at those rows' exposure
    time — independent of where the lens was, so a moving lens does not disturb the track.
-   Readings below `min_confidence` are not used. The reading's noise is modelled as
-   ``hypot(σ₀, rel·|defocus|) / √confidence`` (a phase reading far from focus is less precise).
+   Readings below `min_confidence` are not used, nor readings of a window that straddles two
+   depths with less than `min_purity` of its depth-showing blocks at the reading's
+   (`afon.focus.phase.measure_phase`'s ``purity``: a subject leaving a fixed AF point reads
+   ever nearer the background as it goes; it is lost, not measured). The reading's noise is
+   modelled as ``hypot(σ₀, rel·|defocus|) / √(confidence·purity)`` (a phase reading far from
+   focus is less precise).
    A contrast peak bracketed by the hill-climb (below) is a reading too, with the bracket's
    half-width as its noise.
 2. **Lock-on** (`afon.focus.lockon.LockOn`): a reading outside every motion model's innovation
@@ -155,7 +159,9 @@ class PredictiveServo:
         manoeuvre_accel_m_s2: float = 10.0,
         rollback_s: float = 0.15,
         confirm_dof: float = 2.0 / 3.0,
+        min_purity: float = 0.5,
     ) -> None:
+        self.min_purity = min_purity
         self.rollback_s = rollback_s
         self.ctx = ctx
         self.dof_d = max(ctx.depth_of_focus_d, 1e-9)
@@ -282,12 +288,19 @@ class PredictiveServo:
         t_s, lens_d, lens_sigma_d = self._lens_during(frame, window, heading_d)
         if frame.phase is None or self.ctx.phase_d_per_px is None:
             return None, lens_d
-        m = measure_phase(frame.phase, window, self.ctx)
+        m = measure_phase(frame.phase, window, self.ctx, blocks=True)
         self.last_phase = m
         if m.defocus_d is None or m.confidence < self.min_confidence:
             return None, lens_d
+        if m.purity < self.min_purity:
+            # the window straddles two depths and most of it no longer shows the one it
+            # read: the subject leaving the AF point (or something else taking it). The
+            # reading is a mixture of the two: no reading of the subject, the prediction
+            # carries on (the subject lost, not measured at the background's pull)
+            return None, lens_d
         sigma = math.hypot(
-            math.hypot(self.sigma0_d, self.sigma_rel * m.defocus_d) / math.sqrt(m.confidence),
+            math.hypot(self.sigma0_d, self.sigma_rel * m.defocus_d)
+            / math.sqrt(m.confidence * m.purity),
             lens_sigma_d,
         )
         return Observation(t_s, lens_d + m.defocus_d, sigma), lens_d
