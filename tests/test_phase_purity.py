@@ -3,8 +3,6 @@ with it (a subject leaving a fixed AF point is lost, not measured at the backgro
 
 from __future__ import annotations
 
-import dataclasses
-
 import cv2
 import numpy as np
 import pytest
@@ -86,21 +84,27 @@ def _reading(purity: float) -> PhaseMeasurement:
     return PhaseMeasurement(0.0, 1.0, 0.01, 1.0, 0.5, 10.0, False, purity)
 
 
-@pytest.mark.parametrize(("purity", "used"), [(1.0, True), (0.6, True), (0.4, False)])
-def test_the_servo_drops_a_reading_most_of_whose_window_shows_another_depth(
-    monkeypatch: pytest.MonkeyPatch, purity: float, used: bool
+@pytest.mark.parametrize(
+    ("purity", "tracking", "used"),
+    [(1.0, True, True), (0.6, True, True), (0.4, True, False), (0.4, False, True)],
+)
+def test_the_servo_drops_a_tracked_reading_most_of_whose_window_shows_another_depth(
+    monkeypatch: pytest.MonkeyPatch, purity: float, tracking: bool, used: bool
 ) -> None:
+    """Dropped once a track is established (the subject leaving the point); while acquiring
+    the mixture is all there is, and it is used."""
     from afon.cameras.sim.camera import SimCamera
     from afon.focus.context import context_for
 
     cam = SimCamera("portrait", "cm3", seed=1, start_d=1.0)
     frame = cam.next_frame(phase=True)
     servo = servo_module.PredictiveServo(context_for(cam))
+    monkeypatch.setattr(servo.lock_on, "established", lambda obs, track: tracking)
     monkeypatch.setattr(servo_module, "measure_phase", lambda *a, **k: _reading(purity))
     obs, _ = servo._observe(frame, AfWindow(), frame.lens_end_d)
     assert (obs is not None) is used
     if obs is not None:
-        pure = dataclasses.replace(_reading(1.0))
+        pure = _reading(1.0)
         monkeypatch.setattr(servo_module, "measure_phase", lambda *a, **k: pure)
         servo._prev_lens_end_d = None
         ref, _ = servo._observe(frame, AfWindow(), frame.lens_end_d)

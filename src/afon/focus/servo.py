@@ -7,12 +7,13 @@ Per frame (`ServoAf.update(frame, window, aim_s)`):
    (``lens_start_d``/``lens_end_d``) and the motor's kinematics (`_lens_during`), so
    ``subject_d = lens_d + defocus_d`` is an observation of the subject at those rows' exposure
    time — independent of where the lens was, so a moving lens does not disturb the track.
-   Readings below `min_confidence` are not used, nor readings of a window that straddles two
-   depths with less than `min_purity` of its depth-showing blocks at the reading's
+   Readings below `min_confidence` are not used, nor, once a track is established, readings of
+   a window that straddles two depths with less than `min_purity` of its depth-showing blocks
+   at the reading's
    (`afon.focus.phase.measure_phase`'s ``purity``: a subject leaving a fixed AF point reads
    ever nearer the background as it goes; it is lost, not measured). The reading's noise is
-   modelled as ``hypot(σ₀, rel·|defocus|) / √(confidence·purity)`` (a phase reading far from
-   focus is less precise).
+   modelled as ``hypot(σ₀, rel·|defocus|) / √(confidence·max(purity, ¼))`` (a phase reading
+   far from focus is less precise).
    A contrast peak bracketed by the hill-climb (below) is a reading too, with the bracket's
    half-width as its noise.
 2. **Lock-on** (`afon.focus.lockon.LockOn`): a reading outside every motion model's innovation
@@ -292,18 +293,20 @@ class PredictiveServo:
         self.last_phase = m
         if m.defocus_d is None or m.confidence < self.min_confidence:
             return None, lens_d
-        if m.purity < self.min_purity:
-            # the window straddles two depths and most of it no longer shows the one it
-            # read: the subject leaving the AF point (or something else taking it). The
-            # reading is a mixture of the two: no reading of the subject, the prediction
-            # carries on (the subject lost, not measured at the background's pull)
-            return None, lens_d
         sigma = math.hypot(
             math.hypot(self.sigma0_d, self.sigma_rel * m.defocus_d)
-            / math.sqrt(m.confidence * m.purity),
+            / math.sqrt(m.confidence * max(m.purity, 0.25)),
             lens_sigma_d,
         )
-        return Observation(t_s, lens_d + m.defocus_d, sigma), lens_d
+        obs = Observation(t_s, lens_d + m.defocus_d, sigma)
+        if m.purity < self.min_purity and self.lock_on.established(obs, self.track):
+            # the window straddles two depths and most of it no longer shows the one it
+            # read: the tracked subject leaving the AF point (or something else taking it).
+            # The reading is a mixture of the two: no reading of the subject, the prediction
+            # carries on (the subject lost, not measured at the background's pull). Without
+            # a track (acquiring) the mixture is all there is: it is used
+            return None, lens_d
+        return obs, lens_d
 
     def _use(self, obs: Observation, frame: Frame, window: AfWindow) -> bool:
         """Judge a reading with lock-on and feed the estimator; False if it was rejected."""
