@@ -164,6 +164,21 @@ def _align_down(x: int) -> int:
 def _align_up(x: int, limit: int) -> int:
     return min(limit, -(-x // _ALIGN_PX) * _ALIGN_PX)
 
+
+def _tent(index: npt.NDArray[np.float32], k: int, last: int,
+          out: npt.NDArray[np.float32]) -> None:
+    """Depth slice `k`'s weight at points of fractional slice `index`: the tent
+    1 − |index − k| clipped to [0, 1], and 1 beyond the extreme slices (clamped distances)."""
+    np.subtract(index, np.float32(k), out=out)
+    np.abs(out, out=out)
+    np.subtract(np.float32(1.0), out, out=out)
+    np.maximum(out, np.float32(0.0), out=out)
+    if k == 0:
+        out[index < 0] = 1.0
+    if k == last:
+        out[index > k] = 1.0
+
+
 _TAG_BANK, _TAG_FRAME, _TAG_STILL, _TAG_PHASE_L, _TAG_PHASE_R = 1, 2, 3, 4, 5
 
 
@@ -1426,29 +1441,50 @@ class Renderer:
         wk: F32 = sc.get("deep_w", rh, rw, 1, np.float32)
         wn: F32 = sc.get(f"deep_w{nch}", rh, rw, nch, np.float32)
         part: F32 = sc.get(f"deep_part{nch}", rh, rw, nch, np.float32)
+        last = len(slices) - 1
+        if not cache.fill:
+            # each row's and column's range of slice index: the box a slice can have weight in
+            rows_lo, rows_hi = index.min(axis=1), index.max(axis=1)
+            cols_lo, cols_hi = index.min(axis=0), index.max(axis=0)
         for k, pk in enumerate(slices):
-            # tent weight of slice k: 1 − |index − k|, clipped to [0, 1]
-            np.subtract(index, np.float32(k), out=wk)
-            np.abs(wk, out=wk)
-            np.subtract(np.float32(1.0), wk, out=wk)
-            np.maximum(wk, np.float32(0.0), out=wk)
-            if k == 0:
-                wk[index < 0] = 1.0  # points beyond the extremes (clamped distances)
-            if k == len(slices) - 1:
-                wk[index > k] = 1.0
-            if not wk.any():
-                continue
             if cache.fill:
+                _tent(index, k, last, wk)
+                if not wk.any():
+                    continue
                 img: U16 = sc.get(f"deep_fill{nch}", h, w, nch, np.uint16)
                 self._fill_image(img, cache, pk, kind, org)
-            else:
-                got_k = self._card_image(cache, pk, kind, (h, w), nch, region, "layer", org)
-                if got_k is None:
-                    continue
-                img = got_k[0]
-            cv2.merge([wk] * nch, dst=wn)
-            cv2.multiply(img, wn, dst=part, dtype=cv2.CV_32F)
-            cv2.add(acc, part, dst=acc)
+                cv2.merge([wk] * nch, dst=wn)
+                cv2.multiply(img, wn, dst=part, dtype=cv2.CV_32F)
+                cv2.add(acc, part, dst=acc)
+                continue
+            # a card's slice is drawn only over the rows and columns where its weight can be
+            # non-zero (columns on `_ALIGN_PX` of the frame): region renders equal that part
+            # of the whole, so the pixels are those of drawing the slice over all of `region`
+            lo = -math.inf if k == 0 else k - 1.0
+            hi = math.inf if k == last else k + 1.0
+            ys = np.flatnonzero((rows_lo < hi) & (rows_hi > lo))
+            xs = np.flatnonzero((cols_lo < hi) & (cols_hi > lo))
+            if ys.size == 0 or xs.size == 0:
+                continue
+            fx = x0 + org[0]
+            sx0 = max(0, _align_down(fx + int(xs[0])) - fx)
+            sx1 = min(rw, _align_up(fx + int(xs[-1]) + 1, fx + rw) - fx)
+            sy0, sy1 = int(ys[0]), int(ys[-1]) + 1
+            sh, sw = sy1 - sy0, sx1 - sx0
+            wk_k: F32 = sc.get("deep_wk", sh, sw, 1, np.float32)
+            _tent(index[sy0:sy1, sx0:sx1], k, last, wk_k)
+            if not wk_k.any():
+                continue
+            got_k = self._card_image(cache, pk, kind, (h, w), nch,
+                                     (x0 + sx0, y0 + sy0, x0 + sx1, y0 + sy1), "layer", org)
+            if got_k is None:
+                continue
+            wn_k: F32 = sc.get(f"deep_wk{nch}", sh, sw, nch, np.float32)
+            part_k: F32 = sc.get(f"deep_pk{nch}", sh, sw, nch, np.float32)
+            cv2.merge([wk_k] * nch, dst=wn_k)
+            cv2.multiply(got_k[0], wn_k, dst=part_k, dtype=cv2.CV_32F)
+            acc_k = acc[sy0:sy1, sx0:sx1]
+            np.add(acc_k, part_k.reshape(acc_k.shape), out=acc_k)
         out: U16 = sc.get(f"deep_out{nch}", rh, rw, nch, np.uint16)
         np.clip(acc, 0.0, _FULL, out=acc)
         out[...] = (acc + np.float32(0.5)).astype(np.uint16)
