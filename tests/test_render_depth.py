@@ -32,6 +32,7 @@ from afon.cameras.sim.scene import (
 from afon.cameras.sim.textures import load_texture, prepare_texture
 from afon.errors import ConfigError
 from afon.focus.measures import tenengrad
+from test_render import phase_disparity
 from test_scene import _container, to_toml
 
 F32 = npt.NDArray[np.float32]
@@ -46,22 +47,6 @@ def _card_scene(texture: str = "skimage:astronaut", distance_m: float = 2.0,
     bg = prepare_texture(load_texture("flat:0.5"), opaque=True)
     wall = Layer("wall", "background", bg, 10.0, Static(20.0), fill=True, texture="flat:0.5")
     return Scene("card", "", 10000.0, (wall, card))
-
-
-def phase_disparity(left: F32, right: F32, box: tuple[int, int, int, int],
-                    max_shift: int) -> tuple[float, float]:
-    """(x_right − x_left, peak NCC) of the patch `box` = (x0, y0, x1, y1) of `left`."""
-    x0, y0, x1, y1 = box
-    patch = np.ascontiguousarray(left[y0:y1, x0:x1])
-    search = np.ascontiguousarray(right[y0:y1, x0 - max_shift : x1 + max_shift])
-    res = cv2.matchTemplate(search, patch, cv2.TM_CCOEFF_NORMED)[0]
-    i = int(np.argmax(res))
-    delta = 0.0
-    if 0 < i < res.size - 1:
-        a, b, c = res[i - 1], res[i], res[i + 1]
-        den = a - 2 * b + c
-        delta = 0.5 * (a - c) / den if den != 0 else 0.0
-    return i - max_shift + delta, float(res[i])
 
 
 # --- phase images: rolling shutter and motion blur -------------------------------------------
