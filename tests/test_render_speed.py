@@ -9,6 +9,7 @@ the whole blend and a full ``copyMakeBorder`` tiling.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -236,3 +237,49 @@ def test_a_region_render_is_that_region_of_the_whole_frame(scene: str, preset: s
                                 region=(px0, py0, px1, py1))
             for got, want in ((ph.left, phase.left), (ph.right, phase.right)):
                 np.testing.assert_array_equal(got[py0:py1, px0:px1], want[py0:py1, px0:px1])
+
+
+@pytest.mark.parametrize(("scene", "preset"), [("obstacle", "50mm-f1.8"),
+                                               ("erratic", "300mm-f2.8"),
+                                               ("portrait", "300mm-f2.8"), ("desk", "cm3")])
+def test_layers_kept_from_the_last_frame_give_the_pixels_of_a_fresh_draw(scene: str,
+                                                                         preset: str) -> None:
+    """A renderer that keeps the canvas after a band's unchanged layers (a still lens, static
+    layers behind a moving one) and reuses smeared textures gives, frame after frame, the
+    pixels a fresh renderer draws: previews on the rolling shutter, regions, phase images;
+    through a still lens, a move and a still lens again."""
+    from afon.cameras.sim.preset import load_preset
+    from afon.cameras.sim.render import RowTiming
+
+    spec = load_preset(preset)
+    lo, hi = spec.motor.min_d, spec.motor.max_d
+    size = (200, 150)
+
+    def lens_at(a: float, b: float, t0: float) -> Callable[[float], float]:
+        def lens(t: float) -> float:
+            return lo + (hi - lo) * (a + (b - a) * min(max((t - t0) / 0.03, 0.0), 1.0))
+        return lens
+
+    # (scene time, lens from, lens to, integration): a still lens, a moving one, a still one
+    # again; a longer exposure smears a moving layer farther
+    plan = [(1.5, 0.4, 0.4, 0.004), (1.53, 0.4, 0.4, 0.004), (1.57, 0.4, 0.4, 0.004),
+            (1.6, 0.4, 0.7, 0.004), (1.63, 0.7, 0.2, 0.004), (1.67, 0.2, 0.2, 0.004),
+            (1.7, 0.2, 0.2, 0.008), (1.73, 0.2, 0.2, 0.004)]
+    kept = Renderer(load_builtin_scene(scene), spec.optics, size, seed=3)
+    for i, (t, a, b, integration_s) in enumerate(plan):
+        lens = lens_at(a, b, t)
+        rows = RowTiming(t, integration_s, 0.025)
+        fresh = Renderer(load_builtin_scene(scene), spec.optics, size, seed=3)
+        got = [kept.render(t, 0.0, frame_index=i, lens_d=lens, rows=rows).copy(),
+               kept.render(t, 0.0, frame_index=i, lens_d=lens, rows=rows,
+                           region=(40, 30, 120, 100))]
+        ph = kept.render_phase(t, 0.0, frame_index=i, lens_d=lens, rows=rows)
+        got += [ph.left, ph.right]
+        want = [fresh.render(t, 0.0, frame_index=i, lens_d=lens, rows=rows).copy(),
+                fresh.render(t, 0.0, frame_index=i, lens_d=lens, rows=rows,
+                             region=(40, 30, 120, 100))]
+        ph = fresh.render_phase(t, 0.0, frame_index=i, lens_d=lens, rows=rows)
+        want += [ph.left, ph.right]
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+    assert kept._snapshots  # the still frames were drawn from kept canvases

@@ -326,8 +326,21 @@ def focus_samples(lens_d: Callable[[float], float], t0_s: float, t1_s: float,
     return tuple(float(lens_d(t0_s + (i + 0.5) * dt)) for i in range(n))
 
 
+_LINES: dict[tuple[float, float], F32] = {}
+
+
 def line_kernel(dx: float, dy: float) -> F32:
     """A line of length (dx, dy) centred on the kernel, normalised: uniform motion blur."""
+    key = (float(dx), float(dy))
+    k = _LINES.get(key)
+    if k is None:
+        if len(_LINES) > 1024:
+            _LINES.clear()
+        k = _LINES[key] = _line_kernel(dx, dy)
+    return k
+
+
+def _line_kernel(dx: float, dy: float) -> F32:
     half = math.ceil(max(abs(dx), abs(dy)) / 2.0) + 1
     n = 2 * half + 1
     k = np.zeros((n, n), np.float32)
@@ -340,7 +353,12 @@ def line_kernel(dx: float, dy: float) -> F32:
         k[y0, x0 + 1] += fx * (1 - fy)
         k[y0 + 1, x0] += (1 - fx) * fy
         k[y0 + 1, x0 + 1] += fx * fy
-    return np.asarray(k / k.sum(), np.float32)
+    # trimmed to its non-zero rows and columns, symmetrically (the centre stays the anchor):
+    # a horizontal line is a 1×n kernel, not n×n (filter2D's cost grows with the area)
+    nz = np.argwhere(k != 0)
+    ry, rx = (int(np.abs(nz[:, i] - half).max()) for i in (0, 1))
+    k = k[half - ry : half + ry + 1, half - rx : half + rx + 1]
+    return np.ascontiguousarray(k / k.sum(), np.float32)
 
 
 _MOTION_MIN_PX = 0.5
@@ -356,6 +374,10 @@ _MAX_SLICES = 24
 """Most depth slices per layer and frame (beyond, the step grows past `_SLICE_STEP_PX`)."""
 _RELIEF_GRID_PX = 256
 """Longest side of the grid a relief's depth offsets are sampled on (a smooth surface)."""
+_MAX_SMEARS = 4
+"""Motion-smeared textures kept for the next band (`Renderer._smear`)."""
+_MAX_SNAPSHOTS = 8
+"""Bands whose canvas after their unchanged layers is kept (`Renderer._draw_layers`)."""
 _BAND_BLUR_PX = 0.5
 _BAND_SHIFT_PX = 1.0
 """A new band per this much change of blur / of a layer's position over the readout."""
@@ -701,6 +723,11 @@ class _Placement:
     focus: tuple[float, ...] = ()
     scale: float = 1.0
 
+    def key(self) -> tuple[Any, ...]:
+        """Every input of the drawing (exact values: equal keys draw equal pixels)."""
+        return (self.cx, self.cy, self.width_px, self.height_px, tuple(self.blur_px),
+                self.motion_px, self.distance_m, self.focus, self.scale)
+
     @property
     def drawable(self) -> bool:
         """Finite, on-scale geometry (not lost at an absurd distance or position)."""
@@ -822,6 +849,11 @@ class Renderer:
         """Size of the image being rendered (the pivot and bounds of `_warp`)."""
         self._band_rows = (0, self.size_px[1])
         """Rows of the whole band being drawn (a depth layer's slices depend on them)."""
+        self._prev_keys: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._smears: dict[tuple[Any, ...], tuple[tuple[Any, ...], U16]] = {}
+        self._snapshots: dict[tuple[Any, ...], tuple[tuple[Any, ...], U16]] = {}
+        """Per band: the layer keys of its last draw, and the canvas after the layers it
+        shared with the draw before (`_draw_layers`)."""
 
     # --- public API -----------------------------------------------------------------------
     @property
@@ -967,11 +999,7 @@ class Renderer:
             y0, y1 = max(y0, rect[1] - pad), min(y1, rect[3] + pad)
             if x1 <= x0 or y1 <= y0:
                 return
-        band = canvas[y0:y1, x0:x1]
-        if not layers[0].fill:
-            band.fill(0)
-        for layer, p in placed:
-            self._draw(band, layer, p, "rgb", (x0, y0))
+        self._draw_layers(canvas[y0:y1, x0:x1], placed, "rgb", (x0, y0))
 
     def render_phase(
         self,
@@ -1066,13 +1094,8 @@ class Renderer:
         y0, y1 = max(y0, rect[1] - pad), min(y1, rect[3] + pad)
         if x1 <= x0 or y1 <= y0:
             return
-        band_l, band_r = left[y0:y1, x0:x1], right[y0:y1, x0:x1]
-        if not layers[0].fill:
-            band_l.fill(0)
-            band_r.fill(0)
-        for layer, p in placed:
-            self._draw(band_l, layer, p, "PL", (x0, y0))
-            self._draw(band_r, layer, p, "PR", (x0, y0))
+        self._draw_layers(left[y0:y1, x0:x1], placed, "PL", (x0, y0))
+        self._draw_layers(right[y0:y1, x0:x1], placed, "PR", (x0, y0))
 
     def render_still(
         self,
@@ -1171,6 +1194,44 @@ class Renderer:
         return c
 
     # --- ladder drawing (previews, phase) -----------------------------------------------
+    def _draw_layers(self, band: U16, placed: list[tuple[Layer, _Placement]], kind: str,
+                     org: tuple[int, int]) -> None:
+        """Composite the `placed` layers (back to front) into `band`, whose pixel (0, 0) is
+        frame pixel `org`, reusing what the previous draw of this band left unchanged.
+
+        A band's pixels after its first n layers are a function of those layers' placements
+        (every input of `_draw`: `_Placement.key`) and of the band's position, size, frame
+        size and rows. When the first n keys equal those of the previous draw of the same
+        band (a static layer behind and an unmoved lens), the canvas after them is kept and
+        restored on the next draw with the same n keys: bit for bit what drawing them again
+        gives, and no drawing at all for a still scene seen through a still lens (the live
+        view between AF runs). Noise is added later, per frame."""
+        slot = (kind, org, band.shape[:2], self._out_px, self._band_rows)
+        keys = tuple((layer, p.key()) for layer, p in placed)
+        prev = self._prev_keys.pop(slot, ())
+        self._prev_keys[slot] = keys
+        snap = self._snapshots.get(slot)
+        start = 0
+        if snap is not None and keys[: len(snap[0])] == snap[0]:
+            np.copyto(band, snap[1])
+            start = len(snap[0])
+        elif not placed[0][0].fill:
+            band.fill(0)
+        # the layers this draw shares with the previous one: keep the canvas after them
+        same = 0
+        while same < min(len(keys), len(prev)) and keys[same] == prev[same]:
+            same += 1
+        for i in range(start, len(placed)):
+            layer, p = placed[i]
+            self._draw(band, layer, p, kind, org)
+            if i + 1 == same:
+                self._snapshots.pop(slot, None)
+                self._snapshots[slot] = (keys[:same], band.copy())
+                while len(self._snapshots) > _MAX_SNAPSHOTS:
+                    self._snapshots.pop(next(iter(self._snapshots)))
+        while len(self._prev_keys) > 4 * _MAX_SNAPSHOTS:
+            self._prev_keys.pop(next(iter(self._prev_keys)))
+
     def _draw(self, canvas: U16, layer: Layer, p: _Placement, kind: str,
               org: tuple[int, int] = (0, 0)) -> None:
         """Composite `layer` placed at `p` (frame coordinates) over `canvas`, whose pixel
@@ -1219,8 +1280,8 @@ class Renderer:
                       self._scratch, "blend_fill")
         src: U16 | _Blend = lazy
         if math.hypot(*p.motion_px) >= _MOTION_MIN_PX:
-            src = self._smear(lazy.whole(), p.motion_px[0] / kx, p.motion_px[1] / ky, 0,
-                              cv2.BORDER_REFLECT)
+            src = self._smear(lazy.whole, p.motion_px[0] / kx, p.motion_px[1] / ky, 0,
+                              cv2.BORDER_REFLECT, (tuple(lazy.images), tuple(lazy.weights)))
         self._draw_fill(canvas, src, p.cx - kx * (tw - 1) / 2.0,
                         p.cy - ky * (th - 1) / 2.0, kx, ky, org)
         self._apply_detail(canvas, cache, p, kind, *org)
@@ -1267,23 +1328,32 @@ class Renderer:
         rh, rw = y1 - y0, x1 - x0
         sc = self._scratch
         layer_img: U16 = sc.get(f"{name}{nch}", rh, rw, nch, np.uint16)
-        if len({e.pad for e, _ in entries}) == 1:
-            rect = None
-            if not moving:  # the texels the warp reads (as `_tiled_warp` finds them)
-                pad = entries[0][0].pad
-                eh, ew = entries[0][0].image.shape[:2]
-                tx = p.cx - org[0] - x0 - kx * (pad + (tw - 1) / 2.0)
-                ty = p.cy - org[1] - y0 - ky * (pad + (th - 1) / 2.0)
-                rect = (max(0, math.floor((-0.5 - ty) / ky) - 1),
-                        min(eh, math.ceil((rh - 0.5 - ty) / ky) + 2),
-                        max(0, math.floor((-0.5 - tx) / kx) - 1),
-                        min(ew, math.ceil((rw - 0.5 - tx) / kx) + 2))
+        groups: list[tuple[int, U16, float]]
+        if moving:  # the smeared texture (whole: the smear reads around every texel)
+            if len({e.pad for e, _ in entries}) == 1:
+                images = tuple(e.image for e, _ in entries)
+                weights = tuple(w for _, w in entries)
+                groups = [(entries[0][0].pad + extra,
+                           self._smear(lambda: _blend_entries(cache, entries), mx, my, extra,
+                                       cv2.BORDER_CONSTANT, (images, weights)), 1.0)]
+            else:
+                groups = [(e.pad + extra,
+                           self._smear(lambda e=e: e.image, mx, my, extra,  # type: ignore[misc]
+                                       cv2.BORDER_CONSTANT, ((e.image,),)), wgt)
+                          for e, wgt in entries]
+        elif len({e.pad for e, _ in entries}) == 1:
+            # the texels the warp reads (as `_tiled_warp` finds them)
+            pad = entries[0][0].pad
+            eh, ew = entries[0][0].image.shape[:2]
+            tx = p.cx - org[0] - x0 - kx * (pad + (tw - 1) / 2.0)
+            ty = p.cy - org[1] - y0 - ky * (pad + (th - 1) / 2.0)
+            rect = (max(0, math.floor((-0.5 - ty) / ky) - 1),
+                    min(eh, math.ceil((rh - 0.5 - ty) / ky) + 2),
+                    max(0, math.floor((-0.5 - tx) / kx) - 1),
+                    min(ew, math.ceil((rw - 0.5 - tx) / kx) + 2))
             groups = [(entries[0][0].pad, _blend_entries(cache, entries, rect), 1.0)]
         else:  # rare (very large blur at the coarsest level): warp each, blend in frame space
             groups = [(e.pad, e.image, wgt) for e, wgt in entries]
-        if moving:
-            groups = [(pad + extra, self._smear(img, mx, my, extra, cv2.BORDER_CONSTANT), wgt)
-                      for pad, img, wgt in groups]
         box_org = (org[0] + x0, org[1] + y0)
         for i, (pad, image, wgt) in enumerate(groups):
             target = layer_img if i == 0 else sc.get(f"warp{nch}", rh, rw, nch, np.uint16)
@@ -1576,9 +1646,25 @@ class Renderer:
                 cv2.multiply(factor, part, dst=factor)
         return factor
 
-    def _smear(self, img: U16, mx: float, my: float, extra: int, border: int) -> U16:
-        """`img` convolved with a line of (mx, my) texels (motion blur), in a new buffer with
-        `extra` transparent texels added around it."""
+    def _smear(self, img: Callable[[], U16], mx: float, my: float, extra: int, border: int,
+               source: tuple[Any, ...]) -> U16:
+        """`img()` convolved with a line of (mx, my) texels (motion blur), in a new buffer with
+        `extra` transparent texels added around it.
+
+        `source` identifies what `img` holds (the ladder entries and weights it blends): the
+        bands of a rolling-shutter frame smear the same texture by the same motion, and the
+        last few results are reused for equal inputs."""
+        key = (tuple(id(a) for a in source[0]), source[1:], mx, my, extra, border)
+        hit = self._smears.get(key)
+        if hit is not None:
+            return hit[1]
+        out = self._smear_now(img(), mx, my, extra, border)
+        self._smears[key] = (source, out)  # the source's arrays are kept: their ids stay theirs
+        while len(self._smears) > _MAX_SMEARS:
+            self._smears.pop(next(iter(self._smears)))
+        return out
+
+    def _smear_now(self, img: U16, mx: float, my: float, extra: int, border: int) -> U16:
         src = img
         if extra:
             src = _u16(cv2.copyMakeBorder(img, extra, extra, extra, extra,
