@@ -6,9 +6,12 @@ measured (`measure_phase`):
 - **confident** (confidence ≥ `high_confidence`): jump by the measured defocus (slew-limited to
   `max_jump_d`), then confirm on the next still frame: FOCUSED once a confident reading puts
   the lens within `tolerance_d` (the same rule as `PhaseAf`), the reading's residual going out
-  with the verdict as the last lens move. Typically 3 frames (measure,
-  one frame exposed while the lens moves, confirm), 5 with one correction, 2 more per further
-  correction up to `max_jumps` (4).
+  with the verdict as the last lens move when it continues the last jump's direction, however
+  small; a residual that would reverse the lens by more than a tenth of the depth of focus is
+  a jump confirmed again instead (`afon.focus.phase.confirm_step`: a small reversal lands on
+  the far side of the lens's friction). Typically 3 frames (measure, one frame exposed while
+  the lens moves, confirm), 5 with one correction, 2 more per further correction up to
+  `max_jumps` (4).
 - **unsure** (`low_confidence` ≤ confidence < `high_confidence`, or still jumping after
   `max_jumps`): a short local contrast search (`ContrastAf` with ``guess_d`` = the phase
   estimate and ``bounds`` = the estimate ± `local_half_width`, fine steps) finds and confirms
@@ -29,9 +32,9 @@ from afon.focus.contrast import ContrastAf
 from afon.focus.engine import Acquisition, AfContext, AfStatus, AfStep, AfWindow, MeasurementGate
 from afon.focus.phase import (
     PhaseMeasurement,
+    confirm_step,
     default_tolerance_d,
     measure_phase,
-    residual_target,
 )
 
 
@@ -74,6 +77,8 @@ class HybridAf(Acquisition):
         self.last: PhaseMeasurement | None = None
         self.done: AfStatus | None = None
         self._jumps = 0
+        self._approach = 0
+        """Direction of the last jump (+1 nearer, −1 farther; 0 before the first)."""
         self._dropouts = 0
         self._gate = MeasurementGate(self.ctx)
 
@@ -123,16 +128,27 @@ class HybridAf(Acquisition):
         if m.confidence < self.high_confidence or self._jumps >= self.max_jumps:
             return self._local_search(estimate, lens)
         if abs(m.defocus_d) <= self.tolerance_d:
-            # confirmed; the reading's residual goes out with the verdict (as in `PhaseAf`)
-            self._end(AfStatus.FOCUSED)
-            return AfStep(AfStatus.FOCUSED, residual_target(lens, m.defocus_d, self.ctx))
+            # confirmed: the residual goes out with the verdict when it continues the
+            # approach, a larger reversal is a jump confirmed again (`confirm_step`, as in
+            # `PhaseAf`) while a jump is left
+            may_jump = self._jumps + 1 < self.max_jumps
+            step = confirm_step(lens, m.defocus_d, self._approach, self.ctx, may_jump=may_jump)
+            if step.status is AfStatus.FOCUSED:
+                self._end(AfStatus.FOCUSED)
+                return step
+            assert step.target_d is not None
+            return self._jump(frame, lens, step.target_d)
         jump = max(-self.max_jump_d, min(self.max_jump_d, m.defocus_d))
         target = min(max(lens + jump, self.ctx.lens_min_d), self.ctx.lens_max_d)
         if abs(target - lens) < 1e-6:
             # pinned at a range end: in focus within the depth of focus, else out of reach
             ok = abs(m.defocus_d) <= self.ctx.depth_of_focus_d
             return self._end(AfStatus.FOCUSED if ok else AfStatus.FAILED)
+        return self._jump(frame, lens, target)
+
+    def _jump(self, frame: Frame, lens: float, target: float) -> AfStep:
         self._jumps += 1
+        self._approach = 1 if target > lens else -1
         self._gate.moved(frame.ready_s, target - lens)
         return self._scanning(target)
 

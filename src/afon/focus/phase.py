@@ -51,7 +51,9 @@ AF-S (`PhaseAf`)
 Measure on a frame whose lens stood still during the exposure, jump by the measured defocus
 (slew-limited to `max_jump_d`), measure again on the next still frame to confirm; FOCUSED when
 the confirming measurement says the lens is within `tolerance_d` — and the confirming
-reading's residual goes out as the last lens move — otherwise correct and re-confirm.
+reading's residual goes out as the last lens move when it continues the last jump's direction
+(`confirm_step`; a larger reversal is one more jump, confirmed again) — otherwise correct and
+re-confirm.
 Low confidence for `dropout_frames` still frames, no phase data, or the timeout →
 FAILED. `HybridAf` (hybrid.py) is the strategy that falls back to contrast instead of failing.
 """
@@ -375,6 +377,8 @@ class PhaseAf(Acquisition):
         self._dropouts = 0
         self._no_phase = 0
         self._moved = False
+        self._approach = 0
+        """Direction of the last jump (+1 nearer, −1 farther; 0 before the first)."""
         self._gate = MeasurementGate(self.ctx)
         self.last: PhaseMeasurement | None = None
         self.done: AfStatus | None = None
@@ -402,27 +406,31 @@ class PhaseAf(Acquisition):
         self._dropouts = 0
         lens = frame.lens_d
         if abs(m.defocus_d) <= self.tolerance_d and (self._moved or m.confidence >= 0.5):
-            # confirmed (after a jump, or in focus at the start by a confident reading); the
-            # confirming reading's residual goes out with the verdict (libcamera's PDAF applies
-            # its last reading below the squelch too)
-            return self.focused(lens, m.defocus_d, self.ctx)
-        step = max(-self.max_jump_d, min(self.max_jump_d, m.defocus_d))
-        target = min(max(lens + step, self.ctx.lens_min_d), self.ctx.lens_max_d)
+            # confirmed (after a jump, or in focus at the start by a confident reading): the
+            # residual goes out with the verdict when it continues the approach, a larger
+            # reversal is a jump confirmed again (`confirm_step`)
+            step = confirm_step(lens, m.defocus_d, self._approach, self.ctx)
+            if step.status is AfStatus.FOCUSED:
+                self._end(AfStatus.FOCUSED)
+                return step
+            assert step.target_d is not None
+            return self._jump(frame, lens, step.target_d)
+        step_d = max(-self.max_jump_d, min(self.max_jump_d, m.defocus_d))
+        target = min(max(lens + step_d, self.ctx.lens_min_d), self.ctx.lens_max_d)
         if abs(target - lens) < 1e-6:
             # pinned at a range end: in focus if the subject is within the depth of focus,
             # else beyond the lens's reach
             ok = abs(m.defocus_d) <= self.ctx.depth_of_focus_d
             return self._end(AfStatus.FOCUSED if ok else AfStatus.FAILED)
+        return self._jump(frame, lens, target)
+
+    def _jump(self, frame: Frame, lens: float, target: float) -> AfStep:
         self._moved = True
+        self._approach = 1 if target > lens else -1
         self._gate.moved(frame.ready_s, target - lens)
         if self.frames >= self.max_frames:
             return self._end(AfStatus.FAILED)
         return AfStep(AfStatus.SCANNING, target)
-
-    def focused(self, lens_d: float, defocus_d: float, ctx: AfContext) -> AfStep:
-        """FOCUSED, with the confirming reading's residual correction (`residual_target`)."""
-        self._end(AfStatus.FOCUSED)
-        return AfStep(AfStatus.FOCUSED, residual_target(lens_d, defocus_d, ctx))
 
     def _timeout_or_scan(self) -> AfStep:
         if self.frames >= self.max_frames:
@@ -430,12 +438,44 @@ class PhaseAf(Acquisition):
         return AfStep(AfStatus.SCANNING)
 
 
+RESIDUAL_FLOOR_DOF = 0.1
+"""A confirming reading's residual below this share of the depth of focus is not worth a move
+that reverses the lens."""
+
+
 def residual_target(lens_d: float, defocus_d: float, ctx: AfContext) -> float | None:
-    """The confirming reading's last correction: ``lens + defocus`` within the lens range, or
-    None when it is below a tenth of the depth of focus (not worth a move)."""
-    if abs(defocus_d) < 0.1 * max(ctx.depth_of_focus_d, 1e-12):
+    """``lens + defocus`` within the lens range, or None when it is below `RESIDUAL_FLOOR_DOF`
+    of the depth of focus."""
+    if abs(defocus_d) < RESIDUAL_FLOOR_DOF * max(ctx.depth_of_focus_d, 1e-12):
         return None
     return min(max(lens_d + defocus_d, ctx.lens_min_d), ctx.lens_max_d)
+
+
+def confirm_step(
+    lens_d: float, defocus_d: float, approach: int, ctx: AfContext, *, may_jump: bool = True
+) -> AfStep:
+    """What a confirming reading within the tolerance does (`PhaseAf`, `HybridAf`), given the
+    direction of the last jump (`approach`: +1 nearer, −1 farther, 0 none yet):
+
+    - **continues the approach**: FOCUSED, and the residual goes out with the verdict however
+      small (the driver rounds it to its step) — libcamera's triggered PDAF applies its last
+      step below ``pdaf_squelch`` too (af.cpp:453-455, 473). Moving on in the same direction
+      keeps the lens on the same side of its friction and play, so the correction is what the
+      reading says;
+    - **below `RESIDUAL_FLOOR_DOF`**, reversing (or no jump yet): FOCUSED, no move;
+    - **reverses** (or no jump yet) by more: SCANNING with the correction as a jump, and the
+      next still frame confirms again (`may_jump` False: FOCUSED, no move). A small reversal
+      is a blind move into the lens's friction band: a voice coil stops short on the side it
+      came from (0.067 D on the Camera Module 3), so a 0.05 D reversal ends ~0.08 D off on the
+      other side; only a reading says where it landed.
+    """
+    if approach != 0 and defocus_d * approach > 0:
+        target = min(max(lens_d + defocus_d, ctx.lens_min_d), ctx.lens_max_d)
+        return AfStep(AfStatus.FOCUSED, None if abs(target - lens_d) < 1e-9 else target)
+    jump = residual_target(lens_d, defocus_d, ctx)
+    if jump is None or not may_jump or abs(jump - lens_d) < 1e-9:
+        return AfStep(AfStatus.FOCUSED)
+    return AfStep(AfStatus.SCANNING, jump)
 
 
 def default_tolerance_d(ctx: AfContext) -> float:
