@@ -6,7 +6,10 @@ and CPU time; on a loaded machine the CPU time is one core's work), the median a
 defocus over the median near focus (``large_defocus_ratio``, should be about 1: render cost
 does not grow with blur size), the first (cold) render time, and the time of a still per
 megapixel (``still_in_focus_ms_per_mp``, ``still_defocused_ms_per_mp``; 1800×1200 stills of
-the portrait, exact disk convolution).
+the portrait, exact disk convolution). With a baseline (`--baseline-rev`), each scene also
+gives the baseline renderer's CPU median on the same frames, interleaved frame for frame
+(``baseline_cpu_median_ms``, ``cpu_speedup``). Target (issue #9): ≤ 5 ms median for a
+three-layer preview on one core, ``large_defocus_ratio`` about 1.
 
 The lens moves between timed renders (a lens position drawn at random within the motor range
 for every frame, the scene time advancing at 30 frames/s), so no frame repeats. A warm-up
@@ -85,24 +88,41 @@ def _time_renders(renderer: Renderer, times: list[float], focus: list[float],
     return out
 
 
-def bench_scene(name: str, optics: Optics, frames: int, seed: int) -> dict[str, float | int]:
+def bench_scene(name: str, optics: Optics, frames: int, seed: int,
+                baseline: ModuleType | None = None) -> dict[str, float | int]:
+    """Median wall and CPU ms per preview of scene `name` (a new lens position every frame);
+    with `baseline`, that renderer's medians on the same frames, frame for frame interleaved
+    (``baseline_cpu_median_ms``, ``cpu_speedup``)."""
     scene = load_builtin_scene(name)
-    renderer = Renderer(scene, optics, SIZE, seed=seed)
+    rigs: list[Any] = [Renderer(scene, optics, SIZE, seed=seed)]
+    if baseline is not None:
+        rigs.append(baseline.Renderer(scene, optics, SIZE, seed=seed))
     rng = np.random.default_rng(seed)
     max_d = optics.max_focus_d
     t0 = time.perf_counter()
-    renderer.render(0.0, 0.5 * max_d, frame_index=0)
+    rigs[0].render(0.0, 0.5 * max_d, frame_index=0)
     cold_ms = (time.perf_counter() - t0) * 1000.0
     # warm-up: random lens positions and times (fills the ladder caches)
     warm = 3 * frames
-    _time_renders(renderer, list(rng.uniform(0, 4, warm)), list(rng.uniform(0, max_d, warm)), 1)
+    warm_t, warm_f = list(rng.uniform(0, 4, warm)), list(rng.uniform(0, max_d, warm))
+    for r in rigs:
+        _time_renders(r, warm_t, warm_f, 1)
     times = [i / 30.0 for i in range(frames)]
     focus = list(rng.uniform(0.0, max_d, frames))
-    cpu: list[float] = []
-    ms = _time_renders(renderer, times, focus, 10_000, cpu)
-    return {"layers": len(scene.layers), "median_ms": round(statistics.median(ms), 3),
-            "cpu_median_ms": round(statistics.median(cpu), 3),
-            "p90_ms": round(float(np.percentile(ms, 90)), 3), "cold_ms": round(cold_ms, 1)}
+    ms: list[list[float]] = [[] for _ in rigs]
+    cpu: list[list[float]] = [[] for _ in rigs]
+    for i, (t_s, f_d) in enumerate(zip(times, focus, strict=True)):
+        for k, r in enumerate(rigs):
+            ms[k] += _time_renders(r, [t_s], [f_d], 10_000 + i, cpu[k])
+    out: dict[str, float | int] = {
+        "layers": len(scene.layers), "median_ms": round(statistics.median(ms[0]), 3),
+        "cpu_median_ms": round(statistics.median(cpu[0]), 3),
+        "p90_ms": round(float(np.percentile(ms[0], 90)), 3), "cold_ms": round(cold_ms, 1)}
+    if baseline is not None:
+        old = statistics.median(cpu[1])
+        out["baseline_cpu_median_ms"] = round(old, 3)
+        out["cpu_speedup"] = round(old / statistics.median(cpu[0]), 2)
+    return out
 
 
 def defocus_ratio(optics: Optics, frames: int, seed: int) -> dict[str, float]:
@@ -251,9 +271,10 @@ def main() -> None:
     args = parser.parse_args()
     cv2.setNumThreads(1)
     optics = OPTICS[args.optics]
-    scenes = {name: bench_scene(name, optics, args.frames, args.seed)
-              for name in builtin_scene_names()}
     baseline = load_baseline(args.baseline_rev) if args.baseline_rev else "none asked for"
+    module = baseline if isinstance(baseline, ModuleType) else None
+    scenes = {name: bench_scene(name, optics, args.frames, args.seed, module)
+              for name in builtin_scene_names()}
     conditions = bench_conditions(args.bench_frames, args.seed,
                                   baseline if isinstance(baseline, ModuleType) else None)
     result = {

@@ -372,6 +372,49 @@ _SLICE_MIN_SPAN_PX = 0.05
 """A layer whose depths span less blur than this is drawn at one depth (its mean)."""
 _MAX_SLICES = 24
 """Most depth slices per layer and frame (beyond, the step grows past `_SLICE_STEP_PX`)."""
+_SLICE_REL_STEP = 0.1
+"""Beyond `_SLICE_REL_FROM_PX`, the blur step between depth slices as a fraction of the blur
+(a disk 10 % wider: half the ladder's own step between entries, 19 %, which previews already
+blend linearly)."""
+_SLICE_LOG_STEP = math.log1p(_SLICE_REL_STEP)
+_SLICE_REL_FROM_PX = _SLICE_STEP_PX / _SLICE_LOG_STEP
+"""Blur (≈ 5.2 px) from which relative steps are coarser than `_SLICE_STEP_PX` (the two
+spacings meet with the same slope: the slice coordinate is smooth)."""
+
+
+def _slice_coord(blur_px: float) -> float:
+    """Slice coordinate of a signed blur: blur / `_SLICE_STEP_PX` up to `_SLICE_REL_FROM_PX`,
+    then logarithmic (a step of `_SLICE_REL_STEP` of the blur per unit)."""
+    a = abs(blur_px)
+    if a <= _SLICE_REL_FROM_PX:
+        return blur_px / _SLICE_STEP_PX
+    c = _SLICE_REL_FROM_PX / _SLICE_STEP_PX + math.log(a / _SLICE_REL_FROM_PX) / _SLICE_LOG_STEP
+    return math.copysign(c, blur_px)
+
+
+def _slice_blur(coord: float) -> float:
+    """Inverse of `_slice_coord`."""
+    c0 = _SLICE_REL_FROM_PX / _SLICE_STEP_PX
+    a = abs(coord)
+    if a <= c0:
+        return coord * _SLICE_STEP_PX
+    return math.copysign(_SLICE_REL_FROM_PX * math.exp((a - c0) * _SLICE_LOG_STEP), coord)
+
+
+def _slice_coords(blur_px: F32) -> F32:
+    """`_slice_coord` of every element (float32)."""
+    a = np.abs(blur_px)
+    c0 = np.float32(_SLICE_REL_FROM_PX / _SLICE_STEP_PX)
+    far = np.maximum(a, np.float32(_SLICE_REL_FROM_PX))
+    far *= np.float32(1.0 / _SLICE_REL_FROM_PX)
+    np.log(far, out=far)
+    far *= np.float32(1.0 / _SLICE_LOG_STEP)
+    far += c0
+    np.copysign(far, blur_px, out=far)
+    lin = blur_px * np.float32(1.0 / _SLICE_STEP_PX)
+    return _f32(np.where(a <= np.float32(_SLICE_REL_FROM_PX), lin, far))
+
+
 _RELIEF_GRID_PX = 256
 """Longest side of the grid a relief's depth offsets are sampled on (a smooth surface)."""
 _MAX_SMEARS = 4
@@ -850,6 +893,9 @@ class Renderer:
         self._band_rows = (0, self.size_px[1])
         """Rows of the whole band being drawn (a depth layer's slices depend on them)."""
         self._prev_keys: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._mod_memo: tuple[tuple[int, int, int, int], dict[Any, F32]] | None = None
+        """While a layer's depth slices are drawn: the frame rectangle (x, y, w, h) they
+        cover and the modulations placed over it (`_modulation`)."""
         self._smears: dict[tuple[Any, ...], tuple[tuple[Any, ...], U16]] = {}
         self._snapshots: dict[tuple[Any, ...], tuple[tuple[Any, ...], U16]] = {}
         """Per band: the layer keys of its last draw, and the canvas after the layers it
@@ -1310,7 +1356,7 @@ class Renderer:
     def _card_image(self, cache: _LayerCache, p: _Placement, kind: str,
                     size_hw: tuple[int, int], nch: int,
                     region: tuple[int, int, int, int] | None, name: str,
-                    org: tuple[int, int] = (0, 0)
+                    org: tuple[int, int] = (0, 0), detail: bool = True
                     ) -> tuple[U16, tuple[int, int, int, int]] | None:
         """A card (non-fill layer) blurred and placed over `region` of an output of `size_hw`
         whose (0, 0) is frame pixel `org` (its own reach when None), detail applied:
@@ -1364,7 +1410,8 @@ class Renderer:
                 cv2.addWeighted(layer_img, wgt, layer_img, 0.0, 0.0, dst=layer_img)
             elif i > 0:
                 cv2.addWeighted(layer_img, 1.0, target, wgt, 0.0, dst=layer_img)
-        self._apply_detail(layer_img, cache, p, kind, *box_org)
+        if detail:
+            self._apply_detail(layer_img, cache, p, kind, *box_org)
         return layer_img, region
 
     def _over(self, canvas: U16, layer_img: U16, region: tuple[int, int, int, int]) -> None:
@@ -1399,7 +1446,10 @@ class Renderer:
         xs = (np.arange(x0, x1, dtype=np.float64) - p.cx) * mx
         ys = (np.arange(y0, y1, dtype=np.float64) - p.cy) * my
         sx, sy = layer.depth.slopes
-        z = np.add.outer(ys * sy, xs * sx).astype(np.float32)
+        if sx == 0.0 and sy == 0.0:  # a relief alone
+            z = np.zeros((y1 - y0, x1 - x0), np.float32)
+        else:
+            z = np.add.outer(ys * sy, xs * sx).astype(np.float32)
         if layer.depth.relief is not None:
             grid = self._relief_grid(layer)
             gh, gw = grid.shape
@@ -1426,13 +1476,17 @@ class Renderer:
             self._reliefs[key] = grid
         return grid
 
-    def _slices(self, p: _Placement, z: F32, z_span: F32 | None = None
-                ) -> tuple[list[_Placement], F32, float] | None:
+    def _slices(self, p: _Placement, z: F32, z_span: F32 | None = None,
+                relative: bool = False) -> tuple[list[_Placement], F32, float] | None:
         """Depth slices of a layer whose points lie `z` metres beyond `p.distance_m`: the
         placement of each (its own blur per lens sample), each point's fractional slice index,
-        and the slice spacing in dioptres; None when the depths span under
+        and the slice spacing in dioptres (near the focus); None when the depths span under
         `_SLICE_MIN_SPAN_PX` of blur (drawn at one depth). The slices span the depths of
-        `z_span` (default `z`)."""
+        `z_span` (default `z`).
+
+        With `relative` (previews and phase images), slices whose blur exceeds
+        `_SLICE_REL_FROM_PX` are spaced by `_SLICE_REL_STEP` of their blur instead of
+        `_SLICE_STEP_PX` (see `_slice_coords`), where that needs fewer of them."""
         span = z if z_span is None else z_span
         near = max(p.distance_m + float(span.min()), self._min_distance_m)
         far = max(p.distance_m + float(span.max()), self._min_distance_m)
@@ -1443,6 +1497,11 @@ class Renderer:
         if p_near - p_far < 1e-12 or span_px < _SLICE_MIN_SPAN_PX:
             return None
         n = min(max(math.ceil(span_px / _SLICE_STEP_PX) + 1, 2), _MAX_SLICES)
+        if relative:
+            got = self._relative_slices(p, z, (p_near, p_far), mean_f,
+                                        span_px / (p_near - p_far), n)
+            if got is not None:
+                return got
         step_d = (p_near - p_far) / (n - 1)
         # the slices lie on a grid through the focus (the point dioptres of zero blur), so no
         # pixel blends blur of both signs: a blend of a disk before and one beyond focus is
@@ -1461,6 +1520,35 @@ class Renderer:
         dist = np.maximum(z + np.float32(p.distance_m), np.float32(self._min_distance_m))
         index = (np.float32(1.0) / dist - np.float32(first)) / np.float32(step_d)
         return slices, _f32(index), step_d
+
+    def _relative_slices(self, p: _Placement, z: F32, bounds_d: tuple[float, float],
+                         mean_f: float, px_per_d: float, n_uniform: int
+                         ) -> tuple[list[_Placement], F32, float] | None:
+        """`_slices` with steps relative to the blur beyond `_SLICE_REL_FROM_PX` (None when
+        that gives no fewer slices than `n_uniform` uniform ones)."""
+        p_near, p_far = bounds_d
+        b_near, b_far = px_per_d * (p_near - mean_f), px_per_d * (p_far - mean_f)
+        if max(abs(b_near), abs(b_far)) <= _SLICE_REL_FROM_PX:
+            return None
+        c_near, c_far = _slice_coord(b_near), _slice_coord(b_far)
+        stretch = max(1.0, (c_near - c_far) / (_MAX_SLICES - 2))
+        k0 = math.floor(c_far / stretch + 1e-9)
+        k1 = math.ceil(c_near / stretch - 1e-9)
+        if k1 - k0 + 1 >= n_uniform:
+            return None
+        slices = []
+        for k in range(k0, k1 + 1):
+            pk_d = mean_f + _slice_blur(k * stretch) / px_per_d
+            dk = 1.0 / pk_d if pk_d > 1e-12 else 1e12
+            slices.append(dataclasses.replace(p, blur_px=[self._signed_blur(dk, f, p.scale)
+                                                          for f in p.focus], distance_m=dk))
+        # point dioptres → blur at the mean focus → fractional slice index
+        dist = np.maximum(z + np.float32(p.distance_m), np.float32(self._min_distance_m))
+        blur = (np.float32(1.0) / dist - np.float32(mean_f)) * np.float32(px_per_d)
+        index = _slice_coords(_f32(blur))
+        index *= np.float32(1.0 / stretch)
+        index -= np.float32(k0)
+        return slices, index, _SLICE_STEP_PX * stretch / px_per_d
 
     def _draw_deep(self, canvas: U16, layer: Layer, p: _Placement, kind: str,
                    org: tuple[int, int] = (0, 0)) -> None:
@@ -1497,7 +1585,7 @@ class Renderer:
             band_region = reach(band_hw, band_org)
             if band_region is not None:
                 z_span = self._depth_offsets(layer, p, band_region, band_org).copy()
-        got = self._slices(p, z, z_span)
+        got = self._slices(p, z, z_span, relative=True)
         if got is None:
             flat = dataclasses.replace(p, blur_px=[self._signed_blur(
                 p.distance_m + float(z_span.mean()), f, p.scale) for f in p.focus])
@@ -1516,45 +1604,58 @@ class Renderer:
             # each row's and column's range of slice index: the box a slice can have weight in
             rows_lo, rows_hi = index.min(axis=1), index.max(axis=1)
             cols_lo, cols_hi = index.min(axis=0), index.max(axis=0)
-        for k, pk in enumerate(slices):
-            if cache.fill:
-                _tent(index, k, last, wk)
-                if not wk.any():
+        # the modulation of the detail is the same for every slice: placed once (`_modulation`)
+        self._mod_memo = ((x0 + org[0], y0 + org[1], rw, rh), {})
+        try:
+            for k, pk in enumerate(slices):
+                if cache.fill:
+                    _tent(index, k, last, wk)
+                    if not wk.any():
+                        continue
+                    img: U16 = sc.get(f"deep_fill{nch}", h, w, nch, np.uint16)
+                    self._fill_image(img, cache, pk, kind, org)
+                    cv2.merge([wk] * nch, dst=wn)
+                    cv2.multiply(img, wn, dst=part, dtype=cv2.CV_32F)
+                    cv2.add(acc, part, dst=acc)
                     continue
-                img: U16 = sc.get(f"deep_fill{nch}", h, w, nch, np.uint16)
-                self._fill_image(img, cache, pk, kind, org)
-                cv2.merge([wk] * nch, dst=wn)
-                cv2.multiply(img, wn, dst=part, dtype=cv2.CV_32F)
-                cv2.add(acc, part, dst=acc)
-                continue
-            # a card's slice is drawn only over the rows and columns where its weight can be
-            # non-zero (columns on `_ALIGN_PX` of the frame): region renders equal that part
-            # of the whole, so the pixels are those of drawing the slice over all of `region`
-            lo = -math.inf if k == 0 else k - 1.0
-            hi = math.inf if k == last else k + 1.0
-            ys = np.flatnonzero((rows_lo < hi) & (rows_hi > lo))
-            xs = np.flatnonzero((cols_lo < hi) & (cols_hi > lo))
-            if ys.size == 0 or xs.size == 0:
-                continue
-            fx = x0 + org[0]
-            sx0 = max(0, _align_down(fx + int(xs[0])) - fx)
-            sx1 = min(rw, _align_up(fx + int(xs[-1]) + 1, fx + rw) - fx)
-            sy0, sy1 = int(ys[0]), int(ys[-1]) + 1
-            sh, sw = sy1 - sy0, sx1 - sx0
-            wk_k: F32 = sc.get("deep_wk", sh, sw, 1, np.float32)
-            _tent(index[sy0:sy1, sx0:sx1], k, last, wk_k)
-            if not wk_k.any():
-                continue
-            got_k = self._card_image(cache, pk, kind, (h, w), nch,
-                                     (x0 + sx0, y0 + sy0, x0 + sx1, y0 + sy1), "layer", org)
-            if got_k is None:
-                continue
-            wn_k: F32 = sc.get(f"deep_wk{nch}", sh, sw, nch, np.float32)
-            part_k: F32 = sc.get(f"deep_pk{nch}", sh, sw, nch, np.float32)
-            cv2.merge([wk_k] * nch, dst=wn_k)
-            cv2.multiply(got_k[0], wn_k, dst=part_k, dtype=cv2.CV_32F)
-            acc_k = acc[sy0:sy1, sx0:sx1]
-            np.add(acc_k, part_k.reshape(acc_k.shape), out=acc_k)
+                # a card's slice is drawn only over the rows and columns where its weight can be
+                # non-zero (columns on `_ALIGN_PX` of the frame): region renders equal that part
+                # of the whole, so the pixels are those of drawing the slice over all of `region`
+                lo = -math.inf if k == 0 else k - 1.0
+                hi = math.inf if k == last else k + 1.0
+                ys = np.flatnonzero((rows_lo < hi) & (rows_hi > lo))
+                xs = np.flatnonzero((cols_lo < hi) & (cols_hi > lo))
+                if ys.size == 0 or xs.size == 0:
+                    continue
+                fx = x0 + org[0]
+                sx0 = max(0, _align_down(fx + int(xs[0])) - fx)
+                sx1 = min(rw, _align_up(fx + int(xs[-1]) + 1, fx + rw) - fx)
+                sy0, sy1 = int(ys[0]), int(ys[-1]) + 1
+                sh, sw = sy1 - sy0, sx1 - sx0
+                wk_k: F32 = sc.get("deep_wk", sh, sw, 1, np.float32)
+                _tent(index[sy0:sy1, sx0:sx1], k, last, wk_k)
+                if not wk_k.any():
+                    continue
+                got_k = self._card_image(cache, pk, kind, (h, w), nch,
+                                         (x0 + sx0, y0 + sy0, x0 + sx1, y0 + sy1), "layer", org,
+                                         detail=False)
+                if got_k is None:
+                    continue
+                wn_k: F32 = sc.get(f"deep_wk{nch}", sh, sw, nch, np.float32)
+                part_k: F32 = sc.get(f"deep_pk{nch}", sh, sw, nch, np.float32)
+                # the slice's weight and its detail (colour only) in one factor: one multiply
+                factor = self._moving_detail(cache, pk, kind, org[0] + x0 + sx0,
+                                             org[1] + y0 + sy0, (sw, sh))
+                if factor is None:
+                    cv2.merge([wk_k] * nch, dst=wn_k)
+                else:
+                    np.multiply(factor, wk_k, out=factor)
+                    cv2.merge([factor] * (nch - 1) + [wk_k], dst=wn_k)
+                cv2.multiply(got_k[0], wn_k, dst=part_k, dtype=cv2.CV_32F)
+                acc_k = acc[sy0:sy1, sx0:sx1]
+                np.add(acc_k, part_k.reshape(acc_k.shape), out=acc_k)
+        finally:
+            self._mod_memo = None
         out: U16 = sc.get(f"deep_out{nch}", rh, rw, nch, np.uint16)
         np.clip(acc, 0.0, _FULL, out=acc)
         out[...] = (acc + np.float32(0.5)).astype(np.uint16)
@@ -1627,16 +1728,7 @@ class Renderer:
             part: F32 = factor if i == 0 else sc.get("detail_g", h, w, 1, np.float32)
             np.subtract(d16, np.float32(_DETAIL_ZERO), out=part)
             if field.modulation is not None:
-                mod: F32 = sc.get("detail_mod", h, w, 1, np.float32)
-                if cache.fill:
-                    self._tiled_warp(
-                        mod, field.modulation, ox0, oy0, kx0, ky0, cv2.BORDER_REFLECT, "mtile",
-                        org
-                    )
-                else:
-                    mh, mw = field.modulation.shape[:2]
-                    _warp(field.modulation, mod, (kx0, ky0), (ox0, oy0), org, self._out_px,
-                          (mw, mh))
+                mod = self._modulation(field, cache.fill, (kx0, ky0), (ox0, oy0), org, (w, h))
                 cv2.multiply(part, mod, dst=part, scale=field.amplitude / _DETAIL_UNIT)
             else:
                 np.multiply(part, np.float32(field.amplitude / _DETAIL_UNIT), out=part)
@@ -1645,6 +1737,42 @@ class Renderer:
             if i > 0:
                 cv2.multiply(factor, part, dst=factor)
         return factor
+
+    def _modulation(self, field: _Field, fill: bool, k: tuple[float, float],
+                    t: tuple[float, float], org: tuple[int, int], size: tuple[int, int]
+                    ) -> F32:
+        """A field's modulation placed over `size` (w, h) at frame pixel `org` (texel (u, v)
+        of the photo at frame pixel t + k·(u, v)); read-only.
+
+        The modulation does not depend on the blur: while a layer's depth slices are drawn
+        (`_mod_memo` set to the region they cover) it is placed once over that region and
+        each slice gets its part (the same pixels: `_warp` is exact per frame position)."""
+        w, h = size
+        memo = self._mod_memo
+        if memo is not None:
+            (mx0, my0, mw, mh), store = memo
+            if (mx0 <= org[0] and my0 <= org[1] and org[0] + w <= mx0 + mw
+                    and org[1] + h <= my0 + mh):
+                key = (id(field), fill, k, t)
+                whole = store.get(key)
+                if whole is None:
+                    whole = np.empty((mh, mw), np.float32)
+                    self._place_modulation(field, fill, k, t, (mx0, my0), whole)
+                    store[key] = whole
+                return whole[org[1] - my0 : org[1] - my0 + h, org[0] - mx0 : org[0] - mx0 + w]
+        mod: F32 = self._scratch.get("detail_mod", h, w, 1, np.float32)
+        self._place_modulation(field, fill, k, t, org, mod)
+        return mod
+
+    def _place_modulation(self, field: _Field, fill: bool, k: tuple[float, float],
+                          t: tuple[float, float], org: tuple[int, int], mod: F32) -> None:
+        assert field.modulation is not None
+        if fill:
+            self._tiled_warp(mod, field.modulation, t[0], t[1], k[0], k[1],
+                             cv2.BORDER_REFLECT, "mtile", org)
+        else:
+            mh, mw = field.modulation.shape[:2]
+            _warp(field.modulation, mod, k, t, org, self._out_px, (mw, mh))
 
     def _smear(self, img: Callable[[], U16], mx: float, my: float, extra: int, border: int,
                source: tuple[Any, ...]) -> U16:
@@ -1671,16 +1799,23 @@ class Renderer:
                                           cv2.BORDER_CONSTANT, value=0))
         return _u16(cv2.filter2D(src, -1, line_kernel(mx, my), borderType=border))
 
+    def _moving_detail(self, cache: _LayerCache, p: _Placement, kind: str, ox: int, oy: int,
+                       size: tuple[int, int]) -> F32 | None:
+        """The detail factor of a drawn layer over `size` (w, h) at frame pixel (ox, oy),
+        smeared as the layer moves during the exposure (None: no detail at this scale)."""
+        factor = self._detail_factor(cache, p, kind, ox, oy, size, blurred=True)
+        if factor is not None and math.hypot(*p.motion_px) >= _MOTION_MIN_PX:
+            factor = _f32(cv2.filter2D(factor, -1, line_kernel(*p.motion_px),
+                                       borderType=cv2.BORDER_REFLECT))
+        return factor
+
     def _apply_detail(self, img: U16, cache: _LayerCache, p: _Placement, kind: str,
                       ox: int, oy: int) -> None:
         """Multiply a drawn layer's colour (premultiplied, not its alpha) by its detail."""
         h, w = img.shape[:2]
-        factor = self._detail_factor(cache, p, kind, ox, oy, (w, h), blurred=True)
+        factor = self._moving_detail(cache, p, kind, ox, oy, (w, h))
         if factor is None:
             return
-        if math.hypot(*p.motion_px) >= _MOTION_MIN_PX:  # the detail moves with the layer
-            factor = _f32(cv2.filter2D(factor, -1, line_kernel(*p.motion_px),
-                                       borderType=cv2.BORDER_REFLECT))
         nch = img.shape[2]
         sc = self._scratch
         f_n: F32 = sc.get(f"detail_f{nch}", h, w, nch, np.float32)
@@ -1734,14 +1869,21 @@ class Renderer:
             # the texels i0..i1 the warp reads, gathered modulo the period (`_warp`'s exact
             # coordinates make the output independent of where the view starts)
             ox, oy = ix0, iy0
-            rows = np.arange(iy0, iy1 + 1, dtype=np.intp) % th
-            cols = np.arange(ix0, ix1 + 1, dtype=np.intp) % tw
-            view = self._scratch.get(f"{name}{nch}", iy1 + 1 - oy, ix1 + 1 - ox, nch,
-                                     src.dtype.type)
-            if isinstance(src, _Blend):
-                src.gather(rows, cols, view)
+            nr, nc = iy1 + 1 - iy0, ix1 + 1 - ix0
+            base: npt.NDArray[Any] | _Blend = src
+            if isinstance(src, _Blend) and th * tw <= nr * nc:
+                base = src.whole()  # a small tile: summed whole, then read once
+            r0, c0 = iy0 % th, ix0 % tw
+            if not isinstance(base, _Blend) and r0 + nr <= th and c0 + nc <= tw:
+                view = base[r0 : r0 + nr, c0 : c0 + nc]  # no wrap: a view
             else:
-                np.take(np.take(src, rows, axis=0), cols, axis=1, out=view)
+                rows = np.arange(iy0, iy1 + 1, dtype=np.intp) % th
+                cols = np.arange(ix0, ix1 + 1, dtype=np.intp) % tw
+                view = self._scratch.get(f"{name}{nch}", nr, nc, nch, src.dtype.type)
+                if isinstance(base, _Blend):
+                    base.gather(rows, cols, view)
+                else:
+                    np.take(np.take(base, rows, axis=0), cols, axis=1, out=view)
         else:
             cx0, cx1 = max(ix0, 0), min(ix1, tw - 1)
             cy0, cy1 = max(iy0, 0), min(iy1, th - 1)
