@@ -987,7 +987,8 @@ class Renderer:
         cv2.convertScaleAbs(rgb, dst=level, alpha=255.0 / _FULL)
         sigma: F32 = sc.get("sigma", rh, rw, 3, np.float32)
         cv2.LUT(level, self.sensor.sigma_lut(exp, n), dst=sigma)
-        unit = self._unit_noise(self.size_px, 3, frame_index, _TAG_FRAME, rect)
+        unit = self._unit_noise(self.size_px, 3, frame_index, _TAG_FRAME, rect,
+                                sc.get("unit", rh, rw, 3, np.float32))
         cv2.multiply(sigma, unit, dst=sigma)
         cv2.addWeighted(rgb, exp.white_dn / _FULL, sigma, 1.0, 0.0, dst=dst, dtype=cv2.CV_8U)
         _blank_outside(out, x_keep)
@@ -2033,9 +2034,10 @@ class Renderer:
 
     # --- noise ----------------------------------------------------------------------------
     def _unit_noise(self, size: tuple[int, int], channels: int, frame_index: int, tag: int,
-                    rect: tuple[int, int, int, int] | None = None) -> F32:
+                    rect: tuple[int, int, int, int] | None = None,
+                    dst: F32 | None = None) -> F32:
         """Unit Gaussian noise, a deterministic function of (seed, frame_index, tag), of the
-        whole frame or of its pixels in `rect` (x0, y0, x1, y1)."""
+        whole frame or of its pixels in `rect` (x0, y0, x1, y1) (into `dst`, when given)."""
         w, h = size
         key = (w, h, channels, tag)
         bank = self._banks.get(key)
@@ -2050,7 +2052,10 @@ class Renderer:
         oy, ox = (int(v) for v in rng.integers(0, _NOISE_PAD + 1, 2))
         lut = _GAUSS_Q[rng.permutation(256)].reshape(256, 1)
         x0, y0, x1, y1 = rect if rect is not None else (0, 0, w, h)
-        return _f32(cv2.LUT(bank[oy + y0 : oy + y1, ox + x0 : ox + x1], lut))
+        src = bank[oy + y0 : oy + y1, ox + x0 : ox + x1]
+        if dst is None:
+            return _f32(cv2.LUT(src, lut))
+        return _f32(cv2.LUT(src, lut, dst=dst))
 
 
 def _blend_entries(cache: _LayerCache, entries: list[tuple[_Entry, float]],
