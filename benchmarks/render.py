@@ -112,8 +112,8 @@ def bench_scene(name: str, optics: Optics, frames: int, seed: int,
     ms: list[list[float]] = [[] for _ in rigs]
     cpu: list[list[float]] = [[] for _ in rigs]
     for i, (t_s, f_d) in enumerate(zip(times, focus, strict=True)):
-        for k, r in enumerate(rigs):
-            ms[k] += _time_renders(r, [t_s], [f_d], 10_000 + i, cpu[k])
+        for k in range(len(rigs)) if i % 2 else reversed(range(len(rigs))):  # either first
+            ms[k] += _time_renders(rigs[k], [t_s], [f_d], 10_000 + i, cpu[k])
     out: dict[str, float | int] = {
         "layers": len(scene.layers), "median_ms": round(statistics.median(ms[0]), 3),
         "cpu_median_ms": round(statistics.median(cpu[0]), 3),
