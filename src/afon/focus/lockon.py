@@ -258,7 +258,23 @@ class LockOn:
             self.rejected_in_a_row = 0
             self.manoeuvres += 1
             return Verdict.MANOEUVRE
-        elif self.lock_on_s <= 0:
+        return self._off_track(obs, track)
+
+    def lost(self, obs: Observation, track: DistanceEstimator) -> Verdict:
+        """Judge a reading of an AF window that no longer shows the tracked subject (most of
+        it at another depth: the subject leaving the AF point, or the photographer moving the
+        point off it): off the track whatever distance it reads, as an obstacle's — REJECT
+        (the servo holds the prediction) until readings have stayed off it for `lock_on_s`,
+        then SWITCH to it, as a body refocuses on what its AF point now sees once the
+        lock-on delay is over. On no established track it is simply accepted."""
+        if not self.established(obs, track):
+            self._candidates.clear()
+            self.rejected_in_a_row = 0
+            return Verdict.ACCEPT
+        return self._off_track(obs, track)
+
+    def _off_track(self, obs: Observation, track: DistanceEstimator) -> Verdict:
+        if self.lock_on_s <= 0:
             self._switch([obs], track)
             return Verdict.SWITCH
         self._candidates.append(obs)

@@ -7,11 +7,16 @@ Per frame (`ServoAf.update(frame, window, aim_s)`):
    (``lens_start_d``/``lens_end_d``) and the motor's kinematics (`_lens_during`), so
    ``subject_d = lens_d + defocus_d`` is an observation of the subject at those rows' exposure
    time — independent of where the lens was, so a moving lens does not disturb the track.
-   Readings below `min_confidence` are not used, nor, once a track is established, readings of
-   a window that straddles two depths with less than `min_purity` of its depth-showing blocks
-   at the reading's
+   Readings below `min_confidence` are not used, nor, once a track of one-depth readings is
+   established, readings of a window that straddles two depths with less than `min_purity` of
+   its depth-showing blocks at the reading's
    (`afon.focus.phase.measure_phase`'s ``purity``: a subject leaving a fixed AF point reads
-   ever nearer the background as it goes; it is lost, not measured). The reading's noise is
+   ever nearer the background as it goes; it is lost, not measured): lock-on treats them as
+   off the track whatever they read (`afon.focus.lockon.LockOn.lost`), holding the prediction
+   for the lock-on delay — the readings of the last ``rollback_s`` already pulled towards the
+   other depth forgotten — and then switching to them, as a body refocuses on what its AF
+   point shows once the delay is over; a track switched to such mixtures follows them. The
+   reading's noise is
    modelled as ``hypot(σ₀, rel·|defocus|) / √(confidence·max(purity, ¼))`` (a phase reading
    far from focus is less precise).
    A contrast peak bracketed by the hill-climb (below) is a reading too, with the bracket's
@@ -198,6 +203,11 @@ class PredictiveServo:
         """Recent readings used: (reading, mixed innovation, its variance, state before)."""
         """The last reading lock-on let through (what the non-predictive servo follows)."""
         self.last_phase: PhaseMeasurement | None = None
+        self.lost: Observation | None = None
+        """This frame's reading of a window that lost the subject (`_observe`), if any."""
+        self.track_pure = True
+        """The newest reading used showed one depth (purity ≥ `min_purity`): a mixed reading
+        is then the subject leaving the window, not more of what the track follows."""
         self.last_verdict: Verdict | None = None
         self.last_content: float | None = None
         self.in_fallback = False
@@ -212,16 +222,24 @@ class PredictiveServo:
         period_s = 1.0 / max(self.ctx.frame_rate_hz, 1e-9)
         lens_now = self._lens_at(now_s, frame, heading)
 
+        self.lost = None
         obs, lens_d = self._observe(frame, window, heading)
         measured = False
         self.last_verdict = None
-        if obs is not None:
+        if obs is None and self.lost is not None:
+            # a phase reading, of a window that lost the subject: lock-on holds, then switches
+            self._lose(self.lost)
+            self.no_phase_frames = 0
+            measured = True
+        elif obs is not None:
             self.no_phase_frames = 0
             if self.in_fallback:
                 self.in_fallback = False
                 self.climb.reset()
             if self._use(obs, frame, window):
                 self.last_defocus_d = obs.focus_d - lens_d
+                purity = self.last_phase.purity if self.last_phase is not None else 1.0
+                self.track_pure = purity >= self.min_purity
             measured = True
         else:
             self.no_phase_frames += 1
@@ -299,14 +317,35 @@ class PredictiveServo:
             lens_sigma_d,
         )
         obs = Observation(t_s, lens_d + m.defocus_d, sigma)
-        if m.purity < self.min_purity and self.lock_on.established(obs, self.track):
+        if (
+            m.purity < self.min_purity
+            and self.track_pure
+            and self.lock_on.established(obs, self.track)
+        ):
             # the window straddles two depths and most of it no longer shows the one it
             # read: the tracked subject leaving the AF point (or something else taking it).
-            # The reading is a mixture of the two: no reading of the subject, the prediction
-            # carries on (the subject lost, not measured at the background's pull). Without
-            # a track (acquiring) the mixture is all there is: it is used
+            # The reading is a mixture of the two: no reading of the subject (it is lost, not
+            # measured at the background's pull); lock-on judges it (`_lose`). Without a
+            # track (acquiring), or on one that lock-on switched to such mixtures, the mixture
+            # is all there is: it is used
+            self.lost = obs
             return None, lens_d
         return obs, lens_d
+
+    def _lose(self, obs: Observation) -> None:
+        """A reading of a window that no longer shows the subject (`_observe`): lock-on holds
+        the prediction for its delay as for an obstacle — forgetting the readings of the last
+        `rollback_s` that had already been pulled towards the other depth as the subject's
+        edge left the window — then switches to what the AF point sees
+        (`afon.focus.lockon.LockOn.lost`)."""
+        verdict = self.lock_on.lost(obs, self.track)
+        self.last_verdict = verdict
+        if verdict is Verdict.REJECT and self.lock_on.rejected_in_a_row == 1:
+            self._roll_back(obs)
+        elif verdict is Verdict.SWITCH:
+            self._history.clear()
+            self.last_valid = obs
+            self.track_pure = False
 
     def _use(self, obs: Observation, frame: Frame, window: AfWindow) -> bool:
         """Judge a reading with lock-on and feed the estimator; False if it was rejected."""
