@@ -168,8 +168,14 @@ def test_loop_wakes_for_a_due_release_between_frames() -> None:
     body.set_focus_mode("MF")
     body.set_drive("continuous", 7.0)
     runner = BodyRunner(body)
-    body.shutter.press()  # the first still at once
-    assert len(body.shots) == 1
+    body.shutter.press()  # the first still is released at once and exposes after the lag
+    assert len(body.shots) == 0 and body.stills_in_flight == 1
+    timing = cam.preset.timing
+    exposed = body.next_release_due_s()  # the loop wakes when the still's exposure ends
+    assert exposed == pytest.approx(timing.release_lag_s + timing.still_exposure_s, abs=1e-9)
+    clock.sleep_until(exposed)
+    body.service_release()
+    assert len(body.shots) == 1 and body.stills_in_flight == 0
     due = body.next_release_due_s()
     assert due == pytest.approx(1 / 7, abs=1e-9)
     # let frames go by until the release falls between two frames
@@ -177,6 +183,9 @@ def test_loop_wakes_for_a_due_release_between_frames() -> None:
         body.step()
     clock.sleep_until(due)
     assert runner._wait_for_frame() is True  # a release, not a frame
+    body.service_release()
+    assert body.stills_in_flight == 1
+    clock.sleep_until(body.next_release_due_s())
     body.service_release()
     assert len(body.shots) == 2
     assert body.shots[1].release_s == pytest.approx(due, abs=1e-9)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from afon.cameras.base import Camera, Frame, Still
+from afon.cameras.base import Camera, Frame, PendingStill, Still, begin_still
 from afon.clock import Clock
 from afon.controls import AF_POINT_STEPS, Control, ControlEvent, ControlStates
 from afon.errors import AfonError, CameraError
@@ -87,6 +87,17 @@ class _PendingRelease:
     pressed_s: float
     due_s: float
     shots: int = 0
+
+
+@dataclass
+class _Exposing:
+    """A still released and not yet finished: what its record says, taken at the release."""
+
+    pending: PendingStill
+    pressed_s: float
+    release_s: float
+    af_state: AfState
+    settings: dict[str, Any]
 
 
 @dataclass
@@ -164,6 +175,11 @@ class Body:
         self._af_started_s = 0.0
         self._af_active = False
         self._release: _PendingRelease | None = None
+        self._still: _Exposing | None = None
+        """The still being exposed (two-phase capture): the loop goes on until it is due."""
+        self._latched: deque[_PendingRelease] = deque()
+        """Presses let go while the camera was busy with a still: each is released (or gets a
+        failure record) as soon as the camera is free, in order."""
         self._last_af_status = AfStatus.SCANNING
         self._wall_offset_s = time.time() - self.clock.now_s()
         """Wall-clock epoch seconds minus the body's clock (a virtual clock starts at creation)."""
@@ -264,7 +280,11 @@ class Body:
     def release_waiting(self) -> bool:
         """A release is due but waits for room in the still buffer."""
         rel = self._release
-        return self.buffer_full and rel is not None and rel.due_s <= self.clock.now_s()
+        return (
+            self._still is None
+            and self.buffer_full
+            and (bool(self._latched) or (rel is not None and rel.due_s <= self.clock.now_s()))
+        )
 
     @property
     def state(self) -> AfState:
@@ -410,8 +430,16 @@ class Body:
     def _command(self, target_d: float | None) -> None:
         if target_d is None or not math.isfinite(target_d):
             return
+        if self._exposure_under_way():
+            # the lens stays put while a still exposes: the command waits for the end of the
+            # exposure (at most `still_exposure_s`), then the still is recorded
+            self._finish_still(wait=True)
         self.camera.move_lens(target_d)
         self.stats.lens_commands += 1
+
+    def _exposure_under_way(self) -> bool:
+        still = self._still
+        return still is not None and still.pending.exposure_start_s <= self.clock.now_s()
 
     def focus_ring(self, delta_d: float) -> bool:
         """Turn the focus ring by `delta_d` dioptres: MF always, AF-S+M after AF-S locked."""
@@ -437,6 +465,7 @@ class Body:
             if not self._reconnect():
                 raise
             frame = self.camera.next_frame(phase=self._wants_phase())
+        self._finish_still()  # a still whose exposure ended before this frame came
         self.last_frame = frame
         self.stats.frames += 1
         if self._af_active:
@@ -526,6 +555,10 @@ class Body:
         rate = self.camera.capabilities.frame_rate_hz or 30.0
         next_mid = frame.exposure_start_s + 1.0 / rate + period / 2
         caps = self.camera.capabilities
+        still = self._still
+        if still is not None and still.pending.exposure_start_s > frame.ready_s:
+            # a still released and not yet exposing: the lens must be right for it
+            return 0.5 * (still.pending.exposure_start_s + still.pending.due_s)
         if self._release is not None:
             due = max(self._release.due_s, self.clock.now_s())
             still_mid = due + caps.release_lag_s + caps.still_exposure_s / 2
@@ -560,6 +593,10 @@ class Body:
 
     def _next_due_s(self) -> float:
         """When the next release is due; a release waiting for focus is re-checked each frame."""
+        if self._still is not None:
+            return self._still.pending.due_s  # the camera is busy until this still is done
+        if self._latched:
+            return math.inf if self.buffer_full else self.clock.now_s()
         rel = self._release
         if rel is None:
             return math.inf
@@ -598,6 +635,16 @@ class Body:
         return self._priority() != "focus" or self._focus_ok()
 
     def _service_release(self, now: float) -> None:
+        self._finish_still()
+        if self._still is not None:
+            return  # the camera is busy with a still: the next release waits for it
+        now = max(now, self.clock.now_s())
+        if self._latched:
+            if self.buffer_full:
+                self.stats.extra["buffer_waits"] = int(self.stats.extra.get("buffer_waits", 0)) + 1
+                return
+            self._release_latched(now)
+            return
         rel = self._release
         if rel is None or now < rel.due_s:
             return
@@ -622,12 +669,31 @@ class Body:
     def _end_release(self, now: float) -> None:
         trap = self._trap_armed()
         rel = self._release
+        if (
+            rel is not None
+            and rel.shots == 0
+            and self._still is not None
+            and rel.due_s <= now
+            and not trap
+            and self._may_release()
+        ):
+            # pressed and let go while the camera was busy with the previous still: the press is
+            # kept and released as soon as the camera is free (as a body does)
+            self._latched.append(rel)
+            self._release = None
+            self._update_activation()
+            return
         self._release = None
         if rel is not None and rel.shots == 0:
             if trap:
                 reason = (
                     "trap focus: the subject under the AF point did not come into focus "
                     "before the shutter button was let go"
+                )
+            elif self._still is not None:
+                reason = (
+                    "the shutter button was let go while the camera was still taking the "
+                    "previous shot"
                 )
             elif self._priority() == "focus":
                 reason = (
@@ -639,22 +705,61 @@ class Body:
             self._record_failure(rel.pressed_s, reason)
         self._update_activation()
 
+    def _release_latched(self, now: float) -> None:
+        """Release the oldest press that was let go while the camera was busy: a shot, or a
+        failure record if focus priority now says no (the focus mode changed meanwhile)."""
+        rel = self._latched.popleft()
+        if self._priority() == "focus" and not self._focus_ok():
+            self._record_failure(
+                rel.pressed_s,
+                f"focus priority: not focused (AF state {self.af.state.value}) when the camera "
+                "was free for a press let go during the previous shot",
+            )
+            return
+        rel.shots += 1
+        self._expose(rel.pressed_s, now)
+
+    @property
+    def stills_in_flight(self) -> int:
+        """Releases begun or pressed that have no record yet: a still being exposed, and presses
+        let go while the camera was busy (each ends in a shot or a failure record)."""
+        return (self._still is not None) + len(self._latched)
+
     def _expose(self, pressed_s: float, now: float) -> None:
+        """Release the shutter (two-phase: the still finishes when its exposure is done)."""
         state = self.af.state
-        lens_cmd = self.camera.lens_position_d()
+        settings = self._settings()
         try:
-            if self.still_buffer is not None and getattr(self.camera, "deferred_stills", False):
-                sim: Any = self.camera
-                still = sim.capture_still(now, render=self.save_images, defer=True)
-            else:
-                still = self.camera.capture_still(now, render=self.save_images)
+            pending = begin_still(
+                self.camera, now, render=self.save_images, defer=self.still_buffer is not None
+            )
         except CameraError as exc:
             # nothing already captured is lost; this frame is a failure record, and the burst
             # goes on once the camera is back
             self._record_failure(pressed_s, f"camera error: {exc}")
             self._reconnect()
             return
-        self._record_shot(pressed_s, now, still, state, lens_cmd)
+        self._still = _Exposing(pending, pressed_s, now, state, settings)
+        self._finish_still()
+
+    def _finish_still(self, wait: bool = False) -> None:
+        """Record the pending still once its exposure is done (`wait`: wait for it)."""
+        exposing = self._still
+        if exposing is None:
+            return
+        pending = exposing.pending
+        if not (wait or pending.finished or pending.due_s <= self.clock.now_s()):
+            return
+        self._still = None
+        try:
+            still = pending.finish()
+        except CameraError as exc:
+            self._record_failure(exposing.pressed_s, f"camera error: {exc}", exposing.settings)
+            self._reconnect()
+            return
+        self._record_shot(
+            exposing.pressed_s, exposing.release_s, still, exposing.af_state, exposing.settings
+        )
 
     def _reconnect(self) -> bool:
         """Reconnect a camera that supports it (backoff and re-applying its focus lock are the
@@ -699,7 +804,12 @@ class Body:
         }
 
     def _record_shot(
-        self, pressed_s: float, release_s: float, still: Still, state: AfState, lens_d: float
+        self,
+        pressed_s: float,
+        release_s: float,
+        still: Still,
+        state: AfState,
+        settings: dict[str, Any],
     ) -> None:
         record = ShotRecord(
             index=len(self.shots),
@@ -709,7 +819,7 @@ class Body:
             exposure_end_s=still.exposure_end_s,
             lens_d=still.lens_d,
             af_state=state.value,
-            settings=self._settings(),
+            settings=settings,
             truth=dict(self._judge(still)) if self._judge is not None else {},
             exposure=self._exposure_facts(still),
         )
@@ -754,7 +864,9 @@ class Body:
         facts["time"] = wall_time(self._wall_offset_s + still.exposure_start_s)
         return facts
 
-    def _record_failure(self, pressed_s: float, reason: str) -> None:
+    def _record_failure(
+        self, pressed_s: float, reason: str, settings: dict[str, Any] | None = None
+    ) -> None:
         now = self.clock.now_s()
         record = ShotRecord(
             index=len(self.shots),
@@ -764,7 +876,7 @@ class Body:
             exposure_end_s=None,
             lens_d=self.camera.lens_position_d(),
             af_state=self.af.state.value,
-            settings=self._settings(),
+            settings=settings if settings is not None else self._settings(),
             failure=reason,
         )
         self.stats.failures += 1
@@ -785,6 +897,10 @@ class Body:
     def close(self) -> None:
         """End AF and any pending release (recording it), then close the camera."""
         self._drain()
+        self._finish_still(wait=True)  # a still being exposed is finished and kept
+        while self._latched:  # presses already let go get their shots (the buffer takes them)
+            self._release_latched(self.clock.now_s())
+            self._finish_still(wait=True)
         if self._release is not None:
             self._end_release(self.clock.now_s())
         if self.still_buffer is not None:

@@ -5,6 +5,13 @@ until the frame's statistics reach the AF engine: readout plus the pipeline's la
 its lens when the host can (`move_lens`), and captures stills (`capture_still`). Each backend
 declares what it can do in `Capabilities`.
 
+A still can be taken in two phases (`begin_still`): the release is sent and the call returns
+a `PendingStill` at once; the exposure starts after the camera's release lag and ends at
+`PendingStill.due_s`, and `finish()` (waiting on the camera's clock until then) returns the
+`Still`. Meanwhile the body goes on: controls, AF and live view until the exposure starts. A
+camera whose API only has one blocking capture (gphoto2, Picamera2, V4L2 here) gets the
+default of `begin_still`: the blocking `capture_still` at once, returned already finished.
+
 Everything here is what a camera *reports*: the lens positions in a `Frame` or `Still` are the
 ones the hardware reports for that exposure (the commanded DAC value for a voice-coil motor
 without position sensing, the encoder reading for a lens that has one), never the true optical
@@ -121,6 +128,73 @@ class Still:
     def lens_d(self) -> float:
         """Mean reported lens position during the exposure."""
         return 0.5 * (self.lens_start_d + self.lens_end_d)
+
+
+class PendingStill:
+    """A still whose release has been sent and whose exposure is (or will be) under way.
+
+    The exposure runs from `exposure_start_s` (the release plus the camera's lag) to `due_s`;
+    `finish()` waits on the camera's clock until `due_s` and returns the `Still` (once: a second
+    call returns the same one). Built by a camera's `begin_still`, or by `PendingStill.done`
+    for a still that a blocking capture has already taken."""
+
+    def __init__(
+        self,
+        release_s: float,
+        exposure_start_s: float,
+        due_s: float,
+        finish: Callable[[], Still],
+    ) -> None:
+        self.release_s = release_s
+        self.exposure_start_s = exposure_start_s
+        self.due_s = due_s
+        self._finish: Callable[[], Still] | None = finish
+        self._still: Still | None = None
+
+    @classmethod
+    def done(cls, release_s: float, still: Still, now_s: float) -> PendingStill:
+        """A still already taken (a blocking capture): `finish()` returns it at once."""
+        pending = cls(release_s, still.exposure_start_s, min(now_s, still.exposure_end_s),
+                      lambda: still)
+        pending._still, pending._finish = still, None
+        return pending
+
+    @property
+    def finished(self) -> bool:
+        return self._still is not None
+
+    def finish(self) -> Still:
+        """Wait for the end of the exposure (camera clock) and return the still."""
+        if self._still is None:
+            assert self._finish is not None
+            self._still, self._finish = self._finish(), None
+        return self._still
+
+
+class TwoPhaseCamera(Protocol):
+    """A camera that can release and go on (its own `begin_still`), e.g. `SimCamera`."""
+
+    def begin_still(self, release_s: float, render: bool = True) -> PendingStill: ...
+
+
+def begin_still(
+    camera: Camera, release_s: float, render: bool = True, defer: bool = False
+) -> PendingStill:
+    """Start a still on `camera` at `release_s`: its own `begin_still` where it has one, else
+    (one blocking call: gphoto2, Picamera2, V4L2) its `capture_still` now, returned finished.
+    `defer`: a camera with `deferred_stills` (the simulated one) leaves the rendering to
+    `Still.develop` (the still buffer's worker)."""
+    begin = getattr(camera, "begin_still", None)
+    if callable(begin):
+        if defer and getattr(camera, "deferred_stills", False):
+            pending = begin(release_s, render=render, defer=True)
+        else:
+            pending = begin(release_s, render=render)
+        if not isinstance(pending, PendingStill):
+            raise TypeError(f"{type(camera).__name__}.begin_still returned {type(pending)}")
+        return pending
+    still = camera.capture_still(release_s, render=render)
+    return PendingStill.done(release_s, still, camera.clock.now_s())
 
 
 @dataclass(frozen=True)

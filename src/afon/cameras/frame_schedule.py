@@ -6,14 +6,17 @@ that (what the auto exposure chose; the budget when not given). Rows are read ou
 `readout_s`, so the frame's exposure runs from the first row's start to the last row's end,
 ``integration_s + readout_s`` in all, and the frame reaches software `pipeline_s` after that
 (ISP and statistics latency). A caller that comes late gets the latest frame already
-delivered (the ones in between are dropped), and frames exposed while a still was being taken
-are blacked out, as on real sensors. Shared by the simulated and the focal-stack cameras.
+delivered (the ones in between are dropped), and frames exposed while the sensor was busy with a
+still are blacked out, as on real sensors: every frame exposed before the still's end
+(`black_out_until`, one blocking capture), or only those whose exposure overlaps the still's
+exposure and readout (`black_out`, a two-phase capture: live view goes on through the lag).
+Shared by the simulated and the focal-stack cameras.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -26,6 +29,8 @@ class FrameSchedule:
     blackout_until_s: float = -math.inf
     integration_s: float | None = None
     pipeline_s: float = 0.0
+    blackouts: list[tuple[float, float]] = field(default_factory=list)
+    """Windows (start, end) the sensor spends on stills: frames overlapping them are dropped."""
 
     def __post_init__(self) -> None:
         if self.integration_s is None:
@@ -56,13 +61,15 @@ class FrameSchedule:
     def upcoming(self, now_s: float) -> int:
         """Index of the frame a call at `now_s` would return (blackout and late-caller rules)."""
         n = self.next_index
-        while self.exposure_start_s(n) < self.blackout_until_s - 1e-12:
+        while self.exposure_start_s(n) < self.blackout_until_s - 1e-12 or self._in_blackout(n):
             n += 1
         if self.ready_s(n) < now_s:
             period = 1.0 / self.frame_rate_hz
             latency = self.exposure_s + self.readout_s + self.pipeline_s
             latest = math.floor((now_s - self.t0_s - latency) / period + 1e-9)
             n = max(n, latest)
+            while self._in_blackout(n):
+                n += 1
         return n
 
     def next_ready_s(self, now_s: float) -> float:
@@ -74,6 +81,18 @@ class FrameSchedule:
         n = self.upcoming(now_s)
         self.next_index = n + 1
         return n
+
+    def _in_blackout(self, index: int) -> bool:
+        start, end = self.exposure_start_s(index), self.exposure_end_s(index)
+        return any(start < b_end - 1e-12 and end > b_start + 1e-12
+                   for b_start, b_end in self.blackouts)
+
+    def black_out(self, start_s: float, end_s: float) -> None:
+        """Frames whose exposure overlaps [start_s, end_s] are not delivered (the sensor is
+        exposing and reading out a still then); frames before and after are."""
+        first = self.exposure_start_s(self.next_index)
+        self.blackouts = [(a, b) for a, b in self.blackouts if b > first - 1.0]
+        self.blackouts.append((start_s, end_s))
 
     def black_out_until(self, t_s: float) -> None:
         """Frames exposed before `t_s` are not delivered (a still was being taken)."""

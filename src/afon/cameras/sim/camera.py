@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from afon.cameras.base import CalibrationRig, Capabilities, Frame, Image, Still
+from afon.cameras.base import CalibrationRig, Capabilities, Frame, Image, PendingStill, Still
 from afon.cameras.frame_schedule import FrameSchedule
 from afon.cameras.sim.magnify import Magnifier
 from afon.cameras.sim.motor import LensMotor
@@ -39,6 +39,7 @@ from afon.cameras.sim.preset import CameraPreset, load_preset
 from afon.cameras.sim.render import Renderer, RowTiming, focus_samples
 from afon.cameras.sim.scene import Scene, parse_scene, resolve_scene
 from afon.clock import Clock, VirtualClock
+from afon.errors import CameraError
 
 TRUTH_FRAMES = 512
 """Frames whose truth is kept for `truth_of` (the newest ones)."""
@@ -141,6 +142,8 @@ class SimCamera:
         as moving from a request until it takes effect (as Android's LENS_STATE does)."""
         self._commanded_d = self.motor.target_d
         self._magnifier: Magnifier | None = None
+        self._exposing: PendingStill | None = None
+        """The still begun and not yet finished (one at a time, as one sensor takes them)."""
 
     # --- capabilities ----------------------------------------------------------------------
     @property
@@ -313,18 +316,41 @@ class SimCamera:
 
     # --- stills ----------------------------------------------------------------------------
     def capture_still(self, release_s: float, render: bool = True, defer: bool = False) -> Still:
-        """Release at `release_s`: expose after the release lag, return when exposed. With
+        """Release at `release_s`: expose after the release lag, return when exposed (one
+        blocking call: `begin_still(...).finish()`)."""
+        return self.begin_still(release_s, render=render, defer=defer).finish()
+
+    def begin_still(
+        self, release_s: float, render: bool = True, defer: bool = False
+    ) -> PendingStill:
+        """Release at `release_s` and return at once: the exposure runs from the release lag
+        after it for `still_exposure_s`; `finish()` waits for its end and returns the still.
+        Live view goes on through the lag: only preview frames whose exposure overlaps the
+        still's exposure and its readout (the sensor's `readout_s`) are blacked out. With
         `defer`, the image is rendered later by `Still.develop` (the still buffer's worker)."""
+        if self._exposing is not None and not self._exposing.finished:
+            raise CameraError("SimCamera: a still is already being exposed (finish it first)")
         start_s = max(release_s, self.clock.now_s()) + self.timing.release_lag_s
         end_s = start_s + self.timing.still_exposure_s
+        self.schedule.black_out(start_s, end_s + self.timing.readout_s)
+        index = self._still_index
+        self._still_index += 1
+        pending = PendingStill(
+            release_s, start_s, end_s,
+            lambda: self._finish_still(index, start_s, end_s, render, defer),
+        )
+        self._exposing = pending
+        return pending
+
+    def _finish_still(
+        self, index: int, start_s: float, end_s: float, render: bool, defer: bool
+    ) -> Still:
         self.clock.sleep_until(end_s)
         self._apply_pending(end_s)
-        self.schedule.black_out_until(end_s)
         focus = self._focus_samples(start_s, end_s)
         mid_s = 0.5 * (start_s + end_s)
         image: Image | None = None
         develop: Callable[[], Image] | None = None
-        index = self._still_index
         if render:
             frame_index = 1_000_000 + index
             size_px = self.still_px
@@ -345,7 +371,6 @@ class SimCamera:
                 develop = _develop
             else:
                 image = _develop()
-        self._still_index += 1
         self._still_truth[index] = self._truth(start_s, end_s, focus)
         return Still(
             image=image,
