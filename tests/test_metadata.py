@@ -32,6 +32,7 @@ def _shot(tmp_path: Path) -> tuple[ShotRecord, tuple[float, float]]:
     body.shutter.press()
     body.run_for(0.01)
     body.shutter.release()
+    body.run_for(0.1)  # the still is recorded when its exposure ends (60 ms lag + 4 ms)
     record = body.shots[0]
     saved = ShotStore(tmp_path).save(record, np.full((60, 80, 3), 128, np.uint8))
     return saved, made_s
