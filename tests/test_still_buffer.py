@@ -11,6 +11,7 @@ import pytest
 
 from afon import clock as clocks
 from afon.body import Body
+from afon.cameras.base import Frame
 from afon.cameras.sim.camera import SimCamera
 from afon.clock import PacedClock, VirtualClock
 from afon.shots import ShotRecord, ShotStore
@@ -190,4 +191,41 @@ def test_loop_wakes_for_a_due_release_between_frames() -> None:
     assert len(body.shots) == 2
     assert body.shots[1].release_s == pytest.approx(due, abs=1e-9)
     body.shutter.release()
+    body.close()
+
+
+def test_a_still_blacking_out_a_frame_is_no_overload_even_when_recorded_first() -> None:
+    """The frame exposed just before a still reaches software a pipeline latency later, after
+    the still was recorded: the frame the still blacked out is still no dropped frame."""
+    clock = VirtualClock()
+    cam = SimCamera("portrait", "300mm-f2.8", clock=clock, render_frames=False)
+    body = Body(cam, "bbf")
+    body.set_focus_mode("MF")
+    runner = BodyRunner(body)
+    seen: list[Frame] = []
+
+    def count(frame: Frame) -> None:
+        runner._count_frame(frame)
+        runner._frame = frame
+        seen.append(frame)
+
+    body.on_frame = count
+    body.run_for(0.2)
+    timing = cam.preset.timing
+    # release so that the next frame's exposure ends just before the still's starts and the
+    # frame reaches software just after the still's exposure ended
+    n = cam.schedule.upcoming(clock.now_s())
+    while cam.schedule.exposure_end_s(n) - timing.release_lag_s < clock.now_s():
+        n += 1
+    end_n = cam.schedule.exposure_end_s(n)
+    clock.sleep_until(end_n - timing.release_lag_s + 0.005)
+    body.shutter.press()
+    body.shutter.release()
+    body.run_for(0.3)
+    shot = body.shots[0]
+    assert shot.exposure_end_s is not None
+    assert shot.exposure_end_s < cam.schedule.ready_s(n)  # recorded before frame n came
+    indices = [f.index for f in seen]
+    assert n in indices and n + 1 not in indices  # frame n + 1 was blacked out
+    assert runner.loop.dropped == 0
     body.close()

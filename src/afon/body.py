@@ -685,12 +685,13 @@ class Body:
             return
         self._release = None
         if rel is not None and rel.shots == 0:
-            if trap:
+            busy = self._still is not None
+            if trap and not (busy and self._trap_ok):
                 reason = (
                     "trap focus: the subject under the AF point did not come into focus "
                     "before the shutter button was let go"
                 )
-            elif self._still is not None:
+            elif busy and self._may_release():
                 reason = (
                     "the shutter button was let go while the camera was still taking the "
                     "previous shot"

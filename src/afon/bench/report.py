@@ -216,10 +216,10 @@ def method_notes() -> list[str]:
         "- Previews are rendered at the bench's reduced size (see the first line); the AF's "
         "accuracy there is checked by the tests (at 320×240 the servo's accuracy on the "
         "obstacle scenario collapses, so the bench does not go lower).",
-        "- Burst rates are 8 fps with the 300 mm and 5 fps with the 50 mm: the simulated camera "
-        "blacks out every preview frame exposed between a release and the end of its still, "
-        "so faster bursts leave the AF without frames between stills at some phases of the "
-        "frame clock.",
+        "- Burst rates are 8 fps with the 300 mm and 5 fps with the 50 mm (chosen when the "
+        "simulated camera blacked out every preview frame from a release to the end of its "
+        "still; since the two-phase capture only the frame overlapping the still's exposure "
+        "and readout is lost).",
     ]
 
 

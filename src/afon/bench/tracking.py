@@ -11,7 +11,8 @@ lens on full frame (depth of focus ≈ ±0.00093 D) in a 10 fps burst with a 50 
 - releases every 1/`burst_hz` s from `burst_start_s` (jittered per trial so the releases fall at
   different phases of the frame clock) until the runner reaches 5 m;
   ``camera.capture_still(t_release, render=False)`` exposes after the release lag, advances the
-  clock to the end of the exposure and blacks out the preview meanwhile;
+  clock to the end of the exposure and blacks out the preview frames that overlap the still's
+  exposure and readout;
 - each still is judged by the simulation's ground truth at mid-exposure
   (``camera.truth_of(still).in_focus``: the subject inside the depth of field), which the servo
   never sees.

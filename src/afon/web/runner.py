@@ -308,6 +308,8 @@ class BodyRunner:
         self._load = 0.0
         self._room_since: float | None = None
         self._shots_seen = 0
+        self._still_end_s = -math.inf
+        """End of the latest still's exposure (drops of frames it blacked out are no overload)."""
         self.magnify = 0
         """Focus magnifier (0 = off, 5, 10): the viewfinder shows a sensor region around the AF
         point, read at the sensor's resolution where the camera can (`magnified`)."""
@@ -337,6 +339,7 @@ class BodyRunner:
             if callable(end):
                 end()
         self.body = body
+        self._shots_seen, self._still_end_s = 0, -math.inf  # this body's shots and clock
         body.on_shot = self._on_shot
         if self.buffer_depth is not None:
             body.use_still_buffer(self.buffer_depth)
@@ -474,13 +477,19 @@ class BodyRunner:
         """Count the frame; returns how many frames the camera dropped before it."""
         last = self._frame
         self.loop.frames += 1
-        shots = len(self.body.shots)
-        released, self._shots_seen = shots != self._shots_seen, shots
+        shots = self.body.shots
+        for record in shots[self._shots_seen :]:
+            if record.exposure_end_s is not None:
+                self._still_end_s = max(self._still_end_s, record.exposure_end_s)
+        self._shots_seen = len(shots)
         if last is None or frame.index <= last.index + 1:
             return 0
         dropped = frame.index - last.index - 1
-        if released:
-            return 0  # the viewfinder blacked out for a still: that is no overload
+        if self._still_end_s > last.exposure_start_s:
+            # a still exposed after the last frame: the viewfinder blacked out for it (its
+            # record may come before that last frame, which reaches software a pipeline
+            # latency after its exposure): that is no overload
+            return 0
         self.loop.dropped += dropped
         return dropped
 
