@@ -27,6 +27,10 @@ How it is fast, and why not a library call
     (as fast as 8 bits in OpenCV's warps, half the memory traffic of float) and the frame is
     composited at 16 bits: the signal is quantised to 8 bits once, with its noise.
 
+    What did not change is not drawn again (`Renderer._draw_layers`): per band, the canvas
+    after the layers whose every drawing input repeats (a still lens, static layers) is kept
+    and restored, bit for bit; a moving layer's smeared texture is kept for the next band.
+
 Sub-pixel blur
     Every disk kernel is the PSF seen through the pixel aperture of an image constant over
     each texel (tent ⊛ disk, supersampled), so a blur circle below one pixel still spreads
@@ -52,7 +56,8 @@ Detail at every scale
 
 Depth within a layer (a tilt or relief, `relief.py`)
     is drawn in depth slices (`_draw_deep`): slices evenly spaced in dioptres on a grid
-    through the focus, the blur step between neighbours ≤ 0.5 px (≤ 24 slices), the layer
+    through the focus, the blur step between neighbours ≤ 0.5 px, and beyond 5.2 px of blur
+    ≤ 10 % of it (previews and phase images; ≤ 24 slices), the layer
     drawn once per slice with that slice's disks (half disks in the phase images, so each
     slice has its own disparity) and each pixel taking the two slices that bracket its depth
     (tent weights in dioptres), then composited once. A gather variant of layered depth of
