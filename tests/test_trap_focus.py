@@ -143,6 +143,8 @@ def test_trap_focus_over_http_is_a_setting_and_shown(tmp_path: object) -> None:
         press = {"control": "SHUTTER", "action": "press"}
         assert http.post("/api/control", json=press).status_code == 200
         wait_for(lambda: http.get("/api/state").json()["trap_armed"], what="trap armed")
+        # under load the first frame can come after the press (the renderer builds its caches)
+        wait_for(lambda: http.get("/api/state").json()["frame"] is not None, what="a frame")
         frame = http.get("/api/state").json()["frame"]
         wait_for(lambda: http.get("/api/state").json()["frame"] > frame + 10, what="10 frames")
         assert len(live.runner.shots) == before  # the portrait is not at infinity: no release
