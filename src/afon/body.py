@@ -34,6 +34,7 @@ from afon.clock import Clock
 from afon.controls import AF_POINT_STEPS, Control, ControlEvent, ControlStates
 from afon.errors import AfonError, CameraError
 from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow, ServoAf, SingleShotAf
+from afon.focus.footprint import phase_read_region
 from afon.focus.hardware import CameraAf, CameraServo, has_hardware_af
 from afon.focus.states import AfState, AfStateChange, AfStateMachine, CameraAfMode, Cause
 from afon.focus.trap import TrapFocus, TrapReading
@@ -195,6 +196,18 @@ class Body:
         self.shutter_half = Button(self, (Control.SHUTTER_HALF,))
         self.shutter = Button(self, (Control.SHUTTER_HALF, Control.SHUTTER_FULL))
         self._check_strategies()
+        if hasattr(camera, "phase_reader"):
+            # a camera that draws its phase images (the simulated one) draws only what AF reads
+            camera.phase_reader = self._phase_read_region
+
+    def _phase_read_region(
+        self, phase_px: tuple[int, int]
+    ) -> tuple[float, float, float, float] | None:
+        """Where this frame's phase images are read (`afon.focus.footprint`); None (all of them)
+        when the window moves after the frame is drawn (the tracking area) or trap focus reads."""
+        if self.profile.af_area == "tracking" or self._trap_armed():
+            return None
+        return phase_read_region(self.window, phase_px)
 
     # --- settings --------------------------------------------------------------------------
     def _check_strategies(self) -> None:

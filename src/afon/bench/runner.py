@@ -385,6 +385,8 @@ def run_trial(job: TrialJob) -> TrialResult:
     holder.append(body)
     if isinstance(camera, BenchSimCamera):
         camera.needs_image = lambda: body.state in _AF_RUNNING
+        if not job.region_render:
+            camera.phase_reader = None  # whole frames, phase images included (the reference)
         if job.region_render and profile.af_area != "tracking" and not profile.trap_focus:
             # the AF engine reads only around its window (the tracker reads the whole frame)
             sim = camera

@@ -81,12 +81,26 @@ def read_region(window: AfWindow, image_px: tuple[int, int],
         img = _union(img, (c * cw - 2, r * ch - 2, (c + 1) * cw + 2, (r + 1) * ch + 2))
     x0, y0, x1, y1 = img[0] / w, img[1] / h, img[2] / w, img[3] / h
     if phase_px is not None:
-        pw, ph = phase_px
-        phase = _phase_px(window, pw, ph)
-        cols, rows = PDAF_GRID
-        for c, r in _cells(window, PDAF_GRID, pw, ph):
-            cell = AfWindow((c + 0.5) / cols, (r + 0.5) / rows, 1.0 / cols, 1.0 / rows)
-            phase = _union(phase, _phase_px(cell, pw, ph))
-        x0, y0 = min(x0, phase[0] / pw), min(y0, phase[1] / ph)
-        x1, y1 = max(x1, phase[2] / pw), max(y1, phase[3] / ph)
+        px0, py0, px1, py1 = _phase_fractions(window, phase_px)
+        x0, y0, x1, y1 = min(x0, px0), min(y0, py0), max(x1, px1), max(y1, py1)
+    return max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1)
+
+
+def _phase_fractions(window: AfWindow, phase_px: tuple[int, int]
+                     ) -> tuple[float, float, float, float]:
+    pw, ph = phase_px
+    phase = _phase_px(window, pw, ph)
+    cols, rows = PDAF_GRID
+    for c, r in _cells(window, PDAF_GRID, pw, ph):
+        cell = AfWindow((c + 0.5) / cols, (r + 0.5) / rows, 1.0 / cols, 1.0 / rows)
+        phase = _union(phase, _phase_px(cell, pw, ph))
+    return phase[0] / pw, phase[1] / ph, phase[2] / pw, phase[3] / ph
+
+
+def phase_read_region(window: AfWindow, phase_px: tuple[int, int]
+                      ) -> tuple[float, float, float, float]:
+    """The part of the phase images (fractions, as `read_region`) that holds every pixel the
+    AF engine reads for `window`: the live view is drawn whole (it is looked at), its phase
+    images, which only the AF engine reads, need only this."""
+    x0, y0, x1, y1 = _phase_fractions(window, phase_px)
     return max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1)

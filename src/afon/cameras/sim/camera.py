@@ -97,6 +97,13 @@ class SimCamera:
     every pixel of it as in the whole frame, the rest black: for a consumer that reads only
     there (the benchmark's AF engine, `afon.focus.footprint`). None: the whole frame."""
 
+    phase_reader: Callable[[tuple[int, int]], tuple[float, float, float, float] | None] | None
+    phase_reader = None
+    """Where the AF engine will read this frame's phase images of the given size (fractions,
+    as `render_region`), asked per frame when `render_region` is None: the live view is drawn
+    whole, its phase images (read by the AF engine alone) only there. None, or an answer None:
+    whole."""
+
     def __init__(
         self,
         scene: Scene | str | Path = "portrait",
@@ -198,6 +205,9 @@ class SimCamera:
         # --- end of renderer call ---
         phase_data = None
         if phase and self.preset.phase_available and self.render_frames:
+            phase_region = region
+            if phase_region is None and self.phase_reader is not None:
+                phase_region = self.phase_reader(self.renderer.phase_px)
             phase_data = self.renderer.render_phase(
                 mid_s,
                 sum(focus) / len(focus),
@@ -207,7 +217,7 @@ class SimCamera:
                 zero_offset_d=self.preset.phase.zero_offset_d,
                 lens_d=self.motor.position_d,
                 rows=rows,  # the PDAF pixels are on the image rows: the same rolling shutter
-                region=_region_px(region, self.renderer.phase_px),
+                region=_region_px(phase_region, self.renderer.phase_px),
             )
         self._frame_truth[n] = self._truth(start_s, end_s, focus)
         while len(self._frame_truth) > TRUTH_FRAMES:
