@@ -155,3 +155,21 @@ def test_sim_begin_still_returns_before_the_exposure() -> None:
     still = pending.finish()
     assert cam.clock.now_s() == pytest.approx(pending.due_s)
     assert still.exposure_start_s == pytest.approx(t + cam.preset.timing.release_lag_s)
+
+
+def test_a_press_let_go_during_a_still_is_not_recorded_as_a_trap_release() -> None:
+    """Found by the stateful test: two taps (the second waits for the camera), then the shutter
+    held with trap focus switched on: the waiting tap's shot is the tap's, not the trap's."""
+    _, body, _ = _body("AF-S")
+    for _ in range(2):
+        _press(body, Control.SHUTTER_FULL, True)
+        _press(body, Control.SHUTTER_FULL, False)
+    assert body.stills_in_flight == 2
+    _press(body, Control.SHUTTER_FULL, True)
+    body.set_trap_focus(True)  # the held press is armed; the waiting tap was let go before
+    body.run_for(0.15)  # the first still is done at 64 ms, the waiting tap released then
+    tap = body.shots[1]
+    assert tap.ok and tap.release_s == pytest.approx(body.shots[0].exposure_end_s)
+    assert tap.settings["trap"] == {"armed": False}
+    _press(body, Control.SHUTTER_FULL, False)
+    body.close()

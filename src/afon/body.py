@@ -731,7 +731,7 @@ class Body:
             )
             return
         rel.shots += 1
-        self._expose(rel.pressed_s, now)
+        self._expose(rel.pressed_s, now, by_trap=False)  # let go before: not the trap's
 
     @property
     def stills_in_flight(self) -> int:
@@ -739,10 +739,11 @@ class Body:
         let go while the camera was busy (each ends in a shot or a failure record)."""
         return (self._still is not None) + len(self._latched)
 
-    def _expose(self, pressed_s: float, now: float) -> None:
-        """Release the shutter (two-phase: the still finishes when its exposure is done)."""
+    def _expose(self, pressed_s: float, now: float, by_trap: bool = True) -> None:
+        """Release the shutter (two-phase: the still finishes when its exposure is done).
+        `by_trap` False: a press let go earlier, which an armed trap did not release."""
         state = self.af.state
-        settings = self._settings()
+        settings = self._settings(trap_armed=None if by_trap else False)
         try:
             pending = begin_still(
                 self.camera, now, render=self.save_images, defer=self.still_buffer is not None
@@ -788,7 +789,7 @@ class Body:
         self.stats.extra["reconnects"] = int(self.stats.extra.get("reconnects", 0)) + 1
         return True
 
-    def _settings(self) -> dict[str, Any]:
+    def _settings(self, trap_armed: bool | None = None) -> dict[str, Any]:
         p = self.profile
         return {
             "profile": p.name,
@@ -801,12 +802,12 @@ class Body:
             "lock_on_s": p.lock_on_s,
             "af_window": [self.window.cx, self.window.cy, self.window.w, self.window.h],
             "strategy": p.af_s_strategy if self.focus_mode == "AF-S" else p.af_c_strategy,
-        } | ({"trap": self._trap_facts()} if p.trap_focus else {})
+        } | ({"trap": self._trap_facts(trap_armed)} if p.trap_focus else {})
 
-    def _trap_facts(self) -> dict[str, Any]:
+    def _trap_facts(self, armed: bool | None = None) -> dict[str, Any]:
         """Whether trap focus released this shot, and the reading it went by."""
         reading = self._trap.last if self._trap is not None else None
-        armed = self._trap_armed()
+        armed = self._trap_armed() if armed is None else armed
         if not armed or reading is None:
             return {"armed": armed}
         return {
