@@ -48,6 +48,9 @@ class BodyMachine(RuleBasedStateMachine):
 
     def _send(self, control: Control, pressed: bool) -> None:
         body = self.body
+        # lens commands whose frame boundary has passed are handed to the motor when the camera
+        # is next asked: ask now, so that only what this event does is compared
+        body.camera.lens_position_d()
         before_target = body.camera.motor.target_d  # type: ignore[attr-defined]
         before_cmds = body.stats.lens_commands
         records_before = len(body.shots)
