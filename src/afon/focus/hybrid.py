@@ -19,6 +19,12 @@ measured (`measure_phase`):
 - **no phase signal** (confidence < `low_confidence` on `dropout_frames` still frames, frames
   without phase data, or an uncalibrated camera): the full contrast search (`ContrastAf`),
   which also gives the FAILED verdict on a featureless scene.
+- **a reading beyond infinity** (`beyond_infinity`: no subject's; a blur wider than the phase
+  search reaches, a 300 mm lens at infinity on a face 2.5 m away): a search drive, steps of
+  `SWEEP_REACH` of the search's reach towards the near end, reading phase at each stop, until
+  a confident reading of a real distance takes over (the predictive servo drives the same
+  way while it has no track). Known gap: with the zone area, the same blur reads as in focus
+  at infinity (the halves' crosstalk lines up at zero), which no rule here catches.
 
 Timeout: the phase stage is bounded by `phase_frames` (20, libcamera's ``pdaf_frames``); the
 contrast search it may hand over to has its own bound (`ContrastAf.frame_bound`).
@@ -36,6 +42,28 @@ from afon.focus.phase import (
     default_tolerance_d,
     measure_phase,
 )
+
+SWEEP_REACH = 0.8
+"""A search-drive step as a share of the defocus the phase search can measure."""
+SWEEP_FRAMES = 8
+"""Frames a search-drive step may take (the move and a still frame): the phase stage's bound
+(`phase_frames`) grows by this per step."""
+
+
+def beyond_infinity(lens_d: float, m: PhaseMeasurement, ctx: AfContext) -> bool:
+    """A phase reading that puts the subject beyond infinity by more than the depth of focus:
+    no subject's (the dioptric distance of anything is at least 0), but a blur wider than
+    the phase search reaches, whose correlation peak sits near zero where the two halves'
+    crosstalk lines up."""
+    return m.defocus_d is not None and lens_d + m.defocus_d < -ctx.depth_of_focus_d
+
+
+def sweep_target(lens_d: float, m: PhaseMeasurement, ctx: AfContext) -> float | None:
+    """The next stop of a search drive: towards the near end by `SWEEP_REACH` of the defocus
+    the phase search measures; None at the near end."""
+    reach_d = SWEEP_REACH * m.search_px * abs(ctx.phase_d_per_px or 0.0)
+    target = min(lens_d + reach_d, ctx.lens_max_d)
+    return target if target - lens_d > 1e-6 else None
 
 
 class HybridAf(Acquisition):
@@ -80,6 +108,7 @@ class HybridAf(Acquisition):
         self._approach = 0
         """Direction of the last jump (+1 nearer, −1 farther; 0 before the first)."""
         self._dropouts = 0
+        self._sweeps = 0
         self._gate = MeasurementGate(self.ctx)
 
     def start(self, lens_d: float, now_s: float) -> float | None:
@@ -95,6 +124,9 @@ class HybridAf(Acquisition):
         super().cancel()
         if self.contrast is not None:
             self.contrast.cancel()
+
+    def _sweep_frames(self) -> int:
+        return SWEEP_FRAMES * self._sweeps
 
     @property
     def max_frames(self) -> int:
@@ -118,6 +150,12 @@ class HybridAf(Acquisition):
             return self._handover(ContrastAf(self.ctx), lens, frame, window)
         m = measure_phase(frame.phase, window, self.ctx)
         self.last = m
+        if m.defocus_d is not None:
+            unsure = m.confidence < self.high_confidence
+            seen = m.confidence >= self.low_confidence
+            if (seen and beyond_infinity(lens, m, self.ctx)) or (self.mode == "sweep" and unsure):
+                return self._sweep(frame, window, lens, m)
+            self.mode = "phase"
         if m.defocus_d is None or m.confidence < self.low_confidence:
             self._dropouts += 1
             if self._dropouts >= self.dropout_frames:
@@ -145,6 +183,21 @@ class HybridAf(Acquisition):
             ok = abs(m.defocus_d) <= self.ctx.depth_of_focus_d
             return self._end(AfStatus.FOCUSED if ok else AfStatus.FAILED)
         return self._jump(frame, lens, target)
+
+    def _sweep(self, frame: Frame, window: AfWindow, lens: float, m: PhaseMeasurement) -> AfStep:
+        """Search drive. A reading that puts the subject beyond infinity sees a blur wider than
+        the phase search reaches (its peak then sits near zero, where the two halves'
+        crosstalk lines up; a 300 mm lens at infinity looking at a face 2.5 m away): the lens
+        steps towards the near end by most of that reach, reading phase at each stop, until a
+        confident reading of a real distance takes over, as bodies do when AF finds nothing;
+        at the near end, the full contrast search (FAILED on a featureless scene)."""
+        self.mode = "sweep"
+        target = sweep_target(lens, m, self.ctx)
+        if target is None:
+            return self._handover(ContrastAf(self.ctx), lens, frame, window)
+        self._sweeps += 1
+        self._gate.moved(frame.ready_s, target - lens)
+        return AfStep(AfStatus.SCANNING, target)
 
     def _jump(self, frame: Frame, lens: float, target: float) -> AfStep:
         self._jumps += 1
@@ -176,6 +229,6 @@ class HybridAf(Acquisition):
         return step
 
     def _scanning(self, target: float | None) -> AfStep:
-        if self.mode == "phase" and self.frames >= self.phase_frames:
+        if self.mode == "phase" and self.frames >= self.phase_frames + self._sweep_frames():
             return self._end(AfStatus.FAILED)
         return AfStep(AfStatus.SCANNING, target)

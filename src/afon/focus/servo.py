@@ -42,6 +42,10 @@ Per frame (`ServoAf.update(frame, window, aim_s)`):
    the depth of focus; once the peak is bracketed the lens holds at the best position until the
    contrast drops by 15% (libcamera's CAF retrigger idea), then climbs again. Phase readings
    resume the tracking as soon as they return.
+6. **Search drive** while it has no track: a confident reading that puts the subject beyond
+   infinity (`afon.focus.hybrid.beyond_infinity`) sees a blur wider than the phase search
+   reaches; the lens steps towards the near end from still frames (`sweep_target`) until a
+   real reading starts the track.
 
 Status (Camera2 passive states): FOCUSED (PASSIVE_FOCUSED) when the newest reading used was
 itself in focus (its measured defocus, taken where the lens was during that exposure, below
@@ -64,6 +68,7 @@ from afon.cameras.base import Frame
 from afon.focus.context import lens_still
 from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow
 from afon.focus.estimator import DistanceEstimator, Snapshot
+from afon.focus.hybrid import beyond_infinity, sweep_target
 from afon.focus.lockon import DEFAULT_LOCK_ON_S, AreaContent, LockOn, Verdict
 from afon.focus.measures import tenengrad, texture_confidence
 from afon.focus.phase import PhaseMeasurement, measure_phase
@@ -245,7 +250,10 @@ class PredictiveServo:
             self.no_phase_frames += 1
 
         command: float | None = None
-        if self.no_phase_frames >= self.fallback_frames and not self._coasting(mid_s):
+        sweep = self._sweep_step(frame, lens_d) if obs is None and self.last_valid is None else None
+        if sweep is not None:
+            command = sweep
+        elif self.no_phase_frames >= self.fallback_frames and not self._coasting(mid_s):
             # contrast steps are deliberate: no dead-band
             self.in_fallback = True
             command, textured = self._contrast_step(frame, window, mid_s)
@@ -311,6 +319,8 @@ class PredictiveServo:
         self.last_phase = m
         if m.defocus_d is None or m.confidence < self.min_confidence:
             return None, lens_d
+        if beyond_infinity(lens_d, m, self.ctx):
+            return None, lens_d  # no subject's reading (`afon.focus.hybrid.beyond_infinity`)
         sigma = math.hypot(
             math.hypot(self.sigma0_d, self.sigma_rel * m.defocus_d)
             / math.sqrt(m.confidence * max(m.purity, 0.25)),
@@ -423,6 +433,17 @@ class PredictiveServo:
         if self.commanded_d is not None and abs(target - self.commanded_d) < self.squelch_d:
             return None
         return target
+
+    def _sweep_step(self, frame: Frame, lens_d: float) -> float | None:
+        """Search drive while acquiring (`afon.focus.hybrid.HybridAf._sweep`): a confident
+        phase reading beyond infinity sees a blur wider than the search reaches, so the lens
+        steps towards the near end by most of that reach (from a still lens)."""
+        m = self.last_phase
+        if m is None or frame.phase is None or frame.lens_moving:
+            return None
+        if m.confidence < self.min_confidence or not beyond_infinity(lens_d, m, self.ctx):
+            return None
+        return sweep_target(lens_d, m, self.ctx)
 
     def _contrast_step(
         self, frame: Frame, window: AfWindow, mid_s: float
