@@ -10,8 +10,8 @@ JPEG-encoded), runs its `BodyRunner` and measures, on the wall clock:
   CPU per frame; target ≥ 2 on one core);
 - **af_c**: the same with AF-C and AF-ON held for as long (the lens moves and the AF engine
   reads every frame, so the renderer reuses nothing of the last frame: the loop's heavy case),
-  and how far the lens moved. The target applies to idle; the AF-C headroom is reported beside
-  it (how many combinations keep real time and ≥ 2× under AF);
+  and the lens's net move over it (`lens_moved_d`). The target applies to idle; the AF-C
+  headroom is reported beside it (how many combinations keep real time and ≥ 2× under AF);
 - **release lag**: `--presses` single shots in MF (release priority, so focus never delays
   them): the press is stamped by the benchmark just before it is queued for the body thread,
   and the lag is press → start of the still's exposure. Target: within one frame period of the
@@ -70,6 +70,18 @@ def _thread_cpu_s(thread: Any) -> float:
     return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
 
 
+def _sample(body: Any, threads: list[Any], seconds: float) -> tuple[int, list[float], float]:
+    """Frames the body made, CPU seconds of each of `threads` and wall seconds over `seconds`
+    of the running loop."""
+    frames0 = body.stats.frames
+    cpu0s = [_thread_cpu_s(t) for t in threads]
+    wall0 = time.perf_counter()
+    time.sleep(seconds)
+    frames = body.stats.frames - frames0
+    cpus = [_thread_cpu_s(t) - c0 for t, c0 in zip(threads, cpu0s, strict=True)]
+    return frames, cpus, time.perf_counter() - wall0
+
+
 def _wait(pred: Callable[[], Any], what: str, timeout_s: float = TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout_s
     while not pred():
@@ -123,37 +135,24 @@ def measure(scene: str, preset: str, presses: int, burst_s: float) -> dict[str, 
             except TimeoutError:
                 real_time = False
             scales = [_scale(body)]
-            frames0 = body.stats.frames
             # the live view's JPEG encoder is the loop's work too, wherever it runs (its own
             # thread since the FrameEncoder; the body thread before): both are counted
             encoder = getattr(getattr(runner, "encoder", None), "thread", None)
             threads = [thread] + ([encoder] if encoder is not None else [])
-            cpu0s = [_thread_cpu_s(t) for t in threads]
-            wall0 = time.perf_counter()
-            time.sleep(IDLE_S)
-            frames = body.stats.frames - frames0
-            cpus = [_thread_cpu_s(t) - c0 for t, c0 in zip(threads, cpu0s, strict=True)]
-            cpu_s = sum(cpus)
+            frames, cpus, wall_s = _sample(body, threads, IDLE_S)
             body_cpu_per_frame_ms = 1000.0 * cpus[0] / max(frames, 1)
-            wall_s = time.perf_counter() - wall0
-            cpu_per_frame_ms = 1000.0 * cpu_s / max(frames, 1)
+            cpu_per_frame_ms = 1000.0 * sum(cpus) / max(frames, 1)
             scales.append(_scale(body))
             # AF-C with AF-ON held: the lens moves and the AF engine reads every frame (the
             # renderer can reuse nothing of a frame whose lens moved), the loop's heavy case
             runner.settings({"focus_mode": "AF-C"}).result(TIMEOUT_S)
             runner.submit(body.af_on.press).result(TIMEOUT_S)
-            af_frames0 = body.stats.frames
-            af_cpu0s = [_thread_cpu_s(t) for t in threads]
             af_lens0_d = float(camera.lens_position_d())
-            af_wall0 = time.perf_counter()
-            time.sleep(IDLE_S)
-            af_frames = body.stats.frames - af_frames0
-            af_cpu_s = sum(_thread_cpu_s(t) - c0 for t, c0 in zip(threads, af_cpu0s, strict=True))
-            af_wall_s = time.perf_counter() - af_wall0
+            af_frames, af_cpus, af_wall_s = _sample(body, threads, IDLE_S)
             af_lens_moved_d = abs(float(camera.lens_position_d()) - af_lens0_d)
             runner.submit(body.af_on.release).result(TIMEOUT_S)
             runner.settings({"focus_mode": "MF"}).result(TIMEOUT_S)
-            af_cpu_per_frame_ms = 1000.0 * af_cpu_s / max(af_frames, 1)
+            af_cpu_per_frame_ms = 1000.0 * sum(af_cpus) / max(af_frames, 1)
             scales.append(_scale(body))
             # single releases: lag from the press to the start of exposure
             lags_s: list[float] = []
