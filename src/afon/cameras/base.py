@@ -171,12 +171,6 @@ class PendingStill:
         return self._still
 
 
-class TwoPhaseCamera(Protocol):
-    """A camera that can release and go on (its own `begin_still`), e.g. `SimCamera`."""
-
-    def begin_still(self, release_s: float, render: bool = True) -> PendingStill: ...
-
-
 def begin_still(
     camera: Camera, release_s: float, render: bool = True, defer: bool = False
 ) -> PendingStill:
