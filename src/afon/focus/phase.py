@@ -186,24 +186,12 @@ def measure_phase(
         return PhaseMeasurement(0.0, 0.0, None, 0.0, 0.0, s / scale, True)
     if float(np.std(templ)) < 1e-6 or float(np.std(strip)) < 1e-6:
         return PhaseMeasurement(0.0, 0.0, _defocus(0.0, ctx), 0.0, 0.0, s / scale, False)
-    # both ways: the left window against the right strip, and the right window against the
-    # left strip (its shift is the negative); their mean cancels the sub-pixel bias that the
-    # texture sliding through the window gives either one (±0.3 DoF on a bird crossing an AF
-    # point with one; ±0.03 DoF with both)
-    fwd = _match(strip, templ)
-    back = _match(lb[ty0:ty1, tx0 - s - x0 : tx1 + s - x0], rb[ty0:ty1, tx0 - x0 : tx1 - x0])
-    (i, frac, rho, distinct), (j, frac_b, rho_b, distinct_b) = fwd, back
-    n = 2 * s + 1
-    at_edge = i in (0, n - 1) or j in (0, n - 1)
-    shift = 0.5 * ((i - s + frac) - (j - s + frac_b)) / scale
-    rho, distinct = min(rho, rho_b), min(distinct, distinct_b)
-    conf = 0.0
-    if not at_edge and abs((i - s) + (j - s)) <= 1:
-        # (the two ways agreeing on the peak: otherwise the match is ambiguous)
-        conf = _clip01((rho - RHO_FLOOR) / RHO_SPAN) * _clip01(distinct / DISTINCT_SPAN)
+    # matched both ways (`_two_way`)
+    rows = lb[ty0:ty1], rb[ty0:ty1]
+    shift_px, conf, at_edge, rho, distinct = _two_way(rows, tx0 - x0, tx1 - x0, s)
+    shift = shift_px / scale
     purity = 1.0
     if blocks and conf > 0:
-        rows = lb[ty0:ty1], rb[ty0:ty1]
         tol_px = _tolerance_px(ctx) * scale
         purity = _purity(rows, tx0 - x0, tx1 - x0, s, shift * scale, tol_px)
     return PhaseMeasurement(
@@ -241,7 +229,6 @@ def _purity(
     if w // nx < BLOCK_MIN_PX or h // ny < BLOCK_MIN_PX:
         return 1.0
     same = other = 0
-    n = 2 * s + 1
     for r in range(ny):
         r0, r1 = r * h // ny, (r + 1) * h // ny
         for c in range(nx):
@@ -249,22 +236,38 @@ def _purity(
             templ_l, templ_r = lb[r0:r1, c0:c1], rb[r0:r1, c0:c1]
             if float(np.std(templ_l)) < 1e-6 or float(np.std(templ_r)) < 1e-6:
                 continue
-            i, frac, rho, distinct = _match(rb[r0:r1, c0 - s : c1 + s], templ_l)
-            j, frac_b, rho_b, distinct_b = _match(lb[r0:r1, c0 - s : c1 + s], templ_r)
-            edge = i in (0, n - 1) or j in (0, n - 1)
-            if edge or abs((i - s) + (j - s)) > 1:
-                continue  # beyond the search or ambiguous: says nothing
-            conf = _clip01((min(rho, rho_b) - RHO_FLOOR) / RHO_SPAN) * _clip01(
-                min(distinct, distinct_b) / DISTINCT_SPAN
-            )
+            d, conf, _, _, _ = _two_way((lb[r0:r1], rb[r0:r1]), c0, c1, s)
             if conf < BLOCK_MIN_CONFIDENCE:
-                continue
-            d = 0.5 * ((i - s + frac) - (j - s + frac_b))
+                continue  # unsure, beyond the search or ambiguous (confidence 0): says nothing
             if abs(d - shift_px) <= tol_px:
                 same += 1
             else:
                 other += 1
     return 1.0 if same + other == 0 else same / (same + other)
+
+
+def _two_way(
+    rows: tuple[FloatImage, FloatImage], a: int, b: int, s: int
+) -> tuple[float, float, bool, float, float]:
+    """Both ways at the template columns ``a:b`` of band-passed rows `rows` (left, right),
+    search ±`s`: the left window against the right strip, and the right window against the
+    left strip (its shift is the negative); their mean cancels the sub-pixel bias that the
+    texture sliding through the window gives either one (±0.3 DoF on a bird crossing an AF
+    point with one; ±0.03 DoF with both). Returns the shift (phase-image pixels), the
+    confidence (0 at the search's edge or when the two ways disagree on the peak: the match
+    is ambiguous), whether it is at the edge, the peak NCC and the distinctness (the lower
+    of the two ways')."""
+    lb, rb = rows
+    i, frac, rho, distinct = _match(rb[:, a - s : b + s], lb[:, a:b])
+    j, frac_b, rho_b, distinct_b = _match(lb[:, a - s : b + s], rb[:, a:b])
+    n = 2 * s + 1
+    at_edge = i in (0, n - 1) or j in (0, n - 1)
+    shift = 0.5 * ((i - s + frac) - (j - s + frac_b))
+    rho, distinct = min(rho, rho_b), min(distinct, distinct_b)
+    conf = 0.0
+    if not at_edge and abs((i - s) + (j - s)) <= 1:
+        conf = _clip01((rho - RHO_FLOOR) / RHO_SPAN) * _clip01(distinct / DISTINCT_SPAN)
+    return shift, conf, at_edge, rho, distinct
 
 
 def _match(strip: FloatImage, templ: FloatImage) -> tuple[int, float, float, float]:
