@@ -23,6 +23,7 @@ it (an import-linter contract keeps `afon.focus` and `afon.body` away from `afon
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -42,11 +43,13 @@ def luma_of(image: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
         return arr.astype(np.float32)
     if arr.ndim != 3 or arr.shape[2] < 3:
         raise ValueError(f"expected an RGB or grey image, got shape {arr.shape}")
-    out: npt.NDArray[np.float32] = (
-        0.299 * arr[..., 0].astype(np.float32)
-        + 0.587 * arr[..., 1].astype(np.float32)
-        + 0.114 * arr[..., 2].astype(np.float32)
-    )
+    # 0.299·R + 0.587·G + 0.114·B in float32, summed in that order; each product is cast
+    # from the channel straight into float32 (no per-channel copies: half the time, same bits)
+    out: npt.NDArray[np.float32] = np.multiply(arr[..., 0], np.float32(0.299), dtype=np.float32)
+    part = np.multiply(arr[..., 1], np.float32(0.587), dtype=np.float32)
+    out += part
+    np.multiply(arr[..., 2], np.float32(0.114), out=part, dtype=np.float32)
+    out += part
     return out
 
 
@@ -103,10 +106,14 @@ class Frame:
         start = self.exposure_start_s + shift
         return start, start + integration
 
-    @property
+    @functools.cached_property
     def luma(self) -> npt.NDArray[np.float32]:
-        """Luminance (Rec. 601) in 0..255 as float32."""
-        return luma_of(self.image)
+        """Luminance (Rec. 601) in 0..255 as float32, computed once per frame (the servo, the
+        lock-on check and the tracker each read it: read-only, so no reader can change it
+        under another)."""
+        out = luma_of(self.image)
+        out.flags.writeable = False
+        return out
 
 
 @dataclass(frozen=True)
