@@ -219,8 +219,12 @@ class Tracker:
         self._last_t = t_s
         self._lost_frames = 0
         if score >= self.refresh_score:
-            self._factor_used = self._factor(new, width, height)
-            self._template = self._cut(_prep(luma, self._factor_used), new)
+            refreshed = self._factor(new, width, height)
+            # the band-passed frame at the new window's scale: the one searched when the
+            # scale is unchanged (the same pixels, not a second pass over the frame)
+            src = img if refreshed == factor else _prep(luma, refreshed)
+            self._factor_used = refreshed
+            self._template = self._cut(src, new)
         elif scale != 1.0:
             self._template = _resized(self._template, scale)
         self._window = new
