@@ -283,3 +283,50 @@ def test_layers_kept_from_the_last_frame_give_the_pixels_of_a_fresh_draw(scene: 
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
     assert kept._snapshots  # the still frames were drawn from kept canvases
+
+
+def _field_entry_whole_periods(src: np.ndarray, diameter: float, half: int) -> np.ndarray:
+    """A field ladder entry the straightforward way: the tile wrapped by whole periods."""
+    from afon.cameras.sim.render import _DETAIL_UNIT, _DETAIL_ZERO, _FULL, disk_kernel
+
+    k = np.ascontiguousarray(disk_kernel(diameter, half)[:, ::-1])
+    r, n = k.shape[0] // 2, src.shape[0]
+    out = src
+    if r:
+        reps = r // n + 1
+        ext = np.pad(src, ((reps * n, reps * n), (reps * n, reps * n)), mode="wrap")
+        out = cv2.filter2D(ext, -1, k, borderType=cv2.BORDER_REFLECT)
+        out = out[reps * n : reps * n + n, reps * n : reps * n + n]
+    return np.clip(out * _DETAIL_UNIT + _DETAIL_ZERO + 0.5, 0, _FULL).astype(np.uint16)
+
+
+def test_field_ladder_entries_are_those_of_the_tile_wrapped_by_whole_periods() -> None:
+    """A field's blur ladder wraps its periodic tile only as far as the kernel reaches
+    (rounded up to `_ALIGN_FIELD` texels): the same bits as wrapping whole periods, at every
+    level (down to tiles narrower than the wrap) and for whole and half disks."""
+    from afon.cameras.sim.render import _Field, _ladder_diameter
+    from afon.cameras.sim.textures import detail_tile
+
+    field = _Field(detail_tile(7), 16.0, None, 1.0, 1.0, math.inf)
+    for m in (0, 2, len(field.levels) - 2, len(field.levels) - 1):
+        for j in (0, 1, 5, 12, 20):
+            for kind, half in (("rgb", 0), ("L", -1), ("R", 1)):
+                want = _field_entry_whole_periods(field.levels[m], _ladder_diameter(j), half)
+                assert np.array_equal(field.entry(kind, m, j), want), (m, j, kind)
+
+
+def test_a_frames_luma_is_computed_once_and_read_only() -> None:
+    """`Frame.luma` (read by the servo, the lock-on check and the tracker) is converted once
+    per frame, equals `luma_of` of its image, and cannot be changed by one of its readers."""
+    from afon.cameras.base import Frame, luma_of
+
+    img = np.random.default_rng(3).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    frame = Frame(0, img, 0.0, 0.01, 0.02, 1.0, 1.0, False)
+    first = frame.luma
+    assert frame.luma is first
+    assert np.array_equal(first, luma_of(img)) and first.dtype == np.float32
+    reference = (0.299 * img[..., 0].astype(np.float32) + 0.587 * img[..., 1].astype(np.float32)
+                 + 0.114 * img[..., 2].astype(np.float32))
+    assert np.array_equal(first, reference)
+    with pytest.raises(ValueError):
+        first[0, 0] = 1.0

@@ -133,3 +133,40 @@ def test_tracking_carries_on_whether_or_not_the_window_is_passed_back() -> None:
             window = got
         # the patch moved 66 px (0.21 frame widths); its centre is at x = 186 px
         assert abs(window.cx * 320 - 186) < 2, feed_back
+
+
+def _growing(index: int) -> Frame:
+    """A noise-textured patch growing 6 % every other frame about (160, 120) on noise."""
+    import cv2
+
+    side = round(60 * 1.06 ** (index // 2))
+    patch = cv2.resize(np.random.default_rng(7).uniform(40, 220, (60, 60)), (side, side),
+                       interpolation=cv2.INTER_LINEAR)
+    img = np.random.default_rng(100 + index).uniform(90, 110, (240, 320))
+    y0, x0 = 120 - side // 2, 160 - side // 2
+    img[y0 : y0 + side, x0 : x0 + side] = patch
+    t = index / 30
+    return Frame(index, img.astype(np.uint8), t, t + 0.01, t + 0.02, 0.0, 0.0, False)
+
+
+def test_a_refreshed_template_is_cut_from_the_frame_band_passed_at_the_new_scale() -> None:
+    """On a confident match the template is re-cut at the new window, from the frame
+    band-passed at that window's working scale: the searched frame while the scale stays, a
+    new pass once the growing subject has changed it (both happen here)."""
+    from afon.focus.tracking import _prep
+
+    tracker = Tracker()
+    window = tracker.update(_growing(0), AfWindow(0.5, 0.5, 50 / 320, 50 / 240))
+    same = changed = 0
+    for i in range(1, 12):
+        frame = _growing(i)
+        before = tracker._factor_used
+        window = tracker.update(frame, window)
+        last = tracker.last
+        if last is None or last.lost or last.score < tracker.refresh_score:
+            continue
+        fresh = tracker._cut(_prep(frame.luma, tracker._factor_used), last.window)
+        assert tracker._template is not None and np.array_equal(tracker._template, fresh)
+        same += tracker._factor_used == before
+        changed += tracker._factor_used != before
+    assert same >= 1 and changed >= 3, (same, changed)
