@@ -3,6 +3,8 @@ with it (a subject leaving a fixed AF point is lost, not measured at the backgro
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import pytest
@@ -80,6 +82,36 @@ def test_a_layer_beyond_the_search_says_nothing_and_pulls_nothing() -> None:
     assert m.purity == 1.0
 
 
+def test_the_blocks_at_the_window_s_depth_read_the_subject_without_the_background_s_pull() -> None:
+    """A third of the window on a weaker layer 6 px behind: the whole window's match is
+    pulled towards it (0.1 px short of the front's 2 px), the confidence-weighted blocks that
+    agree with the window are not (libcamera's aggregate of its PDAF cells, af.cpp:331-366)."""
+    m = measure_phase(two_depths(1 / 3, 1.0, -3.0, back_gain=0.5), WINDOW, CTX, blocks=True)
+    assert m.block_defocus_d is not None and m.defocus_d is not None
+    assert abs(m.disparity_px - 2.0) > 0.08
+    assert m.block_defocus_d / CTX.phase_d_per_px == pytest.approx(2.0, abs=0.03)
+    # one depth: the blocks and the window agree
+    pure = measure_phase(two_depths(0.0, 1.0, 1.0), WINDOW, CTX, blocks=True)
+    assert pure.block_defocus_d == pytest.approx(pure.defocus_d, abs=0.01 * CTX.phase_d_per_px)
+    assert measure_phase(two_depths(0.0, 1.0, 1.0), WINDOW, CTX).block_defocus_d is None
+
+
+def test_the_servo_reads_the_subject_from_the_blocks_at_its_depth(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from afon.cameras.sim.camera import SimCamera
+    from afon.focus.context import context_for
+
+    cam = SimCamera("portrait", "cm3", seed=1, start_d=1.0)
+    frame = cam.next_frame(phase=True)
+    servo = servo_module.PredictiveServo(context_for(cam))
+    reading = PhaseMeasurement(0.0, 1.0, 0.01, 1.0, 0.5, 10.0, False, 1.0, 0.03)
+    monkeypatch.setattr(servo_module, "measure_phase", lambda *a, **k: reading)
+    obs, lens_d = servo._observe(frame, AfWindow(), frame.lens_end_d)
+    assert obs is not None
+    assert obs.focus_d - lens_d == pytest.approx(0.03)
+
+
 def _reading(purity: float) -> PhaseMeasurement:
     return PhaseMeasurement(0.0, 1.0, 0.01, 1.0, 0.5, 10.0, False, purity)
 
@@ -112,14 +144,35 @@ def test_the_servo_drops_a_tracked_reading_most_of_whose_window_shows_another_de
         assert obs.sigma_d == pytest.approx(ref.sigma_d / purity**0.5, rel=1e-6)
 
 
-def test_the_bird_leaving_a_single_af_point_stays_sharp() -> None:
-    """The bench's single-point take-off (seeds 0-1): the last stills of the burst see the bird
-    on a tenth of the AF point or less. Readings of the mixed window drift towards the
-    background (−1 to −2.5 DoF); the servo drops them and coasts: every still is sharp (with
-    the readings used, the last still of both seeds missed by 1.6 and 2.3 DoF)."""
+def test_the_bird_leaving_a_single_af_point_is_sharper_for_dropping_its_mixed_readings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bench's single-point take-off, its six seeds: the last still of each burst sees the
+    bird on a tenth of the AF point or less. Readings of the mixed window drift towards the
+    background; the servo drops them and coasts. Compared in the same run with the mixed
+    readings used (`min_purity` 0): more stills sharp, and the last stills nearer focus
+    (mean error 0.84 against 1.21 DoF when measured)."""
     scn = load_scenarios(["bird"])[0]
-    shots = [
-        s for seed in (0, 1) for s in run_trial(TrialJob(scn, "bbf-af-c", "predictive", seed)).shots
-    ]
-    assert len(shots) == 10
-    assert all(s.in_focus for s in shots), [s.error_dof for s in shots]
+
+    def run(min_purity: float | None) -> list[list[tuple[bool, float]]]:
+        init = servo_module.PredictiveServo.__init__
+
+        def with_purity(self: servo_module.PredictiveServo, ctx: AfContext, **kw: float) -> None:
+            init(self, ctx, **({} if min_purity is None else {"min_purity": min_purity}), **kw)
+
+        with monkeypatch.context() as m:
+            m.setattr(servo_module.PredictiveServo, "__init__", with_purity)
+            return [
+                [
+                    (s.in_focus, s.error_dof if s.error_dof is not None else math.inf)
+                    for s in run_trial(TrialJob(scn, "bbf-af-c", "predictive", seed)).shots
+                ]
+                for seed in range(6)
+            ]
+
+    dropped, used = run(None), run(0.0)
+    assert all(len(shots) == 5 for shots in dropped + used)
+    sharp = [sum(ok for shots in trials for ok, _ in shots) for trials in (dropped, used)]
+    assert sharp[0] > sharp[1], sharp
+    last = [sum(shots[-1][1] for shots in trials) / 6 for trials in (dropped, used)]
+    assert last[0] < 0.8 * last[1], last

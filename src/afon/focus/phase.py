@@ -111,6 +111,9 @@ class PhaseMeasurement:
     purity: float = 1.0
     """Of the window's blocks that show a depth, the share at the window's reading (1: one
     depth, or not checked; see `measure_phase`'s ``blocks``)."""
+    block_defocus_d: float | None = None
+    """The confidence-weighted mean of the blocks at the window's depth (`measure_phase`'s
+    ``blocks``), None when no block was confident or unchecked or uncalibrated."""
 
     @property
     def usable(self) -> bool:
@@ -191,9 +194,12 @@ def measure_phase(
     shift_px, conf, at_edge, rho, distinct = _two_way(rows, tx0 - x0, tx1 - x0, s)
     shift = shift_px / scale
     purity = 1.0
+    block_defocus: float | None = None
     if blocks and conf > 0:
         tol_px = _tolerance_px(ctx) * scale
-        purity = _purity(rows, tx0 - x0, tx1 - x0, s, shift * scale, tol_px)
+        purity, block_px = _purity(rows, tx0 - x0, tx1 - x0, s, shift * scale, tol_px)
+        if block_px is not None:
+            block_defocus = _defocus(block_px / scale, ctx)
     return PhaseMeasurement(
         disparity_px=shift,
         confidence=conf,
@@ -203,6 +209,7 @@ def measure_phase(
         search_px=s / scale,
         at_edge=at_edge,
         purity=purity,
+        block_defocus_d=block_defocus,
     )
 
 
@@ -220,15 +227,16 @@ def _purity(
     s: int,
     shift_px: float,
     tol_px: float,
-) -> float:
+) -> tuple[float, float | None]:
     """Share of the depth-showing blocks of the template columns ``a:b`` (band-passed rows
     `rows`, search ±`s`) that read within `tol_px` of `shift_px` (phase-image pixels)."""
     lb, rb = rows
     nx, ny = BLOCKS
     h, w = lb.shape[0], b - a
     if w // nx < BLOCK_MIN_PX or h // ny < BLOCK_MIN_PX:
-        return 1.0
+        return 1.0, None
     same = other = 0
+    weight = weighted = 0.0
     for r in range(ny):
         r0, r1 = r * h // ny, (r + 1) * h // ny
         for c in range(nx):
@@ -241,9 +249,12 @@ def _purity(
                 continue  # unsure, beyond the search or ambiguous (confidence 0): says nothing
             if abs(d - shift_px) <= tol_px:
                 same += 1
+                weight += conf
+                weighted += conf * d
             else:
                 other += 1
-    return 1.0 if same + other == 0 else same / (same + other)
+    block_px = weighted / weight if weight > 0 else None
+    return (1.0 if same + other == 0 else same / (same + other)), block_px
 
 
 def _two_way(

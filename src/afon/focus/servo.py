@@ -2,9 +2,13 @@
 
 Per frame (`ServoAf.update(frame, window, aim_s)`):
 
-1. **Observe.** Phase detection in the AF window gives the defocus (subject − lens, dioptres).
-   The lens position while the AF window's rows exposed is estimated from the frame's reports
-   (``lens_start_d``/``lens_end_d``) and the motor's kinematics (`_lens_during`), so
+1. **Observe.** Phase detection in the AF window gives the defocus (subject − lens, dioptres):
+   the confidence-weighted mean of the window's blocks at its depth (``block_defocus_d``, as
+   libcamera aggregates its PDAF cells), else the window's own reading.
+   The lens position while the AF window's rows exposed is the servo's model of its own last
+   command (`afon.focus.predict.LensMove`, a move that goes on from the lens's speed) while the
+   frame's reports (``lens_start_d``/``lens_end_d``) agree with it, else estimated from the
+   reports and the motor's kinematics (`_lens_during`), so
    ``subject_d = lens_d + defocus_d`` is an observation of the subject at those rows' exposure
    time — independent of where the lens was, so a moving lens does not disturb the track.
    Readings below `min_confidence` are not used, nor, once a track of one-depth readings is
@@ -30,8 +34,8 @@ Per frame (`ServoAf.update(frame, window, aim_s)`):
    constant-acceleration models mixed by likelihood). The lens is commanded to the subject's
    predicted position at ``aim_s`` — the next exposure, which is the still's exposure when the
    body has a release pending (release-lag compensation) — or, if the motor cannot get there in
-   time from when the command takes effect (``lens_latency_frames`` frame boundaries on), to
-   the intercept (`afon.focus.predict.plan_target`). `NonPredictiveServo` commands the
+   time from when the command takes effect (``lens_latency_frames`` frame boundaries on, at
+   the speed the lens has then), to the intercept (`afon.focus.predict.plan_target`). `NonPredictiveServo` commands the
    last valid reading (one lock-on accepted), as its name says: no motion model, no smoothing.
 4. **Dead-band** (libcamera's ``pdaf_squelch`` idea, scaled to the depth of focus): a new command
    closer than ``squelch_dof × depth_of_focus`` to the last one is not sent. The same dead-band
@@ -72,7 +76,7 @@ from afon.focus.hybrid import beyond_infinity, sweep_target
 from afon.focus.lockon import DEFAULT_LOCK_ON_S, AreaContent, LockOn, Verdict
 from afon.focus.measures import tenengrad, texture_confidence
 from afon.focus.phase import PhaseMeasurement, measure_phase
-from afon.focus.predict import Observation, lens_position_at, plan_target
+from afon.focus.predict import LensMove, Observation, lens_position_at, plan_target
 
 
 def _window_tuple(window: AfWindow) -> tuple[float, float, float, float]:
@@ -217,6 +221,8 @@ class PredictiveServo:
         self.last_content: float | None = None
         self.in_fallback = False
         self._prev_lens_end_d: float | None = None
+        self._move: LensMove | None = None
+        """The servo's own last command as the driver carries it out (`_lens_state`)."""
         return None
 
     def update(self, frame: Frame, window: AfWindow, aim_s: float) -> AfStep:
@@ -225,10 +231,15 @@ class PredictiveServo:
         mid_s = 0.5 * (frame.exposure_start_s + frame.exposure_end_s)
         heading = self.commanded_d if self.commanded_d is not None else frame.lens_end_d
         period_s = 1.0 / max(self.ctx.frame_rate_hz, 1e-9)
-        lens_now = self._lens_at(now_s, frame, heading)
+        move = self._tracked_move(frame)
+        lens_now = self._lens_state(now_s, frame, heading, move)[0]
+        # a command takes effect at the lens_latency_frames-th frame boundary: no later than
+        # that many periods after this frame's exposure started
+        apply_s = max(now_s, frame.exposure_start_s + self.ctx.lens_latency_frames * period_s)
+        lens_apply, speed_apply = self._lens_state(apply_s, frame, heading, move)
 
         self.lost = None
-        obs, lens_d = self._observe(frame, window, heading)
+        obs, lens_d = self._observe(frame, window, heading, move)
         measured = False
         self.last_verdict = None
         if obs is None and self.lost is not None:
@@ -259,20 +270,49 @@ class PredictiveServo:
             command, textured = self._contrast_step(frame, window, mid_s)
             measured = measured or textured
         elif self.last_valid is not None:
-            # the command takes effect at the lens_latency_frames-th frame boundary: no later
-            # than that many periods after this frame's exposure started
-            apply_s = max(now_s, frame.exposure_start_s + self.ctx.lens_latency_frames * period_s)
-            lens_apply = self._lens_at(apply_s, frame, heading)
-            command = self._squelch(self._servo_target(lens_apply, apply_s, aim_s))
+            command = self._squelch(
+                self._servo_target(lens_apply, apply_s, aim_s, speed_apply)
+            )
 
         self.no_measure_frames = 0 if measured else self.no_measure_frames + 1
         if command is not None:
             self.commanded_d = command
+            self._move = LensMove(
+                apply_s,
+                lens_apply,
+                speed_apply,
+                command,
+                self.ctx.motor_speed_d_per_s,
+                self.ctx.motor_accel_d_per_s2,
+            )
         return AfStep(self._status(now_s, aim_s, lens_now), command)
+
+    # --- the lens -----------------------------------------------------------------------
+    def _tracked_move(self, frame: Frame) -> LensMove | None:
+        """The model of the last command, if the lens still follows it: its position at the
+        end of this frame's exposure agrees with what the camera reported then (within half
+        a depth of focus; a reversal's backlash, a command of someone else's, or a lens
+        without the published figures breaks the agreement)."""
+        move = self._move
+        if move is None or not move.finite:
+            return None
+        if abs(move.at(frame.exposure_end_s)[0] - frame.lens_end_d) > 0.5 * self.dof_d:
+            return None
+        return move
+
+    def _lens_state(
+        self, t_s: float, frame: Frame, heading_d: float, move: LensMove | None
+    ) -> tuple[float, float]:
+        """Lens position and speed at `t_s`: along the servo's own last command while the
+        camera's reports follow it (a command given mid-move goes on at the lens's speed),
+        else a rest-to-rest move from the last report towards `heading_d`."""
+        if move is not None:
+            return move.at(t_s)
+        return self._lens_at(t_s, frame, heading_d), 0.0
 
     # --- observation --------------------------------------------------------------------
     def _lens_during(
-        self, frame: Frame, window: AfWindow, heading_d: float
+        self, frame: Frame, window: AfWindow, heading_d: float, move: LensMove | None = None
     ) -> tuple[float, float, float]:
         """When the AF window's rows exposed (rolling shutter), where the lens was then, and
         how uncertain that is (dioptres, 1σ).
@@ -283,6 +323,8 @@ class PredictiveServo:
         so it is modelled as a rest-to-rest move from the start towards the commanded target,
         bounded by the reported end. A lens already travelling is taken at constant speed
         between the two reports. Half the two models' disagreement is the position's spread.
+        When the reports at both ends agree with the servo's model of its own last command
+        (`_tracked_move`), the model gives the position.
         """
         t0, t1 = frame.row_window_s(window.clamped().cy)
         t_s = 0.5 * (t0 + t1)
@@ -291,6 +333,9 @@ class PredictiveServo:
         self._prev_lens_end_d = end
         if abs(end - start) < 1e-12:
             return t_s, start, 0.0
+        if move is not None and abs(move.at(frame.exposure_start_s)[0] - start) <= 0.5 * self.dof_d:
+            # the lens followed the servo's own command through the exposure
+            return t_s, move.at(t_s)[0], 0.0
         span_s = max(frame.exposure_end_s - frame.exposure_start_s, 1e-9)
         linear = start + (end - start) * min(max((t_s - frame.exposure_start_s) / span_s, 0.0), 1.0)
         goal = heading_d if (heading_d - start) * (end - start) > 0 else end
@@ -308,11 +353,11 @@ class PredictiveServo:
         return t_s, lens_d, 0.5 * abs(kinematic - linear)
 
     def _observe(
-        self, frame: Frame, window: AfWindow, heading_d: float
+        self, frame: Frame, window: AfWindow, heading_d: float, move: LensMove | None = None
     ) -> tuple[Observation | None, float]:
         """A phase reading of the subject (None if not confident) and the lens position it
         was taken at."""
-        t_s, lens_d, lens_sigma_d = self._lens_during(frame, window, heading_d)
+        t_s, lens_d, lens_sigma_d = self._lens_during(frame, window, heading_d, move)
         if frame.phase is None or self.ctx.phase_d_per_px is None:
             return None, lens_d
         m = measure_phase(frame.phase, window, self.ctx, blocks=True)
@@ -326,7 +371,11 @@ class PredictiveServo:
             / math.sqrt(m.confidence * max(m.purity, 0.25)),
             lens_sigma_d,
         )
-        obs = Observation(t_s, lens_d + m.defocus_d, sigma)
+        # the blocks at the window's depth, weighted by their confidence, as libcamera
+        # aggregates its PDAF cells (af.cpp:331-366): the rest of the window (a blurred
+        # background beyond the search, an edge) no longer skews the reading
+        defocus = m.defocus_d if m.block_defocus_d is None else m.block_defocus_d
+        obs = Observation(t_s, lens_d + defocus, sigma)
         if (
             m.purity < self.min_purity
             and self.track_pure
@@ -407,7 +456,9 @@ class PredictiveServo:
         return last is not None and t_s - last.t_s <= self.coast_s and self.predictive
 
     # --- commands -----------------------------------------------------------------------
-    def _servo_target(self, lens_now: float, now_s: float, aim_s: float) -> float | None:
+    def _servo_target(
+        self, lens_now: float, now_s: float, aim_s: float, lens_speed_d_per_s: float = 0.0
+    ) -> float | None:
         last = self.last_valid
         assert last is not None
         if self.predictive and self.track.last is not None:
@@ -420,6 +471,7 @@ class PredictiveServo:
                 aim_s=t_aim,
                 speed_d_per_s=self.ctx.motor_speed_d_per_s,
                 accel_d_per_s2=self.ctx.motor_accel_d_per_s2,
+                lens_speed_d_per_s=lens_speed_d_per_s,
             )
         else:
             target = last.focus_d
