@@ -75,3 +75,24 @@ def test_the_runner_burst_ends_sharp() -> None:
     for seed in (2, 4, 5):
         shots = run_trial(TrialJob(scn, "bbf-af-c", "predictive", seed)).shots
         assert all(s.in_focus for s in shots), (seed, [round(s.error_dof or 0, 2) for s in shots])
+
+
+def test_the_servo_judges_focus_where_its_moving_lens_will_be() -> None:
+    """The status looks at the lens at the exposure along the last command as the driver
+    carries it out: a lens 4 DoF short but closing at 0.5 D/s is 0.3 DoF short 10 ms later
+    (FOCUSED); from rest it would still be 1.9 DoF short (SCANNING)."""
+    from afon.focus.engine import AfContext, AfStatus
+    from afon.focus.predict import Observation
+    from afon.focus.servo import PredictiveServo
+
+    dof = 0.00093
+    ctx = AfContext(0.0, 0.6, 30.0, dof, None, SPEC.max_speed_d_per_s, SPEC.accel_d_per_s2)
+    servo = PredictiveServo(ctx)
+    subject = 0.1
+    servo.track.seed([Observation(0.1 * k, subject, 0.1 * dof) for k in range(10)])
+    servo.commanded_d, servo.last_defocus_d = subject, 0.0
+    lens_now, now_s, aim_s = subject - 4 * dof, 1.0, 1.01
+    arriving = LensMove(now_s, lens_now, 0.5, subject, SPEC.max_speed_d_per_s, SPEC.accel_d_per_s2)
+    assert abs(arriving.at(aim_s)[0] - subject) < 0.5 * dof
+    assert servo._status(now_s, aim_s, lens_now, arriving) is AfStatus.FOCUSED
+    assert servo._status(now_s, aim_s, lens_now, None) is AfStatus.SCANNING

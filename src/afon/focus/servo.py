@@ -35,8 +35,9 @@ Per frame (`ServoAf.update(frame, window, aim_s)`):
    predicted position at ``aim_s`` — the next exposure, which is the still's exposure when the
    body has a release pending (release-lag compensation) — or, if the motor cannot get there in
    time from when the command takes effect (``lens_latency_frames`` frame boundaries on, at
-   the speed the lens has then), to the intercept (`afon.focus.predict.plan_target`). `NonPredictiveServo` commands the
-   last valid reading (one lock-on accepted), as its name says: no motion model, no smoothing.
+   the speed the lens has then), to the intercept (`afon.focus.predict.plan_target`).
+   `NonPredictiveServo` commands the last valid reading (one lock-on accepted), as its name
+   says: no motion model, no smoothing.
 4. **Dead-band** (libcamera's ``pdaf_squelch`` idea, scaled to the depth of focus): a new command
    closer than ``squelch_dof × depth_of_focus`` to the last one is not sent. The same dead-band
    applies to reversals: a larger one would hold the lens while a subject turns round.
@@ -285,7 +286,8 @@ class PredictiveServo:
                 self.ctx.motor_speed_d_per_s,
                 self.ctx.motor_accel_d_per_s2,
             )
-        return AfStep(self._status(now_s, aim_s, lens_now), command)
+        model = self._move if command is not None or move is not None else None
+        return AfStep(self._status(now_s, aim_s, lens_now, model), command)
 
     # --- the lens -----------------------------------------------------------------------
     def _tracked_move(self, frame: Frame) -> LensMove | None:
@@ -525,7 +527,9 @@ class PredictiveServo:
             accel_d_per_s2=self.ctx.motor_accel_d_per_s2,
         )
 
-    def _status(self, now_s: float, aim_s: float, lens_now: float) -> AfStatus:
+    def _status(
+        self, now_s: float, aim_s: float, lens_now: float, move: LensMove | None = None
+    ) -> AfStatus:
         if self.no_measure_frames >= self.fail_frames:
             return AfStatus.FAILED
         if self.in_fallback:
@@ -535,14 +539,17 @@ class PredictiveServo:
             return AfStatus.SCANNING
         if self.last_defocus_d is None or abs(self.last_defocus_d) >= self.confirm_d:
             return AfStatus.SCANNING  # not yet measured in focus
-        lens_aim = lens_position_at(
-            aim_s,
-            from_d=lens_now,
-            from_s=now_s,
-            target_d=self.commanded_d,
-            speed_d_per_s=self.ctx.motor_speed_d_per_s,
-            accel_d_per_s2=self.ctx.motor_accel_d_per_s2,
-        )
+        if move is not None:
+            lens_aim = move.at(aim_s)[0]  # along the last command, from the lens's speed
+        else:
+            lens_aim = lens_position_at(
+                aim_s,
+                from_d=lens_now,
+                from_s=now_s,
+                target_d=self.commanded_d,
+                speed_d_per_s=self.ctx.motor_speed_d_per_s,
+                accel_d_per_s2=self.ctx.motor_accel_d_per_s2,
+            )
         if abs(expected - lens_aim) < self.dof_d:
             return AfStatus.FOCUSED
         return AfStatus.SCANNING
