@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from afon.cameras.base import Frame
 from afon.cameras.sim.camera import SimCamera
@@ -60,3 +62,24 @@ def test_without_phase_pixels_the_contrast_readings_need_only_the_contrast_footp
     assert meter.sample(part, window) == meter.sample(whole, window)
     assert Statistics(ctx, IMX708_NORMAL, pdaf=False).contrast(part, window) == Statistics(
         ctx, IMX708_NORMAL, pdaf=False).contrast(whole, window)
+
+
+@given(
+    st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.0, 1.2), st.floats(0.0, 1.2),
+    st.integers(1, 700), st.integers(1, 500), st.sampled_from([(8, 8), (16, 12), (3, 5)]),
+)
+def test_grid_cells_under_a_window_are_those_overlapping_it(
+    cx: float, cy: float, w: float, h: float, width: int, height: int, grid: tuple[int, int]
+) -> None:
+    """The statistics cells a window covers, found from its pixel bounds, are every cell whose
+    pixels overlap the window's (checked cell by cell, as libcamera's region weights are)."""
+    from afon.focus.footprint import _cells
+
+    window = AfWindow(cx, cy, w, h)
+    cols, rows = grid
+    cw, ch = width // cols, height // rows
+    wx, wy, ww, wh = window.to_px(width, height)
+    want = [(c, r) for r in range(rows) for c in range(cols)
+            if max(ch * r, wy) < min(ch * (r + 1), wy + wh)
+            and max(cw * c, wx) < min(cw * (c + 1), wx + ww)]
+    assert _cells(window, grid, width, height) == want

@@ -63,9 +63,13 @@ def _cells(window: AfWindow, grid: tuple[int, int], width: int, height: int
     cols, rows = grid
     cw, ch = width // cols, height // rows
     wx, wy, ww, wh = window.to_px(width, height)
-    return [(c, r) for r in range(rows) for c in range(cols)
-            if max(ch * r, wy) < min(ch * (r + 1), wy + wh)
-            and max(cw * c, wx) < min(cw * (c + 1), wx + ww)]
+    if cw <= 0 or ch <= 0 or ww <= 0 or wh <= 0:
+        return []
+    # cell c overlaps [wx, wx + ww) when cw·c < wx + ww and wx < cw·(c + 1): the columns
+    # from wx // cw up to (not including) ⌈(wx + ww) / cw⌉ (rows alike), within the grid
+    c0, c1 = max(0, wx // cw), min(cols, -(-(wx + ww) // cw))
+    r0, r1 = max(0, wy // ch), min(rows, -(-(wy + wh) // ch))
+    return [(c, r) for r in range(r0, r1) for c in range(c0, c1)]
 
 
 def read_region(window: AfWindow, image_px: tuple[int, int],
