@@ -538,10 +538,29 @@ def _half_kind(kind: str, blur: float) -> str:
     return "L" if (kind == "PL") == near else "R"
 
 
+_WEIGHTS: dict[tuple[tuple[float, ...], float, str], list[tuple[tuple[str, int], float]]] = {}
+"""`_sample_weights` of recent arguments: a placement's weights are asked for several times
+per draw (its reach, its image, its detail fields), and a slice's by each band."""
+_MAX_WEIGHTS = 4096
+
+
 def _sample_weights(blur_px: Sequence[float], texel_px: float, kind: str
                     ) -> list[tuple[tuple[str, int], float]]:
     """Ladder entries ((kind, j), weight) whose blend is the mean PSF of the blur samples
-    `blur_px` (signed, output px) at a texel of `texel_px` output pixels."""
+    `blur_px` (signed, output px) at a texel of `texel_px` output pixels (read-only: the
+    list is shared by calls with equal arguments)."""
+    key = (tuple(blur_px), texel_px, kind)
+    hit = _WEIGHTS.get(key)
+    if hit is None:
+        hit = _sample_weights_now(blur_px, texel_px, kind)
+        if len(_WEIGHTS) >= _MAX_WEIGHTS:
+            _WEIGHTS.clear()
+        _WEIGHTS[key] = hit
+    return hit
+
+
+def _sample_weights_now(blur_px: Sequence[float], texel_px: float, kind: str
+                        ) -> list[tuple[tuple[str, int], float]]:
     weights: dict[tuple[str, int], float] = {}
     for b in blur_px:
         k = _half_kind(kind, b)
@@ -859,10 +878,10 @@ class _Scratch:
     """
 
     def __init__(self) -> None:
-        self._bufs: dict[tuple[str, str, int], npt.NDArray[Any]] = {}
+        self._bufs: dict[tuple[str, type[np.generic], int], npt.NDArray[Any]] = {}
 
     def get(self, name: str, h: int, w: int, channels: int, dtype: type[np.generic]) -> Any:
-        key = (name, np.dtype(dtype).str, channels)
+        key = (name, dtype, channels)  # the scalar type itself (np.uint16, ...): no lookup
         buf = self._bufs.get(key)
         if buf is None or buf.shape[0] < h or buf.shape[1] < w:
             bh, bw = (h, w) if buf is None else (max(h, buf.shape[0]), max(w, buf.shape[1]))
