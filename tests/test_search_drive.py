@@ -83,3 +83,20 @@ def test_af_c_finds_the_face_from_infinity(tmp_path: Path) -> None:
     assert statistics.median(errors_dof) < 1.0
     assert max(errors_dof) < 8.0
     assert states.count("PASSIVE_FOCUSED") > len(states) / 2
+
+
+def test_hybrid_af_s_finds_the_face_from_infinity_with_the_zone_area(tmp_path: Path) -> None:
+    """The zone area (half the frame wide) from infinity: its phase search reaches the face,
+    and reads 0.31 of its 0.4 D with confidence 0.24, unsure. A local contrast search of
+    ±4 DoF around that misses the face by 100 DoF (FAILED at 0.305 D); a jump there and a
+    second reading (confident, 0.07 D) do not. The 0.3 D moves of the 300 mm take 10 frames
+    each, which the 20-frame phase bound counted until it ran out at 2 DoF from the face."""
+    cam, body = _body(tmp_path, "AF-S")
+    body.set_af_area("zone")
+    frame = cam.next_frame(phase=True)
+    assert frame.phase is not None
+    first = measure_phase(frame.phase, body.window, body.context)
+    assert 0.15 <= first.confidence < 0.5 and (first.defocus_d or 0.0) > 0.5 * FACE_D  # unsure
+    res = run_single_shot(cam, HybridAf(body.context), body.window, max_frames=120)
+    assert res.status is AfStatus.FOCUSED
+    assert _in_focus(cam)
