@@ -182,6 +182,10 @@ def measure(scene: str, preset: str, presses: int, burst_s: float) -> dict[str, 
             loop = getattr(runner, "loop", None)
         finally:
             runner.stop()
+            # the body thread closes the body last, writing every buffered still: wait for
+            # it (stop's own wait is short), else the folder is removed under the writer
+            if runner._thread is not None:
+                runner._thread.join(TIMEOUT_S)
     frame_ms = 1000.0 / rate
     lag_med = _percentile(lags_s, 50)
     lag_p95 = _percentile(lags_s, 95)
