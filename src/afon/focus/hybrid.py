@@ -156,8 +156,8 @@ class HybridAf(Acquisition):
             return self._handover(ContrastAf(self.ctx), lens, frame, window)
         m = measure_phase(frame.phase, window, self.ctx)
         self.last = m
+        unsure = m.confidence < self.high_confidence
         if m.defocus_d is not None:
-            unsure = m.confidence < self.high_confidence
             seen = m.confidence >= self.low_confidence
             if (seen and beyond_infinity(lens, m, self.ctx)) or (self.mode == "sweep" and unsure):
                 return self._sweep(frame, window, lens, m)
@@ -170,14 +170,12 @@ class HybridAf(Acquisition):
         self._dropouts = 0
         estimate = min(max(lens + m.defocus_d, self.ctx.lens_min_d), self.ctx.lens_max_d)
         far = abs(m.defocus_d) > 2.0 * self.local_half_width
-        if m.confidence < self.high_confidence and far and self._jumps < self.max_jumps:
+        if unsure and far and self._jumps < self.max_jumps and abs(estimate - lens) > 1e-6:
             # an unsure reading far out of focus: its direction and rough distance are
             # good, its precision is not (a local search around it would miss); move there
             # and read again, where the blur is smaller and the reading surer
-            target = min(max(lens + m.defocus_d, self.ctx.lens_min_d), self.ctx.lens_max_d)
-            if abs(target - lens) > 1e-6:
-                return self._jump(frame, lens, target)
-        if m.confidence < self.high_confidence or self._jumps >= self.max_jumps:
+            return self._jump(frame, lens, estimate)
+        if unsure or self._jumps >= self.max_jumps:
             return self._local_search(estimate, lens)
         if abs(m.defocus_d) <= self.tolerance_d:
             # confirmed: the residual goes out with the verdict when it continues the

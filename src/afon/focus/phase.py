@@ -197,7 +197,7 @@ def measure_phase(
     block_defocus: float | None = None
     if blocks and conf > 0:
         tol_px = _tolerance_px(ctx) * scale
-        purity, block_px = _purity(rows, tx0 - x0, tx1 - x0, s, shift * scale, tol_px)
+        purity, block_px = _blocks(rows, tx0 - x0, tx1 - x0, s, shift * scale, tol_px)
         if block_px is not None:
             block_defocus = _defocus(block_px / scale, ctx)
     return PhaseMeasurement(
@@ -220,7 +220,7 @@ def _tolerance_px(ctx: AfContext) -> float:
     return BLOCK_TOLERANCE_DOF * ctx.depth_of_focus_d / abs(ctx.phase_d_per_px)
 
 
-def _purity(
+def _blocks(
     rows: tuple[FloatImage, FloatImage],
     a: int,
     b: int,
@@ -228,8 +228,10 @@ def _purity(
     shift_px: float,
     tol_px: float,
 ) -> tuple[float, float | None]:
-    """Share of the depth-showing blocks of the template columns ``a:b`` (band-passed rows
-    `rows`, search ±`s`) that read within `tol_px` of `shift_px` (phase-image pixels)."""
+    """The block check of the template columns ``a:b`` (band-passed rows `rows`, search
+    ±`s`): the share of the depth-showing blocks that read within `tol_px` of `shift_px`
+    (the purity), and those blocks' confidence-weighted mean shift (phase-image pixels; None
+    when there are none)."""
     lb, rb = rows
     nx, ny = BLOCKS
     h, w = lb.shape[0], b - a

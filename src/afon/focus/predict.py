@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,10 @@ class LensMove:
     speed_d_per_s: float
     accel_d_per_s2: float
 
+    @cached_property
     def _segments(self) -> list[tuple[float, float, float, float, float]]:
-        """(start, duration, position, speed, acceleration) of each constant-acceleration piece."""
+        """(start, duration, position, speed, acceleration) of each constant-acceleration piece
+        (worked out once per move: the servo samples a move several times a frame)."""
         a, vmax = self.accel_d_per_s2, self.speed_d_per_s
         t, p, v = self.start_s, self.from_d, self.speed0_d_per_s
         goal = self.target_d
@@ -146,7 +149,7 @@ class LensMove:
             return self.start_s + travel_time_s(
                 self.target_d - self.from_d, self.speed_d_per_s, self.accel_d_per_s2
             )
-        segs = self._segments()
+        segs = self._segments
         return segs[-1][0] + segs[-1][1] if segs else self.start_s
 
     def at(self, t_s: float) -> tuple[float, float]:
@@ -159,11 +162,16 @@ class LensMove:
                 speed_d_per_s=self.speed_d_per_s, accel_d_per_s2=self.accel_d_per_s2,
             )
             return pos, 0.0
-        for t0, dur, p0, v0, acc in self._segments():
+        for t0, dur, p0, v0, acc in self._segments:
             if t_s <= t0 + dur:
                 dt = t_s - t0
                 return p0 + v0 * dt + 0.5 * acc * dt * dt, v0 + acc * dt
         return self.target_d, 0.0
+
+    def agrees(self, t_s: float, reported_d: float, tolerance_d: float) -> bool:
+        """The lens the camera reported at `t_s` is where this move puts it (within
+        `tolerance_d`): the lens still follows the command."""
+        return abs(self.at(t_s)[0] - reported_d) <= tolerance_d
 
 
 def move_time_s(

@@ -298,9 +298,8 @@ class PredictiveServo:
         move = self._move
         if move is None or not move.finite:
             return None
-        if abs(move.at(frame.exposure_end_s)[0] - frame.lens_end_d) > 0.5 * self.dof_d:
-            return None
-        return move
+        follows = move.agrees(frame.exposure_end_s, frame.lens_end_d, 0.5 * self.dof_d)
+        return move if follows else None
 
     def _lens_state(
         self, t_s: float, frame: Frame, heading_d: float, move: LensMove | None
@@ -335,7 +334,7 @@ class PredictiveServo:
         self._prev_lens_end_d = end
         if abs(end - start) < 1e-12:
             return t_s, start, 0.0
-        if move is not None and abs(move.at(frame.exposure_start_s)[0] - start) <= 0.5 * self.dof_d:
+        if move is not None and move.agrees(frame.exposure_start_s, start, 0.5 * self.dof_d):
             # the lens followed the servo's own command through the exposure
             return t_s, move.at(t_s)[0], 0.0
         span_s = max(frame.exposure_end_s - frame.exposure_start_s, 1e-9)
