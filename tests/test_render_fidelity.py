@@ -297,3 +297,29 @@ def test_lateral_motion_blurs_an_edge_into_a_ramp() -> None:
         x = np.arange(esf.size, dtype=np.float64)
         rise = float(np.interp(0.9, esf, x) - np.interp(0.1, esf, x))
         assert rise == pytest.approx(expected, abs=1.5), (expected, rise)
+
+
+def test_detail_is_applied_to_colour_in_fixed_point_and_leaves_alpha_alone() -> None:
+    """A layer's detail multiplies its premultiplied colour (16 bits, factor in 2^-14 steps):
+    within 3 of 65535 of the exact float product (the factor's rounding, at most 2^-15 of a
+    value up to 65535, and the product's), and its alpha is not touched (a card's rim
+    stays as transparent as its blur made it)."""
+    scene = load_builtin_scene("portrait")
+    r = Renderer(scene, load_preset("300mm-f2.8").optics, (640, 427), seed=3)
+    subject = scene.subject
+    assert subject is not None
+    focus = (1.0 / subject.distance_m(0.0),)
+    p = r._place(subject, 0.0, focus, r.size_px, r.preview_scale)
+    cache = r._cache(subject)
+    h, w = 120, 160
+    ox, oy = int(p.cx) - w // 2, int(p.cy) - h // 2
+    factor = r._moving_detail(cache, p, "rgb", ox, oy, (w, h))
+    assert factor is not None and float(factor.std()) > 0.01  # detail is drawn here
+    factor = factor.copy()
+    img = np.random.default_rng(1).integers(0, 65536, (h, w, 4), dtype=np.uint16)
+    img[..., 3] = np.random.default_rng(2).integers(0, 65536, (h, w), dtype=np.uint16)
+    want = np.clip(img[..., :3] * factor[..., None].astype(np.float64), 0, 65535)
+    got = img.copy()
+    r._apply_detail(got, cache, p, "rgb", ox, oy)
+    assert np.array_equal(got[..., 3], img[..., 3])
+    assert np.abs(got[..., :3] - want).max() <= 3.0

@@ -170,3 +170,22 @@ def test_a_refreshed_template_is_cut_from_the_frame_band_passed_at_the_new_scale
         same += tracker._factor_used == before
         changed += tracker._factor_used != before
     assert same >= 1 and changed >= 3, (same, changed)
+
+
+def test_band_pass_over_a_box_equals_the_whole_frames_pixels_there() -> None:
+    """The tracker high-passes only its window and search regions: those pixels are the whole
+    frame's (to float rounding), at the frame's edges too, and nothing outside is computed."""
+    from afon.focus.tracking import _band_pass
+
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        h, w = (int(v) for v in rng.integers(40, 260, 2))
+        img = (rng.random((h, w)) * 255).astype(np.float32)
+        whole = _band_pass(img)
+        x0, y0 = int(rng.integers(0, w - 4)), int(rng.integers(0, h - 4))
+        x1, y1 = int(rng.integers(x0 + 1, w + 1)), int(rng.integers(y0 + 1, h + 1))
+        part = _band_pass(img, (x0, y0, x1, y1))
+        np.testing.assert_allclose(part[y0:y1, x0:x1], whole[y0:y1, x0:x1], rtol=0, atol=1e-3)
+        outside = np.ones((h, w), bool)
+        outside[y0:y1, x0:x1] = False
+        assert not part[outside].any()

@@ -57,15 +57,51 @@ class TrackResult:
     lost: bool
 
 
+_HIGHPASS_REACH_PX = 33
+"""Pixels the high-pass Gaussian reaches (OpenCV's float kernel for σ = 8 has 65 taps)."""
+
+
+def _shrink(luma: FloatImage, factor: float) -> FloatImage:
+    if factor >= 1.0:
+        return luma
+    return np.asarray(
+        cv2.resize(luma, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA), np.float32
+    )
+
+
 def _prep(luma: FloatImage, factor: float) -> FloatImage:
-    img = luma
-    if factor < 1.0:
-        img = np.asarray(
-            cv2.resize(luma, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA), np.float32
-        )
-    low = cv2.GaussianBlur(img, (0, 0), _HIGHPASS_SIGMA_PX)
-    out: FloatImage = (img - low).astype(np.float32)
+    """The frame at `factor`, high-passed (shading removed) for matching."""
+    return _band_pass(_shrink(luma, factor))
+
+
+def _band_pass(img: FloatImage, box: tuple[int, int, int, int] | None = None) -> FloatImage:
+    """`img` minus its Gaussian blur; with `box` (x0, y0, x1, y1) only those pixels are
+    computed (the others are 0), each exactly as over the whole image: the blur is taken
+    over the box grown by the kernel's reach, or to the image's edge, whose border rule then
+    applies as it does to the whole image. The tracker reads only its window and search
+    regions, a few times the window's area."""
+    if box is None:
+        low = cv2.GaussianBlur(img, (0, 0), _HIGHPASS_SIGMA_PX)
+        return (img - low).astype(np.float32)
+    ih, iw = img.shape
+    x0, y0, x1, y1 = box
+    r = _HIGHPASS_REACH_PX
+    gx0, gy0, gx1, gy1 = max(0, x0 - r), max(0, y0 - r), min(iw, x1 + r), min(ih, y1 + r)
+    crop = img[gy0:gy1, gx0:gx1]
+    low = cv2.GaussianBlur(crop, (0, 0), _HIGHPASS_SIGMA_PX)
+    out = np.zeros_like(img)
+    out[y0:y1, x0:x1] = (crop - low)[y0 - gy0 : y1 - gy0, x0 - gx0 : x1 - gx0]
     return out
+
+
+def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _inside(box: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
+    return (outer[0] <= box[0] and outer[1] <= box[1] and box[2] <= outer[2]
+            and box[3] <= outer[3])
 
 
 def _resized(img: FloatImage, scale: float) -> FloatImage:
@@ -120,9 +156,14 @@ class Tracker:
         return min(1.0, self.max_template_px / max(size_px, 1.0))
 
     def _cut(self, img: FloatImage, window: AfWindow) -> FloatImage:
-        h, w = img.shape
-        x, y, ww, wh = window.to_px(w, h)
-        return np.ascontiguousarray(img[y : y + wh, x : x + ww])
+        x0, y0, x1, y1 = self._box(window, img.shape[1], img.shape[0])
+        return np.ascontiguousarray(img[y0:y1, x0:x1])
+
+    @staticmethod
+    def _box(window: AfWindow, width: int, height: int) -> tuple[int, int, int, int]:
+        """The pixels (x0, y0, x1, y1) `_cut` takes for `window` from an image of that size."""
+        x, y, ww, wh = window.to_px(width, height)
+        return x, y, x + ww, y + wh
 
     def update(self, frame: Frame, window: AfWindow) -> AfWindow:
         """The AF window for this frame: `window` moved onto the subject.
@@ -145,25 +186,15 @@ class Tracker:
         ):
             return self._start(luma, window, t_s)
         factor = self._factor_used
-        img = _prep(luma, factor)
-        ih, iw = img.shape
-        here = self._cut(img, current)
-        if here.shape == self._template.shape and float(np.mean(here * here)) > (
-            self.sharpen_ratio * float(np.mean(self._template * self._template))
-        ):
-            # the view under the window came into focus: the template (cut from a blurred
-            # view) is stale, and a blurred view says nothing about where the subject went
-            self._template = here
-            self._last_t = t_s
-            result = TrackResult(current, 1.0, 1.0, False)
-            self.last = result
-            return result
+        small = _shrink(luma, factor)
+        ih, iw = small.shape
         # predicted centre from the image velocity
         dt = 0.0 if self._last_t is None else max(t_s - self._last_t, 0.0)
         pcx = current.cx + self._velocity[0] * dt
         pcy = current.cy + self._velocity[1] * dt
         grow = self.search_margin * (1.0 + min(self._lost_frames, 4))
-        best: tuple[float, float, float, float] | None = None  # score, cx, cy, scale
+        # the templates tried and the regions searched (scale, template, region x0, y0, x1, y1)
+        tries: list[tuple[float, FloatImage, tuple[int, int, int, int]]] = []
         for scale in (1.0, 1.0 + self.scale_step, 1.0 / (1.0 + self.scale_step)):
             tpl = self._template
             if scale != 1.0:
@@ -177,9 +208,29 @@ class Tracker:
             sy1 = int(min(ih, math.ceil(pcy * ih + th / 2 + grow * th)))
             if sx1 - sx0 < tw or sy1 - sy0 < th:
                 continue
+            tries.append((scale, tpl, (sx0, sy0, sx1, sy1)))
+        here_box = self._box(current, iw, ih)
+        needed = _union([here_box] + [r for _, _, r in tries])
+        img = _band_pass(small, needed)  # only what is read: the window and the searches
+        here = self._cut(img, current)
+        if here.shape == self._template.shape and float(np.mean(here * here)) > (
+            self.sharpen_ratio * float(np.mean(self._template * self._template))
+        ):
+            # the view under the window came into focus: the template (cut from a blurred
+            # view) is stale, and a blurred view says nothing about where the subject went
+            self._template = here
+            self._last_t = t_s
+            result = TrackResult(current, 1.0, 1.0, False)
+            self.last = result
+            return result
+        best: tuple[float, float, float, float] | None = None  # score, cx, cy, scale
+        for scale, tpl, (sx0, sy0, sx1, sy1) in tries:
+            th, tw = tpl.shape
             region = img[sy0:sy1, sx0:sx1]
             res = cv2.matchTemplate(region, tpl, cv2.TM_CCOEFF_NORMED)
-            res = np.nan_to_num(res, nan=-1.0)
+            flat = np.isnan(res)  # a flat region matches nothing (as nan_to_num's -1, cheaper)
+            if flat.any():
+                res[flat] = -1.0
             _, score, _, loc = cv2.minMaxLoc(res)
             px, py = float(loc[0]), float(loc[1])
             # sub-pixel refinement by parabolas through the peak's neighbours
@@ -222,7 +273,10 @@ class Tracker:
             refreshed = self._factor(new, width, height)
             # the band-passed frame at the new window's scale: the one searched when the
             # scale is unchanged (the same pixels, not a second pass over the frame)
-            src = img if refreshed == factor else _prep(luma, refreshed)
+            if refreshed == factor and _inside(self._box(new, iw, ih), needed):
+                src = img
+            else:
+                src = _prep(luma, refreshed)
             self._factor_used = refreshed
             self._template = self._cut(src, new)
         elif scale != 1.0:

@@ -141,6 +141,8 @@ that neighbouring entries have the same shape and blend in texture space before 
 _DETAIL_ZERO = 32768.0
 _DETAIL_UNIT = 6000.0
 """16-bit coding of the detail tile: value = zero + unit · detail (the tile's RMS is 2)."""
+_DETAIL_Q = 16384.0
+"""Fixed-point unit of a detail factor applied to a 16-bit layer (2^14: factors up to 4)."""
 _DETAIL_MIN_KX = 1.0
 """Synthesized detail is drawn when a level-0 photo texel spans more output pixels than this
 (the coarsest synthesized octave, a period of two photo texels, is then at least two
@@ -1768,7 +1770,7 @@ class Renderer:
             else:
                 np.multiply(part, np.float32(field.amplitude / _DETAIL_UNIT), out=part)
             np.add(part, np.float32(1.0), out=part)
-            np.maximum(part, np.float32(0.0), out=part)
+            cv2.threshold(part, 0.0, 0.0, cv2.THRESH_TOZERO, dst=part)  # max(·, 0), SIMD
             if i > 0:
                 cv2.multiply(factor, part, dst=factor)
         return factor
@@ -1851,14 +1853,17 @@ class Renderer:
         factor = self._moving_detail(cache, p, kind, ox, oy, (w, h))
         if factor is None:
             return
+        # the product in fixed point, 2^-14 per unit (factor < 4; 1 LSB of 16 bits at most):
+        # a 16-bit multiply, half the memory traffic of a float one; the alpha's factor is 1
         nch = img.shape[2]
         sc = self._scratch
-        f_n: F32 = sc.get(f"detail_f{nch}", h, w, nch, np.float32)
-        if nch == 4:
-            cv2.cvtColor(factor, cv2.COLOR_GRAY2RGBA, dst=f_n)  # alpha factor 1
-        else:
-            cv2.merge([factor, np.ones_like(factor)], dst=f_n)
-        cv2.multiply(img, f_n, dst=img, dtype=cv2.CV_16U)
+        q: U16 = sc.get("detail_q", h, w, 1, np.uint16)
+        cv2.addWeighted(factor, _DETAIL_Q, factor, 0.0, 0.0, dst=q, dtype=cv2.CV_16U)
+        one: U16 = sc.get("detail_one", h, w, 1, np.uint16)
+        one.fill(int(_DETAIL_Q))
+        q_n: U16 = sc.get(f"detail_q{nch}", h, w, nch, np.uint16)
+        cv2.merge([q] * (nch - 1) + [one], dst=q_n)
+        cv2.multiply(img, q_n, dst=img, scale=1.0 / _DETAIL_Q)
 
     def _draw_fill(self, canvas: U16, src: U16 | _Blend, tx: float, ty: float, kx: float,
                    ky: float, org: tuple[int, int]) -> None:
