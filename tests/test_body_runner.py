@@ -34,3 +34,19 @@ def test_the_state_is_published_before_the_answer(tmp_path: Path) -> None:
     _run_queued(runner)
     assert future.result()["profile"] == "bbf"
     assert seen == ["bbf"]
+
+
+def test_the_live_loop_runs_opencv_single_threaded(tmp_path: Path) -> None:
+    """OpenCV's pool would spin the core the encoder, the still buffer and the server need
+    without shortening a live frame (`live_loop_threads`): starting the loop turns it off."""
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    runner = _runner(tmp_path)
+    try:
+        runner.start()
+        assert cv2.getNumThreads() == 1
+    finally:
+        runner.stop()
+        cv2.setNumThreads(before)

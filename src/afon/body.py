@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 from afon.cameras.base import Camera, Frame, PendingStill, Still, begin_still
 from afon.clock import Clock
 from afon.controls import AF_POINT_STEPS, Control, ControlEvent, ControlStates
@@ -46,9 +48,25 @@ AF_AREA_SIZES = {"single": (0.1, 0.12), "zone": (0.5, 1.0 / 3.0), "tracking": (0
 """AF window size (normalised width, height) per AF area; zone is libcamera's default window."""
 
 AF_S_TIMEOUT_S = 4.0
+"""An AF-S acquisition that has not ended by then is stopped and reported NOT_FOCUSED_LOCKED."""
 TRAP_READINGS = 600
 """Trap focus readings kept (`Body.trap_readings`): 20 s at 30 fps."""
-"""An AF-S acquisition that has not ended by then is stopped and reported NOT_FOCUSED_LOCKED."""
+
+
+LIVE_OPENCV_THREADS = 1
+"""OpenCV threads in a process that runs a live body loop (`live_loop_threads`)."""
+
+
+def live_loop_threads() -> None:
+    """Run OpenCV single-threaded in this process (process-wide), as a live loop wants.
+
+    A live frame's OpenCV calls are small (a 640×480 warp, a window's match): OpenCV's thread
+    pool does not shorten them, it spins a second core while the body thread waits. Measured on
+    2 cores, AF-C on the 50 mm `desk`: 18.9 ms wall per frame with 2 threads and 19.2 with one,
+    but 29.8 ms of CPU against 19.2 — the other core is the JPEG encoder's, the still buffer's
+    and the web server's. The benchmark's workers do the same (`afon.bench.runner`)."""
+    cv2.setNumThreads(LIVE_OPENCV_THREADS)
+
 
 
 class Button:

@@ -49,7 +49,7 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
-from afon.body import Body
+from afon.body import Body, live_loop_threads
 from afon.cameras.base import Frame, Image
 from afon.cameras.magnify import crop_fraction, magnify_rect
 from afon.controls import Control, ControlEvent
@@ -360,6 +360,7 @@ class BodyRunner:
         # the still buffer's worker renders in Python too: hand the GIL over sooner than the
         # default 5 ms so that a key press or a due frame waits less for it (process-wide)
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_S))
+        live_loop_threads()
         self.encoder.start()
         self._thread = threading.Thread(target=self._run, name="afon-body", daemon=True)
         self._thread.start()
