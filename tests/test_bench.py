@@ -598,3 +598,20 @@ def test_rendering_only_what_the_af_engine_reads_changes_no_result(
     part = run_trial(job)
     assert whole.frames > 0 and whole.shots
     assert dataclasses.asdict(part) == dataclasses.asdict(whole)
+
+
+def test_the_report_drawn_by_worker_processes_is_the_one_drawn_here(tmp_path: Path) -> None:
+    """`write_report(jobs=2)` draws the trace plots in spawned processes: the same report
+    and the same plots, byte for byte, as drawing them all in this process."""
+    from afon.bench.report import write_report
+
+    scns = [load_builtin_scenario(n) for n in ("portrait", "obstacle")]
+    result = run_bench(scns, seeds=1, quick=True, jobs=1)
+    one = write_report(result, tmp_path / "one", jobs=1).parent
+    two = write_report(result, tmp_path / "two", jobs=2).parent
+    assert (one / "report.md").read_text() == (two / "report.md").read_text()
+    pngs = sorted(p.name for p in one.glob("*.png"))
+    assert pngs == sorted(p.name for p in two.glob("*.png"))
+    assert {"trace-portrait.png", "trace-obstacle.png", "keepers.png"} <= set(pngs)
+    for name in pngs:
+        assert (one / name).read_bytes() == (two / name).read_bytes(), name

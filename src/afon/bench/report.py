@@ -17,9 +17,11 @@ Plots use matplotlib's Agg backend (no display needed).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import shutil
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -311,6 +313,11 @@ def plot_trace(result: BenchResult, scenario: str, path: Path) -> Path | None:
     traces = result.traces.get(scenario)
     if not traces:
         return None
+    return draw_trace(traces, scenario, result.seed, path)
+
+
+def draw_trace(traces: dict[str, Any], scenario: str, seed: int, path: Path) -> Path:
+    """`plot_trace` from a scenario's traces alone (what a worker process is sent)."""
     plt = _pyplot()
     techs = [t for t in TECHNIQUES if t in traces]
     fig, axes = plt.subplots(
@@ -363,7 +370,7 @@ def plot_trace(result: BenchResult, scenario: str, path: Path) -> Path | None:
     axes[-1, 0].set_xlabel(
         "time (s)  —  ● exposure in focus, × out of focus, green lines: the photographer's presses"
     )
-    fig.suptitle(f"Focus trace: {scenario} (seed {result.seed})", fontsize=11)
+    fig.suptitle(f"Focus trace: {scenario} (seed {seed})", fontsize=11)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -423,16 +430,31 @@ def plot_keepers(result: BenchResult, path: Path) -> Path | None:
 
 
 # --- files -----------------------------------------------------------------------------------
-def write_report(result: BenchResult, out_dir: str | Path) -> Path:
-    """Write report.md, results.json and the PNG plots into `out_dir`; return report.md."""
+def write_report(result: BenchResult, out_dir: str | Path, jobs: int = 1) -> Path:
+    """Write report.md, results.json and the PNG plots into `out_dir`; return report.md.
+
+    With `jobs` > 1 the trace plots are drawn by that many spawned processes while this one
+    draws the keeper bars (matplotlib is single-threaded; a full bench's plots took about
+    10 s on one core, serially after the trials)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     images: dict[str, str] = {}
-    for name in _scenario_names(result):
-        p = plot_trace(result, name, out / f"trace-{name}.png")
-        if p is not None:
-            images[f"trace-{name}"] = p.name
-    k = plot_keepers(result, out / "keepers.png")
+    names = [n for n in _scenario_names(result) if result.traces.get(n)]
+    paths = {n: out / f"trace-{n}.png" for n in names}
+    if jobs > 1 and len(names) > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=context) as pool:
+            futures = [pool.submit(draw_trace, result.traces[n], n, result.seed, paths[n])
+                       for n in names]
+            k = plot_keepers(result, out / "keepers.png")
+            for fut in futures:
+                fut.result()
+    else:
+        for n in names:
+            draw_trace(result.traces[n], n, result.seed, paths[n])
+        k = plot_keepers(result, out / "keepers.png")
+    for n in names:
+        images[f"trace-{n}"] = paths[n].name
     if k is not None:
         images["keepers"] = k.name
     (out / "results.json").write_text(json.dumps(result.to_json(), indent=1) + "\n")
@@ -540,7 +562,7 @@ def bench_main(
         progress=True,
         scheduler=scheduler,
     )
-    report = write_report(result, out)
+    report = write_report(result, out, jobs=result.jobs)
     err = Console(stderr=True)
     if as_json:
         print(json.dumps(result.to_json(), indent=1))
