@@ -601,17 +601,24 @@ def test_rendering_only_what_the_af_engine_reads_changes_no_result(
 
 
 def test_the_report_drawn_by_worker_processes_is_the_one_drawn_here(tmp_path: Path) -> None:
-    """`write_report(jobs=2)` draws the trace plots in spawned processes: the same report
-    and the same plots, byte for byte, as drawing them all in this process."""
+    """Trace plots drawn by the bench's pool while trials run (`trace_plots`) and by
+    `write_report(jobs=2)` in spawned processes: the same report and the same plots, byte
+    for byte, as drawing them all in this process afterwards."""
     from afon.bench.report import write_report
 
     scns = [load_builtin_scenario(n) for n in ("portrait", "obstacle")]
-    result = run_bench(scns, seeds=1, quick=True, jobs=1)
-    one = write_report(result, tmp_path / "one", jobs=1).parent
-    two = write_report(result, tmp_path / "two", jobs=2).parent
-    assert (one / "report.md").read_text() == (two / "report.md").read_text()
+    pool_dir = tmp_path / "pool"
+    result = run_bench(scns, seeds=1, quick=True, jobs=2, trace_plots=pool_dir)
+    assert set(result.plots) == {"portrait", "obstacle"}
+    assert all(Path(v).parent == pool_dir for v in result.plots.values())
+    dirs = [write_report(result, pool_dir, jobs=2).parent,
+            write_report(result, tmp_path / "one", jobs=1).parent,
+            write_report(result, tmp_path / "two", jobs=2).parent]
+    one = dirs[1]
     pngs = sorted(p.name for p in one.glob("*.png"))
-    assert pngs == sorted(p.name for p in two.glob("*.png"))
     assert {"trace-portrait.png", "trace-obstacle.png", "keepers.png"} <= set(pngs)
-    for name in pngs:
-        assert (one / name).read_bytes() == (two / name).read_bytes(), name
+    for other in (dirs[0], dirs[2]):
+        assert (one / "report.md").read_text() == (other / "report.md").read_text()
+        assert pngs == sorted(p.name for p in other.glob("*.png"))
+        for name in pngs:
+            assert (one / name).read_bytes() == (other / name).read_bytes(), (other, name)

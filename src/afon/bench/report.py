@@ -433,24 +433,27 @@ def plot_keepers(result: BenchResult, path: Path) -> Path | None:
 def write_report(result: BenchResult, out_dir: str | Path, jobs: int = 1) -> Path:
     """Write report.md, results.json and the PNG plots into `out_dir`; return report.md.
 
-    With `jobs` > 1 the trace plots are drawn by that many spawned processes while this one
-    draws the keeper bars (matplotlib is single-threaded; a full bench's plots took about
-    10 s on one core, serially after the trials)."""
+    Trace plots the bench's pool already drew there (`BenchResult.plots`) are kept; with
+    `jobs` > 1 the others are drawn by that many spawned processes while this one draws the
+    keeper bars (matplotlib is single-threaded; a full bench's plots took 8-9 s on one core,
+    serially after the trials)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     images: dict[str, str] = {}
     names = [n for n in _scenario_names(result) if result.traces.get(n)]
     paths = {n: out / f"trace-{n}.png" for n in names}
-    if jobs > 1 and len(names) > 1:
+    # drawn by the bench's pool while the trials ran (`run_bench(trace_plots=out)`)
+    todo = [n for n in names if result.plots.get(n) != str(paths[n]) or not paths[n].exists()]
+    if jobs > 1 and len(todo) > 1:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=context) as pool:
             futures = [pool.submit(draw_trace, result.traces[n], n, result.seed, paths[n])
-                       for n in names]
+                       for n in todo]
             k = plot_keepers(result, out / "keepers.png")
             for fut in futures:
                 fut.result()
     else:
-        for n in names:
+        for n in todo:
             draw_trace(result.traces[n], n, result.seed, paths[n])
         k = plot_keepers(result, out / "keepers.png")
     for n in names:
@@ -561,6 +564,7 @@ def bench_main(
         jobs=jobs,
         progress=True,
         scheduler=scheduler,
+        trace_plots=out,
     )
     report = write_report(result, out, jobs=result.jobs)
     err = Console(stderr=True)

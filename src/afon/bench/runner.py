@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from afon.bench.af_area import area_view
@@ -478,6 +479,8 @@ class BenchResult:
     traces: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     wall_s: float = 0.0
     jobs: int = 1
+    plots: dict[str, str] = field(default_factory=dict)
+    """Trace plots already drawn while the trials ran (scenario → PNG path; `trace_plots`)."""
 
     @property
     def simulated_s(self) -> float:
@@ -557,6 +560,7 @@ def run_bench(
     preview_px: tuple[int, int] = BENCH_PREVIEW_PX,
     progress: bool = False,
     scheduler: str | None = None,
+    trace_plots: str | Path | None = None,
 ) -> BenchResult:
     """Run the benchmark: every scenario × technique × strategy over seeds seed..seed+seeds-1.
 
@@ -567,6 +571,11 @@ def run_bench(
     a progress bar on the terminal (stderr) for runs of more than a few dozen trials.
     `scheduler` (``tcp://HOST:PORT``) runs the trials on that Dask cluster instead
     (`afon.tune.executor`); rows and results are the same either way.
+
+    With `trace_plots` (a folder) and more than one process, each scenario's trace plot
+    (`afon.bench.report.draw_trace`, ``trace-NAME.png``) is drawn by the pool as soon as that
+    scenario's traced trials are in, while the other trials run, instead of after them all
+    (`BenchResult.plots`; the same bytes as drawing it afterwards).
     """
     t0 = time.perf_counter()
     scns = list(scenarios) if scenarios is not None else load_scenarios()
@@ -585,8 +594,10 @@ def run_bench(
     n_jobs = default_jobs() if jobs is None else max(1, jobs)
     if scheduler is not None:
         results = _execute_on_cluster(plan, scheduler, progress and len(plan) > 40)
+        plots: dict[str, str] = {}
     else:
-        results = _execute(plan, n_jobs, progress and len(plan) > 40)
+        plot_dir = Path(trace_plots) if trace_plots is not None else None
+        results, plots = _execute(plan, n_jobs, progress and len(plan) > 40, plot_dir, seed)
 
     rows: list[dict[str, Any]] = []
     traces: dict[str, dict[str, dict[str, Any]]] = {}
@@ -610,6 +621,7 @@ def run_bench(
         traces=traces,
         wall_s=time.perf_counter() - t0,
         jobs=n_jobs,
+        plots=plots,
     )
 
 
@@ -617,9 +629,23 @@ def _chunks(plan: Sequence[TrialJob], size: int) -> list[list[TrialJob]]:
     return [list(plan[i : i + size]) for i in range(0, len(plan), size)]
 
 
-def _execute(plan: Sequence[TrialJob], n_jobs: int, progress: bool) -> list[TrialResult]:
+def _trace_plot(traces: dict[str, Any], scenario: str, seed: int, path: Path) -> str:
+    """Draw one scenario's trace plot (in a pool worker: matplotlib is imported there)."""
+    from afon.bench.report import draw_trace
+
+    return str(draw_trace(traces, scenario, seed, path))
+
+
+def _execute(
+    plan: Sequence[TrialJob],
+    n_jobs: int,
+    progress: bool,
+    plot_dir: Path | None = None,
+    seed: int = 0,
+) -> tuple[list[TrialResult], dict[str, str]]:
+    """The plan's results in plan order, and the trace plots drawn meanwhile (`run_bench`)."""
     if not plan:
-        return []
+        return [], {}
     bar = _Progress(len(plan)) if progress else None
     try:
         if n_jobs == 1 or len(plan) == 1:
@@ -628,10 +654,18 @@ def _execute(plan: Sequence[TrialJob], n_jobs: int, progress: bool) -> list[Tria
                 out.append(run_trial(job))
                 if bar is not None:
                     bar.advance(1)
-            return out
+            return out, {}
         size = max(1, min(8, len(plan) // (n_jobs * 8) or 1))
         chunks = _chunks(plan, size)
         results: list[list[TrialResult] | None] = [None] * len(chunks)
+        # traced trials still out per scenario; their traces as they come in
+        waiting: dict[str, int] = {}
+        if plot_dir is not None:
+            for job in plan:
+                if job.trace:
+                    waiting[job.scenario.name] = waiting.get(job.scenario.name, 0) + 1
+        traces: dict[str, dict[str, dict[str, Any]]] = {}
+        plot_futures: dict[str, Future[str]] = {}
         # "spawn": fresh interpreters, never a fork of a process whose OpenCV / BLAS threads
         # may hold locks (a forked worker can deadlock on them)
         context = multiprocessing.get_context("spawn")
@@ -648,13 +682,40 @@ def _execute(plan: Sequence[TrialJob], n_jobs: int, progress: bool) -> list[Tria
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     i = futures[fut]
-                    results[i] = fut.result()
+                    results[i] = got = fut.result()
                     if bar is not None:
                         bar.advance(len(chunks[i]))
-        return [r for chunk in results if chunk is not None for r in chunk]
+                    if plot_dir is None:
+                        continue
+                    for r in got:
+                        if r.trace is None or r.scenario not in waiting:
+                            continue
+                        per = traces.setdefault(r.scenario, {}).setdefault(r.technique, {})
+                        per[r.strategy] = r.trace
+                        waiting[r.scenario] -= 1
+                        if waiting[r.scenario] == 0:
+                            path = plot_dir / f"trace-{r.scenario}.png"
+                            plot_futures[r.scenario] = pool.submit(
+                                _trace_plot, _ordered(traces[r.scenario], plan, r.scenario),
+                                r.scenario, seed, path)
+            plots = {name: f.result() for name, f in plot_futures.items()}
+        return [r for chunk in results if chunk is not None for r in chunk], plots
     finally:
         if bar is not None:
             bar.close()
+
+
+def _ordered(traces: dict[str, dict[str, Any]], plan: Sequence[TrialJob], scenario: str
+             ) -> dict[str, dict[str, Any]]:
+    """A scenario's traces in plan order (techniques, then strategies), as `run_bench` files
+    them: the plot's panels and legend follow that order, whatever order trials finished."""
+    out: dict[str, dict[str, Any]] = {}
+    for job in plan:
+        if job.trace and job.scenario.name == scenario:
+            trace = traces.get(job.technique, {}).get(job.strategy)
+            if trace is not None:
+                out.setdefault(job.technique, {})[job.strategy] = trace
+    return out
 
 
 def _execute_on_cluster(

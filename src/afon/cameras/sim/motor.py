@@ -210,13 +210,16 @@ class LensMotor:
         Each segment moves the motor one way only, so the optics at a time are the segment's
         starting optics pushed by the motor's position then."""
         o = plan.optic0
-        if plan.segments and t_s > plan.segments[0].t0_s:
-            k = next(
-                (i for i, seg in enumerate(plan.segments) if t_s <= seg.t0_s + seg.duration_s),
-                len(plan.segments) - 1,
-            )
-            o = self._pushed(plan.optic_starts[k], plan.segments[k].at(t_s)[0])
-        return min(max(o, self.spec.min_d), self.spec.max_d)
+        segments = plan.segments
+        if segments and t_s > segments[0].t0_s:
+            k = len(segments) - 1
+            for i, seg in enumerate(segments):
+                if t_s <= seg.t0_s + seg.duration_s:
+                    k = i
+                    break
+            o = self._pushed(plan.optic_starts[k], segments[k].at(t_s)[0])
+        spec = self.spec
+        return min(max(o, spec.min_d), spec.max_d)
 
     def planned_d(self, t_s: float) -> float:
         """The driver's planned optical position at `t_s` (no ringing, offset or hysteresis)."""
@@ -228,8 +231,8 @@ class LensMotor:
             if not self._dyn.on or math.isinf(plan.t_s):
                 return plan.optic0 + plan.bias_d, 0.0
             return self._dyn.step(y, dy, plan.optic0 + plan.bias_d, 0.0, 0.0, t_s - plan.t_s)
-        if not self._dyn.on:
-            return self.planned_d(t_s) + plan.bias_d, 0.0
+        if not self._dyn.on:  # `plan` is the one in force at t_s (both callers'): no search
+            return self._optic_at(plan, t_s) + plan.bias_d, 0.0
         k = next(
             (i for i, seg in enumerate(plan.segments) if t_s <= seg.t0_s + seg.duration_s),
             len(plan.segments) - 1,
