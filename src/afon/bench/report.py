@@ -36,22 +36,14 @@ from afon.bench.runner import (
     load_scenarios,
     run_bench,
 )
+from afon.bench.trace_plot import COLOURS as _COLOURS
+from afon.bench.trace_plot import draw_trace, pyplot
 
 AFON_AF_S = "hybrid"
 AFON_AF_C = "predictive"
 BASELINE = "libcamera"
 TRACE_FOR_DOCS = "runner"
 """The scenario whose focus trace goes into the docs (the first scenario if it did not run)."""
-
-_COLOURS = {
-    CLAIRVOYANT: "#7f7f7f",
-    CAUSAL: "#2ca02c",
-    "libcamera": "#d62728",
-    "hybrid": "#1f77b4",
-    "predictive": "#1f77b4",
-    "non-predictive": "#ff7f0e",
-}
-
 
 # --- formatting ------------------------------------------------------------------------------
 def fmt_rate(row: dict[str, Any] | None, ci: bool = True) -> str:
@@ -299,15 +291,6 @@ def markdown_report(result: BenchResult, images: dict[str, str]) -> str:
 
 
 # --- plots -----------------------------------------------------------------------------------
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_trace(result: BenchResult, scenario: str, path: Path) -> Path | None:
     """One scenario's focus traces (first seed), one panel per technique."""
     traces = result.traces.get(scenario)
@@ -316,73 +299,11 @@ def plot_trace(result: BenchResult, scenario: str, path: Path) -> Path | None:
     return draw_trace(traces, scenario, result.seed, path)
 
 
-def draw_trace(traces: dict[str, Any], scenario: str, seed: int, path: Path) -> Path:
-    """`plot_trace` from a scenario's traces alone (what a worker process is sent)."""
-    plt = _pyplot()
-    techs = [t for t in TECHNIQUES if t in traces]
-    fig, axes = plt.subplots(
-        len(techs), 1, figsize=(9, 2.3 * len(techs) + 0.6), sharex=True, squeeze=False
-    )
-    for n, (ax, tech) in enumerate(zip(axes[:, 0], techs, strict=True)):
-        per = traces[tech]
-        first = next(iter(per.values()))
-        t, subj = first["t_s"], first["subject_d"]
-        dof = float(first["dof_d"])
-        ax.fill_between(
-            t,
-            [s - dof for s in subj],
-            [s + dof for s in subj],
-            color="#000000",
-            alpha=0.12,
-            linewidth=0,
-            label="subject ± DoF" if n == 0 else None,
-        )
-        ax.plot(t, subj, color="black", linewidth=1.2, label="subject" if n == 0 else None)
-        for strat, tr in per.items():
-            colour = _COLOURS.get(strat)
-            style = "--" if strat in (CLAIRVOYANT, CAUSAL) else "-"
-            ax.plot(
-                tr["t_s"], tr["lens_d"], style, color=colour, linewidth=1.0, label=f"lens: {strat}"
-            )
-            hit = [s for s in tr["shots"] if s[2]]
-            miss = [s for s in tr["shots"] if not s[2]]
-            if hit:
-                ax.plot([s[0] for s in hit], [s[1] for s in hit], "o", color=colour, markersize=4.5)
-            if miss:
-                ax.plot(
-                    [s[0] for s in miss], [s[1] for s in miss], "x", color=colour, markersize=5.5
-                )
-        for p in first.get("presses_s", []):
-            ax.axvline(p, color="#2ca02c", alpha=0.25, linewidth=0.8)
-        rec = first.get("recompose_s")
-        if rec is not None:
-            ax.axvline(
-                rec,
-                color="#9467bd",
-                linestyle=":",
-                linewidth=1.0,
-                label="recompose" if n == 0 else None,
-            )
-        ax.set_ylabel("dioptres", fontsize=8)
-        ax.set_title(f"{TECHNIQUES[tech].label}", fontsize=9, loc="left")
-        ax.tick_params(labelsize=8)
-        ax.legend(fontsize=7, loc="best", ncol=2)
-    axes[-1, 0].set_xlabel(
-        "time (s)  —  ● exposure in focus, × out of focus, green lines: the photographer's presses"
-    )
-    fig.suptitle(f"Focus trace: {scenario} (seed {seed})", fontsize=11)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
 def plot_keepers(result: BenchResult, path: Path) -> Path | None:
     """Keeper-rate bars (95% interval whiskers) per technique: scenarios × strategies."""
     if not result.rows:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     idx = _index(result.rows)
     names = _scenario_names(result)
     techs = list(TECHNIQUES)

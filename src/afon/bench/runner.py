@@ -63,6 +63,7 @@ from afon.bench.oracle import (
 )
 from afon.bench.photographer import TECHNIQUES, Human, Photographer
 from afon.bench.scenario import Scenario, builtin_scenario_names, resolve_scenario
+from afon.bench.trace_plot import draw_trace
 from afon.body import Body
 from afon.cameras.base import Frame, Still
 from afon.cameras.sim.camera import SimCamera
@@ -631,8 +632,6 @@ def _chunks(plan: Sequence[TrialJob], size: int) -> list[list[TrialJob]]:
 
 def _trace_plot(traces: dict[str, Any], scenario: str, seed: int, path: Path) -> str:
     """Draw one scenario's trace plot (in a pool worker: matplotlib is imported there)."""
-    from afon.bench.report import draw_trace
-
     return str(draw_trace(traces, scenario, seed, path))
 
 
