@@ -68,7 +68,6 @@ def live_loop_threads() -> None:
     cv2.setNumThreads(LIVE_OPENCV_THREADS)
 
 
-
 class Button:
     """A control of the body, used like a gpiozero button: `press()`, `release()`, `is_pressed`.
 

@@ -367,7 +367,7 @@ def write_report(result: BenchResult, out_dir: str | Path, jobs: int = 1) -> Pat
     todo = [n for n in names if result.plots.get(n) != str(paths[n]) or not paths[n].exists()]
     if jobs > 1 and len(todo) > 1:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
             futures = [pool.submit(draw_trace, result.traces[n], n, result.seed, paths[n])
                        for n in todo]
             k = plot_keepers(result, out / "keepers.png")

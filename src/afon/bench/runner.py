@@ -574,7 +574,7 @@ def run_bench(
     (`afon.tune.executor`); rows and results are the same either way.
 
     With `trace_plots` (a folder) and more than one process, each scenario's trace plot
-    (`afon.bench.report.draw_trace`, ``trace-NAME.png``) is drawn by the pool as soon as that
+    (`afon.bench.trace_plot.draw_trace`, ``trace-NAME.png``) is drawn by the pool as soon as that
     scenario's traced trials are in, while the other trials run, instead of after them all
     (`BenchResult.plots`; the same bytes as drawing it afterwards).
     """
@@ -630,11 +630,6 @@ def _chunks(plan: Sequence[TrialJob], size: int) -> list[list[TrialJob]]:
     return [list(plan[i : i + size]) for i in range(0, len(plan), size)]
 
 
-def _trace_plot(traces: dict[str, Any], scenario: str, seed: int, path: Path) -> str:
-    """Draw one scenario's trace plot (in a pool worker: matplotlib is imported there)."""
-    return str(draw_trace(traces, scenario, seed, path))
-
-
 def _execute(
     plan: Sequence[TrialJob],
     n_jobs: int,
@@ -663,8 +658,8 @@ def _execute(
             for job in plan:
                 if job.trace:
                     waiting[job.scenario.name] = waiting.get(job.scenario.name, 0) + 1
-        traces: dict[str, dict[str, dict[str, Any]]] = {}
-        plot_futures: dict[str, Future[str]] = {}
+        traces: dict[tuple[str, str, str], dict[str, Any]] = {}  # (scenario, tech, strat)
+        plot_futures: dict[str, Future[Path]] = {}
         # "spawn": fresh interpreters, never a fork of a process whose OpenCV / BLAS threads
         # may hold locks (a forked worker can deadlock on them)
         context = multiprocessing.get_context("spawn")
@@ -689,31 +684,29 @@ def _execute(
                     for r in got:
                         if r.trace is None or r.scenario not in waiting:
                             continue
-                        per = traces.setdefault(r.scenario, {}).setdefault(r.technique, {})
-                        per[r.strategy] = r.trace
+                        traces[(r.scenario, r.technique, r.strategy)] = r.trace
                         waiting[r.scenario] -= 1
                         if waiting[r.scenario] == 0:
                             path = plot_dir / f"trace-{r.scenario}.png"
                             plot_futures[r.scenario] = pool.submit(
-                                _trace_plot, _ordered(traces[r.scenario], plan, r.scenario),
-                                r.scenario, seed, path)
-            plots = {name: f.result() for name, f in plot_futures.items()}
+                                draw_trace, _ordered(traces, plan, r.scenario), r.scenario,
+                                seed, path)
+            plots = {name: str(f.result()) for name, f in plot_futures.items()}
         return [r for chunk in results if chunk is not None for r in chunk], plots
     finally:
         if bar is not None:
             bar.close()
 
 
-def _ordered(traces: dict[str, dict[str, Any]], plan: Sequence[TrialJob], scenario: str
-             ) -> dict[str, dict[str, Any]]:
-    """A scenario's traces in plan order (techniques, then strategies), as `run_bench` files
+def _ordered(traces: dict[tuple[str, str, str], dict[str, Any]], plan: Sequence[TrialJob],
+             scenario: str) -> dict[str, dict[str, Any]]:
+    """A scenario's traces (technique → strategy → trace) in plan order, as `run_bench` files
     them: the plot's panels and legend follow that order, whatever order trials finished."""
     out: dict[str, dict[str, Any]] = {}
     for job in plan:
-        if job.trace and job.scenario.name == scenario:
-            trace = traces.get(job.technique, {}).get(job.strategy)
-            if trace is not None:
-                out.setdefault(job.technique, {})[job.strategy] = trace
+        trace = traces.get((scenario, job.technique, job.strategy))
+        if job.trace and job.scenario.name == scenario and trace is not None:
+            out.setdefault(job.technique, {})[job.strategy] = trace
     return out
 
 

@@ -33,7 +33,8 @@ _PIXEL_MARGIN = 4
 Rect = tuple[int, int, int, int]
 
 
-def _union(a: Rect | None, b: Rect) -> Rect:
+def rect_union(a: Rect | None, b: Rect) -> Rect:
+    """The bounding box (x0, y0, x1, y1) of `a` and `b` (`b` alone when `a` is None)."""
     if a is None:
         return b
     return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
@@ -82,7 +83,7 @@ def read_region(window: AfWindow, image_px: tuple[int, int],
     cols, rows = CONTRAST_GRID
     for c, r in _cells(window, CONTRAST_GRID, w, h):
         cw, ch = w // cols, h // rows
-        img = _union(img, (c * cw - 2, r * ch - 2, (c + 1) * cw + 2, (r + 1) * ch + 2))
+        img = rect_union(img, (c * cw - 2, r * ch - 2, (c + 1) * cw + 2, (r + 1) * ch + 2))
     x0, y0, x1, y1 = img[0] / w, img[1] / h, img[2] / w, img[3] / h
     if phase_px is not None:
         px0, py0, px1, py1 = _phase_fractions(window, phase_px)
@@ -97,7 +98,7 @@ def _phase_fractions(window: AfWindow, phase_px: tuple[int, int]
     cols, rows = PDAF_GRID
     for c, r in _cells(window, PDAF_GRID, pw, ph):
         cell = AfWindow((c + 0.5) / cols, (r + 0.5) / rows, 1.0 / cols, 1.0 / rows)
-        phase = _union(phase, _phase_px(cell, pw, ph))
+        phase = rect_union(phase, _phase_px(cell, pw, ph))
     return phase[0] / pw, phase[1] / ph, phase[2] / pw, phase[3] / ph
 
 

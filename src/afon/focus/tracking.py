@@ -29,6 +29,7 @@ smooth shading do not decide the match.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ import numpy.typing as npt
 
 from afon.cameras.base import Frame
 from afon.focus.engine import AfWindow
+from afon.focus.footprint import Rect, rect_union
 
 FloatImage = npt.NDArray[np.float32]
 
@@ -74,7 +76,7 @@ def _prep(luma: FloatImage, factor: float) -> FloatImage:
     return _band_pass(_shrink(luma, factor))
 
 
-def _band_pass(img: FloatImage, box: tuple[int, int, int, int] | None = None) -> FloatImage:
+def _band_pass(img: FloatImage, box: Rect | None = None) -> FloatImage:
     """`img` minus its Gaussian blur; with `box` (x0, y0, x1, y1) only those pixels are
     computed (the others are 0), each exactly as over the whole image: the blur is taken
     over the box grown by the kernel's reach, or to the image's edge, whose border rule then
@@ -94,12 +96,7 @@ def _band_pass(img: FloatImage, box: tuple[int, int, int, int] | None = None) ->
     return out
 
 
-def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes))
-
-
-def _inside(box: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
+def _inside(box: Rect, outer: Rect) -> bool:
     return (outer[0] <= box[0] and outer[1] <= box[1] and box[2] <= outer[2]
             and box[3] <= outer[3])
 
@@ -160,7 +157,7 @@ class Tracker:
         return np.ascontiguousarray(img[y0:y1, x0:x1])
 
     @staticmethod
-    def _box(window: AfWindow, width: int, height: int) -> tuple[int, int, int, int]:
+    def _box(window: AfWindow, width: int, height: int) -> Rect:
         """The pixels (x0, y0, x1, y1) `_cut` takes for `window` from an image of that size."""
         x, y, ww, wh = window.to_px(width, height)
         return x, y, x + ww, y + wh
@@ -194,7 +191,7 @@ class Tracker:
         pcy = current.cy + self._velocity[1] * dt
         grow = self.search_margin * (1.0 + min(self._lost_frames, 4))
         # the templates tried and the regions searched (scale, template, region x0, y0, x1, y1)
-        tries: list[tuple[float, FloatImage, tuple[int, int, int, int]]] = []
+        tries: list[tuple[float, FloatImage, Rect]] = []
         for scale in (1.0, 1.0 + self.scale_step, 1.0 / (1.0 + self.scale_step)):
             tpl = self._template
             if scale != 1.0:
@@ -210,7 +207,7 @@ class Tracker:
                 continue
             tries.append((scale, tpl, (sx0, sy0, sx1, sy1)))
         here_box = self._box(current, iw, ih)
-        needed = _union([here_box] + [r for _, _, r in tries])
+        needed = functools.reduce(rect_union, (r for _, _, r in tries), here_box)
         img = _band_pass(small, needed)  # only what is read: the window and the searches
         here = self._cut(img, current)
         if here.shape == self._template.shape and float(np.mean(here * here)) > (

@@ -190,13 +190,19 @@ class LensMotor:
         return self._plans[i] if i >= 0 else self._initial
 
     @staticmethod
-    def _motor_in(plan: _Plan, t_s: float) -> tuple[float, float]:
+    def _segment_at(plan: _Plan, t_s: float) -> int:
+        """Index of the segment of `plan` (which has some) in progress at `t_s`: the first
+        not yet over, else the last (it rests on the goal for ever)."""
+        for i, seg in enumerate(plan.segments):
+            if t_s <= seg.t0_s + seg.duration_s:
+                return i
+        return len(plan.segments) - 1
+
+    @classmethod
+    def _motor_in(cls, plan: _Plan, t_s: float) -> tuple[float, float]:
         if not plan.segments or t_s <= plan.segments[0].t0_s:
             return plan.motor0, 0.0
-        for seg in plan.segments:
-            if t_s <= seg.t0_s + seg.duration_s:
-                return seg.at(t_s)
-        return plan.segments[-1].at(t_s)
+        return plan.segments[cls._segment_at(plan, t_s)].at(t_s)
 
     def _pushed(self, optic_d: float, motor_d: float) -> float:
         """Optics after the motor moved monotonically to `motor_d`: the play of width
@@ -210,16 +216,10 @@ class LensMotor:
         Each segment moves the motor one way only, so the optics at a time are the segment's
         starting optics pushed by the motor's position then."""
         o = plan.optic0
-        segments = plan.segments
-        if segments and t_s > segments[0].t0_s:
-            k = len(segments) - 1
-            for i, seg in enumerate(segments):
-                if t_s <= seg.t0_s + seg.duration_s:
-                    k = i
-                    break
-            o = self._pushed(plan.optic_starts[k], segments[k].at(t_s)[0])
-        spec = self.spec
-        return min(max(o, spec.min_d), spec.max_d)
+        if plan.segments and t_s > plan.segments[0].t0_s:
+            k = self._segment_at(plan, t_s)
+            o = self._pushed(plan.optic_starts[k], plan.segments[k].at(t_s)[0])
+        return min(max(o, self.spec.min_d), self.spec.max_d)
 
     def planned_d(self, t_s: float) -> float:
         """The driver's planned optical position at `t_s` (no ringing, offset or hysteresis)."""
@@ -233,10 +233,7 @@ class LensMotor:
             return self._dyn.step(y, dy, plan.optic0 + plan.bias_d, 0.0, 0.0, t_s - plan.t_s)
         if not self._dyn.on:  # `plan` is the one in force at t_s (both callers'): no search
             return self._optic_at(plan, t_s) + plan.bias_d, 0.0
-        k = next(
-            (i for i, seg in enumerate(plan.segments) if t_s <= seg.t0_s + seg.duration_s),
-            len(plan.segments) - 1,
-        )
+        k = self._segment_at(plan, t_s)
         seg = plan.segments[k]
         y0, dy0 = plan.states[k]
         tau = max(t_s - seg.t0_s, 0.0)
