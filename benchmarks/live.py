@@ -16,6 +16,9 @@ JPEG-encoded), runs its `BodyRunner` and measures, on the wall clock:
   them): the press is stamped by the benchmark just before it is queued for the body thread,
   and the lag is press → start of the still's exposure. Target: within one frame period of the
   preset's release lag;
+- **ladder_warm_up** (where the camera has one, `afon.cameras.sim.warm_up`): whether its
+  background build of the blur ladders had finished when AF-C began, the entries it built and
+  its CPU seconds (on the other core, outside the CPU per frame above);
 - **burst**: the shutter held `--burst-s` at the asked rate (10 fps), achieved rate = shots − 1
   over the span of their exposure starts, and the longest interval.
 
@@ -145,6 +148,8 @@ def measure(scene: str, preset: str, presses: int, burst_s: float) -> dict[str, 
             scales.append(_scale(body))
             # AF-C with AF-ON held: the lens moves and the AF engine reads every frame (the
             # renderer can reuse nothing of a frame whose lens moved), the loop's heavy case
+            warm = getattr(camera, "_warm_up", None)  # the ladder warm-up, where there is one
+            warm_done = None if warm is None else warm.done.is_set()
             runner.settings({"focus_mode": "AF-C"}).result(TIMEOUT_S)
             runner.submit(body.af_on.press).result(TIMEOUT_S)
             af_lens0_d = float(camera.lens_position_d())
@@ -227,6 +232,8 @@ def measure(scene: str, preset: str, presses: int, burst_s: float) -> dict[str, 
         "slowed": int(getattr(loop, "slowed", 0)) if loop is not None else None,
         "dropped_frames": int(getattr(loop, "dropped", 0)) if loop is not None else None,
         "pipeline": "still buffer" if buf is not None else "stills in the loop",
+        "ladder_warm_up": None if warm is None else {
+            "done_before_af_c": warm_done, "built": warm.built, "cpu_s": round(warm.cpu_s, 2)},
     }
 
 

@@ -68,6 +68,14 @@ def live_loop_threads() -> None:
     cv2.setNumThreads(LIVE_OPENCV_THREADS)
 
 
+def warm_up(camera: object) -> None:
+    """Let a camera that keeps real time prepare ahead, if it can (`SimCamera.warm_up`: its
+    blur ladders for the whole focus range, in the background)."""
+    start = getattr(camera, "warm_up", None)
+    if callable(start):
+        start()
+
+
 class Button:
     """A control of the body, used like a gpiozero button: `press()`, `release()`, `is_pressed`.
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from afon.body import Body, live_loop_threads
+from afon.body import Body, live_loop_threads, warm_up
 from afon.cameras.base import Camera
 from afon.controls import ControlEvent
 from afon.focus.states import AfStateChange
@@ -194,6 +194,7 @@ class HeadlessRunner:
         """Tick until `duration_s` on the body's clock, `max_steps`, or Ctrl-C; then close."""
         t_end = None if duration_s is None else self.body.clock.now_s() + duration_s
         live_loop_threads()
+        warm_up(self.body.camera)
         try:
             while (t_end is None or self.body.clock.now_s() < t_end) and (
                 max_steps is None or self.result.steps < max_steps

@@ -49,7 +49,7 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
-from afon.body import Body, live_loop_threads
+from afon.body import Body, live_loop_threads, warm_up
 from afon.cameras.base import Frame, Image
 from afon.cameras.magnify import crop_fraction, magnify_rect
 from afon.controls import Control, ControlEvent
@@ -339,6 +339,8 @@ class BodyRunner:
             if callable(end):
                 end()
         self.body = body
+        if self._thread is not None:  # a body swapped into the running loop (a drill's)
+            warm_up(body.camera)
         self._shots_seen, self._still_end_s = 0, -math.inf  # this body's shots and clock
         body.on_shot = self._on_shot
         if self.buffer_depth is not None:
@@ -362,6 +364,7 @@ class BodyRunner:
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_S))
         live_loop_threads()
         self.encoder.start()
+        warm_up(self.body.camera)
         self._thread = threading.Thread(target=self._run, name="afon-body", daemon=True)
         self._thread.start()
 

@@ -38,6 +38,7 @@ from afon.cameras.sim.motor import LensMotor
 from afon.cameras.sim.preset import CameraPreset, load_preset
 from afon.cameras.sim.render import Renderer, RowTiming, focus_samples
 from afon.cameras.sim.scene import Scene, parse_scene, resolve_scene
+from afon.cameras.sim.warm_up import LadderWarmUp
 from afon.clock import Clock, VirtualClock
 from afon.errors import CameraError
 
@@ -150,6 +151,7 @@ class SimCamera:
         self._commanded_d = self.motor.target_d
         self._magnifier: Magnifier | None = None
         self._exposing: PendingStill | None = None
+        self._warm_up: LadderWarmUp | None = None
         """The still begun and not yet finished (one at a time, as one sensor takes them)."""
 
     # --- capabilities ----------------------------------------------------------------------
@@ -492,8 +494,24 @@ distance_m = {distance_m}
 
         return CalibrationRig(make, chart_d, ("sim", preset, tuple(preview_px)))
 
+    def warm_up(self) -> LadderWarmUp | None:
+        """Start building the blur ladders of the whole focus range in the background (a
+        camera that keeps real time: `afon serve`, `afon run`); the running or finished
+        warm-up (None when frames are not rendered). Idempotent."""
+        if not self.render_frames:
+            return None
+        if self._warm_up is None:
+            spec = self.preset.motor
+            self._warm_up = LadderWarmUp(
+                self.renderer, (spec.min_d, spec.max_d),
+                spec.max_speed_d_per_s * self.integration_s, self.clock.now_s())
+            self._warm_up.start()
+        return self._warm_up
+
     def close(self) -> None:
-        """Nothing to release for a simulation."""
+        """Stop the ladder warm-up, if running (nothing else to release for a simulation)."""
+        if self._warm_up is not None:
+            self._warm_up.stop()
 
     def shot_facts(self, still: Still) -> dict[str, object]:
         """EXIF facts of a still: the preset's lens, the sensor's integration and gain."""

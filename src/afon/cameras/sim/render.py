@@ -530,6 +530,38 @@ def _ladder_weights(d: float) -> list[tuple[int, float]]:
     return [(j, 1.0 - w), (j + 1, w)]
 
 
+_WARM_RATIO = 1.06
+"""Step of `_blur_grid` beyond 1 px: a third of the ladder's step between entries (19 %), so
+every pair of neighbouring entries a blur can take is met."""
+
+
+def _blur_grid(lo_px: float, hi_px: float) -> list[float]:
+    """Signed blurs covering [lo_px, hi_px]: 0.05 px apart up to 1 px, then `_WARM_RATIO`
+    apart, and both ends."""
+    mags = [0.05 * i for i in range(21)]
+    while mags[-1] < max(abs(lo_px), abs(hi_px)):
+        mags.append(mags[-1] * _WARM_RATIO)
+    out = {lo_px, hi_px}
+    out.update(v for m in mags for v in (m, -m) if lo_px <= v <= hi_px)
+    return sorted(out)
+
+
+def _ladder_keys(lo_px: float, hi_px: float, texel_px: float, kind: str
+                 ) -> list[tuple[str, int]]:
+    """Ladder keys (kind, j) `_sample_weights` can give a blur in [lo_px, hi_px] (signed,
+    output px) at a texel of `texel_px`: each sign's half-disk kind, the entries from the
+    least to the most blurred end of its part of the range."""
+    keys: list[tuple[str, int]] = []
+    for a, b, sign in ((max(lo_px, 0.0), hi_px, 1.0), (max(-hi_px, 0.0), -lo_px, -1.0)):
+        if b < a or (sign < 0 and b <= 0.0):
+            continue
+        k = _half_kind(kind, sign * max(a, 1e-9))
+        j0 = _ladder_weights(a / texel_px)[0][0]
+        j1 = _ladder_weights(b / texel_px)[-1][0]
+        keys.extend((k if (j or k == "rgb") else "L", j) for j in range(j0, j1 + 1))
+    return keys
+
+
 def _half_kind(kind: str, blur: float) -> str:
     """The ladder kind a blur sample of signed diameter `blur` uses for image `kind`: "rgb"
     for previews; for the phase images "PL"/"PR", the half disk that image sees (the left
@@ -622,6 +654,10 @@ class _Field:
             else:
                 break
         return m
+
+    def has(self, kind: str, m: int, j: int) -> bool:
+        """Whether `entry(kind, m, j)` is built."""
+        return ("rgb" if j == 0 else kind, m, j) in self._entries
 
     def entry(self, kind: str, m: int, j: int) -> U16:
         """Level m blurred by ladder diameter j (periodic), coded `_DETAIL_ZERO` + unit·x."""
@@ -751,6 +787,15 @@ class _LayerCache:
             src = np.ascontiguousarray(np.stack([y, lv[..., 3]], axis=-1), dtype=np.float32)
             self._luma[m] = src
         return src
+
+    def has(self, kind: str, m: int, j: int) -> bool:
+        """Whether `entry(kind, m, j)` is built."""
+        return ("L" if j == 0 and kind != "rgb" else kind, m, j) in self._entries
+
+    @property
+    def built(self) -> int:
+        """Ladder entries built so far, the detail fields' included."""
+        return len(self._entries) + sum(len(f._entries) for f in self.fields)
 
     def entry(self, kind: str, m: int, j: int) -> _Entry:
         """Ladder entry j of level m: kind "rgb" (RGBA), "L"/"R" (luma+alpha, half disks)."""
@@ -957,6 +1002,75 @@ class Renderer:
         """On-preview width and height of `layer` in pixels."""
         p = self._place(layer, t_s, (focus_d,), self.size_px, self.preview_scale)
         return p.width_px, p.height_px
+
+    def warm_ladders(self, t_s: float, focus_range_d: tuple[float, float], sweep_d: float,
+                     stop: Callable[[], bool] = lambda: False) -> int:
+        """Build the blur-ladder entries (the layers' and their detail fields') that previews
+        and phase images of the scene at `t_s` need for any lens position in `focus_range_d`,
+        the lens still or moving up to `sweep_d` during an exposure; returns how many were
+        built. `stop` is asked before each entry (True: return early).
+
+        The entries are those the drawing would build itself on first use (the same calls,
+        the same pixels): only when they are built changes. Safe beside a thread that draws:
+        it only adds entries to the per-layer caches (dict insertions)."""
+        lo_d, hi_d = sorted(focus_range_d)
+        w = self.size_px[0]
+        phase_scale = self.preview_scale * self.phase_px[0] / w
+        views = ((self.size_px, self.preview_scale, ("rgb",)),
+                 (self.phase_px, phase_scale, ("PL", "PR")))
+        caches = [self._cache(layer) for layer in self._visible_layers(t_s)]
+        before = sum(c.built for c in caches)
+        for layer, cache in zip(self._visible_layers(t_s), caches, strict=True):
+            d = self._distance(layer, t_s)
+            near_z, far_z = self._depth_bounds(layer) if layer.depth is not None else (0.0, 0.0)
+            dists = [max(d + z, self._min_distance_m) for z in (near_z, far_z)]
+            for size, scale, kinds in views:
+                blurs = [self._signed_blur(x, f, scale) for x in dists for f in (lo_d, hi_d)]
+                # depth slices reach a step beyond the layer's depths (their grid runs
+                # through the focus): a margin of a quarter of the blur and a pixel
+                lo_px = min(blurs) - 0.25 * abs(min(blurs)) - 1.0
+                hi_px = max(blurs) + 0.25 * abs(max(blurs)) + 1.0
+                per_d = abs(self._signed_blur(d, hi_d, scale) - self._signed_blur(d, lo_d, scale))
+                sweep_px = per_d / max(hi_d - lo_d, 1e-12) * sweep_d
+                # focus breathing changes the layer's size with the lens, and with it the
+                # texel size and, near a threshold, the mip level: the sizes at both ends
+                # of the range and between
+                for f in (lo_d, 0.5 * (lo_d + hi_d), hi_d):
+                    p = self._place(layer, t_s, (f,), size, scale)
+                    if not p.drawable:
+                        continue
+                    # a frame's lens samples lie within `sweep_px` of each other and take the
+                    # mip level of the least blurred one: at the level of each blur, build
+                    # the entries of every blur within a sweep of it
+                    for b in _blur_grid(lo_px, hi_px):
+                        for kind in kinds:
+                            if not self._warm_range(cache, p.width_px, b, sweep_px, kind, stop):
+                                return sum(c.built for c in caches) - before
+        return sum(c.built for c in caches) - before
+
+    def _warm_range(self, cache: _LayerCache, width_px: float, blur_px: float, sweep_px: float,
+                    kind: str, stop: Callable[[], bool]) -> bool:
+        """Build, at the mip levels a blur of `blur_px` picks (the layer's and its fields'),
+        the ladder entries of every blur within `sweep_px` of it (False: `stop` said so)."""
+        lo, hi = blur_px - sweep_px, blur_px + sweep_px
+        m = cache.pick_level(width_px, abs(blur_px))
+        tw, _ = cache.size(m)
+        for k, j in _ladder_keys(lo, hi, width_px / tw, kind):
+            if not cache.has(k, m, j):
+                if stop():
+                    return False
+                cache.entry(k, m, j)
+        kx0 = width_px / cache.levels[0].shape[1]
+        for field in cache.fields:
+            if not (field.min_kx <= kx0 and width_px <= field.max_copy_px):
+                continue
+            md = field.pick_level(kx0, abs(blur_px))
+            for k, j in _ladder_keys(lo, hi, kx0 / field.sub * 2**md, kind):
+                if not field.has(k, md, j):
+                    if stop():
+                        return False
+                    field.entry(k, md, j)
+        return True
 
     def render(
         self,
