@@ -148,7 +148,9 @@ def measure(scene: str, preset: str, presses: int, burst_s: float) -> dict[str, 
             scales.append(_scale(body))
             # AF-C with AF-ON held: the lens moves and the AF engine reads every frame (the
             # renderer can reuse nothing of a frame whose lens moved), the loop's heavy case
-            warm = getattr(camera, "_warm_up", None)  # the ladder warm-up, where there is one
+            # the ladder warm-up the runner started, where the camera has one (idempotent)
+            start_warm_up = getattr(camera, "warm_up", None)
+            warm = start_warm_up() if callable(start_warm_up) else None
             warm_done = None if warm is None else warm.done.is_set()
             runner.settings({"focus_mode": "AF-C"}).result(TIMEOUT_S)
             runner.submit(body.af_on.press).result(TIMEOUT_S)

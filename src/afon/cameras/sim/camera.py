@@ -151,8 +151,9 @@ class SimCamera:
         self._commanded_d = self.motor.target_d
         self._magnifier: Magnifier | None = None
         self._exposing: PendingStill | None = None
-        self._warm_up: LadderWarmUp | None = None
         """The still begun and not yet finished (one at a time, as one sensor takes them)."""
+        self._warm_up: LadderWarmUp | None = None
+        """The blur ladders being built ahead (`warm_up`), once started."""
 
     # --- capabilities ----------------------------------------------------------------------
     @property

@@ -558,7 +558,7 @@ def _ladder_keys(lo_px: float, hi_px: float, texel_px: float, kind: str
         k = _half_kind(kind, sign * max(a, 1e-9))
         j0 = _ladder_weights(a / texel_px)[0][0]
         j1 = _ladder_weights(b / texel_px)[-1][0]
-        keys.extend((k if (j or k == "rgb") else "L", j) for j in range(j0, j1 + 1))
+        keys.extend((k, j) for j in range(j0, j1 + 1))  # (`has`/`entry` name the sharp one)
     return keys
 
 
@@ -655,15 +655,18 @@ class _Field:
                 break
         return m
 
+    @staticmethod
+    def _key(kind: str, m: int, j: int) -> tuple[str, int, int]:
+        return ("rgb" if j == 0 else kind, m, j)  # the sharp entry: one for every kind
+
     def has(self, kind: str, m: int, j: int) -> bool:
         """Whether `entry(kind, m, j)` is built."""
-        return ("rgb" if j == 0 else kind, m, j) in self._entries
+        return self._key(kind, m, j) in self._entries
 
     def entry(self, kind: str, m: int, j: int) -> U16:
         """Level m blurred by ladder diameter j (periodic), coded `_DETAIL_ZERO` + unit·x."""
-        if j == 0:
-            kind = "rgb"
-        key = (kind, m, j)
+        key = self._key(kind, m, j)
+        kind = key[0]
         e = self._entries.get(key)
         if e is None:
             src = self.levels[m]
@@ -788,9 +791,21 @@ class _LayerCache:
             self._luma[m] = src
         return src
 
+    @staticmethod
+    def _key(kind: str, m: int, j: int) -> tuple[str, int, int]:
+        # the sharp entry is the same for both halves
+        return ("L" if j == 0 and kind != "rgb" else kind, m, j)
+
     def has(self, kind: str, m: int, j: int) -> bool:
         """Whether `entry(kind, m, j)` is built."""
-        return ("L" if j == 0 and kind != "rgb" else kind, m, j) in self._entries
+        return self._key(kind, m, j) in self._entries
+
+    def fields_at(self, width_px: float) -> list[_Field]:
+        """The fields drawn on the layer placed `width_px` wide (a photo texel spans at least
+        their `min_kx` output pixels, a copy of the photo at most their `max_copy_px`)."""
+        tw0 = self.levels[0].shape[1]
+        kx0 = width_px / tw0
+        return [f for f in self.fields if f.min_kx <= kx0 and kx0 * tw0 <= f.max_copy_px]
 
     @property
     def built(self) -> int:
@@ -799,9 +814,8 @@ class _LayerCache:
 
     def entry(self, kind: str, m: int, j: int) -> _Entry:
         """Ladder entry j of level m: kind "rgb" (RGBA), "L"/"R" (luma+alpha, half disks)."""
-        if j == 0 and kind != "rgb":
-            kind = "L"  # the sharp entry is the same for both halves
-        key = (kind, m, j)
+        key = self._key(kind, m, j)
+        kind = key[0]
         e = self._entries.get(key)
         if e is None:
             e = self._make_entry(kind, m, j)
@@ -1008,7 +1022,8 @@ class Renderer:
         """Build the blur-ladder entries (the layers' and their detail fields') that previews
         and phase images of the scene at `t_s` need for any lens position in `focus_range_d`,
         the lens still or moving up to `sweep_d` during an exposure; returns how many were
-        built. `stop` is asked before each entry (True: return early).
+        built here (not the ones a frame drawn meanwhile built). `stop` is asked before each
+        entry (True: return early).
 
         The entries are those the drawing would build itself on first use (the same calls,
         the same pixels): only when they are built changes. Safe beside a thread that draws:
@@ -1018,9 +1033,21 @@ class Renderer:
         phase_scale = self.preview_scale * self.phase_px[0] / w
         views = ((self.size_px, self.preview_scale, ("rgb",)),
                  (self.phase_px, phase_scale, ("PL", "PR")))
-        caches = [self._cache(layer) for layer in self._visible_layers(t_s)]
-        before = sum(c.built for c in caches)
-        for layer, cache in zip(self._visible_layers(t_s), caches, strict=True):
+        built = 0
+
+        def build(ladder: _LayerCache | _Field, k: str, m: int, j: int) -> bool:
+            """Build one entry unless it is there (False: `stop` said so first)."""
+            nonlocal built
+            if ladder.has(k, m, j):
+                return True
+            if stop():
+                return False
+            ladder.entry(k, m, j)
+            built += 1
+            return True
+
+        for layer in self._visible_layers(t_s):
+            cache = self._cache(layer)
             d = self._distance(layer, t_s)
             near_z, far_z = self._depth_bounds(layer) if layer.depth is not None else (0.0, 0.0)
             dists = [max(d + z, self._min_distance_m) for z in (near_z, far_z)]
@@ -1044,32 +1071,27 @@ class Renderer:
                     # the entries of every blur within a sweep of it
                     for b in _blur_grid(lo_px, hi_px):
                         for kind in kinds:
-                            if not self._warm_range(cache, p.width_px, b, sweep_px, kind, stop):
-                                return sum(c.built for c in caches) - before
-        return sum(c.built for c in caches) - before
+                            if not self._warm_range(cache, p.width_px, b, sweep_px, kind, build):
+                                return built
+        return built
 
-    def _warm_range(self, cache: _LayerCache, width_px: float, blur_px: float, sweep_px: float,
-                    kind: str, stop: Callable[[], bool]) -> bool:
-        """Build, at the mip levels a blur of `blur_px` picks (the layer's and its fields'),
-        the ladder entries of every blur within `sweep_px` of it (False: `stop` said so)."""
+    @staticmethod
+    def _warm_range(cache: _LayerCache, width_px: float, blur_px: float, sweep_px: float,
+                    kind: str, build: Callable[[_LayerCache | _Field, str, int, int], bool]
+                    ) -> bool:
+        """`build` the ladder entries, at the mip levels a blur of `blur_px` picks (the
+        layer's and its fields'), of every blur within `sweep_px` of it (False: stopped)."""
         lo, hi = blur_px - sweep_px, blur_px + sweep_px
         m = cache.pick_level(width_px, abs(blur_px))
         tw, _ = cache.size(m)
-        for k, j in _ladder_keys(lo, hi, width_px / tw, kind):
-            if not cache.has(k, m, j):
-                if stop():
-                    return False
-                cache.entry(k, m, j)
+        if not all(build(cache, k, m, j) for k, j in _ladder_keys(lo, hi, width_px / tw, kind)):
+            return False
         kx0 = width_px / cache.levels[0].shape[1]
-        for field in cache.fields:
-            if not (field.min_kx <= kx0 and width_px <= field.max_copy_px):
-                continue
+        for field in cache.fields_at(width_px):
             md = field.pick_level(kx0, abs(blur_px))
-            for k, j in _ladder_keys(lo, hi, kx0 / field.sub * 2**md, kind):
-                if not field.has(k, md, j):
-                    if stop():
-                        return False
-                    field.entry(k, md, j)
+            keys = _ladder_keys(lo, hi, kx0 / field.sub * 2**md, kind)
+            if not all(build(field, k, md, j) for k, j in keys):
+                return False
         return True
 
     def render(
@@ -1855,7 +1877,7 @@ class Renderer:
             return None
         th0, tw0 = cache.levels[0].shape[:2]
         kx0, ky0 = p.width_px / tw0, p.height_px / th0
-        active = [f for f in cache.fields if f.min_kx <= kx0 and kx0 * tw0 <= f.max_copy_px]
+        active = cache.fields_at(p.width_px)
         if not active:
             return None
         blur_abs = [abs(b) for b in p.blur_px] if blurred else [0.0]

@@ -14,11 +14,14 @@ the frames would build themselves: no pixel changes, only when the work is done.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
 
 from afon.cameras.sim.render import Renderer
+
+log = logging.getLogger(__name__)
 
 WARM_TIMES_S = (0.0, 2.0, 5.0)
 """Scene times (from the start) the ladders are built for: moving layers change size and
@@ -68,8 +71,10 @@ class LadderWarmUp:
                     break
                 self.built += self.renderer.warm_ladders(
                     self.start_s + dt, self.focus_range_d, self.sweep_d, self._stopping)
-        except Exception as exc:  # a warm-up must never take the camera down
+        except Exception as exc:  # a warm-up must never take the camera down: said, not raised
             self.error = f"{type(exc).__name__}: {exc}"
+            log.warning("ladder warm-up stopped (the frames build what is left): %s",
+                        self.error)
         finally:
             self.cpu_s = time.thread_time() - cpu0
             self.done.set()
