@@ -78,6 +78,15 @@ def test_elsewhere_the_newest_numpy_is_allowed() -> None:
         assert numpy.specifier.contains(Version("2.3.0"))
 
 
+def test_elsewhere_opencv_is_the_release_whose_warps_are_exact() -> None:
+    """OpenCV 5.0, the release whose warpAffine places a region's pixels exactly as the whole
+    frame's (test_render_speed's exactness tests fail on 4.14 and 5.1)."""
+    (opencv,) = by_name(requirements(X86_DESKTOP))["opencv-python-headless"]
+    assert opencv.specifier.contains(Version("5.0.0.93"))
+    assert not opencv.specifier.contains(Version("5.1.0.95"))
+    assert not opencv.specifier.contains(Version("4.14.0.94"))
+
+
 def test_the_evdev_extra_is_satisfied_by_bookworms_apt_package() -> None:
     (evdev,) = by_name(requirements(BOOKWORM_PI, ("evdev",)))["evdev"]
     assert evdev.specifier.contains(Version("1.6.1"))  # python3-evdev in Bookworm

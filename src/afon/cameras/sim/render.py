@@ -27,7 +27,7 @@ How it is fast, and why not a library call
     (as fast as 8 bits in OpenCV's warps, half the memory traffic of float) and the frame is
     composited at 16 bits: the signal is quantised to 8 bits once, with its noise.
 
-    What did not change is not drawn again (`Renderer._draw_layers`): per band, the canvas
+    What did not change is not drawn again (`Renderer._draw_ops`): per band, the canvas
     after the layers whose every drawing input repeats (a still lens, static layers) is kept
     and restored, bit for bit; a moving layer's smeared texture is kept for the next band.
 
@@ -53,6 +53,12 @@ Detail at every scale
     at those positions; this is done per layer by blending the ladder entries of all the
     positions (exact blur for each layer; compositing uses the mean alpha, and the geometry
     is that of the mean position: focus breathing during the exposure is not smeared).
+
+    A rolling shutter (`render` with `lens_d` and `rows`) is drawn in horizontal bands, each
+    at its rows' exposure time and lens positions, and each layer in its own bands: as many
+    as its blur and position change over the readout need, judged against its own blur
+    (`Renderer._band_counts`). A background 60 px out of focus takes one band where the
+    subject in focus takes eight.
 
 Depth within a layer (a tilt or relief, `relief.py`)
     is drawn in depth slices (`_draw_deep`): slices evenly spaced in dioptres on a grid
@@ -431,10 +437,14 @@ _RELIEF_GRID_PX = 256
 _MAX_SMEARS = 4
 """Motion-smeared textures kept for the next band (`Renderer._smear`)."""
 _MAX_SNAPSHOTS = 8
-"""Bands whose canvas after their unchanged layers is kept (`Renderer._draw_layers`)."""
-_BAND_BLUR_PX = 0.5
+"""Areas whose canvas after their unchanged draws is kept (`Renderer._draw_ops`)."""
 _BAND_SHIFT_PX = 1.0
-"""A new band per this much change of blur / of a layer's position over the readout."""
+"""A sharp layer gets a new band per this much change of its position over the readout."""
+_BAND_REL_SHIFT = 0.05
+"""A blurred layer's bands may each span a shift of this fraction of its blur: a disk of
+diameter B has no detail finer than B (its edge rises at most 4/(πB) of the contrast per
+pixel), so a seam offset of 5 % of B changes an edge by at most 6 % of its contrast, as a
+step of the depth slices' coordinate (10 % of the blur, `_slice_coord`) does."""
 
 
 # --- placement warps ---------------------------------------------------------------------
@@ -880,6 +890,22 @@ class _Placement:
         )
 
 
+@dataclass(frozen=True)
+class _Band:
+    """Rows y0..y1 of the image being drawn that see the scene at `t_s` through the lens
+    positions `focus`, motion-blurred over the exposure `window` (None: not blurred)."""
+
+    y0: int
+    y1: int
+    t_s: float
+    focus: tuple[float, ...]
+    window: tuple[float, float] | None = None
+
+
+_Plan = list[tuple[Layer, _Band]]
+"""A frame's draws in order: each layer over the rows of one band (`Renderer._plan`)."""
+
+
 class _Blend:
     """A weighted sum of same-shaped images, computed only over the texels a warp reads.
 
@@ -994,7 +1020,7 @@ class Renderer:
         self._smears: dict[tuple[Any, ...], tuple[tuple[Any, ...], U16]] = {}
         self._snapshots: dict[tuple[Any, ...], tuple[tuple[Any, ...], U16]] = {}
         """Per band: the layer keys of its last draw, and the canvas after the layers it
-        shared with the draw before (`_draw_layers`)."""
+        shared with the draw before (`_draw_ops`)."""
 
     # --- public API -----------------------------------------------------------------------
     @property
@@ -1138,11 +1164,8 @@ class Renderer:
         rw, rh = rx1 - rx0, ry1 - ry0
         sc = self._scratch
         canvas: U16 = sc.get("canvas", h, w, 4, np.uint16)
-        if lens_d is None or rows is None:
-            self._draw_band(canvas, 0, h, t_s, _focus_tuple(focus_d), None, rect)
-        else:
-            for y0, y1, t_mid, focus, window in self._bands(lens_d, rows):
-                self._draw_band(canvas, y0, y1, t_mid, focus, window, rect)
+        plan, filled = self._plan(t_s, _focus_tuple(focus_d), lens_d, rows, h)
+        self._draw_plan([(canvas, "rgb")], plan, filled, self.size_px, self.preview_scale, rect)
         rgb: U16 = sc.get("rgb", rh, rw, 3, np.uint16)
         cv2.cvtColor(canvas[ry0:ry1, rx0:rx1], cv2.COLOR_RGBA2RGB, dst=rgb)
         exp = self.exposure(exposure_s, gain)
@@ -1172,53 +1195,91 @@ class Renderer:
         per_d_px = o.aperture_mm * o.focal_length_mm / 1000.0 / o.pixel_pitch_mm * scale
         return FOCUS_STEP_PX / max(per_d_px, 1e-12)
 
-    def _bands(self, lens_d: Callable[[float], float], rows: RowTiming, ratio: float = 1.0
-               ) -> list[tuple[int, int, float, tuple[float, ...], tuple[float, float]]]:
-        """Horizontal bands (y0, y1 in preview rows, scene time, lens samples, exposure window)
-        of a frame drawn at `ratio` × the preview's size (a new band per `_BAND_BLUR_PX` of
-        blur change or `_BAND_SHIFT_PX` of motion in that image's pixels)."""
+    def _plan(self, t_s: float, focus: tuple[float, ...],
+              lens_d: Callable[[float], float] | None, rows: RowTiming | None, out_h: int,
+              ratio: float = 1.0) -> tuple[_Plan, bool]:
+        """What a frame of `out_h` rows (`ratio` × the preview's size) draws, in order, and
+        whether every row's first layer fills the frame (else the canvas starts clear).
+
+        Without `lens_d` and `rows`: every visible layer over all rows at `t_s` through
+        `focus`. With them (a rolling shutter): each layer in as many bands as it needs
+        (`_band_counts`), layer after layer from the back; should the layers' order change
+        during the readout (a layer passing another), band after band of the finest of those
+        partitions instead, each with the layers in their order at its time. Either way every
+        pixel gets its layers back to front, each placed at the time of a band it lies in."""
+        if lens_d is None or rows is None:
+            whole = _Band(0, out_h, t_s, focus)
+            layers = self._visible_layers(t_s)
+            return [(layer, whole) for layer in layers], bool(layers) and layers[0].fill
+        counts = self._band_counts(lens_d, rows, ratio)
+        splits = {n: self._split(n, lens_d, rows, out_h) for n in sorted(set(counts.values()))}
+        finest = splits[max(splits)]
+        orders = [self._visible_layers(b.t_s) for b in finest]
+        if all([id(x) for x in o] == [id(x) for x in orders[0]] for o in orders):
+            plan = [(layer, b) for layer in orders[0] for b in splits[counts[id(layer)]]]
+            return plan, bool(orders[0]) and orders[0][0].fill
+        plan = [(layer, b) for b, order in zip(finest, orders, strict=True) for layer in order]
+        return plan, all(bool(o) and o[0].fill for o in orders)
+
+    def _band_counts(self, lens_d: Callable[[float], float], rows: RowTiming, ratio: float
+                     ) -> dict[int, int]:
+        """Bands each scene layer (by id) needs over a frame's readout, in an image at
+        `ratio` × the preview's size: one per step of the depth slices' coordinate its blur
+        changes by (`_slice_coord`: 0.5 px up to 5.2 px, 10 % of the blur beyond) and one per
+        `_BAND_SHIFT_PX` it moves, or per `_BAND_REL_SHIFT` of its blur where that is more
+        (the rows between keep the same look to within what the slices do)."""
+        layers = self.scene.layers
+        if rows.readout_s <= 0:
+            return {id(layer): 1 for layer in layers}
         w, h = self.size_px
+        mids = [0.5 * (a + b) for a, b in (rows.window_s(0.0), rows.window_s(1.0))]
+        lens = [lens_d(t) for t in mids]
+        out = {}
+        for layer in layers:
+            blur = [self._signed_blur(self._distance(layer, t), f, self.preview_scale) * ratio
+                    for t, f in zip(mids, lens, strict=True)]
+            (xa, ya), (xb, yb) = (layer.position(t) for t in mids)
+            shift = max(abs(xb - xa) * w, abs(yb - ya) * h) * ratio
+            tol = max(_BAND_SHIFT_PX, _BAND_REL_SHIFT * min(abs(b) for b in blur))
+            need = max(abs(_slice_coord(blur[1]) - _slice_coord(blur[0])), shift / tol)
+            n = math.ceil(need) if math.isfinite(need) else _MAX_BANDS  # (lost geometry)
+            out[id(layer)] = min(max(n, 1), _MAX_BANDS, h)
+        return out
+
+    def _split(self, n: int, lens_d: Callable[[float], float], rows: RowTiming, out_h: int
+               ) -> list[_Band]:
+        """A frame's rows in `n` equal bands (on preview rows, then in the `out_h` rows of
+        the image drawn), each with its rows' mean exposure time and their lens samples."""
+        h = self.size_px[1]
         step = self.focus_step_d(self.preview_scale)
-        n = 1
-        if rows.readout_s > 0:
-            top, bottom = rows.window_s(0.0), rows.window_s(1.0)
-            mid = [0.5 * (a + b) for a, b in (top, bottom)]
-            blur_change = abs(lens_d(mid[1]) - lens_d(mid[0])) / step * FOCUS_STEP_PX
-            shift = 0.0
-            for layer in self.scene.layers:
-                (xa, ya), (xb, yb) = layer.position(mid[0]), layer.position(mid[1])
-                shift = max(shift, abs(xb - xa) * w, abs(yb - ya) * h)
-            n = max(math.ceil(blur_change * ratio / _BAND_BLUR_PX),
-                    math.ceil(shift * ratio / _BAND_SHIFT_PX))
-            n = min(max(n, 1), _MAX_BANDS, h)
         out = []
         for i in range(n):
             y0, y1 = round(i * h / n), round((i + 1) * h / n)
             t0, t1 = rows.window_s((0.5 * (y0 + y1)) / h)
-            out.append((y0, y1, 0.5 * (t0 + t1), focus_samples(lens_d, t0, t1, step), (t0, t1)))
+            oy0, oy1 = round(y0 * out_h / h), round(y1 * out_h / h)
+            if oy1 > oy0:
+                out.append(_Band(oy0, oy1, 0.5 * (t0 + t1),
+                                 focus_samples(lens_d, t0, t1, step), (t0, t1)))
         return out
 
-    def _draw_band(self, canvas: U16, y0: int, y1: int, t_s: float, focus: tuple[float, ...],
-                   window: tuple[float, float] | None,
-                   rect: tuple[int, int, int, int] | None = None) -> None:
-        """Draw rows y0..y1 of a preview at scene time `t_s` through lens positions `focus`
-        (motion-blurred over `window`, when given); with `rect` (x0, y0, x1, y1) only the
-        part of the band the rectangle needs."""
-        w = self.size_px[0]
-        layers = self._visible_layers(t_s)
-        placed = [(layer, self._place(layer, t_s, focus, self.size_px, self.preview_scale,
-                                      window)) for layer in layers]
-        x0, x1 = 0, w
-        self._band_rows = (y0, y1)
-        if rect is not None:
-            # the filters that run in frame space (the detail's motion smear) read this far
-            pad = _REGION_PAD + max(math.ceil(max(abs(p.motion_px[0]), abs(p.motion_px[1])))
-                                    for _, p in placed)
-            x0, x1 = max(0, _align_down(rect[0] - pad)), _align_up(rect[2] + pad, w)
-            y0, y1 = max(y0, rect[1] - pad), min(y1, rect[3] + pad)
-            if x1 <= x0 or y1 <= y0:
-                return
-        self._draw_layers(canvas[y0:y1, x0:x1], placed, "rgb", (x0, y0))
+    def _draw_plan(self, canvases: list[tuple[U16, str]], plan: _Plan, filled: bool,
+                   size: tuple[int, int], scale: float, rect: tuple[int, int, int, int]
+                   ) -> None:
+        """Draw `plan` into each (canvas, kind) of an output of `size` at `scale`, the part
+        `rect` (x0, y0, x1, y1) needs (and the margin frame-space filters read around it)."""
+        ops = [(layer, b, self._place(layer, b.t_s, b.focus, size, scale, b.window))
+               for layer, b in plan]
+        if not ops:
+            for canvas, _ in canvases:
+                canvas[rect[1] : rect[3], rect[0] : rect[2]] = 0
+            return
+        # the filters that run in frame space (the detail's motion smear) read this far
+        pad = _REGION_PAD + max(math.ceil(max(abs(p.motion_px[0]), abs(p.motion_px[1])))
+                                for _, _, p in ops)
+        area = (max(0, _align_down(rect[0] - pad)), max(0, rect[1] - pad),
+                _align_up(rect[2] + pad, size[0]), min(size[1], rect[3] + pad))
+        for canvas, kind in canvases:
+            self._draw_ops(canvas, ops, kind, area, filled)
 
     def render_phase(
         self,
@@ -1253,7 +1314,7 @@ class Renderer:
         """
         if not 0 < gain_ratio <= 1:
             raise ValueError(f"gain_ratio must be in (0, 1], got {gain_ratio}")
-        w, h = self.size_px
+        w = self.size_px[0]
         size = self.phase_px
         scale = self.preview_scale * size[0] / w
         self._out_px = size
@@ -1267,17 +1328,11 @@ class Renderer:
         left: U16 = self._scratch.get("phase_left", size[1], size[0], 2, np.uint16)
         right: U16 = self._scratch.get("phase_right", size[1], size[0], 2, np.uint16)
         offset = float(zero_offset_d)
-        if lens_d is None or rows is None:
-            focus: tuple[float, ...] = (float(focus_d) - offset,)
-            self._draw_phase_band(left, right, 0, size[1], t_s, focus, None, size, scale, rect)
-        else:
-            for y0, y1, t_mid, band_focus, window in self._bands(lens_d, rows, size[0] / w):
-                # preview rows → phase rows (the same sensor rows)
-                py0, py1 = round(y0 * size[1] / h), round(y1 * size[1] / h)
-                if py1 > py0:
-                    focus = tuple(f - offset for f in band_focus)
-                    self._draw_phase_band(left, right, py0, py1, t_mid, focus, window, size,
-                                          scale, rect)
+        shifted = None if lens_d is None else (lambda t: lens_d(t) - offset)
+        # (the phase rows are the same sensor rows as the preview's: bands in phase rows)
+        plan, filled = self._plan(t_s, (float(focus_d) - offset,), shifted, rows, size[1],
+                                  size[0] / w)
+        self._draw_plan([(left, "PL"), (right, "PR")], plan, filled, size, scale, rect)
         left, right = left[ry0:ry1, rx0:rx1], right[ry0:ry1, rx0:rx1]
         exp = self.exposure(exposure_s, 1.0)
         n = self.sensor.binned(self.preview_scale, preview=True) * (w / size[0]) ** 2
@@ -1295,26 +1350,6 @@ class Renderer:
             _blank_outside(full, x_keep)
             out.append(full)
         return PhaseData(left=out[0], right=out[1], scale=size[0] / w)
-
-    def _draw_phase_band(self, left: U16, right: U16, y0: int, y1: int, t_s: float,
-                         focus: tuple[float, ...], window: tuple[float, float] | None,
-                         size: tuple[int, int], scale: float,
-                         rect: tuple[int, int, int, int]) -> None:
-        """Rows y0..y1 of both phase images at scene time `t_s` through lens positions
-        `focus` (motion-blurred over `window`, when given), the part `rect` (x0, y0, x1, y1)
-        needs."""
-        self._band_rows = (y0, y1)
-        layers = self._visible_layers(t_s)
-        placed = [(layer, self._place(layer, t_s, focus, size, scale, window))
-                  for layer in layers]
-        pad = _REGION_PAD + max(math.ceil(max(abs(p.motion_px[0]), abs(p.motion_px[1])))
-                                for _, p in placed)
-        x0, x1 = max(0, _align_down(rect[0] - pad)), _align_up(rect[2] + pad, size[0])
-        y0, y1 = max(y0, rect[1] - pad), min(y1, rect[3] + pad)
-        if x1 <= x0 or y1 <= y0:
-            return
-        self._draw_layers(left[y0:y1, x0:x1], placed, "PL", (x0, y0))
-        self._draw_layers(right[y0:y1, x0:x1], placed, "PR", (x0, y0))
 
     def render_still(
         self,
@@ -1413,39 +1448,45 @@ class Renderer:
         return c
 
     # --- ladder drawing (previews, phase) -----------------------------------------------
-    def _draw_layers(self, band: U16, placed: list[tuple[Layer, _Placement]], kind: str,
-                     org: tuple[int, int]) -> None:
-        """Composite the `placed` layers (back to front) into `band`, whose pixel (0, 0) is
-        frame pixel `org`, reusing what the previous draw of this band left unchanged.
+    def _draw_ops(self, canvas: U16, ops: list[tuple[Layer, _Band, _Placement]], kind: str,
+                  area: tuple[int, int, int, int], filled: bool) -> None:
+        """Composite each (layer, band, placement) of `ops` in turn into the rows of its band
+        within `area` (x0, y0, x1, y1) of `canvas`, reusing what the previous draw of this
+        area left unchanged (`filled`: the first layer of every row fills the frame).
 
-        A band's pixels after its first n layers are a function of those layers' placements
-        (every input of `_draw`: `_Placement.key`) and of the band's position, size, frame
-        size and rows. When the first n keys equal those of the previous draw of the same
-        band (a static layer behind and an unmoved lens), the canvas after them is kept and
-        restored on the next draw with the same n keys: bit for bit what drawing them again
-        gives, and no drawing at all for a still scene seen through a still lens (the live
-        view between AF runs). Noise is added later, per frame."""
-        slot = (kind, org, band.shape[:2], self._out_px, self._band_rows)
-        keys = tuple((layer, p.key()) for layer, p in placed)
+        The area's pixels after its first n draws are a function of those draws (layer, band
+        rows, and every input of `_draw`: `_Placement.key`) and of the area and frame size.
+        When the first n keys equal those of the previous draw of the same area (a static
+        layer behind and an unmoved lens), the canvas after them is kept and restored on the
+        next draw with the same n keys: bit for bit what drawing them again gives, and no
+        drawing at all for a still scene seen through a still lens (the live view between
+        AF runs). Noise is added later, per frame."""
+        x0, y0, x1, y1 = area
+        view = canvas[y0:y1, x0:x1]
+        slot = (kind, area, self._out_px)
+        keys = tuple((layer, (b.y0, b.y1), p.key()) for layer, b, p in ops)
         prev = self._prev_keys.pop(slot, ())
         self._prev_keys[slot] = keys
         snap = self._snapshots.get(slot)
         start = 0
         if snap is not None and keys[: len(snap[0])] == snap[0]:
-            np.copyto(band, snap[1])
+            np.copyto(view, snap[1])
             start = len(snap[0])
-        elif not placed[0][0].fill:
-            band.fill(0)
-        # the layers this draw shares with the previous one: keep the canvas after them
+        elif not filled:
+            view.fill(0)
+        # the draws this one shares with the previous one: keep the canvas after them
         same = 0
         while same < min(len(keys), len(prev)) and keys[same] == prev[same]:
             same += 1
-        for i in range(start, len(placed)):
-            layer, p = placed[i]
-            self._draw(band, layer, p, kind, org)
+        for i in range(start, len(ops)):
+            layer, b, p = ops[i]
+            r0, r1 = max(b.y0, y0), min(b.y1, y1)
+            if r1 > r0:
+                self._band_rows = (b.y0, b.y1)
+                self._draw(canvas[r0:r1, x0:x1], layer, p, kind, (x0, r0))
             if i + 1 == same:
                 self._snapshots.pop(slot, None)
-                self._snapshots[slot] = (keys[:same], band.copy())
+                self._snapshots[slot] = (keys[:same], view.copy())
                 while len(self._snapshots) > _MAX_SNAPSHOTS:
                     self._snapshots.pop(next(iter(self._snapshots)))
         while len(self._prev_keys) > 4 * _MAX_SNAPSHOTS:
@@ -1547,19 +1588,17 @@ class Renderer:
         rh, rw = y1 - y0, x1 - x0
         sc = self._scratch
         layer_img: U16 = sc.get(f"{name}{nch}", rh, rw, nch, np.uint16)
-        groups: list[tuple[int, U16, float]]
-        if moving:  # the smeared texture (whole: the smear reads around every texel)
-            if len({e.pad for e, _ in entries}) == 1:
-                images = tuple(e.image for e, _ in entries)
-                weights = tuple(w for _, w in entries)
-                groups = [(entries[0][0].pad + extra,
-                           self._smear(lambda: _blend_entries(cache, entries), mx, my, extra,
-                                       cv2.BORDER_CONSTANT, (images, weights)), 1.0)]
-            else:
-                groups = [(e.pad + extra,
-                           self._smear(lambda e=e: e.image, mx, my, extra,  # type: ignore[misc]
-                                       cv2.BORDER_CONSTANT, ((e.image,),)), wgt)
-                          for e, wgt in entries]
+        # (pad, image, weight, its first texel, the texture's size): what each warp reads
+        groups: list[tuple[int, U16, float, tuple[int, int], tuple[int, int]]]
+        if moving and len({e.pad for e, _ in entries}) == 1:
+            groups = [self._smeared_band(cache, p, entries, (kx, ky), (tw, th), (mx, my),
+                                         extra)]
+        elif moving:  # rare (very large blur at the coarsest level): each entry smeared whole
+            groups = []
+            for e, wgt in entries:
+                img = self._smear(lambda e=e: e.image, mx, my, extra,  # type: ignore[misc]
+                                  cv2.BORDER_CONSTANT, ((e.image,),))
+                groups.append((e.pad + extra, img, wgt, (0, 0), (img.shape[1], img.shape[0])))
         elif len({e.pad for e, _ in entries}) == 1:
             # the texels the warp reads (as `_tiled_warp` finds them)
             pad = entries[0][0].pad
@@ -1570,15 +1609,16 @@ class Renderer:
                     min(eh, math.ceil((rh - 0.5 - ty) / ky) + 2),
                     max(0, math.floor((-0.5 - tx) / kx) - 1),
                     min(ew, math.ceil((rw - 0.5 - tx) / kx) + 2))
-            groups = [(entries[0][0].pad, _blend_entries(cache, entries, rect), 1.0)]
+            groups = [(pad, _blend_entries(cache, entries, rect), 1.0, (0, 0), (ew, eh))]
         else:  # rare (very large blur at the coarsest level): warp each, blend in frame space
-            groups = [(e.pad, e.image, wgt) for e, wgt in entries]
+            groups = [(e.pad, e.image, wgt, (0, 0), (e.image.shape[1], e.image.shape[0]))
+                      for e, wgt in entries]
         box_org = (org[0] + x0, org[1] + y0)
-        for i, (pad, image, wgt) in enumerate(groups):
+        for i, (pad, image, wgt, src_org, extent) in enumerate(groups):
             target = layer_img if i == 0 else sc.get(f"warp{nch}", rh, rw, nch, np.uint16)
             _warp(image, target, (kx, ky),
                   (p.cx - kx * (pad + (tw - 1) / 2.0), p.cy - ky * (pad + (th - 1) / 2.0)),
-                  box_org, self._out_px, (image.shape[1], image.shape[0]))
+                  box_org, self._out_px, extent, src_org)
             if i == 0 and wgt != 1.0:
                 cv2.addWeighted(layer_img, wgt, layer_img, 0.0, 0.0, dst=layer_img)
             elif i > 0:
@@ -1586,6 +1626,50 @@ class Renderer:
         if detail:
             self._apply_detail(layer_img, cache, p, kind, *box_org)
         return layer_img, region
+
+    def _smeared_band(self, cache: _LayerCache, p: _Placement, entries: list[tuple[_Entry, float]],
+                      k: tuple[float, float], t_size: tuple[int, int], m: tuple[float, float],
+                      extra: int) -> tuple[int, U16, float, tuple[int, int], tuple[int, int]]:
+        """A moving card's blended texture, with `extra` transparent texels around it,
+        convolved with its motion line of `m` texels: only over the texels a warp into the
+        band being drawn reads (`_band_rows`, every column: a region of the band smears the
+        same texels). As a `_card_image` group: (pad, image, 1, its first texel, the whole
+        smeared texture's size)."""
+        e0 = entries[0][0]
+        pad = e0.pad + extra
+        eh, ew = e0.image.shape[:2]
+        sh, sw = eh + 2 * extra, ew + 2 * extra
+        (kx, ky), (tw, th) = k, t_size
+        tx = p.cx - kx * (pad + (tw - 1) / 2.0)
+        ty = p.cy - ky * (pad + (th - 1) / 2.0)
+        b0, b1 = self._band_rows
+        u0 = max(0, math.floor((-0.5 - tx) / kx) - 1)
+        u1 = min(sw, math.ceil((self._out_px[0] - 0.5 - tx) / kx) + 2)
+        v0 = max(0, math.floor((b0 - 0.5 - ty) / ky) - 1)
+        v1 = min(sh, math.ceil((b1 - 0.5 - ty) / ky) + 2)
+        u1, v1 = max(u1, u0 + 1), max(v1, v0 + 1)
+        line = line_kernel(*m)
+        ry, rx = line.shape[0] // 2, line.shape[1] // 2
+        key = ("band", tuple(id(e.image) for e, _ in entries), tuple(w for _, w in entries),
+               m, extra, (u0, u1, v0, v1))
+        hit = self._smears.get(key)
+        if hit is None:
+            nch = e0.image.shape[2]
+            # the smear's input: the texture extended by zeros (its `extra` border and beyond)
+            z = np.zeros((v1 - v0 + 2 * ry, u1 - u0 + 2 * rx, nch), np.uint16)
+            zy, zx = v0 - ry - extra, u0 - rx - extra  # z's texel 0 in the blend's texels
+            by0, by1 = max(0, zy), min(eh, zy + z.shape[0])
+            bx0, bx1 = max(0, zx), min(ew, zx + z.shape[1])
+            if by1 > by0 and bx1 > bx0:
+                blend = _blend_entries(cache, entries, (by0, by1, bx0, bx1))
+                z[by0 - zy : by1 - zy, bx0 - zx : bx1 - zx] = blend[by0:by1, bx0:bx1]
+            out = _u16(cv2.filter2D(z, -1, line, borderType=cv2.BORDER_CONSTANT))
+            hit = ((tuple(e.image for e, _ in entries),),
+                   np.ascontiguousarray(out[ry : ry + v1 - v0, rx : rx + u1 - u0]))
+            self._smears[key] = hit  # (the source's arrays are kept: their ids stay theirs)
+            while len(self._smears) > _MAX_SMEARS:
+                self._smears.pop(next(iter(self._smears)))
+        return pad, hit[1], 1.0, (u0, v0), (sw, sh)
 
     def _over(self, canvas: U16, layer_img: U16, region: tuple[int, int, int, int]) -> None:
         """Premultiplied "over": canvas = layer + canvas·(1 − α) over `region`."""
@@ -1891,7 +1975,8 @@ class Renderer:
             md = field.pick_level(kx0, min(blur_abs))
             kdx, kdy = kx0 / field.sub * 2**md, ky0 / field.sub * 2**md
             samples = p.blur_px if blurred else [0.0]
-            tile = field.blend(md, _sample_weights(samples, kdx, kind), sc)
+            weights = _sample_weights(samples, kdx, kind)
+            tile = field.blend(md, weights, sc)
             # field texel s of level md covers photo coordinates [s, s + 1)·2^md / sub
             sx = (2**md / (2.0 * field.sub) - 0.5) * kx0
             sy = (2**md / (2.0 * field.sub) - 0.5) * ky0
