@@ -57,8 +57,8 @@ Detail at every scale
     A rolling shutter (`render` with `lens_d` and `rows`) is drawn in horizontal bands, each
     at its rows' exposure time and lens positions, and each layer in its own bands: as many
     as its blur and position change over the readout need, judged against its own blur
-    (`Renderer._band_counts`). A background 60 px out of focus takes one band where the
-    subject in focus takes eight.
+    (`Renderer._band_counts`). A background 60 px out of focus on the 300 mm takes one or two
+    bands where the subject in focus takes eight.
 
 Depth within a layer (a tilt or relief, `relief.py`)
     is drawn in depth slices (`_draw_deep`): slices evenly spaced in dioptres on a grid
@@ -409,6 +409,17 @@ def _slice_coord(blur_px: float) -> float:
     return math.copysign(c, blur_px)
 
 
+def _band_coord(blur_px: float) -> float:
+    """Rolling-shutter band coordinate of a signed blur: blur / `_SLICE_STEP_PX` up to
+    `_BAND_REL_FROM_PX`, then logarithmic (a step of `_BAND_REL_STEP` of the blur per unit);
+    a layer gets a band per unit its blur moves over the readout (`Renderer._band_counts`)."""
+    a = abs(blur_px)
+    if a <= _BAND_REL_FROM_PX:
+        return blur_px / _SLICE_STEP_PX
+    c = _BAND_REL_FROM_PX / _SLICE_STEP_PX + math.log(a / _BAND_REL_FROM_PX) / _BAND_LOG_STEP
+    return math.copysign(c, blur_px)
+
+
 def _slice_blur(coord: float) -> float:
     """Inverse of `_slice_coord`."""
     c0 = _SLICE_REL_FROM_PX / _SLICE_STEP_PX
@@ -440,11 +451,20 @@ _MAX_SNAPSHOTS = 8
 """Areas whose canvas after their unchanged draws is kept (`Renderer._draw_ops`)."""
 _BAND_SHIFT_PX = 1.0
 """A sharp layer gets a new band per this much change of its position over the readout."""
-_BAND_REL_SHIFT = 0.05
+_BAND_REL_STEP = 0.025
+"""A blurred layer's bands may each span a change of its blur by this fraction (from
+`_BAND_REL_FROM_PX` on; 0.5 px below): an edge blurred by a disk of diameter B moves by at most
+about 1.6 % of its contrast when B changes by 2.5 %."""
+_BAND_LOG_STEP = math.log1p(_BAND_REL_STEP)
+_BAND_REL_FROM_PX = _SLICE_STEP_PX / _BAND_LOG_STEP
+"""Blur (≈ 20 px) from which the relative step is coarser than 0.5 px."""
+_BAND_REL_SHIFT = 0.0125
 """A blurred layer's bands may each span a shift of this fraction of its blur: a disk of
 diameter B has no detail finer than B (its edge rises at most 4/(πB) of the contrast per
-pixel), so a seam offset of 5 % of B changes an edge by at most 6 % of its contrast, as a
-step of the depth slices' coordinate (10 % of the blur, `_slice_coord`) does."""
+pixel), so a seam offset of 1.25 % of B changes an edge by at most 1.6 % of its contrast, as
+a `_BAND_REL_STEP` of the blur does. (10 % and 5 %, edges within 6 %, moved the PDAF
+readings of a face 240 px out of focus on the 300 mm enough to send AF-C from infinity to the
+background, `tests/test_search_drive.py`; that outcome is fragile, see docs/autofocus.md.)"""
 
 
 # --- placement warps ---------------------------------------------------------------------
@@ -1224,10 +1244,10 @@ class Renderer:
     def _band_counts(self, lens_d: Callable[[float], float], rows: RowTiming, ratio: float
                      ) -> dict[int, int]:
         """Bands each scene layer (by id) needs over a frame's readout, in an image at
-        `ratio` × the preview's size: one per step of the depth slices' coordinate its blur
-        changes by (`_slice_coord`: 0.5 px up to 5.2 px, 10 % of the blur beyond) and one per
-        `_BAND_SHIFT_PX` it moves, or per `_BAND_REL_SHIFT` of its blur where that is more
-        (the rows between keep the same look to within what the slices do)."""
+        `ratio` × the preview's size: one per unit of `_band_coord` its blur changes by (0.5 px
+        up to 20 px, 2.5 % of the blur beyond) and one per `_BAND_SHIFT_PX` it moves, or per
+        `_BAND_REL_SHIFT` of its blur where that is more (a seam between its bands moves an
+        edge by at most about 1.6 % of its contrast)."""
         layers = self.scene.layers
         if rows.readout_s <= 0:
             return {id(layer): 1 for layer in layers}
@@ -1241,7 +1261,7 @@ class Renderer:
             (xa, ya), (xb, yb) = (layer.position(t) for t in mids)
             shift = max(abs(xb - xa) * w, abs(yb - ya) * h) * ratio
             tol = max(_BAND_SHIFT_PX, _BAND_REL_SHIFT * min(abs(b) for b in blur))
-            need = max(abs(_slice_coord(blur[1]) - _slice_coord(blur[0])), shift / tol)
+            need = max(abs(_band_coord(blur[1]) - _band_coord(blur[0])), shift / tol)
             n = math.ceil(need) if math.isfinite(need) else _MAX_BANDS  # (lost geometry)
             out[id(layer)] = min(max(n, 1), _MAX_BANDS, h)
         return out
