@@ -126,3 +126,19 @@ def test_a_moving_card_smeared_over_its_band_is_the_whole_smear(
     monkeypatch.setattr(Renderer, "_smeared_band", _whole_smear)
     for a, b in zip(ours, frames()[0], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_frame_cost_benchmark_drives_its_whole_lens_path() -> None:
+    """benchmarks/frame_cost.py draws the frames of every move (far end, near end, subject
+    and about it), each move until the lens stops, and reports their CPU time."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "frame_cost.py"
+    spec = importlib.util.spec_from_file_location("frame_cost", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    got = mod.frame_cost("wall", "cm3")
+    assert 8 < got["frames"] <= 6 * mod.MAX_FRAMES_PER_MOVE  # the end-to-end moves take frames
+    assert 0 < got["cpu_median_ms"] <= got["cpu_mean_ms"] * 10
