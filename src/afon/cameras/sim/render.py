@@ -27,9 +27,9 @@ How it is fast, and why not a library call
     (as fast as 8 bits in OpenCV's warps, half the memory traffic of float) and the frame is
     composited at 16 bits: the signal is quantised to 8 bits once, with its noise.
 
-    What did not change is not drawn again (`Renderer._draw_ops`): per band, the canvas
-    after the layers whose every drawing input repeats (a still lens, static layers) is kept
-    and restored, bit for bit; a moving layer's smeared texture is kept for the next band.
+    What did not change is not drawn again (`Renderer._draw_ops`): per area drawn, the canvas
+    after the draws whose every input repeats (a still lens, static layers) is kept and
+    restored, bit for bit; a moving layer's smeared texture is kept while it repeats.
 
 Sub-pixel blur
     Every disk kernel is the PSF seen through the pixel aperture of an image constant over
@@ -399,25 +399,27 @@ _SLICE_REL_FROM_PX = _SLICE_STEP_PX / _SLICE_LOG_STEP
 spacings meet with the same slope: the slice coordinate is smooth)."""
 
 
-def _slice_coord(blur_px: float) -> float:
-    """Slice coordinate of a signed blur: blur / `_SLICE_STEP_PX` up to `_SLICE_REL_FROM_PX`,
-    then logarithmic (a step of `_SLICE_REL_STEP` of the blur per unit)."""
+def _blur_coord(blur_px: float, from_px: float, log_step: float) -> float:
+    """A signed blur's coordinate: blur / `_SLICE_STEP_PX` up to `from_px`, then logarithmic
+    (a step of e^log_step − 1 of the blur per unit; `from_px` = `_SLICE_STEP_PX` / log_step,
+    where the two spacings meet with the same slope)."""
     a = abs(blur_px)
-    if a <= _SLICE_REL_FROM_PX:
+    if a <= from_px:
         return blur_px / _SLICE_STEP_PX
-    c = _SLICE_REL_FROM_PX / _SLICE_STEP_PX + math.log(a / _SLICE_REL_FROM_PX) / _SLICE_LOG_STEP
-    return math.copysign(c, blur_px)
+    return math.copysign(from_px / _SLICE_STEP_PX + math.log(a / from_px) / log_step, blur_px)
+
+
+def _slice_coord(blur_px: float) -> float:
+    """Depth-slice coordinate of a signed blur (`_SLICE_REL_STEP` beyond
+    `_SLICE_REL_FROM_PX`)."""
+    return _blur_coord(blur_px, _SLICE_REL_FROM_PX, _SLICE_LOG_STEP)
 
 
 def _band_coord(blur_px: float) -> float:
-    """Rolling-shutter band coordinate of a signed blur: blur / `_SLICE_STEP_PX` up to
-    `_BAND_REL_FROM_PX`, then logarithmic (a step of `_BAND_REL_STEP` of the blur per unit);
-    a layer gets a band per unit its blur moves over the readout (`Renderer._band_counts`)."""
-    a = abs(blur_px)
-    if a <= _BAND_REL_FROM_PX:
-        return blur_px / _SLICE_STEP_PX
-    c = _BAND_REL_FROM_PX / _SLICE_STEP_PX + math.log(a / _BAND_REL_FROM_PX) / _BAND_LOG_STEP
-    return math.copysign(c, blur_px)
+    """Rolling-shutter band coordinate of a signed blur (`_BAND_REL_STEP` beyond
+    `_BAND_REL_FROM_PX`): a layer gets a band per unit its blur moves over the readout
+    (`Renderer._band_counts`)."""
+    return _blur_coord(blur_px, _BAND_REL_FROM_PX, _BAND_LOG_STEP)
 
 
 def _slice_blur(coord: float) -> float:
@@ -446,7 +448,7 @@ def _slice_coords(blur_px: F32) -> F32:
 _RELIEF_GRID_PX = 256
 """Longest side of the grid a relief's depth offsets are sampled on (a smooth surface)."""
 _MAX_SMEARS = 4
-"""Motion-smeared textures kept for the next band (`Renderer._smear`)."""
+"""Motion-smeared textures kept for reuse (`Renderer._kept_smear`)."""
 _MAX_SNAPSHOTS = 8
 """Areas whose canvas after their unchanged draws is kept (`Renderer._draw_ops`)."""
 _BAND_SHIFT_PX = 1.0
@@ -535,6 +537,13 @@ def _warp(src: npt.NDArray[Any], dst: npt.NDArray[Any], k: tuple[float, float],
         borderMode=border,
         borderValue=0,
     )
+
+
+def _texels_read(t: float, k: float, lo: int, hi: int, n: int) -> tuple[int, int]:
+    """The texels [u0, u1) of an `n`-texel axis a bilinear warp (texel u at pixel t + k·u)
+    reads for pixels lo..hi−1, with a texel's margin each side."""
+    return (max(0, math.floor((lo - 0.5 - t) / k) - 1),
+            min(n, math.ceil((hi - 0.5 - t) / k) + 2))
 
 
 # --- ladder -------------------------------------------------------------------------------
@@ -1039,8 +1048,8 @@ class Renderer:
         cover and the modulations placed over it (`_modulation`)."""
         self._smears: dict[tuple[Any, ...], tuple[tuple[Any, ...], U16]] = {}
         self._snapshots: dict[tuple[Any, ...], tuple[tuple[Any, ...], U16]] = {}
-        """Per band: the layer keys of its last draw, and the canvas after the layers it
-        shared with the draw before (`_draw_ops`)."""
+        """Per area drawn: the keys of its last draws, and the canvas after the draws they
+        shared with the draws before (`_draw_ops`)."""
 
     # --- public API -----------------------------------------------------------------------
     @property
@@ -1625,10 +1634,7 @@ class Renderer:
             eh, ew = entries[0][0].image.shape[:2]
             tx = p.cx - org[0] - x0 - kx * (pad + (tw - 1) / 2.0)
             ty = p.cy - org[1] - y0 - ky * (pad + (th - 1) / 2.0)
-            rect = (max(0, math.floor((-0.5 - ty) / ky) - 1),
-                    min(eh, math.ceil((rh - 0.5 - ty) / ky) + 2),
-                    max(0, math.floor((-0.5 - tx) / kx) - 1),
-                    min(ew, math.ceil((rw - 0.5 - tx) / kx) + 2))
+            rect = (*_texels_read(ty, ky, 0, rh, eh), *_texels_read(tx, kx, 0, rw, ew))
             groups = [(pad, _blend_entries(cache, entries, rect), 1.0, (0, 0), (ew, eh))]
         else:  # rare (very large blur at the coarsest level): warp each, blend in frame space
             groups = [(e.pad, e.image, wgt, (0, 0), (e.image.shape[1], e.image.shape[0]))
@@ -1662,18 +1668,14 @@ class Renderer:
         (kx, ky), (tw, th) = k, t_size
         tx = p.cx - kx * (pad + (tw - 1) / 2.0)
         ty = p.cy - ky * (pad + (th - 1) / 2.0)
-        b0, b1 = self._band_rows
-        u0 = max(0, math.floor((-0.5 - tx) / kx) - 1)
-        u1 = min(sw, math.ceil((self._out_px[0] - 0.5 - tx) / kx) + 2)
-        v0 = max(0, math.floor((b0 - 0.5 - ty) / ky) - 1)
-        v1 = min(sh, math.ceil((b1 - 0.5 - ty) / ky) + 2)
+        u0, u1 = _texels_read(tx, kx, 0, self._out_px[0], sw)
+        v0, v1 = _texels_read(ty, ky, *self._band_rows, sh)
         u1, v1 = max(u1, u0 + 1), max(v1, v0 + 1)
         line = line_kernel(*m)
         ry, rx = line.shape[0] // 2, line.shape[1] // 2
-        key = ("band", tuple(id(e.image) for e, _ in entries), tuple(w for _, w in entries),
-               m, extra, (u0, u1, v0, v1))
-        hit = self._smears.get(key)
-        if hit is None:
+        images = tuple(e.image for e, _ in entries)
+
+        def smear() -> U16:
             nch = e0.image.shape[2]
             # the smear's input: the texture extended by zeros (its `extra` border and beyond)
             z = np.zeros((v1 - v0 + 2 * ry, u1 - u0 + 2 * rx, nch), np.uint16)
@@ -1684,12 +1686,10 @@ class Renderer:
                 blend = _blend_entries(cache, entries, (by0, by1, bx0, bx1))
                 z[by0 - zy : by1 - zy, bx0 - zx : bx1 - zx] = blend[by0:by1, bx0:bx1]
             out = _u16(cv2.filter2D(z, -1, line, borderType=cv2.BORDER_CONSTANT))
-            hit = ((tuple(e.image for e, _ in entries),),
-                   np.ascontiguousarray(out[ry : ry + v1 - v0, rx : rx + u1 - u0]))
-            self._smears[key] = hit  # (the source's arrays are kept: their ids stay theirs)
-            while len(self._smears) > _MAX_SMEARS:
-                self._smears.pop(next(iter(self._smears)))
-        return pad, hit[1], 1.0, (u0, v0), (sw, sh)
+            return np.ascontiguousarray(out[ry : ry + v1 - v0, rx : rx + u1 - u0])
+
+        source = (images, tuple(w for _, w in entries), "band", (u0, u1, v0, v1))
+        return pad, self._kept_smear(source, m, extra, smear), 1.0, (u0, v0), (sw, sh)
 
     def _over(self, canvas: U16, layer_img: U16, region: tuple[int, int, int, int]) -> None:
         """Premultiplied "over": canvas = layer + canvas·(1 − α) over `region`."""
@@ -1995,8 +1995,7 @@ class Renderer:
             md = field.pick_level(kx0, min(blur_abs))
             kdx, kdy = kx0 / field.sub * 2**md, ky0 / field.sub * 2**md
             samples = p.blur_px if blurred else [0.0]
-            weights = _sample_weights(samples, kdx, kind)
-            tile = field.blend(md, weights, sc)
+            tile = field.blend(md, _sample_weights(samples, kdx, kind), sc)
             # field texel s of level md covers photo coordinates [s, s + 1)·2^md / sub
             sx = (2**md / (2.0 * field.sub) - 0.5) * kx0
             sy = (2**md / (2.0 * field.sub) - 0.5) * ky0
@@ -2060,11 +2059,19 @@ class Renderer:
         `source` identifies what `img` holds (the ladder entries and weights it blends): the
         bands of a rolling-shutter frame smear the same texture by the same motion, and the
         last few results are reused for equal inputs."""
-        key = (tuple(id(a) for a in source[0]), source[1:], mx, my, extra, border)
+        return self._kept_smear((*source, border), (mx, my), extra,
+                                lambda: self._smear_now(img(), mx, my, extra, border))
+
+    def _kept_smear(self, source: tuple[Any, ...], m: tuple[float, float], extra: int,
+                    make: Callable[[], U16]) -> U16:
+        """`make()`, a smear by `m` texels with `extra` texels around, or the same one kept
+        from a recent call: `source` names its inputs (its first item the source arrays,
+        compared by id and kept alive with the result; the rest by value)."""
+        key = (tuple(id(a) for a in source[0]), source[1:], m, extra)
         hit = self._smears.get(key)
         if hit is not None:
             return hit[1]
-        out = self._smear_now(img(), mx, my, extra, border)
+        out = make()
         self._smears[key] = (source, out)  # the source's arrays are kept: their ids stay theirs
         while len(self._smears) > _MAX_SMEARS:
             self._smears.pop(next(iter(self._smears)))
