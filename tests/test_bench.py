@@ -580,7 +580,8 @@ def test_causal_limit_keeps_the_runner_in_focus_in_the_tracking_benchmark() -> N
     ("scenario", "technique", "strategy"),
     [("obstacle", "bbf-af-s", "libcamera"), ("obstacle", "bbf-af-c", "predictive"),
      ("bird", "bbf-af-s", "hybrid"), ("low-light", "bbf-af-c", "libcamera"),
-     ("portrait", "bbf-af-c", "non-predictive")],
+     ("portrait", "bbf-af-c", "non-predictive"), ("crossing", "bbf-af-c", "predictive"),
+     ("stop", "shutter-af-s", "libcamera")],
 )
 def test_rendering_only_what_the_af_engine_reads_changes_no_result(
     scenario: str, technique: str, strategy: str

@@ -21,6 +21,11 @@ Speed (the full run must fit in a few minutes on two cores):
   preview of a locked body, and the renderer's noise is a function of (seed, frame index),
   so skipping a frame does not change the others; the limits render nothing (unless a
   tracking AF area needs the pixels);
+- and of those, only the ones the AF engine reads (`DeferredFrame`: a frame's image and
+  phase images are drawn when first read). An AF-S gate drops the frames exposed while the
+  lens moved without reading them, and contrast steps leave the phase images unread: in a
+  default run about a third of libcamera's and hybrid AF-S's previews and half of their phase
+  images are never drawn;
 - of a frame, only the part the AF engine reads is rendered: its window with the margins of
   its filters and phase search, and libcamera's statistics cells (`afon.focus.footprint`);
   every pixel there is that of the whole frame, bit for bit (the renderer's exact warps), so
@@ -387,6 +392,10 @@ def run_trial(job: TrialJob) -> TrialResult:
     holder.append(body)
     if isinstance(camera, BenchSimCamera):
         camera.needs_image = lambda: body.state in _AF_RUNNING
+        # frames are drawn when the AF engine first reads them, and not at all if it does not
+        # (an AF-S gate drops frames exposed during a move unread; contrast-only steps leave
+        # the phase images unread)
+        camera.defer_frames = job.region_render
         if not job.region_render:
             camera.phase_reader = None  # whole frames, phase images included (the reference)
         if job.region_render and profile.af_area != "tracking" and not profile.trap_focus:

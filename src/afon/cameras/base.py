@@ -23,6 +23,7 @@ it (an import-linter contract keeps `afon.focus` and `afon.body` away from `afon
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -113,6 +114,65 @@ class Frame:
         out = luma_of(self.image)
         out.flags.writeable = False
         return out
+
+
+_DEFERRED = ("image", "phase")
+
+
+class _Drawn:
+    """An attribute of a `DeferredFrame` drawn on first read (then kept in the instance)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        d = obj.__dict__
+        if self.name not in d:
+            develop = d.get("_develop")
+            if develop is None:
+                raise AttributeError(f"'DeferredFrame' object has no attribute {self.name!r}")
+            d[self.name] = develop(self.name)
+        return d[self.name]
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
+
+
+class DeferredFrame(Frame):
+    """A `Frame` whose `image` and `phase` are drawn when first read, by `develop(name)`.
+
+    For a simulated camera whose frames are mostly not looked at (the benchmark: an AF-S gate
+    discards every frame exposed while the lens moved without reading a pixel), so a frame
+    nobody reads costs nothing. Reading either gives what the eager frame would have held,
+    bit for bit (the camera draws from the exposure's recorded times and region; its lens
+    history is kept). Not for frames shared across threads: the develop call draws with the
+    camera's renderer, on the reader's thread."""
+
+    image = _Drawn()  # type: ignore[assignment]
+    phase = _Drawn()  # type: ignore[assignment]
+
+    def __init__(self, develop: Callable[[str], Any] | None = None, **values: Any) -> None:
+        object.__setattr__(self, "_develop", develop)
+        for f in dataclasses.fields(Frame):
+            if f.name in values:
+                object.__setattr__(self, f.name, values.pop(f.name))
+            elif f.name in _DEFERRED and develop is not None:
+                continue  # drawn on first read (`_Drawn`)
+            elif f.default is not dataclasses.MISSING:
+                object.__setattr__(self, f.name, f.default)
+            elif f.default_factory is not dataclasses.MISSING:
+                object.__setattr__(self, f.name, f.default_factory())
+            else:
+                raise TypeError(f"DeferredFrame needs {f.name!r}")
+        if values:
+            raise TypeError(f"DeferredFrame got unknown fields {sorted(values)}")
+
+    @property
+    def developed(self) -> tuple[str, ...]:
+        """Which of image and phase have been drawn so far."""
+        return tuple(n for n in _DEFERRED if n in self.__dict__)
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,19 @@ from typing import Any
 
 import numpy as np
 
-from afon.cameras.base import CalibrationRig, Capabilities, Frame, Image, PendingStill, Still
+from afon.cameras.base import (
+    CalibrationRig,
+    Capabilities,
+    DeferredFrame,
+    Frame,
+    Image,
+    PendingStill,
+    PhaseData,
+    Still,
+)
 from afon.cameras.frame_schedule import FrameSchedule
 from afon.cameras.sim.magnify import Magnifier
-from afon.cameras.sim.motor import LensMotor
+from afon.cameras.sim.motor import HISTORY_PLANS, LensMotor
 from afon.cameras.sim.preset import CameraPreset, load_preset
 from afon.cameras.sim.render import Renderer, RowTiming, focus_samples
 from afon.cameras.sim.scene import Scene, parse_scene, resolve_scene
@@ -97,6 +106,11 @@ class SimCamera:
     """Draw only this part of each frame (x0, y0, x1, y1: fractions of its width and height),
     every pixel of it as in the whole frame, the rest black: for a consumer that reads only
     there (the benchmark's AF engine, `afon.focus.footprint`). None: the whole frame."""
+
+    defer_frames: bool = False
+    """Return `DeferredFrame`s: a frame's image and phase images are drawn when first read
+    (the same pixels), so frames nobody reads cost nothing (the benchmark). Only for a reader
+    on the camera's own thread; the live view reads every frame anyway."""
 
     phase_reader: Callable[[tuple[int, int]], tuple[float, float, float, float] | None] | None
     phase_reader = None
@@ -198,20 +212,26 @@ class SimCamera:
         # --- renderer call (rolling shutter: each row sees the lens during its own window) ---
         rows = RowTiming(start_s, self.integration_s, self.timing.readout_s)
         region = self.render_region
-        image = (
-            self.renderer.render(mid_s, focus, exposure_s=self.timing.exposure_s, frame_index=n,
-                                 lens_d=self.motor.position_d, rows=rows,
-                                 region=_region_px(region, self.preview_px))
-            if self.render_frames
-            else self._blank()
-        )
+        drawn = self.render_frames
+
+        def draw_image() -> Image:
+            if not drawn:
+                return self._blank()
+            return self.renderer.render(
+                mid_s, focus, exposure_s=self.timing.exposure_s, frame_index=n,
+                lens_d=self.motor.position_d, rows=rows,
+                region=_region_px(region, self.preview_px))
+
         # --- end of renderer call ---
-        phase_data = None
-        if phase and self.preset.phase_available and self.render_frames:
-            phase_region = region
-            if phase_region is None and self.phase_reader is not None:
-                phase_region = self.phase_reader(self.renderer.phase_px)
-            phase_data = self.renderer.render_phase(
+        with_phase = phase and self.preset.phase_available and drawn
+        phase_region = region
+        if with_phase and phase_region is None and self.phase_reader is not None:
+            phase_region = self.phase_reader(self.renderer.phase_px)
+
+        def draw_phase() -> PhaseData | None:
+            if not with_phase:
+                return None
+            return self.renderer.render_phase(
                 mid_s,
                 sum(focus) / len(focus),
                 exposure_s=self.timing.exposure_s,
@@ -222,22 +242,34 @@ class SimCamera:
                 rows=rows,  # the PDAF pixels are on the image rows: the same rolling shutter
                 region=_region_px(phase_region, self.renderer.phase_px),
             )
+
         self._frame_truth[n] = self._truth(start_s, end_s, focus)
         while len(self._frame_truth) > TRUTH_FRAMES:
             self._frame_truth.popitem(last=False)
-        return Frame(
-            index=n,
-            image=image,
-            exposure_start_s=start_s,
-            exposure_end_s=end_s,
-            ready_s=self.schedule.ready_s(n),
-            lens_start_d=self.motor.reported_d(start_s),
-            lens_end_d=self.motor.reported_d(end_s),
-            lens_moving=self._moving_during(start_s, end_s),
-            phase=phase_data,
-            meta={"integration_s": self.integration_s},
-            readout_s=self.timing.readout_s,
-        )
+        values: dict[str, Any] = {
+            "index": n,
+            "exposure_start_s": start_s,
+            "exposure_end_s": end_s,
+            "ready_s": self.schedule.ready_s(n),
+            "lens_start_d": self.motor.reported_d(start_s),
+            "lens_end_d": self.motor.reported_d(end_s),
+            "lens_moving": self._moving_during(start_s, end_s),
+            "meta": {"integration_s": self.integration_s},
+            "readout_s": self.timing.readout_s,
+        }
+        if not (self.defer_frames and drawn):
+            return Frame(image=draw_image(), phase=draw_phase(), **values)
+
+        def develop(name: str) -> Any:
+            # the lens history of the exposure must still be there (bit for bit as eager)
+            if not self.motor.remembers(start_s):
+                raise CameraError(f"frame {n} was read after its lens history was dropped "
+                                  f"(read a deferred frame before {HISTORY_PLANS} more moves)")
+            return draw_image() if name == "image" else draw_phase()
+
+        if not with_phase:
+            values["phase"] = None
+        return DeferredFrame(develop, **values)
 
     def magnified(
         self, frame: Frame, rect: tuple[float, float, float, float], zoom: float

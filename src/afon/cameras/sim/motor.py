@@ -176,6 +176,7 @@ class LensMotor:
     _plans: list[_Plan] = field(default_factory=list, repr=False)
     _times: list[float] = field(default_factory=list, repr=False)
     _target_d: float = 0.0
+    _history_from_s: float = -math.inf
 
     def __post_init__(self) -> None:
         self._dyn = _Dynamics(self.spec.resonance_hz, self.spec.damping_ratio)
@@ -328,6 +329,11 @@ class LensMotor:
         if len(self._plans) > HISTORY_PLANS:
             del self._plans[0]
             del self._times[0]
+            self._history_from_s = self._times[0]
+
+    def remembers(self, t_s: float) -> bool:
+        """Whether the positions at `t_s` are still known (`HISTORY_PLANS` are kept)."""
+        return t_s >= self._history_from_s
 
     def _segments(self, t_s: float, m0: float, v0: float, goal: float) -> list[_Segment]:
         a = self.spec.accel_d_per_s2
