@@ -23,9 +23,9 @@ Speed (the full run must fit in a few minutes on two cores):
   tracking AF area needs the pixels);
 - and of those, only the ones the AF engine reads (`DeferredFrame`: a frame's image and
   phase images are drawn when first read). An AF-S gate drops the frames exposed while the
-  lens moved without reading them, and contrast steps leave the phase images unread: in a
-  default run about a third of libcamera's and hybrid AF-S's previews and half of their phase
-  images are never drawn;
+  lens moved without reading them, and contrast steps leave the phase images unread: on
+  seed 0 of the default run 366 of hybrid AF-S's 764 previews and 660 of libcamera's 1,950
+  are never drawn;
 - of a frame, only the part the AF engine reads is rendered: its window with the margins of
   its filters and phase search, and libcamera's statistics cells (`afon.focus.footprint`);
   every pixel there is that of the whole frame, bit for bit (the renderer's exact warps), so
