@@ -23,7 +23,6 @@ it (an import-linter contract keeps `afon.focus` and `afon.body` away from `afon
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -130,10 +129,7 @@ class _Drawn:
             return self
         d = obj.__dict__
         if self.name not in d:
-            develop = d.get("_develop")
-            if develop is None:
-                raise AttributeError(f"'DeferredFrame' object has no attribute {self.name!r}")
-            d[self.name] = develop(self.name)
+            d[self.name] = d["_develop"](self.name)
         return d[self.name]
 
     def __set__(self, obj: Any, value: Any) -> None:
@@ -141,7 +137,8 @@ class _Drawn:
 
 
 class DeferredFrame(Frame):
-    """A `Frame` whose `image` and `phase` are drawn when first read, by `develop(name)`.
+    """A `Frame` whose `image` and `phase` are drawn when first read, by `develop(name)`
+    (unless given).
 
     For a simulated camera whose frames are mostly not looked at (the benchmark: an AF-S gate
     discards every frame exposed while the lens moved without reading a pixel), so a frame
@@ -153,21 +150,15 @@ class DeferredFrame(Frame):
     image = _Drawn()  # type: ignore[assignment]
     phase = _Drawn()  # type: ignore[assignment]
 
-    def __init__(self, develop: Callable[[str], Any] | None = None, **values: Any) -> None:
+    def __init__(self, develop: Callable[[str], Any], **values: Any) -> None:
         object.__setattr__(self, "_develop", develop)
-        for f in dataclasses.fields(Frame):
-            if f.name in values:
-                object.__setattr__(self, f.name, values.pop(f.name))
-            elif f.name in _DEFERRED and develop is not None:
-                continue  # drawn on first read (`_Drawn`)
-            elif f.default is not dataclasses.MISSING:
-                object.__setattr__(self, f.name, f.default)
-            elif f.default_factory is not dataclasses.MISSING:
-                object.__setattr__(self, f.name, f.default_factory())
-            else:
-                raise TypeError(f"DeferredFrame needs {f.name!r}")
-        if values:
-            raise TypeError(f"DeferredFrame got unknown fields {sorted(values)}")
+        pending = [name for name in _DEFERRED if name not in values]
+        # Frame's own __init__ checks the fields and fills the defaults; the placeholders of
+        # the pending ones are dropped, so their first read draws them
+        placeholders: dict[str, Any] = dict.fromkeys(pending)
+        super().__init__(**placeholders, **values)
+        for name in pending:
+            del self.__dict__[name]
 
     @property
     def developed(self) -> tuple[str, ...]:
