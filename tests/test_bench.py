@@ -581,15 +581,17 @@ def test_causal_limit_keeps_the_runner_in_focus_in_the_tracking_benchmark() -> N
     [("obstacle", "bbf-af-s", "libcamera"), ("obstacle", "bbf-af-c", "predictive"),
      ("bird", "bbf-af-s", "hybrid"), ("low-light", "bbf-af-c", "libcamera"),
      ("portrait", "bbf-af-c", "non-predictive"), ("crossing", "bbf-af-c", "predictive"),
-     ("stop", "shutter-af-s", "libcamera")],
+     ("stop", "shutter-af-s", "libcamera"), ("bird-tracking", "bbf-af-c", "predictive"),
+     ("crossing", "bbf-af-s", "libcamera")],
 )
 def test_rendering_only_what_the_af_engine_reads_changes_no_result(
     scenario: str, technique: str, strategy: str
 ) -> None:
     """A trial whose frames are drawn only around the AF window (`afon.focus.footprint`: the
-    contrast window, the phase search, libcamera's statistics cells) gives exactly the result
-    of one drawn in whole frames: every reading of the AF engine is the same. The scenarios
-    cover the single and zone AF areas, phase detection on the 50 mm and 300 mm presets, and
+    contrast window, the phase search, libcamera's statistics cells; with the tracking area the
+    tracker's search and those wherever it can put the window) gives exactly the result of one
+    drawn in whole frames: every reading of the AF engine is the same. The scenarios cover the
+    single, zone and tracking AF areas, phase detection on the 50 mm and 300 mm presets, and
     the portrait's face (a layer in depth slices)."""
     import dataclasses
 

@@ -189,3 +189,55 @@ def test_band_pass_over_a_box_equals_the_whole_frames_pixels_there() -> None:
         outside = np.ones((h, w), bool)
         outside[y0:y1, x0:x1] = False
         assert not part[outside].any()
+
+
+def _wandering(index: int) -> Frame:
+    """A noise-textured patch that grows, moves right and down, and is gone for frames
+    9-11 (the tracker loses it and widens its search), on a noise background, 320x240."""
+    import cv2
+
+    side = round(56 * 1.05 ** (index // 2))
+    patch = cv2.resize(np.random.default_rng(7).uniform(40, 220, (56, 56)), (side, side),
+                       interpolation=cv2.INTER_LINEAR)
+    img = np.random.default_rng(100 + index).uniform(90, 110, (240, 320))
+    if not 9 <= index <= 11:
+        x0, y0 = 90 + 7 * index - side // 2, 100 + 2 * index - side // 2
+        img[y0 : y0 + side, x0 : x0 + side] = patch
+    t = index / 30
+    return Frame(index, img.astype(np.uint8), t, t + 0.01, t + 0.02, 0.0, 0.0, False)
+
+
+def test_the_tracker_reads_only_its_footprint() -> None:
+    """`Tracker.footprint` names every pixel `track` reads: a tracker shown only those (the
+    rest of each frame replaced by other noise) returns the same windows, scores and templates
+    as one shown whole frames, through growth, a lost subject and an AF-point move; every
+    window returned lies within the footprint's extremes, and the footprint is a part of the
+    frame, not all of it."""
+    whole, part = Tracker(), Tracker()
+    window = AfWindow(90 / 320, 100 / 240, 50 / 320, 50 / 240)
+    rng = np.random.default_rng(3)
+    fractions = []
+    for i in range(20):
+        frame = _wandering(i)
+        if i == 15:
+            window = AfWindow(0.6, 0.5, 60 / 320, 60 / 240)  # the photographer moves the point
+        t_s = 0.5 * (frame.exposure_start_s + frame.exposure_end_s)
+        fp = part.footprint(window, t_s, (320, 240))
+        assert fp == whole.footprint(window, t_s, (320, 240))
+        x0, y0, x1, y1 = fp.read_px
+        shown = rng.uniform(0, 255, (240, 320)).astype(np.uint8)
+        shown[y0:y1, x0:x1] = frame.image[y0:y1, x0:x1]
+        other = Frame(i, shown, frame.exposure_start_s, frame.exposure_end_s, frame.ready_s,
+                      0.0, 0.0, False)
+        got_whole = whole.track(frame, window)
+        assert part.track(other, window) == got_whole, i
+        assert whole._template is not None and part._template is not None
+        assert np.array_equal(whole._template, part._template), i
+        lo, hi = fp.windows
+        got = got_whole.window
+        assert lo.cx - 1e-9 <= got.cx <= hi.cx + 1e-9 and lo.cy - 1e-9 <= got.cy <= hi.cy + 1e-9
+        assert got.w <= lo.w + 1e-9 and got.h <= lo.h + 1e-9
+        fractions.append((x1 - x0) * (y1 - y0) / (320 * 240))
+        window = got_whole.window
+    # while the subject is held the search is a part of the frame (a new point: its window)
+    assert whole.lost is False and max(fractions[:9]) < 0.95 and fractions[15] < 0.35, fractions

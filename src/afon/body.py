@@ -39,6 +39,7 @@ from afon.focus.engine import AfContext, AfStatus, AfStep, AfWindow, ServoAf, Si
 from afon.focus.footprint import phase_read_region
 from afon.focus.hardware import CameraAf, CameraServo, has_hardware_af
 from afon.focus.states import AfState, AfStateChange, AfStateMachine, CameraAfMode, Cause
+from afon.focus.tracking import Tracker
 from afon.focus.trap import TrapFocus, TrapReading
 from afon.profile import FOCUS_MODES, Profile, load_profile
 from afon.shots import ShotRecord, ShotStore
@@ -197,7 +198,7 @@ class Body:
         """None: stills are developed and saved at once (deterministic; tests, benchmarks)."""
         self._single: SingleShotAf | None = None
         self._servo: ServoAf | None = None
-        self._tracker: Any = None
+        self._tracker: Tracker | None = None
         self._af_started_s = 0.0
         self._af_active = False
         self._release: _PendingRelease | None = None
@@ -329,6 +330,12 @@ class Body:
         return self.af.state
 
     @property
+    def tracker(self) -> Tracker | None:
+        """The AF area's tracker while AF runs with the tracking area (`afon.focus.tracking`);
+        None otherwise."""
+        return self._tracker
+
+    @property
     def release_due_s(self) -> float | None:
         """When the pending shutter release is due (None: no release requested)."""
         return None if self._release is None else self._release.due_s
@@ -426,8 +433,6 @@ class Body:
             self._last_af_status = AfStatus.SCANNING
             self._command(self._servo.start(lens_d, now))
         if self.profile.af_area == "tracking":
-            from afon.focus.tracking import Tracker
-
             self._tracker = Tracker()
 
     def _deactivate(self, mode_change: bool) -> None:

@@ -29,7 +29,8 @@ Speed (the full run must fit in a few minutes on two cores):
 - of a frame, only the part the AF engine reads is rendered: its window with the margins of
   its filters and phase search, and libcamera's statistics cells (`afon.focus.footprint`);
   every pixel there is that of the whole frame, bit for bit (the renderer's exact warps), so
-  the AF's readings and the rows are unchanged. The tracker reads the whole frame;
+  the AF's readings and the rows are unchanged. With the tracking area, the tracker's
+  search and those parts wherever it can put the window (`Tracker.footprint`);
 - stills are never rendered: the judge works from the truth (the exposure's true lens
   position and the subject's distance);
 - each worker process loads a scene once and shares its blur ladders (deterministic,
@@ -398,13 +399,22 @@ def run_trial(job: TrialJob) -> TrialResult:
         camera.defer_frames = job.region_render
         if not job.region_render:
             camera.phase_reader = None  # whole frames, phase images included (the reference)
-        if job.region_render and profile.af_area != "tracking" and not profile.trap_focus:
-            # the AF engine reads only around its window (the tracker reads the whole frame)
+        if job.region_render and not profile.trap_focus:
+            # the AF engine reads only around its window; with the tracking area, the tracker
+            # its window's search and the AF engine wherever the tracker can put the window
             sim = camera
 
-            def region() -> tuple[float, float, float, float]:
+            def region() -> tuple[float, float, float, float] | None:
                 phase_px = sim.renderer.phase_px if sim.preset.phase_available else None
-                return read_region(body.window, sim.preview_px, phase_px)
+                if profile.af_area != "tracking":
+                    return read_region(body.window, sim.preview_px, phase_px)
+                tracker = body.tracker
+                if tracker is None:
+                    return None  # AF is not running: nobody reads the frame
+                n = sim.schedule.upcoming(clock.now_s())
+                mid_s = 0.5 * (sim.schedule.exposure_start_s(n) + sim.schedule.exposure_end_s(n))
+                footprint = tracker.footprint(body.window, mid_s, sim.preview_px)
+                return footprint.frame_region(sim.preview_px, phase_px)
 
             camera.needs_region = region
     log = photographer.run(body)

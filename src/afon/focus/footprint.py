@@ -13,8 +13,9 @@ bit for bit (tests/test_bench.py checks whole trials). Per reader:
 - libcamera's statistics (`libcamera_af`): every cell of the 8×8 contrast grid (3×3 Sobel)
   and of the 16×12 PDAF grid (each cell measured as a phase window) that the window overlaps.
 
-The tracker (`tracking.Tracker`) band-passes and searches the whole frame: it has no
-footprint (the caller draws everything).
+With the tracking AF area, the tracker (`tracking.Tracker.footprint`) names what it reads (its
+window and search regions, grown by its high-pass filter's reach) and where the window it
+returns can be; the AF engine then reads the above at that window.
 """
 
 from __future__ import annotations

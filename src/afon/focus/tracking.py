@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from afon.cameras.base import Frame
 from afon.focus.engine import AfWindow
-from afon.focus.footprint import Rect, rect_union
+from afon.focus.footprint import Rect, read_region, rect_union
 
 FloatImage = npt.NDArray[np.float32]
 
@@ -106,6 +106,47 @@ def _resized(img: FloatImage, scale: float) -> FloatImage:
     return np.asarray(out, np.float32)
 
 
+@dataclass(frozen=True)
+class Footprint:
+    """What the tracker reads of a frame (`Tracker.footprint`)."""
+
+    read_px: Rect
+    """Full-size luma pixels (x0, y0, x1, y1) the tracker reads."""
+    windows: tuple[AfWindow, AfWindow]
+    """The windows at the two extremes (top left, bottom right) of where the returned window
+    can be, each at the largest size it can take: every window it returns lies between."""
+
+    def frame_region(
+        self, image_px: tuple[int, int], phase_px: tuple[int, int] | None
+    ) -> tuple[float, float, float, float]:
+        """The part of the frame (fractions, as `afon.focus.footprint.read_region`) that the
+        tracker and then the AF engine, at whichever window the tracker returns, read."""
+        w, h = image_px
+        x0, y0, x1, y1 = self.read_px
+        region = (x0 / w, y0 / h, x1 / w, y1 / h)
+        for window in self.windows:
+            a = read_region(window, image_px, phase_px)
+            region = (min(region[0], a[0]), min(region[1], a[1]),
+                      max(region[2], a[2]), max(region[3], a[3]))
+        return region
+
+
+def _grown(box: Rect, by_px: float) -> Rect:
+    m = math.ceil(by_px) + 2  # and the area average's support, rounding included
+    return box[0] - m, box[1] - m, box[2] + m, box[3] + m
+
+
+def _to_full(box: Rect, factor: float) -> Rect:
+    """The full-size pixels the working pixels `box` average (INTER_AREA at `factor`)."""
+    x0, y0, x1, y1 = box
+    return (math.floor(x0 / factor) - 2, math.floor(y0 / factor) - 2,
+            math.ceil(x1 / factor) + 2, math.ceil(y1 / factor) + 2)
+
+
+def _clip(box: Rect, width: int, height: int) -> Rect:
+    return max(0, box[0]), max(0, box[1]), min(width, box[2]), min(height, box[3])
+
+
 class Tracker:
     """Follows the subject under the AF window from frame to frame (see the module docstring)."""
 
@@ -141,6 +182,8 @@ class Tracker:
         self._last_t: float | None = None
         self._lost_frames = 0
         self._factor_used = 1.0
+        self._small_px: tuple[int, int, float, int, int] | None = None
+        """(frame w, h, factor, working w, h) of the last shrink."""
         self.last: TrackResult | None = None
 
     @property
@@ -171,26 +214,17 @@ class Tracker:
         """
         return self.track(frame, window).window
 
-    def track(self, frame: Frame, window: AfWindow) -> TrackResult:
-        luma = frame.luma
-        height, width = luma.shape
-        t_s = 0.5 * (frame.exposure_start_s + frame.exposure_end_s)
-        current = self._window
-        if (
-            self._template is None
-            or current is None
-            or (window != self._user and window != current)
-        ):
-            return self._start(luma, window, t_s)
-        factor = self._factor_used
-        small = _shrink(luma, factor)
-        ih, iw = small.shape
-        # predicted centre from the image velocity
+    def _tries(
+        self, current: AfWindow, t_s: float, iw: int, ih: int
+    ) -> list[tuple[float, FloatImage, Rect]]:
+        """The templates tried on a frame exposed at `t_s` and the regions searched (scale,
+        template, region x0, y0, x1, y1 in the working image of `iw` × `ih` pixels): around
+        the centre predicted from the image velocity, grown while the subject is lost."""
+        assert self._template is not None
         dt = 0.0 if self._last_t is None else max(t_s - self._last_t, 0.0)
         pcx = current.cx + self._velocity[0] * dt
         pcy = current.cy + self._velocity[1] * dt
         grow = self.search_margin * (1.0 + min(self._lost_frames, 4))
-        # the templates tried and the regions searched (scale, template, region x0, y0, x1, y1)
         tries: list[tuple[float, FloatImage, Rect]] = []
         for scale in (1.0, 1.0 + self.scale_step, 1.0 / (1.0 + self.scale_step)):
             tpl = self._template
@@ -206,6 +240,85 @@ class Tracker:
             if sx1 - sx0 < tw or sy1 - sy0 < th:
                 continue
             tries.append((scale, tpl, (sx0, sy0, sx1, sy1)))
+        return tries
+
+    def footprint(self, window: AfWindow, t_s: float, image_px: tuple[int, int]) -> Footprint:
+        """What `track` will read of a frame of `image_px` (w, h) exposed at `t_s` (mid-time)
+        when passed `window`, and where the window it returns can be: a camera that draws
+        only the pixels read gets the same result, bit for bit (tests/test_tracking.py).
+
+        The tracker reads its window and search regions in the working image, grown by the
+        high-pass filter's reach (`_band_pass`), and on a template refresh at a new scale the
+        new window at its own scale; each working pixel is an area average over the full-size
+        pixels under it (INTER_AREA). The window returned is the present one (lost, or still
+        sharpening) or a match: centred within the search, sized by one scale step at most.
+        """
+        width, height = image_px
+        current = self._window
+        if self._template is None or current is None or (
+            window != self._user and window != current
+        ):
+            start = window.clamped()  # a new template under the window (`_start`)
+            factor = self._factor(start, width, height)
+            box = _grown(self._box(start, width, height), (_HIGHPASS_REACH_PX + 2) / factor)
+            return Footprint(_clip(box, width, height), (start, start))
+        factor = self._factor_used
+        iw, ih = self._working_px(width, height, factor)
+        tries = self._tries(current, t_s, iw, ih)
+        needed = functools.reduce(rect_union, (r for _, _, r in tries), self._box(current, iw, ih))
+        r = _HIGHPASS_REACH_PX
+        x0, y0, x1, y1 = needed
+        grown_work = (x0 - r, y0 - r, x1 + r, y1 + r)
+        read = _to_full(grown_work, factor) if factor < 1.0 else grown_work
+        # where the returned window's centre and size can be (a match's centre lies inside
+        # its region by half the template, give or take the sub-pixel refinement)
+        lo_x, lo_y, hi_x, hi_y = current.cx, current.cy, current.cx, current.cy
+        w_max, h_max = current.w, current.h
+        for scale, tpl, (sx0, sy0, sx1, sy1) in tries:
+            th, tw = tpl.shape
+            lo_x = min(lo_x, (sx0 + tw / 2 - 1) / iw)
+            lo_y = min(lo_y, (sy0 + th / 2 - 1) / ih)
+            hi_x = max(hi_x, (sx1 - tw / 2 + 1) / iw)
+            hi_y = max(hi_y, (sy1 - th / 2 + 1) / ih)
+            w_max = max(w_max, min(max(current.w * scale, self.min_size), self.max_size))
+            h_max = max(h_max, min(max(current.h * scale, self.min_size), self.max_size))
+        lo = AfWindow(lo_x, lo_y, w_max, h_max).clamped()
+        hi = AfWindow(hi_x, hi_y, w_max, h_max).clamped()
+        # a refresh at another scale band-passes the new window at that scale
+        refreshed = self._factor(lo, width, height)
+        span = rect_union(self._box(lo, width, height), self._box(hi, width, height))
+        read = rect_union(read, _grown(span, (_HIGHPASS_REACH_PX + 2) / refreshed))
+        return Footprint(_clip(read, width, height), (lo, hi))
+
+    def _working_px(self, width: int, height: int, factor: float) -> tuple[int, int]:
+        """(w, h) of the working image a frame of `width` × `height` shrinks to at `factor`
+        (as cv2.resize rounds it: taken from the last frame, or measured on a blank)."""
+        if factor >= 1.0:
+            return width, height
+        known = self._small_px
+        if known is not None and known[:3] == (width, height, factor):
+            return known[3], known[4]
+        ih, iw = _shrink(np.zeros((height, width), np.float32), factor).shape
+        self._small_px = (width, height, factor, iw, ih)
+        return iw, ih
+
+    def track(self, frame: Frame, window: AfWindow) -> TrackResult:
+        luma = frame.luma
+        height, width = luma.shape
+        t_s = 0.5 * (frame.exposure_start_s + frame.exposure_end_s)
+        current = self._window
+        if (
+            self._template is None
+            or current is None
+            or (window != self._user and window != current)
+        ):
+            return self._start(luma, window, t_s)
+        factor = self._factor_used
+        small = _shrink(luma, factor)
+        ih, iw = small.shape
+        self._small_px = (width, height, factor, iw, ih)
+        dt = 0.0 if self._last_t is None else max(t_s - self._last_t, 0.0)
+        tries = self._tries(current, t_s, iw, ih)
         here_box = self._box(current, iw, ih)
         needed = functools.reduce(rect_union, (r for _, _, r in tries), here_box)
         img = _band_pass(small, needed)  # only what is read: the window and the searches
