@@ -116,3 +116,62 @@ def test_after_the_switch_the_servo_follows_the_mixed_window(
     # 0.5 s of lock-on at 30 fps, then the mixture is used as any reading
     assert 13 <= switch <= 17
     assert all(v is Verdict.ACCEPT for v in mixed[switch + 1 :]), mixed[switch + 1 :]
+
+
+def test_readings_of_the_subject_leaving_the_window_are_forgotten_when_it_is_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bird accelerating away (8 m/s² from 12 m, the bench's take-off) slides off the AF
+    point: first its blocks begin to disagree (purity below 1: the reading, a mixture with the
+    far background, is pulled 1 DoF too far), then most of the window is background (lost).
+    The mixed readings since the last pure one were the edge leaving: on the loss they are
+    forgotten, whichever way they pulled (`PredictiveServo._roll_back`), and the prediction
+    that coasts to the next still is the pure track's. Kept, they bend it by over a depth of
+    focus 0.2 s later; a mixed reading followed by a pure one is the subject still there."""
+    from afon.cameras.sim.camera import SimCamera
+    from afon.focus import servo as servo_module
+    from afon.focus.context import context_for
+    from afon.focus.engine import AfWindow
+    from afon.focus.phase import PhaseMeasurement
+
+    def distance_m(t_s: float) -> float:
+        return 12.0 + 4.0 * max(t_s - 0.3, 0.0) ** 2
+
+    def run(leaving: list[float]) -> tuple[float, float]:
+        """Prediction error (DoF) 0.2 s after the loss, and the estimator's acceleration."""
+        cam = SimCamera("bird", "300mm-f2.8", seed=0, start_d=1 / 12)  # the lens stays put
+        ctx = context_for(cam)
+        dof = ctx.depth_of_focus_d
+        servo = servo_module.PredictiveServo(ctx)
+        window = AfWindow(0.5, 0.5, 0.1, 0.1)
+        reading: list[PhaseMeasurement] = []
+        monkeypatch.setattr(servo_module, "measure_phase", lambda *a, **k: reading[0])
+        pure_frames = 24
+        lost_s = 0.0
+        for i in range(pure_frames + len(leaving) + 3):
+            frame = cam.next_frame(phase=True)
+            t0, t1 = frame.row_window_s(window.cy)
+            t_s = 0.5 * (t0 + t1)
+            defocus = 1.0 / distance_m(t_s) - frame.lens_start_d
+            k = i - pure_frames
+            purity, bias = 1.0, 0.0
+            if 0 <= k < len(leaving):
+                purity, bias = leaving[k], (-dof if leaving[k] < 1.0 else 0.0)
+            elif k >= len(leaving):
+                purity, bias = 0.2, -3 * dof  # the window is the background now: lost
+                lost_s = lost_s or t_s
+            d = defocus + bias
+            reading[:] = [PhaseMeasurement(0.0, 1.0, d, 1.0, 0.5, 10.0, False, purity, d)]
+            servo.update(frame, window, frame.ready_s + 0.05)
+        track = servo.track
+        predicted = track.predict_d(lost_s + 0.2)
+        assert predicted is not None
+        accel = float(np.dot(track.mu, [x[2] for x in track.x]))
+        return (predicted - 1.0 / distance_m(lost_s + 0.2)) / dof, accel
+
+    err, accel = run([0.75, 0.75])
+    assert abs(err) < 0.5 and abs(accel - 8.0) < 3.0, (err, accel)
+    # the same mixed readings followed by a pure one: the subject was still there, they stay
+    # (the track then carries their pull)
+    kept_err, _ = run([0.75, 0.75, 1.0])
+    assert abs(kept_err) > abs(err), (kept_err, err)

@@ -209,8 +209,11 @@ class PredictiveServo:
         self.last_valid: Observation | None = None
         self.last_defocus_d: float | None = None
         """Subject minus lens during the exposure of the newest reading used (the confirm)."""
-        self._history: deque[tuple[Observation, float, float, Snapshot]] = deque(maxlen=8)
-        """Recent readings used: (reading, mixed innovation, its variance, state before)."""
+        self._history: deque[tuple[Observation, float, float, Snapshot, float]] = deque(
+            maxlen=8
+        )
+        """Recent readings used: (reading, mixed innovation, its variance, state before, the
+        window's purity then)."""
         """The last reading lock-on let through (what the non-predictive servo follows)."""
         self.last_phase: PhaseMeasurement | None = None
         self.lost: Observation | None = None
@@ -253,9 +256,9 @@ class PredictiveServo:
             if self.in_fallback:
                 self.in_fallback = False
                 self.climb.reset()
-            if self._use(obs, frame, window):
+            purity = self.last_phase.purity if self.last_phase is not None else 1.0
+            if self._use(obs, frame, window, purity):
                 self.last_defocus_d = obs.focus_d - lens_d
-                purity = self.last_phase.purity if self.last_phase is not None else 1.0
                 self.track_pure = purity >= self.min_purity
             measured = True
         else:
@@ -401,14 +404,17 @@ class PredictiveServo:
         verdict = self.lock_on.lost(obs, self.track)
         self.last_verdict = verdict
         if verdict is Verdict.REJECT and self.lock_on.rejected_in_a_row == 1:
-            self._roll_back(obs)
+            self._roll_back(obs, mixed=True)
         elif verdict is Verdict.SWITCH:
             self._history.clear()
             self.last_valid = obs
             self.track_pure = False
 
-    def _use(self, obs: Observation, frame: Frame, window: AfWindow) -> bool:
-        """Judge a reading with lock-on and feed the estimator; False if it was rejected."""
+    def _use(
+        self, obs: Observation, frame: Frame, window: AfWindow, purity: float = 1.0
+    ) -> bool:
+        """Judge a reading (of a window of that `purity`) with lock-on and feed the
+        estimator; False if it was rejected."""
         established = self.lock_on.established(obs, self.track)
         content = self.content.similarity(frame, window) if established else None
         verdict = self.lock_on.check(obs, self.track, content)
@@ -428,25 +434,32 @@ class PredictiveServo:
         else:
             inn = self.track.innovation(obs)
             if inn is not None:
-                self._history.append((obs, *inn.mixed, self.track.snapshot()))
+                self._history.append((obs, *inn.mixed, self.track.snapshot(), purity))
             self.track.update(obs)
         self.last_valid = obs
         return True
 
-    def _roll_back(self, jump: Observation) -> None:
+    def _roll_back(self, jump: Observation, *, mixed: bool = False) -> None:
         """An obstacle was just detected: readings of the last `rollback_s` that already led
         towards it (more than 2σ off the prediction, on the jump's side) were its edge sliding
-        into the AF window; forget them, going back to the estimate before the first."""
+        into the AF window; forget them, going back to the estimate before the first. With
+        `mixed` (the subject has left the window, `_lose`), the readings of that time since the
+        last one whose blocks all agreed go too, whichever way they pulled: as the subject's
+        edge left the window its blocks began to disagree (purity below 1), each reading a
+        mixture with what is behind it."""
         expected = self.track.predict_d(jump.t_s)
         if expected is None:
             return
         side = math.copysign(1.0, jump.focus_d - expected)
-        for i, (obs, y, s, snap) in enumerate(self._history):
+        history = list(self._history)
+        pure = [i for i, h in enumerate(history) if h[4] >= 1.0]
+        leaving = pure[-1] + 1 if pure else 0
+        for i, (obs, y, s, snap, _) in enumerate(history):
             if jump.t_s - obs.t_s > self.rollback_s:
                 continue
-            if y * side > 2.0 * math.sqrt(s):
+            if y * side > 2.0 * math.sqrt(s) or (mixed and i >= leaving):
                 self.track.restore(snap)
-                before = [h[0] for h in list(self._history)[:i]]
+                before = [h[0] for h in history[:i]]
                 self.last_valid = before[-1] if before else self.last_valid
                 self._history.clear()
                 return
