@@ -20,6 +20,7 @@ returns can be; the AF engine then reads the above at that window.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from afon.focus.engine import AfWindow
@@ -74,11 +75,13 @@ def _cells(window: AfWindow, grid: tuple[int, int], width: int, height: int
     return [(c, r) for r in range(r0, r1) for c in range(c0, c1)]
 
 
+@functools.lru_cache(maxsize=4096)
 def read_region(window: AfWindow, image_px: tuple[int, int],
                 phase_px: tuple[int, int] | None) -> tuple[float, float, float, float]:
     """The part of the frame (x0, y0, x1, y1 as fractions of its width and height) that holds
     every pixel the AF engine reads for `window` in the preview (`image_px` = (w, h)) and the
-    phase images (`phase_px`; None: the camera has none)."""
+    phase images (`phase_px`; None: the camera has none). Kept for the windows asked again (a
+    fixed AF point asks for the same one every frame)."""
     w, h = image_px
     img = _contrast_px(window, w, h)
     cols, rows = CONTRAST_GRID
