@@ -137,3 +137,56 @@ def test_reacquisition_waits_for_the_subjects_content() -> None:
     assert back and all(v is Verdict.REJECT for v in back)
     after = [v for t, v in verdicts.items() if t >= 1.35]
     assert after and all(v is Verdict.ACCEPT for v in after)
+
+
+def test_the_remembered_area_is_cut_only_when_a_comparison_needs_it() -> None:
+    """`AreaContent.remember` keeps frames undrawn (a `DeferredFrame` draws on first read);
+    `similarity` then draws the newest remembered frame only, and gives what cutting each
+    patch at once gives; a featureless newest area falls back to the one before it. Lock-on
+    asks for the content only when its verdict depends on it: on the track with nothing held,
+    never."""
+    from afon.cameras.base import DeferredFrame, Frame
+    from afon.focus.engine import AfWindow
+    from afon.focus.lockon import AreaContent
+
+    rng = np.random.default_rng(4)
+    images = [rng.uniform(0, 255, (60, 80, 3)).astype(np.uint8) for _ in range(6)]
+    images[5][:] = 128  # the newest area is featureless
+    drawn: list[int] = []
+
+    def frame(i: int, deferred: bool) -> Frame:
+        values = dict(index=i, exposure_start_s=i / 30, exposure_end_s=i / 30 + 0.01,
+                      ready_s=i / 30 + 0.02, lens_start_d=0.0, lens_end_d=0.0,
+                      lens_moving=False, phase=None)
+        if not deferred:
+            return Frame(image=images[i], **values)
+
+        def develop(name: str) -> np.ndarray:
+            drawn.append(i)
+            return images[i]
+
+        return DeferredFrame(develop, **values)
+
+    window = AfWindow(0.5, 0.5, 0.4, 0.4)
+    lazy, eager = AreaContent(), AreaContent()
+    for i in range(6):
+        lazy.remember(frame(i, True), window)
+        eager.remember(frame(i, False), window)
+        eager._reference()  # cut at once, as before
+    assert drawn == []
+    now = frame(2, False)
+    assert lazy.similarity(now, window) == eager.similarity(now, window)
+    assert drawn == [5, 4]  # the featureless newest, then the one before it
+    assert lazy.similarity(frame(4, False), window) == pytest.approx(1.0, abs=1e-6)
+
+    track, lock = run(0.5, (99.0, 99.0), seconds=1.0)[1], LockOn(0.5)
+    asked: list[int] = []
+
+    def content() -> float:
+        asked.append(1)
+        return 1.0
+
+    obs = Observation(1.0, SUBJECT_D, 0.3 * DOF)
+    assert lock.check(obs, track, content) is Verdict.ACCEPT and asked == []
+    jump = Observation(1.0, OBSTACLE_D, 0.3 * DOF)
+    assert lock.check(jump, track, content) is Verdict.MANOEUVRE and asked == [1]

@@ -59,6 +59,8 @@ from __future__ import annotations
 
 import enum
 import math
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -113,13 +115,24 @@ class AreaContent:
     `similarity` is the zero-mean normalised correlation (−1..1) between a coarse
     (`PATCH_PX` square, area-averaged) copy of the luma under the window and the one remembered
     by `remember`; None before anything was remembered or for a featureless area.
+
+    `remember` keeps the frame and window, and the patch is cut when a comparison first needs
+    it: lock-on compares only readings off the track (or while it holds), so most remembered
+    frames are never looked at, and a camera that draws its frames on first read
+    (`afon.cameras.base.DeferredFrame`) never draws them. The reference is the newest
+    remembered frame whose area is not featureless (an older one only while the newer are
+    featureless, looking back `PENDING` frames at most).
     """
+
+    PENDING = 8
 
     def __init__(self) -> None:
         self._ref: npt.NDArray[np.float32] | None = None
+        self._pending: deque[tuple[Frame, AfWindow]] = deque(maxlen=self.PENDING)
 
     def reset(self) -> None:
         self._ref = None
+        self._pending.clear()
 
     @staticmethod
     def _patch(frame: Frame, window: AfWindow) -> npt.NDArray[np.float32] | None:
@@ -138,17 +151,24 @@ class AreaContent:
         return out
 
     def remember(self, frame: Frame, window: AfWindow) -> None:
-        patch = self._patch(frame, window)
-        if patch is not None:
-            self._ref = patch
+        self._pending.append((frame, window))
+
+    def _reference(self) -> npt.NDArray[np.float32] | None:
+        while self._pending:
+            patch = self._patch(*self._pending.pop())
+            if patch is not None:
+                self._ref = patch
+                self._pending.clear()
+        return self._ref
 
     def similarity(self, frame: Frame, window: AfWindow) -> float | None:
-        if self._ref is None:
+        ref = self._reference()
+        if ref is None:
             return None
         patch = self._patch(frame, window)
         if patch is None:
             return None
-        return float(np.sum(patch * self._ref))
+        return float(np.sum(patch * ref))
 
 
 @dataclass
@@ -236,28 +256,41 @@ class LockOn:
         )
 
     def check(
-        self, obs: Observation, track: DistanceEstimator, content: float | None = None
+        self,
+        obs: Observation,
+        track: DistanceEstimator,
+        content: float | Callable[[], float | None] | None = None,
     ) -> Verdict:
         """Judge `obs` against `track` (`content`: `AreaContent.similarity` of this frame, if
-        known). On SWITCH the estimator has been re-seeded already; the caller uses ACCEPTed
-        and MANOEUVRE readings itself."""
+        known, or a function giving it, called only when the verdict depends on it). On
+        SWITCH the estimator has been re-seeded already; the caller uses ACCEPTed and
+        MANOEUVRE readings itself."""
         if not self.established(obs, track):
             self._candidates.clear()
             self.rejected_in_a_row = 0
             return Verdict.ACCEPT
-        same = content is not None and content >= self.same_content
+
+        def similarity() -> float | None:
+            return content() if callable(content) else content
+
         if self.on_track(obs, track):
-            if not (self._candidates and content is not None and not same):
+            if not self._candidates:
+                self.rejected_in_a_row = 0
+                return Verdict.ACCEPT
+            c = similarity()
+            if c is None or c >= self.same_content:
                 self._candidates.clear()
                 self.rejected_in_a_row = 0
                 return Verdict.ACCEPT
             # back near the track while the AF area still does not show the subject: the
             # obstacle is leaving (its edge is in the window); keep waiting
-        elif same:
-            self._candidates.clear()
-            self.rejected_in_a_row = 0
-            self.manoeuvres += 1
-            return Verdict.MANOEUVRE
+        else:
+            c = similarity()
+            if c is not None and c >= self.same_content:
+                self._candidates.clear()
+                self.rejected_in_a_row = 0
+                self.manoeuvres += 1
+                return Verdict.MANOEUVRE
         return self._off_track(obs, track)
 
     def lost(self, obs: Observation, track: DistanceEstimator) -> Verdict:

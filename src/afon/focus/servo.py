@@ -223,6 +223,8 @@ class PredictiveServo:
         is then the subject leaving the window, not more of what the track follows."""
         self.last_verdict: Verdict | None = None
         self.last_content: float | None = None
+        """The AF area's similarity to the subject's in the last reading lock-on compared it
+        (None: not compared)."""
         self.in_fallback = False
         self._prev_lens_end_d: float | None = None
         self._move: LensMove | None = None
@@ -416,10 +418,16 @@ class PredictiveServo:
         """Judge a reading (of a window of that `purity`) with lock-on and feed the
         estimator; False if it was rejected."""
         established = self.lock_on.established(obs, self.track)
-        content = self.content.similarity(frame, window) if established else None
+        seen: list[float | None] = []
+
+        def content() -> float | None:
+            # the AF area against the subject's: cut only when lock-on needs it
+            seen.append(self.content.similarity(frame, window) if established else None)
+            return seen[-1]
+
         verdict = self.lock_on.check(obs, self.track, content)
         self.last_verdict = verdict
-        self.last_content = content
+        self.last_content = seen[-1] if seen else None
         if verdict is Verdict.REJECT:
             if self.lock_on.rejected_in_a_row == 1:
                 self._roll_back(obs)
