@@ -417,12 +417,12 @@ class PredictiveServo:
     ) -> bool:
         """Judge a reading (of a window of that `purity`) with lock-on and feed the
         estimator; False if it was rejected."""
-        established = self.lock_on.established(obs, self.track)
         seen: list[float | None] = []
 
         def content() -> float | None:
-            # the AF area against the subject's: cut only when lock-on needs it
-            seen.append(self.content.similarity(frame, window) if established else None)
+            # the AF area against the subject's: lock-on asks only on an established track,
+            # when its verdict depends on it
+            seen.append(self.content.similarity(frame, window))
             return seen[-1]
 
         verdict = self.lock_on.check(obs, self.track, content)

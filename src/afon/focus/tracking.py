@@ -214,12 +214,23 @@ class Tracker:
         """
         return self.track(frame, window).window
 
-    def _tries(
+    def _restarts(self, window: AfWindow) -> bool:
+        """Whether `track` takes a new template under `window` (none yet, or the photographer
+        moved the AF point: a window neither their point nor the one returned last)."""
+        current = self._window
+        return (
+            self._template is None
+            or current is None
+            or (window != self._user and window != current)
+        )
+
+    def _search(
         self, current: AfWindow, t_s: float, iw: int, ih: int
-    ) -> list[tuple[float, FloatImage, Rect]]:
+    ) -> tuple[list[tuple[float, FloatImage, Rect]], Rect]:
         """The templates tried on a frame exposed at `t_s` and the regions searched (scale,
         template, region x0, y0, x1, y1 in the working image of `iw` × `ih` pixels): around
-        the centre predicted from the image velocity, grown while the subject is lost."""
+        the centre predicted from the image velocity, grown while the subject is lost; and the
+        working pixels read, those regions and the present window."""
         assert self._template is not None
         dt = 0.0 if self._last_t is None else max(t_s - self._last_t, 0.0)
         pcx = current.cx + self._velocity[0] * dt
@@ -240,7 +251,8 @@ class Tracker:
             if sx1 - sx0 < tw or sy1 - sy0 < th:
                 continue
             tries.append((scale, tpl, (sx0, sy0, sx1, sy1)))
-        return tries
+        needed = functools.reduce(rect_union, (r for _, _, r in tries), self._box(current, iw, ih))
+        return tries, needed
 
     def footprint(self, window: AfWindow, t_s: float, image_px: tuple[int, int]) -> Footprint:
         """What `track` will read of a frame of `image_px` (w, h) exposed at `t_s` (mid-time)
@@ -255,17 +267,14 @@ class Tracker:
         """
         width, height = image_px
         current = self._window
-        if self._template is None or current is None or (
-            window != self._user and window != current
-        ):
+        if current is None or self._restarts(window):
             start = window.clamped()  # a new template under the window (`_start`)
             factor = self._factor(start, width, height)
             box = _grown(self._box(start, width, height), (_HIGHPASS_REACH_PX + 2) / factor)
             return Footprint(_clip(box, width, height), (start, start))
         factor = self._factor_used
         iw, ih = self._working_px(width, height, factor)
-        tries = self._tries(current, t_s, iw, ih)
-        needed = functools.reduce(rect_union, (r for _, _, r in tries), self._box(current, iw, ih))
+        tries, needed = self._search(current, t_s, iw, ih)
         r = _HIGHPASS_REACH_PX
         x0, y0, x1, y1 = needed
         grown_work = (x0 - r, y0 - r, x1 + r, y1 + r)
@@ -307,20 +316,15 @@ class Tracker:
         height, width = luma.shape
         t_s = 0.5 * (frame.exposure_start_s + frame.exposure_end_s)
         current = self._window
-        if (
-            self._template is None
-            or current is None
-            or (window != self._user and window != current)
-        ):
+        if current is None or self._restarts(window):
             return self._start(luma, window, t_s)
+        assert self._template is not None  # `_restarts` said so
         factor = self._factor_used
         small = _shrink(luma, factor)
         ih, iw = small.shape
         self._small_px = (width, height, factor, iw, ih)
         dt = 0.0 if self._last_t is None else max(t_s - self._last_t, 0.0)
-        tries = self._tries(current, t_s, iw, ih)
-        here_box = self._box(current, iw, ih)
-        needed = functools.reduce(rect_union, (r for _, _, r in tries), here_box)
+        tries, needed = self._search(current, t_s, iw, ih)
         img = _band_pass(small, needed)  # only what is read: the window and the searches
         here = self._cut(img, current)
         if here.shape == self._template.shape and float(np.mean(here * here)) > (
