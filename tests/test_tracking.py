@@ -165,7 +165,7 @@ def test_a_refreshed_template_is_cut_from_the_frame_band_passed_at_the_new_scale
         last = tracker.last
         if last is None or last.lost or last.score < tracker.refresh_score:
             continue
-        fresh = tracker._cut(_prep(frame.luma, tracker._factor_used), last.window)
+        fresh = tracker._cut(_prep(frame.luma, tracker._factor_used, last.window), last.window)
         assert tracker._template is not None and np.array_equal(tracker._template, fresh)
         same += tracker._factor_used == before
         changed += tracker._factor_used != before

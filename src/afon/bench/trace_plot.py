@@ -38,7 +38,7 @@ def draw_trace(traces: dict[str, Any], scenario: str, seed: int, path: Path) -> 
     plt = pyplot()
     techs = [t for t in TECHNIQUES if t in traces]
     fig, axes = plt.subplots(
-        len(techs), 1, figsize=(9, 2.3 * len(techs) + 0.6), sharex=True, squeeze=False
+        len(techs), 1, figsize=(10.5, 2.3 * len(techs) + 0.6), sharex=True, squeeze=False
     )
     for n, (ax, tech) in enumerate(zip(axes[:, 0], techs, strict=True)):
         per = traces[tech]
@@ -83,12 +83,18 @@ def draw_trace(traces: dict[str, Any], scenario: str, seed: int, path: Path) -> 
         ax.set_ylabel("dioptres", fontsize=8)
         ax.set_title(f"{TECHNIQUES[tech].label}", fontsize=9, loc="left")
         ax.tick_params(labelsize=8)
-        ax.legend(fontsize=7, loc="best", ncol=2)
+        # beside the panel: never over a trace, and no search for the emptiest corner
+        # ("best" was a third of the plot's time)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0)
     axes[-1, 0].set_xlabel(
         "time (s)  —  ● exposure in focus, × out of focus, green lines: the photographer's presses"
     )
     fig.suptitle(f"Focus trace: {scenario} (seed {seed})", fontsize=11)
-    fig.tight_layout()
+    # fixed margins (the legends' column on the right): tight_layout measured every text
+    # of the figure again for each plot
+    height_in = fig.get_figheight()
+    fig.subplots_adjust(left=0.065, right=0.80, top=1.0 - 0.55 / height_in,
+                        bottom=0.55 / height_in, hspace=0.32)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -43,8 +43,11 @@ from afon.focus.footprint import Rect, read_region, rect_union
 
 FloatImage = npt.NDArray[np.float32]
 
-_HIGHPASS_SIGMA_PX = 8.0
-"""Width (working pixels) of the Gaussian subtracted before matching (removes shading)."""
+_HIGHPASS_BOXES_PX = (15, 17, 15)
+"""Widths (working pixels) of the three box filters whose cascade is the low-pass subtracted
+before matching (removes shading): close to a Gaussian of σ = √(Σ(w² − 1)/12) ≈ 7.8 px, at a
+cost that does not grow with its width (running sums, unlike a 65-tap Gaussian kernel: 2.4×
+cheaper on the tracker's 200 × 200 px regions, measured)."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,15 @@ class TrackResult:
     lost: bool
 
 
-_HIGHPASS_REACH_PX = 33
-"""Pixels the high-pass Gaussian reaches (OpenCV's float kernel for σ = 8 has 65 taps)."""
+_HIGHPASS_REACH_PX = sum(w // 2 for w in _HIGHPASS_BOXES_PX)
+"""Pixels the high-pass low-pass reaches (each box reaches half its width)."""
+
+
+def _low_pass(img: FloatImage) -> FloatImage:
+    low: npt.NDArray[np.float32] = img
+    for width in _HIGHPASS_BOXES_PX:
+        low = np.asarray(cv2.blur(low, (width, width)), np.float32)
+    return low
 
 
 def _shrink(luma: FloatImage, factor: float) -> FloatImage:
@@ -71,26 +81,33 @@ def _shrink(luma: FloatImage, factor: float) -> FloatImage:
     )
 
 
-def _prep(luma: FloatImage, factor: float) -> FloatImage:
-    """The frame at `factor`, high-passed (shading removed) for matching."""
-    return _band_pass(_shrink(luma, factor))
+def _prep(luma: FloatImage, factor: float, window: AfWindow) -> FloatImage:
+    """The frame at `factor`, high-passed (shading removed) for matching over `window`'s
+    pixels (the template `Tracker._cut` takes; the rest is 0)."""
+    small = _shrink(luma, factor)
+    return _band_pass(small, _window_box(window, small.shape[1], small.shape[0]))
+
+
+def _window_box(window: AfWindow, width: int, height: int) -> Rect:
+    """The pixels (x0, y0, x1, y1) of `window` in an image of that size."""
+    x, y, ww, wh = window.to_px(width, height)
+    return x, y, x + ww, y + wh
 
 
 def _band_pass(img: FloatImage, box: Rect | None = None) -> FloatImage:
-    """`img` minus its Gaussian blur; with `box` (x0, y0, x1, y1) only those pixels are
+    """`img` minus its low-pass (`_low_pass`); with `box` (x0, y0, x1, y1) only those pixels are
     computed (the others are 0), each exactly as over the whole image: the blur is taken
     over the box grown by the kernel's reach, or to the image's edge, whose border rule then
     applies as it does to the whole image. The tracker reads only its window and search
     regions, a few times the window's area."""
     if box is None:
-        low = cv2.GaussianBlur(img, (0, 0), _HIGHPASS_SIGMA_PX)
-        return (img - low).astype(np.float32)
+        return (img - _low_pass(img)).astype(np.float32)
     ih, iw = img.shape
     x0, y0, x1, y1 = box
     r = _HIGHPASS_REACH_PX
     gx0, gy0, gx1, gy1 = max(0, x0 - r), max(0, y0 - r), min(iw, x1 + r), min(ih, y1 + r)
     crop = img[gy0:gy1, gx0:gx1]
-    low = cv2.GaussianBlur(crop, (0, 0), _HIGHPASS_SIGMA_PX)
+    low = _low_pass(crop)
     out = np.zeros_like(img)
     out[y0:y1, x0:x1] = (crop - low)[y0 - gy0 : y1 - gy0, x0 - gx0 : x1 - gx0]
     return out
@@ -202,8 +219,7 @@ class Tracker:
     @staticmethod
     def _box(window: AfWindow, width: int, height: int) -> Rect:
         """The pixels (x0, y0, x1, y1) `_cut` takes for `window` from an image of that size."""
-        x, y, ww, wh = window.to_px(width, height)
-        return x, y, x + ww, y + wh
+        return _window_box(window, width, height)
 
     def update(self, frame: Frame, window: AfWindow) -> AfWindow:
         """The AF window for this frame: `window` moved onto the subject.
@@ -340,23 +356,7 @@ class Tracker:
         best: tuple[float, float, float, float] | None = None  # score, cx, cy, scale
         for scale, tpl, (sx0, sy0, sx1, sy1) in tries:
             th, tw = tpl.shape
-            region = img[sy0:sy1, sx0:sx1]
-            res = cv2.matchTemplate(region, tpl, cv2.TM_CCOEFF_NORMED)
-            flat = np.isnan(res)  # a flat region matches nothing (as nan_to_num's -1, cheaper)
-            if flat.any():
-                res[flat] = -1.0
-            _, score, _, loc = cv2.minMaxLoc(res)
-            px, py = float(loc[0]), float(loc[1])
-            # sub-pixel refinement by parabolas through the peak's neighbours
-            rx, ry = int(loc[0]), int(loc[1])
-            if 0 < rx < res.shape[1] - 1:
-                den = res[ry, rx - 1] - 2 * res[ry, rx] + res[ry, rx + 1]
-                if den < 0:
-                    px += float(np.clip(0.5 * (res[ry, rx - 1] - res[ry, rx + 1]) / den, -0.5, 0.5))
-            if 0 < ry < res.shape[0] - 1:
-                den = res[ry - 1, rx] - 2 * res[ry, rx] + res[ry + 1, rx]
-                if den < 0:
-                    py += float(np.clip(0.5 * (res[ry - 1, rx] - res[ry + 1, rx]) / den, -0.5, 0.5))
+            score, px, py = _match(img[sy0:sy1, sx0:sx1], tpl)
             cx = (sx0 + px + tw / 2) / iw
             cy = (sy0 + py + th / 2) / ih
             adj = score - (0.01 if scale != 1.0 else 0.0)
@@ -390,7 +390,7 @@ class Tracker:
             if refreshed == factor and _inside(self._box(new, iw, ih), needed):
                 src = img
             else:
-                src = _prep(luma, refreshed)
+                src = _prep(luma, refreshed, new)
             self._factor_used = refreshed
             self._template = self._cut(src, new)
         elif scale != 1.0:
@@ -405,7 +405,7 @@ class Tracker:
         window = user.clamped()
         self._user = user
         self._factor_used = self._factor(window, width, height)
-        self._template = self._cut(_prep(luma, self._factor_used), window)
+        self._template = self._cut(_prep(luma, self._factor_used, window), window)
         self._window = window
         self._velocity = (0.0, 0.0)
         self._last_t = t_s
@@ -413,3 +413,85 @@ class Tracker:
         result = TrackResult(window, 1.0, 1.0, False)
         self.last = result
         return result
+
+
+_COARSE_MIN_POSITIONS = 1024
+"""Searches of more template positions than this start on the half-resolution images."""
+_COARSE_PEAKS = 4
+"""Most peaks of the half-resolution match refined at full resolution."""
+_COARSE_MARGIN = 0.15
+"""Half-resolution peaks refined: those within this NCC of the best one."""
+_REFINE_PX = 3
+"""Full-resolution positions tried either side of a half-resolution peak (its 2 × 2 block's
+four, the half-resolution grid's misalignment of up to a pixel, and a neighbour each side
+for the sub-pixel parabola)."""
+
+
+def _ncc(region: FloatImage, tpl: FloatImage) -> FloatImage:
+    res = cv2.matchTemplate(region, tpl, cv2.TM_CCOEFF_NORMED)
+    flat = np.isnan(res)  # a flat region matches nothing (as nan_to_num's -1, cheaper)
+    if flat.any():
+        res[flat] = -1.0
+    return np.asarray(res, np.float32)
+
+
+def _match(region: FloatImage, tpl: FloatImage) -> tuple[float, float, float]:
+    """The best NCC of `tpl` in `region` and where its top-left corner lies (x, y, sub-pixel).
+
+    A small search is one ``matchTemplate`` over every position. A large one (a lost subject's,
+    or a big window's) is coarse to fine, as trackers commonly search: the images at half
+    resolution (area averages) give up to `_COARSE_PEAKS` peaks, at least a quarter of the
+    template apart and within `_COARSE_MARGIN` of the best; the full-resolution NCC around each
+    decides. The score is always the full-resolution NCC, so the refresh and lost thresholds
+    keep their meaning; a full-resolution peak no half-resolution peak is near is missed. The
+    bench's tracking scenarios spent 2.2-2.4x less time matching than with whole searches."""
+    th, tw = tpl.shape
+    ny, nx = region.shape[0] - th + 1, region.shape[1] - tw + 1
+    if nx * ny <= _COARSE_MIN_POSITIONS or min(th, tw) < 16:
+        res = _ncc(region, tpl)
+        _, score, _, loc = cv2.minMaxLoc(res)
+        return score, *_refined(res, loc[0], loc[1])
+    half = _ncc(_halved(region), _halved(tpl))
+    candidates: list[tuple[int, int]] = []
+    gap = max(1, min(half.shape[0], half.shape[1], tw // 8, th // 8))
+    work = half.copy()
+    first = -1.0
+    for _ in range(_COARSE_PEAKS):
+        _, peak, _, (hx, hy) = cv2.minMaxLoc(work)
+        if candidates and (peak <= -1.0 or peak < first - _COARSE_MARGIN):
+            break
+        first = max(first, peak)
+        candidates.append((2 * hx, 2 * hy))
+        work[max(0, hy - gap) : hy + gap + 1, max(0, hx - gap) : hx + gap + 1] = -2.0
+    best: tuple[float, float, float] | None = None
+    for cx, cy in candidates:
+        x0, y0 = max(0, cx - _REFINE_PX), max(0, cy - _REFINE_PX)
+        x1, y1 = min(nx, cx + _REFINE_PX + 2), min(ny, cy + _REFINE_PX + 2)
+        res = _ncc(region[y0 : y1 + th - 1, x0 : x1 + tw - 1], tpl)
+        _, score, _, loc = cv2.minMaxLoc(res)
+        if best is not None and score <= best[0]:
+            continue
+        px, py = _refined(res, loc[0], loc[1])  # (no parabola at a cut edge)
+        best = (score, x0 + px, y0 + py)
+    assert best is not None
+    return best
+
+
+def _halved(img: FloatImage) -> FloatImage:
+    h, w = img.shape
+    return np.asarray(
+        cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA), np.float32)
+
+
+def _refined(res: FloatImage, rx: int, ry: int) -> tuple[float, float]:
+    """The peak at (rx, ry) of an NCC map, refined by parabolas through its neighbours."""
+    px, py = float(rx), float(ry)
+    if 0 < rx < res.shape[1] - 1:
+        den = res[ry, rx - 1] - 2 * res[ry, rx] + res[ry, rx + 1]
+        if den < 0:
+            px += float(np.clip(0.5 * (res[ry, rx - 1] - res[ry, rx + 1]) / den, -0.5, 0.5))
+    if 0 < ry < res.shape[0] - 1:
+        den = res[ry - 1, rx] - 2 * res[ry, rx] + res[ry + 1, rx]
+        if den < 0:
+            py += float(np.clip(0.5 * (res[ry - 1, rx] - res[ry + 1, rx]) / den, -0.5, 0.5))
+    return px, py
