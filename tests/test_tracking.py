@@ -241,3 +241,54 @@ def test_the_tracker_reads_only_its_footprint() -> None:
         window = got_whole.window
     # while the subject is held the search is a part of the frame (a new point: its window)
     assert whole.lost is False and max(fractions[:9]) < 0.95 and fractions[15] < 0.35, fractions
+
+
+def test_a_coarse_to_fine_search_finds_the_whole_searchs_peak() -> None:
+    """A large search starts at half resolution and refines its best peaks: on photographs,
+    band-passed as the tracker sees them, with a noisy and slightly blurred template, it lands
+    on the peak a search of every position finds, with that search's full-resolution score."""
+    import cv2
+    import skimage.data
+
+    from afon.focus.tracking import _band_pass, _match, _ncc, _refined
+
+    rng = np.random.default_rng(11)
+    found = 0
+    for photo in (skimage.data.astronaut(), skimage.data.coffee(), skimage.data.chelsea()):
+        luma = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        luma = cv2.resize(luma, (320, 240), interpolation=cv2.INTER_AREA)
+        img = _band_pass(luma)
+        for _ in range(15):
+            size = int(rng.integers(20, 49))
+            x, y = int(rng.integers(50, 320 - 50 - size)), int(rng.integers(50, 240 - 50 - size))
+            tpl = cv2.GaussianBlur(img[y : y + size, x : x + size], (0, 0), 0.7)
+            tpl = (tpl + rng.normal(0, 2.0, tpl.shape)).astype(np.float32)
+            rx0, ry0 = x - int(rng.integers(10, 50)), y - int(rng.integers(10, 50))
+            region = np.ascontiguousarray(img[ry0 : ry0 + size + 60, rx0 : rx0 + size + 60])
+            whole = _ncc(region, tpl)
+            _, best, _, loc = cv2.minMaxLoc(whole)
+            score, px, py = _match(region, tpl)
+            assert abs(score - best) < 1e-5, (score, best)  # (float rounding of a sub-search)
+            wx, wy = _refined(whole, loc[0], loc[1])
+            assert abs(px - wx) < 1e-3 and abs(py - wy) < 1e-3, ((px, py), (wx, wy))
+            found += abs(px - (x - rx0)) < 1 and abs(py - (y - ry0)) < 1
+    assert found >= 43, found  # and it is where the template was cut (but on a repeat)
+
+
+def test_the_shading_low_pass_is_a_wide_smooth_blur_of_the_reach_it_declares() -> None:
+    """The low-pass subtracted before matching (three box filters) spreads a point over
+    σ ≈ 7.8 px as a Gaussian of σ 8 would, with unit gain, peaked at the point, and reaches
+    exactly `_HIGHPASS_REACH_PX` (what the footprint grows by)."""
+    from afon.focus.tracking import _HIGHPASS_REACH_PX, _low_pass
+
+    n = 101
+    img = np.zeros((n, n), np.float32)
+    img[n // 2, n // 2] = 1.0
+    psf = _low_pass(img).astype(np.float64)
+    assert abs(psf.sum() - 1.0) < 1e-5
+    ys, xs = np.nonzero(psf > 1e-9)
+    assert max(abs(xs - n // 2).max(), abs(ys - n // 2).max()) == _HIGHPASS_REACH_PX
+    r = np.arange(n) - n // 2
+    sigma_x = float(np.sqrt((psf.sum(axis=0) * r * r).sum()))
+    assert 7.5 < sigma_x < 8.2, sigma_x
+    assert np.unravel_index(np.argmax(psf), psf.shape) == (n // 2, n // 2)
