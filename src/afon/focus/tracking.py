@@ -11,7 +11,7 @@ tracking AF, Sony's Tracking focus area):
 - **Search**: ``cv2.matchTemplate`` (``TM_CCOEFF_NORMED``, zero-mean normalised cross-correlation)
   over a region around the position predicted from the window's recent image velocity, grown by
   `search_margin` window sizes. The search runs on a downsampled luma (the template is at most
-  `max_template_px` across) so it stays cheap.
+  `max_template_px` across), a large one coarse to fine (`_match`), so it stays cheap.
 - **Scale**: an approaching subject grows. The template is also matched at scales
   ``1 ± scale_step``; the best scale wins (with a small preference for 1), the window's size
   follows it within `min_size`..`max_size`, and the template is re-cut at the new size on refresh.
@@ -23,8 +23,8 @@ tracking AF, Sony's Tracking focus area):
   lock-on decides what to do about the distance), the search area is widened, and `lost` is
   True until a confident match returns.
 
-Both images are band-passed (minus a wide Gaussian) before matching so exposure changes and
-smooth shading do not decide the match.
+Both images are band-passed (minus a wide low-pass, `_low_pass`) before matching so exposure
+changes and smooth shading do not decide the match.
 """
 
 from __future__ import annotations
