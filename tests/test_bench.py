@@ -503,6 +503,22 @@ def test_same_seed_same_json_across_process_counts() -> None:
     assert c["rows"] != a["rows"]
 
 
+def test_the_pool_gets_the_dearest_trials_first() -> None:
+    """Chunks go to the pool dearest first (a tracking scenario's AF trials before a limit
+    that draws nothing), every chunk once; `test_same_seed_same_json_across_process_counts`
+    shows the results still come back in plan order."""
+    from afon.bench.runner import _chunks, _dearest_first, plan_jobs
+
+    scns = [load_builtin_scenario("low-light"), load_builtin_scenario("bird-tracking")]
+    chunks = _chunks(plan_jobs(scns, [0, 1]), 2)
+    order = _dearest_first(chunks)
+    assert sorted(order) == list(range(len(chunks)))
+    first, last = chunks[order[0]][0], chunks[order[-1]][0]
+    assert first.scenario.name == "bird-tracking" and first.strategy not in ("clairvoyant",)
+    assert last.strategy in ("clairvoyant", "causal") and last.scenario.name == "low-light"
+    assert order != list(range(len(chunks)))  # plan order is scenario by scenario
+
+
 def test_missing_stack_is_skipped_with_the_reason(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
