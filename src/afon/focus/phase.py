@@ -292,19 +292,21 @@ def _two_way(
 def _match(strip: FloatImage, templ: FloatImage) -> tuple[int, float, float, float]:
     """NCC of `templ` at every shift along `strip`: the best shift's index, its sub-pixel
     refinement (a parabola through the peak and its neighbours), the peak NCC and the peak's
-    distinctness (peak minus the best correlation outside its lobe)."""
-    curve = cv2.matchTemplate(strip, templ, cv2.TM_CCOEFF_NORMED)[0].astype(np.float64)
-    flat = np.isnan(curve)  # a flat strip has no correlation (0), as nan_to_num gave, cheaper
-    if flat.any():
-        curve[flat] = 0.0
-    i = int(np.argmax(curve))
-    rho = float(curve[i])
+    distinctness (peak minus the best correlation outside its lobe).
+
+    The curve (2·search + 1 values) is handled as a Python list: numpy's per-call overhead
+    on so few values was most of this function's time, with the same doubles either way."""
+    raw: list[float] = cv2.matchTemplate(strip, templ, cv2.TM_CCOEFF_NORMED)[0].tolist()
+    # a flat strip has no correlation (NaN: 0, as nan_to_num gave)
+    curve = [0.0 if v != v else v for v in raw]
+    i = max(range(len(curve)), key=curve.__getitem__)  # the first of equal maxima
+    rho = curve[i]
     frac = 0.0
     if 0 < i < len(curve) - 1:
         c_m, c_0, c_p = curve[i - 1], curve[i], curve[i + 1]
         den = c_m - 2.0 * c_0 + c_p
         if den < 0:
-            frac = float(np.clip(0.5 * (c_m - c_p) / den, -0.5, 0.5))
+            frac = min(max(0.5 * (c_m - c_p) / den, -0.5), 0.5)
     return i, frac, rho, rho - _side_lobe(curve, i)
 
 
@@ -342,7 +344,7 @@ def _clip01(v: float) -> float:
     return min(max(v, 0.0), 1.0)
 
 
-def _side_lobe(curve: npt.NDArray[np.float64], i: int) -> float:
+def _side_lobe(curve: list[float], i: int) -> float:
     """Best correlation outside the main lobe around index `i` (the lobe ends where the curve
     stops falling); the lowest lobe value when the lobe fills the whole search range."""
     n = len(curve)
@@ -352,10 +354,10 @@ def _side_lobe(curve: npt.NDArray[np.float64], i: int) -> float:
     hi = i
     while hi < n - 1 and curve[hi + 1] <= curve[hi]:
         hi += 1
-    outside = np.concatenate([curve[:lo], curve[hi + 1 :]])
-    if outside.size:
-        return float(np.max(outside))
-    return float(max(curve[lo], curve[hi]))
+    outside = curve[:lo] + curve[hi + 1 :]
+    if outside:
+        return max(outside)
+    return max(curve[lo], curve[hi])
 
 
 # --- AF-S ----------------------------------------------------------------------------------
