@@ -489,9 +489,9 @@ def _refined(res: FloatImage, rx: int, ry: int) -> tuple[float, float]:
     if 0 < rx < res.shape[1] - 1:
         den = res[ry, rx - 1] - 2 * res[ry, rx] + res[ry, rx + 1]
         if den < 0:
-            px += float(np.clip(0.5 * (res[ry, rx - 1] - res[ry, rx + 1]) / den, -0.5, 0.5))
+            px += float(min(max(0.5 * (res[ry, rx - 1] - res[ry, rx + 1]) / den, -0.5), 0.5))
     if 0 < ry < res.shape[0] - 1:
         den = res[ry - 1, rx] - 2 * res[ry, rx] + res[ry + 1, rx]
         if den < 0:
-            py += float(np.clip(0.5 * (res[ry - 1, rx] - res[ry + 1, rx]) / den, -0.5, 0.5))
+            py += float(min(max(0.5 * (res[ry - 1, rx] - res[ry + 1, rx]) / den, -0.5), 0.5))
     return px, py
