@@ -67,6 +67,7 @@ _HIGHPASS_REACH_PX = sum(w // 2 for w in _HIGHPASS_BOXES_PX)
 
 
 def _low_pass(img: FloatImage) -> FloatImage:
+    """`img` through the `_HIGHPASS_BOXES_PX` box filters (OpenCV's reflecting border)."""
     low: npt.NDArray[np.float32] = img
     for width in _HIGHPASS_BOXES_PX:
         low = np.asarray(cv2.blur(low, (width, width)), np.float32)
