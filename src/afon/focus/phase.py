@@ -301,13 +301,18 @@ def _match(strip: FloatImage, templ: FloatImage) -> tuple[int, float, float, flo
     curve = [0.0 if v != v else v for v in raw]
     i = max(range(len(curve)), key=curve.__getitem__)  # the first of equal maxima
     rho = curve[i]
-    frac = 0.0
-    if 0 < i < len(curve) - 1:
-        c_m, c_0, c_p = curve[i - 1], curve[i], curve[i + 1]
-        den = c_m - 2.0 * c_0 + c_p
-        if den < 0:
-            frac = min(max(0.5 * (c_m - c_p) / den, -0.5), 0.5)
+    frac = peak_offset(curve[i - 1], rho, curve[i + 1]) if 0 < i < len(curve) - 1 else 0.0
     return i, frac, rho, rho - _side_lobe(curve, i)
+
+
+def peak_offset(c_m: float, c_0: float, c_p: float) -> float:
+    """Sub-pixel offset (−0.5..0.5) of a sampled peak `c_0` between neighbours `c_m` and `c_p`:
+    the vertex of the parabola through the three, 0 where they are not concave. Computed in
+    the values' own precision (doubles, or float32 for an OpenCV map's)."""
+    den = c_m - 2.0 * c_0 + c_p
+    if den < 0:
+        return min(max(0.5 * (c_m - c_p) / den, -0.5), 0.5)
+    return 0.0
 
 
 def _defocus(shift_px: float, ctx: AfContext) -> float | None:

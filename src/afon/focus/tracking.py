@@ -40,6 +40,7 @@ import numpy.typing as npt
 from afon.cameras.base import Frame
 from afon.focus.engine import AfWindow
 from afon.focus.footprint import Rect, read_region, rect_union
+from afon.focus.phase import peak_offset
 
 FloatImage = npt.NDArray[np.float32]
 
@@ -214,13 +215,8 @@ class Tracker:
         return min(1.0, self.max_template_px / max(size_px, 1.0))
 
     def _cut(self, img: FloatImage, window: AfWindow) -> FloatImage:
-        x0, y0, x1, y1 = self._box(window, img.shape[1], img.shape[0])
+        x0, y0, x1, y1 = _window_box(window, img.shape[1], img.shape[0])
         return np.ascontiguousarray(img[y0:y1, x0:x1])
-
-    @staticmethod
-    def _box(window: AfWindow, width: int, height: int) -> Rect:
-        """The pixels (x0, y0, x1, y1) `_cut` takes for `window` from an image of that size."""
-        return _window_box(window, width, height)
 
     def update(self, frame: Frame, window: AfWindow) -> AfWindow:
         """The AF window for this frame: `window` moved onto the subject.
@@ -268,7 +264,8 @@ class Tracker:
             if sx1 - sx0 < tw or sy1 - sy0 < th:
                 continue
             tries.append((scale, tpl, (sx0, sy0, sx1, sy1)))
-        needed = functools.reduce(rect_union, (r for _, _, r in tries), self._box(current, iw, ih))
+        here = _window_box(current, iw, ih)
+        needed = functools.reduce(rect_union, (r for _, _, r in tries), here)
         return tries, needed
 
     def footprint(self, window: AfWindow, t_s: float, image_px: tuple[int, int]) -> Footprint:
@@ -287,7 +284,7 @@ class Tracker:
         if current is None or self._restarts(window):
             start = window.clamped()  # a new template under the window (`_start`)
             factor = self._factor(start, width, height)
-            box = _grown(self._box(start, width, height), (_HIGHPASS_REACH_PX + 2) / factor)
+            box = _grown(_window_box(start, width, height), (_HIGHPASS_REACH_PX + 2) / factor)
             return Footprint(_clip(box, width, height), (start, start))
         factor = self._factor_used
         iw, ih = self._working_px(width, height, factor)
@@ -312,7 +309,7 @@ class Tracker:
         hi = AfWindow(hi_x, hi_y, w_max, h_max).clamped()
         # a refresh at another scale band-passes the new window at that scale
         refreshed = self._factor(lo, width, height)
-        span = rect_union(self._box(lo, width, height), self._box(hi, width, height))
+        span = rect_union(_window_box(lo, width, height), _window_box(hi, width, height))
         read = rect_union(read, _grown(span, (_HIGHPASS_REACH_PX + 2) / refreshed))
         return Footprint(_clip(read, width, height), (lo, hi))
 
@@ -388,7 +385,7 @@ class Tracker:
             refreshed = self._factor(new, width, height)
             # the band-passed frame at the new window's scale: the one searched when the
             # scale is unchanged (the same pixels, not a second pass over the frame)
-            if refreshed == factor and _inside(self._box(new, iw, ih), needed):
+            if refreshed == factor and _inside(_window_box(new, iw, ih), needed):
                 src = img
             else:
                 src = _prep(luma, refreshed, new)
@@ -456,12 +453,13 @@ def _match(region: FloatImage, tpl: FloatImage) -> tuple[float, float, float]:
     candidates: list[tuple[int, int]] = []
     gap = max(1, min(half.shape[0], half.shape[1], tw // 8, th // 8))
     work = half.copy()
-    first = -1.0
+    top = -1.0  # the best half-resolution peak (the first found)
     for _ in range(_COARSE_PEAKS):
         _, peak, _, (hx, hy) = cv2.minMaxLoc(work)
-        if candidates and (peak <= -1.0 or peak < first - _COARSE_MARGIN):
+        if not candidates:
+            top = peak
+        elif peak <= -1.0 or peak < top - _COARSE_MARGIN:
             break
-        first = max(first, peak)
         candidates.append((2 * hx, 2 * hy))
         work[max(0, hy - gap) : hy + gap + 1, max(0, hx - gap) : hx + gap + 1] = -2.0
     best: tuple[float, float, float] | None = None
@@ -488,11 +486,7 @@ def _refined(res: FloatImage, rx: int, ry: int) -> tuple[float, float]:
     """The peak at (rx, ry) of an NCC map, refined by parabolas through its neighbours."""
     px, py = float(rx), float(ry)
     if 0 < rx < res.shape[1] - 1:
-        den = res[ry, rx - 1] - 2 * res[ry, rx] + res[ry, rx + 1]
-        if den < 0:
-            px += float(min(max(0.5 * (res[ry, rx - 1] - res[ry, rx + 1]) / den, -0.5), 0.5))
+        px += float(peak_offset(res[ry, rx - 1], res[ry, rx], res[ry, rx + 1]))
     if 0 < ry < res.shape[0] - 1:
-        den = res[ry - 1, rx] - 2 * res[ry, rx] + res[ry + 1, rx]
-        if den < 0:
-            py += float(min(max(0.5 * (res[ry - 1, rx] - res[ry + 1, rx]) / den, -0.5), 0.5))
+        py += float(peak_offset(res[ry - 1, rx], res[ry, rx], res[ry + 1, rx]))
     return px, py
