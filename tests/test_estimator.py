@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from afon.focus.estimator import CA, DEFAULT_MODELS, DistanceEstimator, MotionModel
+from afon.focus.estimator import CA, DEFAULT_MODELS, DistanceEstimator, MotionModel, Snapshot
 from afon.focus.lockon import LockOn, Verdict
 from afon.focus.predict import Observation
 
@@ -240,3 +240,49 @@ def test_snapshot_and_restore() -> None:
     assert est.predict_d(0.5) != before
     est.restore(snap)
     assert est.predict_d(0.5) == before
+
+
+def test_a_prediction_asked_before_a_change_is_not_served_after_it() -> None:
+    """The estimator keeps a reading's prediction between `innovation` and `update` and a
+    time's prediction between `predict_d` and `sigma_d`; every change of state (a reading, a
+    widening, a restore) must make them be computed again: an estimator asked everything
+    before each change answers as one asked nothing."""
+    rng = np.random.default_rng(3)
+    asked, fresh = DistanceEstimator(), DistanceEstimator()
+    t_s, d = 0.0, 0.8
+    snaps: list[tuple[Snapshot, Snapshot]] = []
+
+    def ask(obs: Observation) -> None:
+        if asked.t_s is not None:
+            asked.innovation(obs)
+            asked.predict_d(obs.t_s)
+            asked.sigma_d(obs.t_s + 0.1)
+
+    def same(obs: Observation) -> None:
+        assert asked.predict_d(obs.t_s) == fresh.predict_d(obs.t_s)
+        assert asked.sigma_d(obs.t_s + 0.1) == fresh.sigma_d(obs.t_s + 0.1)
+        a, f = asked.innovation(obs), fresh.innovation(obs)
+        assert (a is None) == (f is None)
+        if a is not None and f is not None:
+            assert a.y_d == f.y_d and a.s_d2 == f.s_d2
+
+    for i in range(60):
+        t_s += 1 / 30
+        d += 0.01
+        obs = Observation(t_s, d + float(rng.normal(0.0, 0.01)), 0.02)
+        ask(obs)
+        if i in (25, 45):  # a widening after the questions
+            asked.inflate(2.0, 5.0)
+            fresh.inflate(2.0, 5.0)
+            same(obs)
+            ask(obs)
+        if i == 40:  # a restore after them
+            asked.restore(snaps[0][0])
+            fresh.restore(snaps[0][1])
+            same(obs)
+            ask(obs)
+        asked.update(obs)
+        fresh.update(obs)
+        if i == 20:
+            snaps.append((asked.snapshot(), fresh.snapshot()))
+        same(obs)

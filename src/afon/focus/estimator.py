@@ -217,6 +217,12 @@ class DistanceEstimator:
         self.n = 0
         """Readings used since the track started."""
         self.first_s: float | None = None
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop the memos of predictions from the state (call on every change of it)."""
+        self._memo_pred: tuple[float, tuple[list[Vec], list[Mat], Vec]] | None = None
+        self._memo_at: dict[float, tuple[list[float], list[float]]] = {}
 
     def seed(self, observations: list[Observation]) -> None:
         """Start a new track from `observations` (in time order)."""
@@ -248,6 +254,7 @@ class DistanceEstimator:
             self.p[i] = p * np.outer(keep, keep)
         self.mu = np.full(len(self.models), 1.0 / len(self.models))
         self.t_s = obs.t_s
+        self._forget()
 
     # --- the IMM step -------------------------------------------------------------------
     def _switching(self, dt_s: float) -> Mat:
@@ -283,7 +290,12 @@ class DistanceEstimator:
         return x1, f @ p @ f.T + model.noise(dt_s)
 
     def _predicted(self, obs: Observation) -> tuple[list[Vec], list[Mat], Vec]:
+        """Each model's prediction to `obs`'s time and the models' priors (read-only: kept
+        until the state changes, as a reading is compared (`innovation`) before it is used)."""
         assert self.t_s is not None
+        memo = self._memo_pred
+        if memo is not None and memo[0] == obs.t_s:
+            return memo[1]
         dt = max(obs.t_s - self.t_s, 0.0)
         xs, ps, c = self._mixed(dt)
         out_x, out_p = [], []
@@ -291,6 +303,7 @@ class DistanceEstimator:
             x1, p1 = self._propagate(x0, p0, model, dt)
             out_x.append(x1)
             out_p.append(p1)
+        self._memo_pred = (obs.t_s, (out_x, out_p, c))
         return out_x, out_p, c
 
     @staticmethod
@@ -324,12 +337,14 @@ class DistanceEstimator:
         if not self._resolved(obs):
             self.far = obs
             self.t_s = None
+            self._forget()
             return
         if self.t_s is None or self.far is not None:
             self.far = None
             self._start(obs)
             return
         xs, ps, c = self._predicted(obs)
+        self._forget()
         # the reading converted to a distance: a linear update in metres (no linearisation
         # blow-up on a large innovation); bias O((σ/D)²), negligible where it resolves distance
         u_meas = 1.0 / obs.focus_d
@@ -359,6 +374,7 @@ class DistanceEstimator:
                 self.p[i][1, 1] += speed_m_s**2
             if model.order >= 2:
                 self.p[i][2, 2] += accel_m_s2**2
+        self._forget()
 
     def snapshot(self) -> Snapshot:
         """The whole filter state, for `restore`."""
@@ -380,10 +396,16 @@ class DistanceEstimator:
         self.p = [p.copy() for p in snap.p]
         self.mu = snap.mu.copy()
         self.far, self.last, self.n, self.first_s = snap.far, snap.last, snap.n, snap.first_s
+        self._forget()
 
     # --- prediction ---------------------------------------------------------------------
     def _at(self, t_s: float) -> tuple[list[float], list[float]]:
+        """Each model's predicted dioptres and their variances at `t_s` (kept until the state
+        changes: a reading's time is asked for its prediction and its spread in turn)."""
         assert self.t_s is not None
+        hit = self._memo_at.get(t_s)
+        if hit is not None:
+            return hit
         dt = max(t_s - self.t_s, 0.0)
         ds, vs = [], []
         for model, x, p in zip(self.models, self.x, self.p, strict=True):
@@ -391,6 +413,9 @@ class DistanceEstimator:
             z, h = self._h(x1)
             ds.append(z)
             vs.append(float(h @ p1 @ h))
+        if len(self._memo_at) >= 8:
+            self._memo_at.clear()
+        self._memo_at[t_s] = (ds, vs)
         return ds, vs
 
     def predict_d(self, t_s: float) -> float | None:
