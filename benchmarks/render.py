@@ -6,7 +6,10 @@ and CPU time; on a loaded machine the CPU time is one core's work), the median a
 defocus over the median near focus (``large_defocus_ratio``, should be about 1: render cost
 does not grow with blur size), the first (cold) render time, and the time of a still per
 megapixel (``still_in_focus_ms_per_mp``, ``still_defocused_ms_per_mp``; 1800×1200 stills of
-the portrait, exact disk convolution). With a baseline (`--baseline-rev`), each scene also
+the portrait, exact disk convolution), and the floor of a preview in this design (``floor``:
+the CPU ms of a frame whose layers are all reused, i.e. noise and output alone, and of one
+bilinear warp of a whole RGBA 16-bit frame; their sum is the least a frame with a moving lens
+and a background costs). With a baseline (`--baseline-rev`), each scene also
 gives the baseline renderer's CPU median on the same frames, interleaved frame for frame
 (``baseline_cpu_median_ms``, ``cpu_speedup``). Target (issue #9): ≤ 5 ms median for a
 three-layer preview on one core, ``large_defocus_ratio`` about 1.
@@ -171,6 +174,39 @@ def still_per_megapixel(optics: Optics, seed: int, size: tuple[int, int] = (1800
     return out
 
 
+def floor(optics: Optics, frames: int, seed: int) -> dict[str, float]:
+    """What a 640×480 preview costs before any layer is drawn, on this machine, one core: the
+    obstacle scene rendered again at the same lens position and time (every layer reused from
+    the last frame, `_draw_ops`: the sensor's noise and the 8-bit output alone), and one
+    bilinear warp of a whole RGBA 16-bit frame (what a frame-filling layer costs once its lens
+    or time changed, before its detail). Their sum is the least a moving-lens frame of a
+    scene with a background can cost in this design."""
+    scene = load_builtin_scene("obstacle")
+    renderer = Renderer(scene, optics, SIZE, seed=seed)
+    focus_d = 0.5 * optics.max_focus_d
+    for i in range(3):
+        renderer.render(1.0, focus_d, frame_index=i)
+    static = []
+    for i in range(frames):
+        c0 = time.process_time()
+        renderer.render(1.0, focus_d, frame_index=100 + i)  # new noise, same layers
+        static.append((time.process_time() - c0) * 1000.0)
+    rng = np.random.default_rng(seed)
+    tex = rng.integers(0, 65535, (512, 512, 4), dtype=np.uint16)
+    dst = np.empty((SIZE[1], SIZE[0], 4), np.uint16)
+    warps = []
+    for _ in range(frames):
+        k = float(rng.uniform(1.2, 1.6))
+        mat = np.array([[1.0 / k, 0.0, 3.0], [0.0, 1.0 / k, 5.0]])
+        c0 = time.process_time()
+        cv2.warpAffine(tex, mat, SIZE, dst=dst, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        warps.append((time.process_time() - c0) * 1000.0)
+    s_ms, w_ms = statistics.median(static), statistics.median(warps)
+    return {"static_frame_cpu_ms": round(s_ms, 3), "frame_warp_rgba16_cpu_ms": round(w_ms, 3),
+            "floor_cpu_ms": round(s_ms + w_ms, 3)}
+
+
 def load_baseline(rev: str) -> ModuleType | str:
     """The renderer module as of git revision `rev` (or why it cannot be had)."""
     root = Path(__file__).resolve().parent.parent
@@ -285,6 +321,7 @@ def main() -> None:
         "scenes": scenes,
         **defocus_ratio(optics, args.frames, args.seed),
         **still_per_megapixel(optics, args.seed),
+        "floor": floor(optics, args.frames, args.seed),
         "bench_conditions": {
             "size_px": list(BENCH_PREVIEW_PX),
             "baseline": (f"afon.cameras.sim.render at {args.baseline_rev}"
