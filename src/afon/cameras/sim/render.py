@@ -445,6 +445,20 @@ def _slice_coords(blur_px: F32) -> F32:
     return _f32(np.where(a <= np.float32(_SLICE_REL_FROM_PX), lin, far))
 
 
+_COARSE_MIN_BLUR_PX = 12.0
+"""A preview draws a layer whose every point is blurred by at least
+s·this (its least blur over the lens samples and its depths) on a grid s = 2, 4 or 8 times
+coarser, then enlarges it bilinearly (`Renderer._draw_coarse`): the coarse pixel is at most
+1/12 of the blur, where the ladder the layer is drawn from already has texels of up to 1/6
+of it (`_TEX_BLUR_MIN`), so the grid adds no coarser sampling than the texture has.
+
+The phase images are drawn at full resolution: a phase reading far out of focus hangs on
+structure at the scale of the ladder's texels (the face 240 px out of focus on the 300 mm at
+infinity: its confidence fell from 0.73 to 0.09 on the ×8 grid, and on the ×4 grid its
+near-zero disparity changed sign, which decides whether the search drive starts,
+`tests/test_search_drive.py`)."""
+_COARSE_MAX = 8
+"""The coarsest grid (×8: 1/64 of the pixels)."""
 _RELIEF_GRID_PX = 256
 """Longest side of the grid a relief's depth offsets are sampled on (a smooth surface)."""
 _MAX_SMEARS = 4
@@ -683,9 +697,9 @@ class _Field:
             self.levels.append(_f32(cv2.resize(prev, (n, n), interpolation=cv2.INTER_AREA)))
         self._entries: dict[tuple[str, int, int], U16] = {}
 
-    def pick_level(self, kx0: float, blur_px: float) -> int:
+    def pick_level(self, kx0: float, blur_px: float, upsample: float = _MAX_UPSAMPLE) -> int:
         """Like `_LayerCache.pick_level`: coarsest level with a texel ≤ max(√2, blur/6) px."""
-        limit = max(_MAX_UPSAMPLE, blur_px / _TEX_BLUR_MIN)
+        limit = max(upsample, blur_px / _TEX_BLUR_MIN)
         m = 0
         for i in range(len(self.levels)):
             if kx0 / self.sub * 2**i <= limit:
@@ -808,9 +822,10 @@ class _LayerCache:
         lv = self.levels[m]
         return lv.shape[1], lv.shape[0]
 
-    def pick_level(self, width_px: float, blur_px: float) -> int:
-        """Coarsest level at which a texel covers ≤ max(√2, blur/6) output pixels."""
-        limit = max(_MAX_UPSAMPLE, blur_px / _TEX_BLUR_MIN)
+    def pick_level(self, width_px: float, blur_px: float, upsample: float = _MAX_UPSAMPLE) -> int:
+        """Coarsest level at which a texel covers ≤ max(√2, blur/6) output pixels (`upsample`:
+        the √2, in the pixels being drawn)."""
+        limit = max(upsample, blur_px / _TEX_BLUR_MIN)
         m = 0
         for i in range(len(self.levels)):
             if width_px / self.levels[i].shape[1] <= limit:
@@ -1020,6 +1035,7 @@ class Renderer:
         *,
         sensor: SensorModel | None = None,
         phase_scale: float = 0.5,
+        coarse: bool = True,
     ) -> None:
         if size_px[0] < 2 or size_px[1] < 2:
             raise ValueError(f"size_px must be at least 2×2, got {size_px}")
@@ -1031,6 +1047,13 @@ class Renderer:
         self.seed = int(seed)
         self.sensor = sensor if sensor is not None else SensorModel()
         self.phase_scale = float(phase_scale)
+        self.coarse = bool(coarse)
+        """Draw heavily blurred layers on a coarser grid (`_draw_coarse`); False: every layer at
+        the output's resolution (the reference the coarse drawing is tested against)."""
+        self._coarse = 1
+        """While a layer is drawn coarse: its grid's factor s (output pixels per pixel drawn);
+        thresholds in output pixels are divided by it, so the same ladder entries, mip levels,
+        depth slices and detail fields are drawn as at full resolution."""
         self.preview_scale = optics.preview_scale(self.size_px)
         self._caches: dict[int, _LayerCache] = {}
         self._reliefs: dict[int, F32] = {}
@@ -1525,10 +1548,97 @@ class Renderer:
               org: tuple[int, int] = (0, 0)) -> None:
         """Composite `layer` placed at `p` (frame coordinates) over `canvas`, whose pixel
         (0, 0) is frame pixel `org`."""
-        if layer.depth is not None and p.drawable:
+        s = self._coarse_factor(layer, p) if kind == "rgb" else 1
+        if s > 1:
+            self._draw_coarse(canvas, layer, p, kind, org, s)
+        elif layer.depth is not None and p.drawable:
             self._draw_deep(canvas, layer, p, kind, org)
         else:
             self._draw_flat(canvas, layer, p, kind, org)
+
+    def _moving(self, p: _Placement) -> bool:
+        """Whether the layer moves enough during the exposure to be motion-blurred."""
+        return math.hypot(*p.motion_px) * self._coarse >= _MOTION_MIN_PX
+
+    def _coarse_factor(self, layer: Layer, p: _Placement) -> int:
+        """The grid factor s (1, 2, 4, 8) `_draw` draws the layer on in a preview (phase
+        images: 1, see `_COARSE_MIN_BLUR_PX`): the largest with every
+        point's blur (each lens sample, each depth of the layer) at least s·
+        `_COARSE_MIN_BLUR_PX` (1 when any point of it is in focus for some sample)."""
+        if not self.coarse or self._coarse != 1 or not p.drawable:
+            return 1
+        if layer.depth is None:
+            least = min(abs(b) for b in p.blur_px)
+        else:
+            near, far = self._depth_bound_placements(layer, p)
+            if any(a * b <= 0.0 for a, b in zip(near.blur_px, far.blur_px, strict=True)):
+                return 1  # the focus lies within the layer's depths
+            least = min(abs(b) for b in (*near.blur_px, *far.blur_px))
+        s = 1
+        while s < _COARSE_MAX and least >= 2 * s * _COARSE_MIN_BLUR_PX:
+            s *= 2
+        return s
+
+    def _draw_coarse(self, canvas: U16, layer: Layer, p: _Placement, kind: str,
+                     org: tuple[int, int], s: int) -> None:
+        """`_draw` of a heavily blurred layer on a grid `s` times coarser: the layer drawn as
+        at full resolution into the coarse pixels the output's need (coarse pixel c covers
+        output pixels s·(c − 1) .. s·c − 1), then enlarged bilinearly (``cv2.resize`` by the
+        exact factor, half-pixel centres) and composited. A coarse pixel's value depends on
+        its position only, and each coarse block reaches a pixel beyond the output pixels it
+        gives (the grid a pixel beyond the frame), so a region is still bit for bit that
+        region of the whole frame."""
+        cache = self._cache(layer)
+        h, w = canvas.shape[:2]
+        nch = canvas.shape[2]
+        if cache.fill:
+            region: tuple[int, int, int, int] | None = (0, 0, w, h)
+        else:
+            widest = p if layer.depth is None else max(
+                self._depth_bound_placements(layer, p),
+                key=lambda q: max(abs(b) for b in q.blur_px))
+            region = self._card_region(cache, widest, kind, (h, w), org)
+        if region is None:
+            return
+        fx0, fy0 = org[0] + region[0], org[1] + region[1]
+        fx1, fy1 = org[0] + region[2], org[1] + region[3]
+        # the coarse grid has a pixel beyond the frame at each edge (the enlargement of the
+        # output's edge pixels reads them): its pixel c covers output pixels s·(c − 1) ..
+        # s·c − 1; output pixels fx0 .. fx1 − 1 read its pixels cx0 .. cx1 − 1
+        out_w, out_h = self._out_px
+        grid = (-(-out_w // s) + 2, -(-out_h // s) + 2)
+        cx0, cx1 = fx0 // s, (fx1 - 1) // s + 3
+        cy0, cy1 = fy0 // s, (fy1 - 1) // s + 3
+        b0, b1 = self._band_rows
+        band = (b0 // s, (b1 - 1) // s + 3)
+        cw, ch = cx1 - cx0, cy1 - cy0
+        sc = self._scratch
+        small: U16 = sc.get(f"coarse{nch}", ch, cw, nch, np.uint16)
+        if not cache.fill:
+            small.fill(0)
+        inv = 1.0 / s  # a power of two: every blur and size below is exactly 1/s of the output's
+        pc = dataclasses.replace(
+            p, cx=(p.cx + 0.5) * inv + 0.5, cy=(p.cy + 0.5) * inv + 0.5,
+            width_px=p.width_px * inv, height_px=p.height_px * inv,
+            blur_px=[b * inv for b in p.blur_px],
+            motion_px=(p.motion_px[0] * inv, p.motion_px[1] * inv), scale=p.scale * inv)
+        saved = self._out_px, self._band_rows
+        self._out_px, self._band_rows, self._coarse = grid, band, s
+        try:
+            if layer.depth is not None:
+                self._draw_deep(small, layer, pc, kind, (cx0, cy0))
+            else:
+                self._draw_flat(small, layer, pc, kind, (cx0, cy0))
+        finally:
+            (self._out_px, self._band_rows), self._coarse = saved, 1
+        big: U16 = sc.get(f"coarse_big{nch}", ch * s, cw * s, nch, np.uint16)
+        cv2.resize(small, (cw * s, ch * s), dst=big, interpolation=cv2.INTER_LINEAR)
+        ox, oy = fx0 - s * (cx0 - 1), fy0 - s * (cy0 - 1)
+        img = big[oy : oy + fy1 - fy0, ox : ox + fx1 - fx0]
+        if cache.fill:
+            canvas[...] = img
+        else:
+            self._over(canvas, img, region)
 
     def _draw_flat(self, canvas: U16, layer: Layer, p: _Placement, kind: str,
                    org: tuple[int, int] = (0, 0)) -> None:
@@ -1552,7 +1662,8 @@ class Renderer:
     def _entries(self, cache: _LayerCache, p: _Placement, kind: str
                  ) -> tuple[int, float, float, list[tuple[_Entry, float]]]:
         """Mip level, texel size (kx, ky, output px) and ladder entries of a placement."""
-        m = cache.pick_level(p.width_px, min(abs(b) for b in p.blur_px))
+        m = cache.pick_level(p.width_px, min(abs(b) for b in p.blur_px),
+                             _MAX_UPSAMPLE / self._coarse)
         tw, th = cache.size(m)
         kx, ky = p.width_px / tw, p.height_px / th
         entries = [(cache.entry(k, m, j), wgt)
@@ -1568,7 +1679,7 @@ class Renderer:
         lazy = _Blend([e.image for e, _ in entries], [w for _, w in entries],
                       self._scratch, "blend_fill")
         src: U16 | _Blend = lazy
-        if math.hypot(*p.motion_px) >= _MOTION_MIN_PX:
+        if self._moving(p):
             src = self._smear(lazy.whole, p.motion_px[0] / kx, p.motion_px[1] / ky, 0,
                               cv2.BORDER_REFLECT, (tuple(lazy.images), tuple(lazy.weights)))
         self._draw_fill(canvas, src, p.cx - kx * (tw - 1) / 2.0,
@@ -1584,7 +1695,7 @@ class Renderer:
         tw, th = cache.size(m)
         h, w = size_hw
         reach = max(e.radius for e, _ in entries) + 1  # texels beyond the texture's edge
-        if math.hypot(*p.motion_px) >= _MOTION_MIN_PX:
+        if self._moving(p):
             reach += math.ceil(max(abs(p.motion_px[0] / kx), abs(p.motion_px[1] / ky)) / 2) + 2
         half_w = kx * (tw / 2.0 + reach) + 1.0
         half_h = ky * (th / 2.0 + reach) + 1.0
@@ -1607,7 +1718,7 @@ class Renderer:
         m, kx, ky, entries = self._entries(cache, p, kind)
         tw, th = cache.size(m)
         mx, my = p.motion_px[0] / kx, p.motion_px[1] / ky  # motion in texels
-        moving = math.hypot(*p.motion_px) >= _MOTION_MIN_PX
+        moving = self._moving(p)
         extra = math.ceil(max(abs(mx), abs(my)) / 2.0) + 2 if moving else 0
         if region is None:
             region = self._card_region(cache, p, kind, size_hw, org)
@@ -1769,8 +1880,9 @@ class Renderer:
         far = max(p.distance_m + float(span.max()), self._min_distance_m)
         p_near, p_far = 1.0 / near, 1.0 / far
         mean_f = sum(p.focus) / len(p.focus)
+        # (in the output's pixels also when drawn coarse: the same slices)
         span_px = abs(self._signed_blur(near, mean_f, p.scale)
-                      - self._signed_blur(far, mean_f, p.scale))
+                      - self._signed_blur(far, mean_f, p.scale)) * self._coarse
         if p_near - p_far < 1e-12 or span_px < _SLICE_MIN_SPAN_PX:
             return None
         n = min(max(math.ceil(span_px / _SLICE_STEP_PX) + 1, 2), _MAX_SLICES)
@@ -1981,7 +2093,7 @@ class Renderer:
             return None
         th0, tw0 = cache.levels[0].shape[:2]
         kx0, ky0 = p.width_px / tw0, p.height_px / th0
-        active = cache.fields_at(p.width_px)
+        active = cache.fields_at(p.width_px * self._coarse)
         if not active:
             return None
         blur_abs = [abs(b) for b in p.blur_px] if blurred else [0.0]
@@ -1992,7 +2104,7 @@ class Renderer:
         org = (ox, oy)
         factor: F32 = sc.get("detail_f", h, w, 1, np.float32)
         for i, field in enumerate(active):
-            md = field.pick_level(kx0, min(blur_abs))
+            md = field.pick_level(kx0, min(blur_abs), _MAX_UPSAMPLE / self._coarse)
             kdx, kdy = kx0 / field.sub * 2**md, ky0 / field.sub * 2**md
             samples = p.blur_px if blurred else [0.0]
             tile = field.blend(md, _sample_weights(samples, kdx, kind), sc)
@@ -2089,7 +2201,7 @@ class Renderer:
         """The detail factor of a drawn layer over `size` (w, h) at frame pixel (ox, oy),
         smeared as the layer moves during the exposure (None: no detail at this scale)."""
         factor = self._detail_factor(cache, p, kind, ox, oy, size, blurred=True)
-        if factor is not None and math.hypot(*p.motion_px) >= _MOTION_MIN_PX:
+        if factor is not None and self._moving(p):
             factor = _f32(cv2.filter2D(factor, -1, line_kernel(*p.motion_px),
                                        borderType=cv2.BORDER_REFLECT))
         return factor
@@ -2116,7 +2228,7 @@ class Renderer:
     def _draw_fill(self, canvas: U16, src: U16 | _Blend, tx: float, ty: float, kx: float,
                    ky: float, org: tuple[int, int]) -> None:
         """Cover `canvas` with `src` mirror-tiled, texel (u, v) landing at (tx + kx·u, ...)."""
-        if kx < 0.25 or ky < 0.25:  # texture far below pixel size: its mean colour
+        if min(kx, ky) * self._coarse < 0.25:  # texture far below pixel size: its mean colour
             whole = src.whole() if isinstance(src, _Blend) else src
             mean = whole.reshape(-1, whole.shape[2]).mean(axis=0)
             canvas[...] = np.round(mean).astype(canvas.dtype)
