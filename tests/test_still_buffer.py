@@ -229,3 +229,53 @@ def test_a_still_blacking_out_a_frame_is_no_overload_even_when_recorded_first() 
     assert n in indices and n + 1 not in indices  # frame n + 1 was blacked out
     assert runner.loop.dropped == 0
     body.close()
+
+
+def _slow_develops(buf: StillBuffer, n: int, each_s: float) -> None:
+    """Queue `n` stills whose developing takes `each_s` of wall time each (a slow renderer)."""
+    img = np.full((8, 12, 3), 128, np.uint8)
+    never = threading.Event()
+
+    def slow() -> Any:
+        never.wait(each_s)
+        return img
+
+    for i in range(n):
+        buf.put(_record(i), develop=slow)
+
+
+def test_close_waits_for_a_slow_buffer_as_long_as_it_keeps_writing(tmp_path: Path) -> None:
+    saved: list[ShotRecord] = []
+    buf = StillBuffer(ShotStore(tmp_path), saved.append, depth=12)
+    _slow_develops(buf, 12, 0.1)  # 1.2 s in all, a still every 0.1 s
+    assert buf.close(stall_s=0.5)
+    assert [r.index for r in saved] == list(range(12))  # none left behind after 0.5 s
+    assert all(r.image_path and Path(r.image_path).exists() for r in saved)
+
+
+def test_close_gives_up_only_on_a_buffer_that_writes_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    saved: list[ShotRecord] = []
+    gate = threading.Event()
+    buf = StillBuffer(ShotStore(tmp_path), saved.append, depth=2)
+    img = np.full((8, 12, 3), 128, np.uint8)
+    buf.put(_record(0), develop=lambda: (gate.wait(10), img)[1])  # a download that hangs
+    assert not buf.close(stall_s=0.2)
+    assert "1 still(s) not written" in caplog.text
+    gate.set()  # should it come back after all, the still is still written
+    assert buf.wait_idle(10)
+    assert [r.index for r in saved] == [0]
+
+
+def test_stopping_the_loop_writes_every_buffered_still_however_long(tmp_path: Path) -> None:
+    cam = SimCamera("portrait", "cm3", clock=PacedClock(), render_frames=False, seed=1)
+    body = Body(cam, "bbf", shots_dir=tmp_path)
+    buf = body.use_still_buffer(12)
+    runner = BodyRunner(body)
+    runner.start()
+    _slow_develops(buf, 12, 0.1)
+    runner.stop(timeout_s=0.1, stall_s=0.5)  # the body's close takes ~1.2 s
+    assert not runner.running
+    assert buf.pending == 0 and buf.written == 12
+    assert len(list(tmp_path.glob("*.jpg"))) == 12

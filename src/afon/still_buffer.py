@@ -34,6 +34,10 @@ DEFAULT_DEPTH = 20
 WORKER_NICE = 10
 """The worker thread's niceness (Linux: per thread): the body loop comes first."""
 
+STALL_S = 60.0
+"""How long closing waits for the next still to be written before it gives up on the rest (a
+camera download that hangs); a buffer that keeps writing is waited for however long it takes."""
+
 
 @dataclass
 class _Pending:
@@ -110,13 +114,25 @@ class StillBuffer:
                 self._idle.wait(left)
         return True
 
-    def close(self, timeout_s: float = 30.0) -> None:
-        """Write what is queued (nothing captured is lost), then end the worker."""
+    def close(self, stall_s: float = STALL_S) -> bool:
+        """Write what is queued, then end the worker: nothing captured is lost. Waits as long
+        as the worker keeps writing (a slow renderer or card); gives up, logging how many
+        stills are left, only once `stall_s` passes with none written (False)."""
         if self._thread is None:
-            return
+            return True
         self._queue.put(None)
-        self._thread.join(timeout_s)
+        thread, written = self._thread, self.written
+        while True:
+            thread.join(stall_s)
+            if not thread.is_alive():
+                break
+            if self.written == written:
+                log.error("the still buffer wrote nothing for %.0f s: %d still(s) not written",
+                          stall_s, self._pending)
+                return False
+            written = self.written
         self._thread = None
+        return True
 
     def _run(self) -> None:
         with contextlib.suppress(OSError, AttributeError):

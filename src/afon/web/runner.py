@@ -57,6 +57,7 @@ from afon.errors import AfonError, StateConflict
 from afon.focus.engine import AfWindow
 from afon.inputs import InputHub
 from afon.shots import ShotRecord, delete_shot_files
+from afon.still_buffer import STALL_S
 from afon.web.protocol import ControlMessage
 
 log = logging.getLogger("afon.web")
@@ -368,11 +369,21 @@ class BodyRunner:
         self._thread = threading.Thread(target=self._run, name="afon-body", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop the loop: every held control is released and the body closed."""
+    def stop(self, timeout_s: float = 5.0, stall_s: float = STALL_S) -> None:
+        """Stop the loop: every held control is released and the body closed. Closing writes
+        every buffered still, so while the still buffer keeps writing (`stall_s`, see
+        `StillBuffer.close`) this waits beyond `timeout_s`: nothing captured is lost."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+            buf = self.body.still_buffer
+            written = -1
+            while (self._thread.is_alive() and buf is not None and buf.pending > 0
+                   and buf.written != written):
+                if written < 0:
+                    log.info("writing %d buffered still(s) before stopping", buf.pending)
+                written = buf.written
+                self._thread.join(stall_s)
         self.encoder.stop()
         while True:  # jobs that will never run
             try:
