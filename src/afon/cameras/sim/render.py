@@ -1050,6 +1050,10 @@ class Renderer:
         self.coarse = bool(coarse)
         """Draw heavily blurred layers on a coarser grid (`_draw_coarse`); False: every layer at
         the output's resolution (the reference the coarse drawing is tested against)."""
+        self.reduced_deep_stills = True
+        """Stills: a layer with depth whose every slice is blurred beyond `_EXACT_MAX_PX` is
+        blurred and blended at the resolution where its least blurred slice spans that disk
+        (`_deep_blur_reduced`); False: each slice at full resolution (the reference)."""
         self._coarse = 1
         """While a layer is drawn coarse: its grid's factor s (output pixels per pixel drawn);
         thresholds in output pixels are divided by it, so the same ladder entries, mip levels,
@@ -2410,6 +2414,9 @@ class Renderer:
             d = p.distance_m + float(z.mean())
             return _disk_blur(img, [self._signed_blur(d, f, p.scale) for f in p.focus], border)
         slices, index, _ = got
+        least = min(max(abs(b) for b in pk.blur_px) for pk in slices)
+        if self.reduced_deep_stills and least > _EXACT_MAX_PX:
+            return _deep_blur_reduced(img, slices, index, least, border)
         acc = np.zeros_like(img)
         for k, pk in enumerate(slices):
             wk = np.clip(1.0 - np.abs(index - np.float32(k)), 0.0, 1.0)
@@ -2508,6 +2515,39 @@ def _disk_blur(img: F32, diameters_px: Sequence[float], border: int) -> F32:
         cv2.filter2D(small, -1, mean_disk_kernel([d / fx for d in diameters_px]), borderType=border)
     )
     return _f32(cv2.resize(blurred, (w, h), interpolation=cv2.INTER_LINEAR))
+
+
+def _deep_blur_reduced(img: F32, slices: Sequence[_Placement], index: F32, least_px: float,
+                       border: int) -> F32:
+    """`Renderer._deep_blur` of a layer whose every slice's disk exceeds `_EXACT_MAX_PX`: the
+    layer, its slice indices and the blends are taken to the resolution where the least
+    blurred slice's disk spans `_EXACT_MAX_PX` pixels (area-averaged down once, not per slice),
+    each slice convolved there by its exact disks and weighted by its tent, and the sum
+    enlarged once. A disk of D pixels passes nothing above 1/D cycles per pixel, so what the
+    reduction loses is what `_disk_blur` already loses per slice; the weights, linear in the
+    slice index, vary on the scale of the depth, far slower than a pixel of the reduced grid.
+    On the 300 mm desk (a page inside the closest focus, ~850 px of blur in a 960×640 still)
+    the whole still took 5.6 s and takes 0.36 s, within 1 DN of the exact one
+    (tests/test_render_still_deep.py)."""
+    h, w = img.shape[:2]
+    f = least_px / _EXACT_MAX_PX
+    sw, sh = max(1, round(w / f)), max(1, round(h / f))
+    small = _f32(cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA))
+    idx = _f32(cv2.resize(index, (sw, sh), interpolation=cv2.INTER_AREA))
+    fx = w / sw
+    acc = np.zeros_like(small)
+    last = len(slices) - 1
+    for k, pk in enumerate(slices):
+        wk = np.clip(1.0 - np.abs(idx - np.float32(k)), 0.0, 1.0)
+        if k == 0:
+            wk[idx < 0] = 1.0
+        if k == last:
+            wk[idx > k] = 1.0
+        if not wk.any():
+            continue
+        kernel = mean_disk_kernel([d / fx for d in pk.blur_px])
+        acc += _f32(cv2.filter2D(small, -1, kernel, borderType=border)) * wk[..., None]
+    return _f32(cv2.resize(acc, (w, h), interpolation=cv2.INTER_LINEAR))
 
 
 def _clip_rect(region: tuple[int, int, int, int] | None, w: int, h: int
