@@ -2418,12 +2418,9 @@ class Renderer:
         if self.reduced_deep_stills and least > _EXACT_MAX_PX:
             return _deep_blur_reduced(img, slices, index, least, border)
         acc = np.zeros_like(img)
+        wk = np.empty_like(index)
         for k, pk in enumerate(slices):
-            wk = np.clip(1.0 - np.abs(index - np.float32(k)), 0.0, 1.0)
-            if k == 0:
-                wk[index < 0] = 1.0
-            if k == len(slices) - 1:
-                wk[index > k] = 1.0
+            _tent(index, k, len(slices) - 1, wk)
             if not wk.any():
                 continue
             acc += _disk_blur(img, pk.blur_px, border) * wk[..., None]
@@ -2536,13 +2533,9 @@ def _deep_blur_reduced(img: F32, slices: Sequence[_Placement], index: F32, least
     idx = _f32(cv2.resize(index, (sw, sh), interpolation=cv2.INTER_AREA))
     fx = w / sw
     acc = np.zeros_like(small)
-    last = len(slices) - 1
+    wk = np.empty_like(idx)
     for k, pk in enumerate(slices):
-        wk = np.clip(1.0 - np.abs(idx - np.float32(k)), 0.0, 1.0)
-        if k == 0:
-            wk[idx < 0] = 1.0
-        if k == last:
-            wk[idx > k] = 1.0
+        _tent(idx, k, len(slices) - 1, wk)
         if not wk.any():
             continue
         kernel = mean_disk_kernel([d / fx for d in pk.blur_px])
