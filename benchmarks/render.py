@@ -1,18 +1,23 @@
 """Render speed of the simulated camera's preview frames, on one core.
 
 Prints JSON: for each built-in scene the median time to render one 640×480 preview frame with
-noise (``{"scenes": {"NAME": {"layers": N, "median_ms": X, "cpu_median_ms": Y}, ...}}``: wall
-and CPU time; on a loaded machine the CPU time is one core's work), the median at large
+noise, the renderer alone as a camera runs it (``{"scenes": {"NAME": {"layers": N, "median_ms":
+X, "cpu_median_ms": Y}, ...}}``: wall and CPU time; on a loaded machine the CPU time is one
+core's work), the median at large
 defocus over the median near focus (``large_defocus_ratio``, should be about 1: render cost
 does not grow with blur size), the first (cold) render time, and the time of a still per
 megapixel (``still_in_focus_ms_per_mp``, ``still_defocused_ms_per_mp``; 1800×1200 stills of
 the portrait, exact disk convolution), and the floor of a preview in this design (``floor``:
 the CPU ms of a frame whose layers are all reused, i.e. noise and output alone, and of one
 bilinear warp of a whole RGBA 16-bit frame; their sum is the least a frame with a moving lens
-and a background costs). With a baseline (`--baseline-rev`), each scene also
-gives the baseline renderer's CPU median on the same frames, interleaved frame for frame
-(``baseline_cpu_median_ms``, ``cpu_speedup``). Target (issue #9): ≤ 5 ms median for a
-three-layer preview on one core, ``large_defocus_ratio`` about 1.
+and a background costs). With a baseline (`--baseline-rev`), each scene then renders the
+same frames again with the baseline renderer, interleaved frame for frame, and gives both CPU
+medians of that pass (``interleaved_cpu_median_ms``, ``baseline_cpu_median_ms``) and their
+ratio (``cpu_speedup``): the two renderers' textures and buffers evict each other from the
+core's caches, so both run slower there than alone (the obstacle by ~0.8 ms on this machine).
+Target (issue #9): ≤ 5 ms median for a three-layer preview on one core (``target``: the
+obstacle's ``cpu_median_ms``, alone; its interleaved median beside it),
+``large_defocus_ratio`` about 1.
 
 The lens moves between timed renders (a lens position drawn at random within the motor range
 for every frame, the scene time advancing at 30 frames/s), so no frame repeats. A warm-up
@@ -93,9 +98,12 @@ def _time_renders(renderer: Renderer, times: list[float], focus: list[float],
 
 def bench_scene(name: str, optics: Optics, frames: int, seed: int,
                 baseline: ModuleType | None = None) -> dict[str, float | int]:
-    """Median wall and CPU ms per preview of scene `name` (a new lens position every frame);
-    with `baseline`, that renderer's medians on the same frames, frame for frame interleaved
-    (``baseline_cpu_median_ms``, ``cpu_speedup``)."""
+    """Median wall and CPU ms per preview of scene `name` (a new lens position every frame),
+    the renderer alone, as a camera runs it; with `baseline`, then both renderers on the same
+    frames again, frame for frame interleaved: this one's CPU median there
+    (``interleaved_cpu_median_ms``: two renderers' textures and buffers take turns in the
+    core's caches, which slows both) and the baseline's (``baseline_cpu_median_ms``,
+    ``cpu_speedup``: the ratio of the interleaved medians)."""
     scene = load_builtin_scene(name)
     rigs: list[Any] = [Renderer(scene, optics, SIZE, seed=seed)]
     if baseline is not None:
@@ -112,19 +120,21 @@ def bench_scene(name: str, optics: Optics, frames: int, seed: int,
         _time_renders(r, warm_t, warm_f, 1)
     times = [i / 30.0 for i in range(frames)]
     focus = list(rng.uniform(0.0, max_d, frames))
-    ms: list[list[float]] = [[] for _ in rigs]
-    cpu: list[list[float]] = [[] for _ in rigs]
-    for i, (t_s, f_d) in enumerate(zip(times, focus, strict=True)):
-        for k in range(len(rigs)) if i % 2 else reversed(range(len(rigs))):  # either first
-            ms[k] += _time_renders(rigs[k], [t_s], [f_d], 10_000 + i, cpu[k])
+    alone_cpu: list[float] = []
+    alone_ms = _time_renders(rigs[0], times, focus, 10_000, alone_cpu)
     out: dict[str, float | int] = {
-        "layers": len(scene.layers), "median_ms": round(statistics.median(ms[0]), 3),
-        "cpu_median_ms": round(statistics.median(cpu[0]), 3),
-        "p90_ms": round(float(np.percentile(ms[0], 90)), 3), "cold_ms": round(cold_ms, 1)}
+        "layers": len(scene.layers), "median_ms": round(statistics.median(alone_ms), 3),
+        "cpu_median_ms": round(statistics.median(alone_cpu), 3),
+        "p90_ms": round(float(np.percentile(alone_ms, 90)), 3), "cold_ms": round(cold_ms, 1)}
     if baseline is not None:
-        old = statistics.median(cpu[1])
+        cpu: list[list[float]] = [[] for _ in rigs]
+        for i, (t_s, f_d) in enumerate(zip(times, focus, strict=True)):
+            for k in range(len(rigs)) if i % 2 else reversed(range(len(rigs))):  # either first
+                _time_renders(rigs[k], [t_s], [f_d], 10_000 + i, cpu[k])
+        mine, old = statistics.median(cpu[0]), statistics.median(cpu[1])
+        out["interleaved_cpu_median_ms"] = round(mine, 3)
         out["baseline_cpu_median_ms"] = round(old, 3)
-        out["cpu_speedup"] = round(old / statistics.median(cpu[0]), 2)
+        out["cpu_speedup"] = round(old / mine, 2)
     return out
 
 
@@ -293,6 +303,19 @@ def bench_conditions(frames: int, seed: int, baseline: ModuleType | None) -> dic
     return out
 
 
+TARGET_MS = 5.0
+"""Issue #9: median CPU ms of a three-layer 640×480 preview on one core."""
+
+
+def _target(scenes: dict[str, dict[str, float | int]]) -> dict[str, Any]:
+    """The ≤ 5 ms target, read on the three-layer scene (the obstacle) rendered alone, with
+    its interleaved median (beside a baseline) for comparison."""
+    row = scenes["obstacle"]
+    return {"scene": "obstacle", "limit_ms": TARGET_MS, "cpu_median_ms": row["cpu_median_ms"],
+            "interleaved_cpu_median_ms": row.get("interleaved_cpu_median_ms"),
+            "met": float(row["cpu_median_ms"]) <= TARGET_MS}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=200)
@@ -320,6 +343,7 @@ def main() -> None:
         **defocus_ratio(optics, args.frames, args.seed),
         **still_per_megapixel(optics, args.seed),
         "floor": floor(optics, args.frames, args.seed),
+        "target": _target(scenes),
         "bench_conditions": {
             "size_px": list(BENCH_PREVIEW_PX),
             "baseline": (f"afon.cameras.sim.render at {args.baseline_rev}"

@@ -142,3 +142,31 @@ def test_the_frame_cost_benchmark_drives_its_whole_lens_path() -> None:
     got = mod.frame_cost("wall", "300mm-f2.8")  # (a slow motor: end to end in ~17 frames)
     assert 2 * 15 < got["frames"] <= 6 * mod.MAX_FRAMES_PER_MOVE
     assert 0 < got["cpu_median_ms"] <= got["cpu_mean_ms"] * 10
+
+
+def test_the_render_benchmark_reads_its_target_alone_and_reports_the_interleaved_pass(
+) -> None:
+    """benchmarks/render.py times each scene's renderer alone (as a camera runs it), then, with
+    a baseline, the two interleaved frame for frame; the ≤ 5 ms target reads the obstacle's
+    alone median and says whether it is met."""
+    import importlib.util
+    from pathlib import Path
+
+    from afon.cameras.sim import render as this_renderer
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "render.py"
+    spec = importlib.util.spec_from_file_location("render_bench", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    alone = mod.bench_scene("wall", mod.OPTICS["pi"], 4, 1)
+    assert alone["cpu_median_ms"] > 0 and "interleaved_cpu_median_ms" not in alone
+    both = mod.bench_scene("wall", mod.OPTICS["pi"], 4, 1, this_renderer)
+    assert both["interleaved_cpu_median_ms"] > 0 and both["baseline_cpu_median_ms"] > 0
+    assert both["cpu_speedup"] == pytest.approx(
+        both["baseline_cpu_median_ms"] / both["interleaved_cpu_median_ms"], abs=0.01)
+    fast = {"obstacle": {"cpu_median_ms": 4.9, "interleaved_cpu_median_ms": 5.6}}
+    slow = {"obstacle": {"cpu_median_ms": 5.1}}
+    assert mod._target(fast) == {"scene": "obstacle", "limit_ms": 5.0, "cpu_median_ms": 4.9,
+                                 "interleaved_cpu_median_ms": 5.6, "met": True}
+    assert mod._target(slow)["met"] is False

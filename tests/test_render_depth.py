@@ -457,3 +457,26 @@ def test_relative_slice_steps_draw_fewer_slices_within_a_grey_level(
     assert float(np.abs(imgs[0] - imgs[1]).max()) <= 1.0
     t = [tenengrad(luma_of(i.astype(np.uint8))) for i in imgs]
     assert t[0] == pytest.approx(t[1], rel=0.01)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(-3.0, 12.0, width=32), st.floats(0.0, 6.0, width=32)),
+                min_size=1, max_size=40),
+       st.integers(0, 12))
+def test_slice_spans_are_where_each_slices_tent_can_weigh(
+    ranges: list[tuple[float, float]], last: int
+) -> None:
+    """`_slice_spans` (every slice's rows at once) gives, for each slice k, the first and one
+    past the last row whose index range [lo, hi] meets (k − 1, k + 1), the extreme slices
+    open-ended: the rows the per-slice search found before it."""
+    from afon.cameras.sim.render import _slice_spans
+
+    lo = np.array([a for a, _ in ranges], np.float32)
+    hi = lo + np.array([b for _, b in ranges], np.float32)
+    got = _slice_spans(lo, hi, last)
+    assert len(got) == last + 1
+    for k, span in enumerate(got):
+        below = math.inf if k == last else k + 1.0
+        above = -math.inf if k == 0 else k - 1.0
+        rows = np.flatnonzero((lo < below) & (hi > above))
+        assert span == ((int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, 0))

@@ -182,6 +182,21 @@ def _align_up(x: int, limit: int) -> int:
     return min(limit, -(-x // _ALIGN_PX) * _ALIGN_PX)
 
 
+def _slice_spans(lo: npt.NDArray[np.float32], hi: npt.NDArray[np.float32], last: int
+                 ) -> list[tuple[int, int]]:
+    """For each depth slice k = 0..`last`, the first and one past the last position whose
+    range of slice index [lo, hi] overlaps (k − 1, k + 1) (the first slice's range reaches
+    down to −∞, the last's up to +∞): where its tent can weigh; (0, 0) where none does."""
+    k = np.arange(last + 1, dtype=np.float32)[:, None]
+    below = np.where(k == last, np.float32(np.inf), k + np.float32(1.0))
+    above = np.where(k == 0, np.float32(-np.inf), k - np.float32(1.0))
+    hit = (lo[None, :] < below) & (hi[None, :] > above)
+    any_hit: list[bool] = np.asarray(hit.any(axis=1)).tolist()
+    first: list[int] = hit.argmax(axis=1).tolist()
+    end: list[int] = (hit.shape[1] - hit[:, ::-1].argmax(axis=1)).tolist()
+    return [(a, b) if h else (0, 0) for a, b, h in zip(first, end, any_hit, strict=True)]
+
+
 def _tent(index: npt.NDArray[np.float32], k: int, last: int,
           out: npt.NDArray[np.float32]) -> None:
     """Depth slice `k`'s weight at points of fractional slice `index`: the tent
@@ -1995,8 +2010,9 @@ class Renderer:
         last = len(slices) - 1
         if not cache.fill:
             # each row's and column's range of slice index: the box a slice can have weight in
-            rows_lo, rows_hi = index.min(axis=1), index.max(axis=1)
-            cols_lo, cols_hi = index.min(axis=0), index.max(axis=0)
+            # (every slice's rows and columns at once)
+            row_span = _slice_spans(index.min(axis=1), index.max(axis=1), last)
+            col_span = _slice_spans(index.min(axis=0), index.max(axis=0), last)
         # the modulation of the detail is the same for every slice: placed once (`_modulation`)
         self._mod_memo = ((x0 + org[0], y0 + org[1], rw, rh), {})
         try:
@@ -2014,16 +2030,13 @@ class Renderer:
                 # a card's slice is drawn only over the rows and columns where its weight can be
                 # non-zero (columns on `_ALIGN_PX` of the frame): region renders equal that part
                 # of the whole, so the pixels are those of drawing the slice over all of `region`
-                lo = -math.inf if k == 0 else k - 1.0
-                hi = math.inf if k == last else k + 1.0
-                ys = np.flatnonzero((rows_lo < hi) & (rows_hi > lo))
-                xs = np.flatnonzero((cols_lo < hi) & (cols_hi > lo))
-                if ys.size == 0 or xs.size == 0:
+                sy0, sy1 = row_span[k]
+                cx0, cx1 = col_span[k]
+                if sy1 <= sy0 or cx1 <= cx0:
                     continue
                 fx = x0 + org[0]
-                sx0 = max(0, _align_down(fx + int(xs[0])) - fx)
-                sx1 = min(rw, _align_up(fx + int(xs[-1]) + 1, fx + rw) - fx)
-                sy0, sy1 = int(ys[0]), int(ys[-1]) + 1
+                sx0 = max(0, _align_down(fx + cx0) - fx)
+                sx1 = min(rw, _align_up(fx + cx1, fx + rw) - fx)
                 sh, sw = sy1 - sy0, sx1 - sx0
                 wk_k: F32 = sc.get("deep_wk", sh, sw, 1, np.float32)
                 _tent(index[sy0:sy1, sx0:sx1], k, last, wk_k)
@@ -2051,7 +2064,8 @@ class Renderer:
             self._mod_memo = None
         out: U16 = sc.get(f"deep_out{nch}", rh, rw, nch, np.uint16)
         np.clip(acc, 0.0, _FULL, out=acc)
-        out[...] = (acc + np.float32(0.5)).astype(np.uint16)
+        np.add(acc, np.float32(0.5), out=acc)
+        np.copyto(out, acc, casting="unsafe")  # truncates: rounds the clipped sum
         if cache.fill:
             canvas[...] = out
         else:
