@@ -332,3 +332,40 @@ def test_a_frames_luma_is_computed_once_and_read_only() -> None:
     assert np.array_equal(luma_of(img[5:20, 7:40]), first[5:20, 7:40])  # a crop: its pixels
     with pytest.raises(ValueError):
         first[0, 0] = 1.0
+
+
+PI_OPTICS = Optics(4.74, 1.8, 6.45, 3.63, (4608, 2592), 1.0 / 12.0)
+
+
+def test_a_backgrounds_plain_macro_field_goes_to_fixed_point_in_one_pass() -> None:
+    """A still, tiled background whose one field at this scale is the unmodulated macro field
+    (the obstacle's brick wall at 20 m on phone optics) gets its fixed-point detail factor in
+    one pass (`_plain_detail_q`): within 1 LSB (2^-14) of the float factor's, saturated at 0
+    where the float one is clipped; a layer with a modulated field takes the float path."""
+    from afon.cameras.sim.render import _DETAIL_Q
+
+    r = Renderer(load_builtin_scene("obstacle"), PI_OPTICS, (320, 240), seed=1)
+    r.render(0.0, 2.0)  # sets the output size the draws read
+    wall = next(layer for layer in r.scene.layers if layer.fill)
+    cache = r._cache(wall)
+    for focus_d in (0.0, 2.0, 6.0, 12.0):
+        p = r._place(wall, 0.0, (focus_d,), r.size_px, r.preview_scale)
+        q = r._plain_detail_q(cache, p, "rgb", 0, 0, (320, 240))
+        assert q is not None
+        q = q.copy()
+        factor = r._detail_factor(cache, p, "rgb", 0, 0, (320, 240), blurred=True)
+        assert factor is not None
+        ref = np.clip(np.rint(factor.astype(np.float64) * _DETAIL_Q), 0, 65535)
+        assert np.abs(q.astype(np.int64) - ref).max() <= 1
+        assert float(factor.std()) > 1e-3  # the field is drawn: a test that can fail
+    from afon.cameras.sim.preset import load_preset
+
+    desk = Renderer(load_builtin_scene("desk"), load_preset("50mm-f1.8").optics, (640, 480),
+                    seed=1)
+    desk.render(0.0, 1.0 / 0.6)
+    page = next(layer for layer in desk.scene.layers if layer.name == "page")
+    page_cache = desk._cache(page)
+    pp = desk._place(page, 0.0, (1.0 / 0.6,), desk.size_px, desk.preview_scale)
+    drawn = page_cache.fields_at(pp.width_px)
+    assert drawn and all(f.modulation is not None for f in drawn)
+    assert desk._plain_detail_q(page_cache, pp, "rgb", 0, 0, (640, 480)) is None

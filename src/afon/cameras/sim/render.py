@@ -2114,7 +2114,6 @@ class Renderer:
         active = cache.fields_at(p.width_px * self._coarse)
         if not active:
             return None
-        blur_abs = [abs(b) for b in p.blur_px] if blurred else [0.0]
         w, h = size
         sc = self._scratch
         ox0 = p.cx - kx0 * (tw0 - 1) / 2.0  # where level-0 photo texel 0 lands
@@ -2122,16 +2121,7 @@ class Renderer:
         org = (ox, oy)
         factor: F32 = sc.get("detail_f", h, w, 1, np.float32)
         for i, field in enumerate(active):
-            md = field.pick_level(kx0, min(blur_abs), _MAX_UPSAMPLE / self._coarse)
-            kdx, kdy = kx0 / field.sub * 2**md, ky0 / field.sub * 2**md
-            samples = p.blur_px if blurred else [0.0]
-            tile = field.blend(md, _sample_weights(samples, kdx, kind), sc)
-            # field texel s of level md covers photo coordinates [s, s + 1)·2^md / sub
-            sx = (2**md / (2.0 * field.sub) - 0.5) * kx0
-            sy = (2**md / (2.0 * field.sub) - 0.5) * ky0
-            d16: U16 = sc.get("detail16", h, w, 1, np.uint16)
-            self._tiled_warp(d16, tile, ox0 + sx, oy0 + sy, kdx, kdy, cv2.BORDER_WRAP, "dtile",
-                             org)
+            d16 = self._field_image(field, p, kind, (kx0, ky0), (ox0, oy0), org, size, blurred)
             part: F32 = factor if i == 0 else sc.get("detail_g", h, w, 1, np.float32)
             np.subtract(d16, np.float32(_DETAIL_ZERO), out=part)
             if field.modulation is not None:
@@ -2144,6 +2134,51 @@ class Renderer:
             if i > 0:
                 cv2.multiply(factor, part, dst=factor)
         return factor
+
+    def _field_image(self, field: _Field, p: _Placement, kind: str, k0: tuple[float, float],
+                     t0: tuple[float, float], org: tuple[int, int], size: tuple[int, int],
+                     blurred: bool) -> U16:
+        """One field of a layer placed at `p` (level-0 photo texels `k0` px wide, texel 0 at
+        frame pixel `t0`), blurred by its ladder weights (`blurred`) or sharp, over `size`
+        (w, h) at frame pixel `org`: coded `_DETAIL_ZERO` + unit·x (a scratch buffer)."""
+        kx0, ky0 = k0
+        w, h = size
+        sc = self._scratch
+        blur = min(abs(b) for b in p.blur_px) if blurred else 0.0
+        md = field.pick_level(kx0, blur, _MAX_UPSAMPLE / self._coarse)
+        kdx, kdy = kx0 / field.sub * 2**md, ky0 / field.sub * 2**md
+        samples = p.blur_px if blurred else [0.0]
+        tile = field.blend(md, _sample_weights(samples, kdx, kind), sc)
+        # field texel s of level md covers photo coordinates [s, s + 1)·2^md / sub
+        sx = (2**md / (2.0 * field.sub) - 0.5) * kx0
+        sy = (2**md / (2.0 * field.sub) - 0.5) * ky0
+        d16: U16 = sc.get("detail16", h, w, 1, np.uint16)
+        self._tiled_warp(d16, tile, t0[0] + sx, t0[1] + sy, kdx, kdy, cv2.BORDER_WRAP, "dtile",
+                         org)
+        return d16
+
+    def _plain_detail_q(self, cache: _LayerCache, p: _Placement, kind: str, ox: int, oy: int,
+                        size: tuple[int, int]) -> U16 | None:
+        """The detail factor in `_apply_detail`'s fixed point (2^-14 per unit) straight from
+        the field, when a still layer's one field drawn at this scale has no modulation (a
+        tiled background's macro field): q = Q·max(0, 1 + a·(f − zero)/unit) in one pass
+        (the u16 conversion saturates at 0: the max), where `_detail_factor` takes five; the
+        same factor to 1 LSB of q. None otherwise."""
+        if not cache.fields or self._moving(p):
+            return None
+        active = cache.fields_at(p.width_px * self._coarse)
+        if len(active) != 1 or active[0].modulation is not None:
+            return None
+        field = active[0]
+        th0, tw0 = cache.levels[0].shape[:2]
+        kx0, ky0 = p.width_px / tw0, p.height_px / th0
+        t0 = (p.cx - kx0 * (tw0 - 1) / 2.0, p.cy - ky0 * (th0 - 1) / 2.0)
+        d16 = self._field_image(field, p, kind, (kx0, ky0), t0, (ox, oy), size, True)
+        gain = field.amplitude / _DETAIL_UNIT
+        q: U16 = self._scratch.get("detail_q", size[1], size[0], 1, np.uint16)
+        cv2.addWeighted(d16, _DETAIL_Q * gain, d16, 0.0, _DETAIL_Q * (1.0 - gain * _DETAIL_ZERO),
+                        dst=q, dtype=cv2.CV_16U)
+        return q
 
     def _modulation(self, field: _Field, fill: bool, k: tuple[float, float],
                     t: tuple[float, float], org: tuple[int, int], size: tuple[int, int]
@@ -2228,19 +2263,25 @@ class Renderer:
                       ox: int, oy: int) -> None:
         """Multiply a drawn layer's colour (premultiplied, not its alpha) by its detail."""
         h, w = img.shape[:2]
-        factor = self._moving_detail(cache, p, kind, ox, oy, (w, h))
-        if factor is None:
-            return
-        # the product in fixed point, 2^-14 per unit (factor < 4; 1 LSB of 16 bits at most):
-        # a 16-bit multiply, half the memory traffic of a float one; the alpha's factor is 1
         nch = img.shape[2]
         sc = self._scratch
-        q: U16 = sc.get("detail_q", h, w, 1, np.uint16)
-        cv2.addWeighted(factor, _DETAIL_Q, factor, 0.0, 0.0, dst=q, dtype=cv2.CV_16U)
-        one: U16 = sc.get("detail_one", h, w, 1, np.uint16)
-        one.fill(int(_DETAIL_Q))
+        # the product in fixed point, 2^-14 per unit (factor < 4; 1 LSB of 16 bits at most):
+        # a 16-bit multiply, half the memory traffic of a float one; the alpha's factor is 1
+        q = self._plain_detail_q(cache, p, kind, ox, oy, (w, h))
+        if q is None:
+            factor = self._moving_detail(cache, p, kind, ox, oy, (w, h))
+            if factor is None:
+                return
+            q = sc.get("detail_q", h, w, 1, np.uint16)
+            cv2.addWeighted(factor, _DETAIL_Q, factor, 0.0, 0.0, dst=q, dtype=cv2.CV_16U)
         q_n: U16 = sc.get(f"detail_q{nch}", h, w, nch, np.uint16)
-        cv2.merge([q] * (nch - 1) + [one], dst=q_n)
+        if nch == 4 and cache.fill:
+            # an opaque fill's alpha is full: (q, q, q, full) leaves it full (saturated)
+            cv2.cvtColor(q, cv2.COLOR_GRAY2RGBA, dst=q_n)
+        else:
+            one: U16 = sc.get("detail_one", h, w, 1, np.uint16)
+            one.fill(int(_DETAIL_Q))
+            cv2.merge([q] * (nch - 1) + [one], dst=q_n)
         cv2.multiply(img, q_n, dst=img, scale=1.0 / _DETAIL_Q)
 
     def _draw_fill(self, canvas: U16, src: U16 | _Blend, tx: float, ty: float, kx: float,
