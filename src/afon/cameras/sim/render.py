@@ -201,10 +201,9 @@ def _tent(index: npt.NDArray[np.float32], k: int, last: int,
           out: npt.NDArray[np.float32]) -> None:
     """Depth slice `k`'s weight at points of fractional slice `index`: the tent
     1 − |index − k| clipped to [0, 1], and 1 beyond the extreme slices (clamped distances)."""
-    np.subtract(index, np.float32(k), out=out)
-    np.abs(out, out=out)
+    cv2.absdiff(index, float(k), dst=out)  # type: ignore[call-overload]  # (a scalar)
+    cv2.threshold(out, 1.0, 1.0, cv2.THRESH_TRUNC, dst=out)  # min(|index − k|, 1)
     np.subtract(np.float32(1.0), out, out=out)
-    np.maximum(out, np.float32(0.0), out=out)
     if k == 0:
         out[index < 0] = 1.0
     if k == last:
@@ -2055,11 +2054,11 @@ class Renderer:
                 if factor is None:
                     cv2.merge([wk_k] * nch, dst=wn_k)
                 else:
-                    np.multiply(factor, wk_k, out=factor)
+                    cv2.multiply(factor, wk_k, dst=factor)
                     cv2.merge([factor] * (nch - 1) + [wk_k], dst=wn_k)
                 cv2.multiply(got_k[0], wn_k, dst=part_k, dtype=cv2.CV_32F)
                 acc_k = acc[sy0:sy1, sx0:sx1]
-                np.add(acc_k, part_k.reshape(acc_k.shape), out=acc_k)
+                cv2.add(acc_k, part_k.reshape(acc_k.shape), dst=acc_k)  # (3× numpy's, here)
         finally:
             self._mod_memo = None
         out: U16 = sc.get(f"deep_out{nch}", rh, rw, nch, np.uint16)
@@ -2123,13 +2122,13 @@ class Renderer:
         for i, field in enumerate(active):
             d16 = self._field_image(field, p, kind, (kx0, ky0), (ox0, oy0), org, size, blurred)
             part: F32 = factor if i == 0 else sc.get("detail_g", h, w, 1, np.float32)
-            np.subtract(d16, np.float32(_DETAIL_ZERO), out=part)
+            cv2.addWeighted(d16, 1.0, d16, 0.0, -_DETAIL_ZERO, dst=part, dtype=cv2.CV_32F)
             if field.modulation is not None:
                 mod = self._modulation(field, cache.fill, (kx0, ky0), (ox0, oy0), org, (w, h))
                 cv2.multiply(part, mod, dst=part, scale=field.amplitude / _DETAIL_UNIT)
             else:
                 np.multiply(part, np.float32(field.amplitude / _DETAIL_UNIT), out=part)
-            np.add(part, np.float32(1.0), out=part)
+            cv2.add(part, 1.0, dst=part)  # type: ignore[call-overload]  # (a scalar)
             cv2.threshold(part, 0.0, 0.0, cv2.THRESH_TOZERO, dst=part)  # max(·, 0), SIMD
             if i > 0:
                 cv2.multiply(factor, part, dst=factor)
