@@ -10,7 +10,9 @@ JPEG-encoded), runs its `BodyRunner` and measures, on the wall clock:
   CPU per frame; target ≥ 2 on one core);
 - **af_c**: the same with AF-C and AF-ON held for as long (the lens moves and the AF engine
   reads every frame, so the renderer reuses nothing of the last frame: the loop's heavy case),
-  and the lens's net move over it (`lens_moved_d`). The target applies to idle; the AF-C
+  and the lens's net move over it (`lens_moved_d`) and the share of frame periods in which it
+  moved (`lens_moving_share`: a lens that keeps adjusting draws every frame anew, one that has
+  settled lets the renderer reuse the frame). The target applies to idle; the AF-C
   headroom is reported beside it (how many combinations keep real time and ≥ 2× under AF);
 - **release lag**: `--presses` single shots in MF (release priority, so focus never delays
   them): the press is stamped by the benchmark just before it is queued for the body thread,
@@ -48,6 +50,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -86,6 +89,36 @@ def _sample(body: Any, threads: list[Any], seconds: float) -> tuple[int, list[fl
     frames = body.stats.frames - frames0
     cpus = [_thread_cpu_s(t) - c0 for t, c0 in zip(threads, cpu0s, strict=True)]
     return frames, cpus, time.perf_counter() - wall0
+
+
+class _LensWatch:
+    """Reads the camera's lens position once a frame period in a thread of its own (a float
+    read: it takes nothing from the loop) and counts the periods in which it changed."""
+
+    def __init__(self, camera: Any, period_s: float) -> None:
+        self.camera, self.period_s = camera, period_s
+        self.polls = self.moves = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _LensWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        last = float(self.camera.lens_position_d())
+        while not self._stop.wait(self.period_s):
+            now = float(self.camera.lens_position_d())
+            self.polls += 1
+            self.moves += now != last
+            last = now
+
+    def moving_share(self) -> float | None:
+        return round(self.moves / self.polls, 2) if self.polls else None
 
 
 def _wait(pred: Callable[[], Any], what: str, timeout_s: float = TIMEOUT_S) -> None:
@@ -158,7 +191,8 @@ def measure(scene: str, preset: str, presses: int, burst_s: float) -> dict[str, 
             runner.settings({"focus_mode": "AF-C"}).result(TIMEOUT_S)
             runner.submit(body.af_on.press).result(TIMEOUT_S)
             af_lens0_d = float(camera.lens_position_d())
-            af_frames, af_cpus, af_wall_s = _sample(body, threads, IDLE_S)
+            with _LensWatch(camera, 1.0 / rate) as watch:
+                af_frames, af_cpus, af_wall_s = _sample(body, threads, IDLE_S)
             af_lens_moved_d = abs(float(camera.lens_position_d()) - af_lens0_d)
             runner.submit(body.af_on.release).result(TIMEOUT_S)
             runner.settings({"focus_mode": "MF"}).result(TIMEOUT_S)
@@ -225,6 +259,7 @@ def measure(scene: str, preset: str, presses: int, burst_s: float) -> dict[str, 
             "cpu_per_frame_ms": round(af_cpu_per_frame_ms, 2),
             "headroom": round(frame_ms / af_cpu_per_frame_ms, 2) if af_cpu_per_frame_ms else None,
             "lens_moved_d": round(af_lens_moved_d, 3),
+            "lens_moving_share": watch.moving_share(),
         },
         "release_lag": {
             "preset_ms": round(1000 * lag_preset_s, 1),
