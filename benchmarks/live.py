@@ -10,10 +10,11 @@ JPEG-encoded), runs its `BodyRunner` and measures, on the wall clock:
   CPU per frame; target ≥ 2 on one core);
 - **af_c**: the same with AF-C and AF-ON held for as long (the lens moves and the AF engine
   reads every frame, so the renderer reuses nothing of the last frame: the loop's heavy case),
-  and the lens's net move over it (`lens_moved_d`) and the share of frame periods in which it
-  moved (`lens_moving_share`: a lens that keeps adjusting draws every frame anew, one that has
-  settled lets the renderer reuse the frame). The target applies to idle; the AF-C
-  headroom is reported beside it (how many combinations keep real time and ≥ 2× under AF);
+  and the lens's net move over it (`lens_moved_d`) and the share of the frames seen whose lens
+  was reported moving during the exposure (`lens_moving_share`: a lens that keeps adjusting
+  draws every frame anew, one that has settled lets the renderer reuse the frame). The target
+  applies to idle; the AF-C headroom is reported beside it (how many combinations keep real
+  time and ≥ 2× under AF);
 - **release lag**: `--presses` single shots in MF (release priority, so focus never delays
   them): the press is stamped by the benchmark just before it is queued for the body thread,
   and the lag is press → start of the still's exposure. Target: within one frame period of the
@@ -92,12 +93,13 @@ def _sample(body: Any, threads: list[Any], seconds: float) -> tuple[int, list[fl
 
 
 class _LensWatch:
-    """Reads the camera's lens position once a frame period in a thread of its own (a float
-    read: it takes nothing from the loop) and counts the periods in which it changed."""
+    """Watches the frames the body made (`body.last_frame`, read a few times a frame period in
+    a thread of its own; the camera itself is not touched) and counts those whose lens was
+    reported moving during the exposure."""
 
-    def __init__(self, camera: Any, period_s: float) -> None:
-        self.camera, self.period_s = camera, period_s
-        self.polls = self.moves = 0
+    def __init__(self, body: Any, period_s: float) -> None:
+        self.body, self.period_s = body, period_s
+        self.frames = self.moving = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -110,15 +112,17 @@ class _LensWatch:
         self._thread.join()
 
     def _run(self) -> None:
-        last = float(self.camera.lens_position_d())
-        while not self._stop.wait(self.period_s):
-            now = float(self.camera.lens_position_d())
-            self.polls += 1
-            self.moves += now != last
-            last = now
+        seen = None
+        while not self._stop.wait(self.period_s / 4.0):
+            frame = getattr(self.body, "last_frame", None)
+            if frame is None or frame.index == seen:
+                continue
+            seen = frame.index
+            self.frames += 1
+            self.moving += bool(frame.lens_moving) or frame.lens_start_d != frame.lens_end_d
 
     def moving_share(self) -> float | None:
-        return round(self.moves / self.polls, 2) if self.polls else None
+        return round(self.moving / self.frames, 2) if self.frames else None
 
 
 def _wait(pred: Callable[[], Any], what: str, timeout_s: float = TIMEOUT_S) -> None:
@@ -191,7 +195,7 @@ def measure(scene: str, preset: str, presses: int, burst_s: float) -> dict[str, 
             runner.settings({"focus_mode": "AF-C"}).result(TIMEOUT_S)
             runner.submit(body.af_on.press).result(TIMEOUT_S)
             af_lens0_d = float(camera.lens_position_d())
-            with _LensWatch(camera, 1.0 / rate) as watch:
+            with _LensWatch(body, 1.0 / rate) as watch:
                 af_frames, af_cpus, af_wall_s = _sample(body, threads, IDLE_S)
             af_lens_moved_d = abs(float(camera.lens_position_d()) - af_lens0_d)
             runner.submit(body.af_on.release).result(TIMEOUT_S)
