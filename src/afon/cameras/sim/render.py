@@ -182,6 +182,15 @@ def _align_up(x: int, limit: int) -> int:
     return min(limit, -(-x // _ALIGN_PX) * _ALIGN_PX)
 
 
+def _photo_texels(cache: _LayerCache, p: _Placement
+                  ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A placed layer's level-0 photo texel size (kx, ky, output px) and where its texel 0
+    lands (frame pixel): the grid its detail fields are drawn on."""
+    th0, tw0 = cache.levels[0].shape[:2]
+    kx0, ky0 = p.width_px / tw0, p.height_px / th0
+    return (kx0, ky0), (p.cx - kx0 * (tw0 - 1) / 2.0, p.cy - ky0 * (th0 - 1) / 2.0)
+
+
 def _slice_spans(lo: npt.NDArray[np.float32], hi: npt.NDArray[np.float32], last: int
                  ) -> list[tuple[int, int]]:
     """For each depth slice k = 0..`last`, the first and one past the last position whose
@@ -2108,23 +2117,20 @@ class Renderer:
         """
         if not cache.fields:
             return None
-        th0, tw0 = cache.levels[0].shape[:2]
-        kx0, ky0 = p.width_px / tw0, p.height_px / th0
         active = cache.fields_at(p.width_px * self._coarse)
         if not active:
             return None
         w, h = size
         sc = self._scratch
-        ox0 = p.cx - kx0 * (tw0 - 1) / 2.0  # where level-0 photo texel 0 lands
-        oy0 = p.cy - ky0 * (th0 - 1) / 2.0
+        k0, t0 = _photo_texels(cache, p)
         org = (ox, oy)
         factor: F32 = sc.get("detail_f", h, w, 1, np.float32)
         for i, field in enumerate(active):
-            d16 = self._field_image(field, p, kind, (kx0, ky0), (ox0, oy0), org, size, blurred)
+            d16 = self._field_image(field, p, kind, k0, t0, org, size, blurred)
             part: F32 = factor if i == 0 else sc.get("detail_g", h, w, 1, np.float32)
             cv2.addWeighted(d16, 1.0, d16, 0.0, -_DETAIL_ZERO, dst=part, dtype=cv2.CV_32F)
             if field.modulation is not None:
-                mod = self._modulation(field, cache.fill, (kx0, ky0), (ox0, oy0), org, (w, h))
+                mod = self._modulation(field, cache.fill, k0, t0, org, (w, h))
                 cv2.multiply(part, mod, dst=part, scale=field.amplitude / _DETAIL_UNIT)
             else:
                 np.multiply(part, np.float32(field.amplitude / _DETAIL_UNIT), out=part)
@@ -2169,10 +2175,8 @@ class Renderer:
         if len(active) != 1 or active[0].modulation is not None:
             return None
         field = active[0]
-        th0, tw0 = cache.levels[0].shape[:2]
-        kx0, ky0 = p.width_px / tw0, p.height_px / th0
-        t0 = (p.cx - kx0 * (tw0 - 1) / 2.0, p.cy - ky0 * (th0 - 1) / 2.0)
-        d16 = self._field_image(field, p, kind, (kx0, ky0), t0, (ox, oy), size, True)
+        k0, t0 = _photo_texels(cache, p)
+        d16 = self._field_image(field, p, kind, k0, t0, (ox, oy), size, True)
         gain = field.amplitude / _DETAIL_UNIT
         q: U16 = self._scratch.get("detail_q", size[1], size[0], 1, np.uint16)
         cv2.addWeighted(d16, _DETAIL_Q * gain, d16, 0.0, _DETAIL_Q * (1.0 - gain * _DETAIL_ZERO),
@@ -2471,14 +2475,7 @@ class Renderer:
         least = min(max(abs(b) for b in pk.blur_px) for pk in slices)
         if self.reduced_deep_stills and least > _EXACT_MAX_PX:
             return _deep_blur_reduced(img, slices, index, least, border)
-        acc = np.zeros_like(img)
-        wk = np.empty_like(index)
-        for k, pk in enumerate(slices):
-            _tent(index, k, len(slices) - 1, wk)
-            if not wk.any():
-                continue
-            acc += _disk_blur(img, pk.blur_px, border) * wk[..., None]
-        return acc
+        return _slice_sum(img, index, slices, lambda pk: _disk_blur(img, pk.blur_px, border))
 
     def _apply_detail_exact(
         self, img: F32, cache: _LayerCache, p: _Placement, ox: int, oy: int
@@ -2586,15 +2583,28 @@ def _deep_blur_reduced(img: F32, slices: Sequence[_Placement], index: F32, least
     small = _f32(cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA))
     idx = _f32(cv2.resize(index, (sw, sh), interpolation=cv2.INTER_AREA))
     fx = w / sw
-    acc = np.zeros_like(small)
-    wk = np.empty_like(idx)
+
+    def blur(pk: _Placement) -> F32:
+        kernel = mean_disk_kernel([d / fx for d in pk.blur_px])
+        return _f32(cv2.filter2D(small, -1, kernel, borderType=border))
+
+    acc = _slice_sum(small, idx, slices, blur)
+    return _f32(cv2.resize(acc, (w, h), interpolation=cv2.INTER_LINEAR))
+
+
+def _slice_sum(img: F32, index: F32, slices: Sequence[_Placement],
+               blur: Callable[[_Placement], F32]) -> F32:
+    """Σ over depth slices of `blur(slice)` (an image shaped like `img`) weighted by the
+    slice's tent at each point's fractional slice `index`; slices weighing nowhere are not
+    blurred."""
+    acc = np.zeros_like(img)
+    wk = np.empty_like(index)
     for k, pk in enumerate(slices):
-        _tent(idx, k, len(slices) - 1, wk)
+        _tent(index, k, len(slices) - 1, wk)
         if not wk.any():
             continue
-        kernel = mean_disk_kernel([d / fx for d in pk.blur_px])
-        acc += _f32(cv2.filter2D(small, -1, kernel, borderType=border)) * wk[..., None]
-    return _f32(cv2.resize(acc, (w, h), interpolation=cv2.INTER_LINEAR))
+        acc += blur(pk) * wk[..., None]
+    return acc
 
 
 def _clip_rect(region: tuple[int, int, int, int] | None, w: int, h: int
